@@ -1,0 +1,140 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, ALL_JOBS, identity, inboxSubject } from "../subjects/mod.js";
+
+/**
+ * Streams, consumers and KV buckets of the mesh, as code. `provision()` applies them idempotently.
+ * The README ("Broker design") explains each choice.
+ */
+const DAY = 24 * 60 * 60 * 1000;
+
+export const STREAMS = {
+  events: "EVENTS",
+  inbox: "INBOX",
+  jobs: "JOBS",
+  dlq: "DLQ",
+} as const;
+
+export const BUCKETS = {
+  presence: "mesh-presence",
+  jobs: "mesh-jobs",
+} as const;
+
+/** Presence entries expire after this long without a heartbeat (the bucket's TTL). */
+export const PRESENCE_TTL_MS = 60_000;
+
+export type StreamDefinition = Pick<
+  StreamConfig,
+  | "name"
+  | "description"
+  | "subjects"
+  | "retention"
+  | "storage"
+  | "discard"
+  | "max_age"
+  | "max_bytes"
+  | "max_msg_size"
+  | "duplicate_window"
+  | "num_replicas"
+  | "allow_direct"
+>;
+
+export function streamDefinitions(replicas = 1): StreamDefinition[] {
+  return [
+    {
+      // Replayable monitoring: everything any sidecar reports, kept for a week (or 1 GiB).
+      // Old events are dropped first when full: monitoring must never block a publisher.
+      name: STREAMS.events,
+      description: "openclaw-mesh lifecycle events (events.<identity>.<kind>)",
+      subjects: [ALL_EVENTS],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(7 * DAY),
+      max_bytes: 1024 ** 3,
+      max_msg_size: 1024 * 1024,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: true,
+    },
+    {
+      // Durable inboxes: one stream for every agent.<id>.inbox, one durable consumer per identity.
+      // Limits retention (not work-queue) so a message stays readable for `mesh sub --last` and audit
+      // after its owner took it; the owner's consumer position, not deletion, marks it delivered.
+      // Discard *new* when full: the sender gets an error instead of an old unread message vanishing.
+      name: STREAMS.inbox,
+      description: "openclaw-mesh durable inboxes (agent.<identity>.inbox)",
+      subjects: [ALL_INBOXES],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(14 * DAY),
+      max_bytes: 2 * 1024 ** 3,
+      max_msg_size: 1024 * 1024,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: true,
+    },
+    {
+      // Jobs: a work queue. A job is removed once a worker acks it; each queue/needs subject has
+      // exactly one (shared) durable consumer, so a job is handed to one worker at a time.
+      name: STREAMS.jobs,
+      description: "openclaw-mesh job queue (jobs.<queue>.<needs>)",
+      subjects: [ALL_JOBS],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(7 * DAY),
+      max_bytes: 1024 ** 3,
+      max_msg_size: 1024 * 1024,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: false,
+    },
+    {
+      // Dead letters with their reason, kept a month for inspection (`mesh sub 'dlq.>' --last 20`).
+      name: STREAMS.dlq,
+      description: "openclaw-mesh dead letters (dlq.<identity>.<source>)",
+      subjects: [ALL_DLQ],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(30 * DAY),
+      max_bytes: 512 * 1024 ** 2,
+      max_msg_size: 2 * 1024 * 1024,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: true,
+    },
+  ];
+}
+
+export function inboxConsumerName(id: string): string {
+  return `inbox-${identity(id)}`;
+}
+
+/**
+ * One durable pull consumer per identity on the INBOX stream. max_ack_pending 1 keeps strict order
+ * even across redeliveries; the sidecar acks after the gateway accepted the message and sends
+ * in-progress acks while a slow gateway is still answering.
+ */
+export function inboxConsumer(id: string): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: inboxConsumerName(id),
+    description: `durable inbox of ${id}`,
+    filter_subject: inboxSubject(id),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(30_000),
+    max_ack_pending: 1,
+    max_deliver: -1,
+  };
+}

@@ -1,0 +1,95 @@
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { BUCKETS, PRESENCE_TTL_MS, inboxConsumer, streamDefinitions, type StreamDefinition } from "./definitions.js";
+
+export type Change = "created" | "updated" | "unchanged";
+
+export interface ProvisionReport {
+  streams: Record<string, Change>;
+  consumers: Record<string, Change>;
+  buckets: Record<string, Change>;
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.api_error?.err_code === 10059 || // stream not found
+    e?.api_error?.err_code === 10014 || // consumer not found
+    /not found/i.test(String(e?.message ?? ""))
+  );
+}
+
+function differs(want: Record<string, unknown>, have: Record<string, unknown>): boolean {
+  return Object.entries(want).some(([k, v]) => JSON.stringify(have[k]) !== JSON.stringify(v));
+}
+
+export async function ensureStream(jsm: JetStreamManager, def: StreamDefinition): Promise<Change> {
+  try {
+    const info = await jsm.streams.info(def.name);
+    const have = info.config as unknown as Record<string, unknown>;
+    // Replica count and retention cannot always change in place; report but keep them.
+    const { retention: _r, num_replicas: _n, ...mutable } = def;
+    if (!differs(mutable as Record<string, unknown>, have)) return "unchanged";
+    await jsm.streams.update(def.name, { ...(info.config as StreamConfig), ...mutable });
+    return "updated";
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.streams.add(def as Partial<StreamConfig> & { name: string });
+    return "created";
+  }
+}
+
+export async function ensureInboxConsumer(jsm: JetStreamManager, id: string): Promise<Change> {
+  const def = inboxConsumer(id);
+  try {
+    const info = await jsm.consumers.info("INBOX", def.durable_name);
+    const { deliver_policy: _d, ...mutable } = def;
+    if (!differs(mutable as Record<string, unknown>, info.config as unknown as Record<string, unknown>)) return "unchanged";
+    await jsm.consumers.update("INBOX", def.durable_name, mutable);
+    return "updated";
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add("INBOX", def);
+    return "created";
+  }
+}
+
+export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<Record<string, Change>> {
+  const kvm = new Kvm(nc);
+  const out: Record<string, Change> = {};
+  const wanted: Array<[string, { ttl?: number; history: number; replicas: number; description: string }]> = [
+    [BUCKETS.presence, { ttl: PRESENCE_TTL_MS, history: 1, replicas, description: "openclaw-mesh presence heartbeats" }],
+    [BUCKETS.jobs, { history: 1, replicas, description: "openclaw-mesh job status and results" }],
+  ];
+  const jsm = await jetstreamManager(nc);
+  for (const [name, opts] of wanted) {
+    let existed = true;
+    try {
+      await jsm.streams.info(`KV_${name}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      existed = false;
+    }
+    await kvm.create(name, opts);
+    out[name] = existed ? "unchanged" : "created";
+  }
+  return out;
+}
+
+/** Applies every stream, bucket and (for the given identities) inbox consumer. Safe to run again. */
+export async function provision(
+  nc: NatsConnection,
+  opts: { identities?: string[]; replicas?: number } = {},
+): Promise<ProvisionReport> {
+  const jsm = await jetstreamManager(nc);
+  const report: ProvisionReport = { streams: {}, consumers: {}, buckets: {} };
+  for (const def of streamDefinitions(opts.replicas ?? 1)) {
+    report.streams[def.name] = await ensureStream(jsm, def);
+  }
+  report.buckets = await ensureBuckets(nc, opts.replicas ?? 1);
+  for (const id of opts.identities ?? []) {
+    report.consumers[`INBOX/inbox-${id}`] = await ensureInboxConsumer(jsm, id);
+  }
+  return report;
+}

@@ -1,0 +1,62 @@
+/**
+ * The nats-server configuration for a mesh broker, rendered from one function so the embedded
+ * broker (`mesh broker up`) and the container (`docker-compose.yml`, broker/nats-server.conf) run
+ * the same settings.
+ */
+export interface ServerConfigOptions {
+  serverName: string;
+  host: string;
+  port: number;
+  monitorPort: number;
+  storeDir: string;
+  /** Largest message the broker accepts. 1 MiB is the NATS default and plenty for text turns. */
+  maxPayload?: string;
+  maxFileStore?: string;
+  maxMemoryStore?: string;
+  cluster?: { name: string; host: string; port: number; routes: string[] };
+  /** Extra config text appended verbatim (authorization blocks, TLS; see broker auth). */
+  extra?: string;
+}
+
+export const DEFAULT_CLIENT_PORT = 4222;
+export const DEFAULT_MONITOR_PORT = 8222;
+export const DEFAULT_MAX_PAYLOAD = "1MB";
+
+export function renderServerConfig(o: ServerConfigOptions): string {
+  const lines = [
+    "# openclaw-mesh broker configuration (rendered by broker/server-config.ts; keep in sync)",
+    `server_name: ${JSON.stringify(o.serverName)}`,
+    `listen: ${JSON.stringify(`${o.host}:${o.port}`)}`,
+    `http: ${JSON.stringify(`${o.host}:${o.monitorPort}`)}`,
+    `max_payload: ${o.maxPayload ?? DEFAULT_MAX_PAYLOAD}`,
+    "",
+    "jetstream {",
+    `  store_dir: ${JSON.stringify(o.storeDir)}`,
+    `  max_memory_store: ${o.maxMemoryStore ?? "256MB"}`,
+    `  max_file_store: ${o.maxFileStore ?? "10GB"}`,
+    "}",
+  ];
+  if (o.cluster) {
+    lines.push(
+      "",
+      "cluster {",
+      `  name: ${JSON.stringify(o.cluster.name)}`,
+      `  listen: ${JSON.stringify(`${o.cluster.host}:${o.cluster.port}`)}`,
+      "  routes: [",
+      ...o.cluster.routes.map((r) => `    ${JSON.stringify(r)}`),
+      "  ]",
+      "}",
+    );
+  }
+  if (o.extra) lines.push("", o.extra.trimEnd());
+  return lines.join("\n") + "\n";
+}
+
+/** The settings of broker/nats-server.conf, the file docker-compose.yml mounts. */
+export const CONTAINER_CONFIG: ServerConfigOptions = {
+  serverName: "mesh",
+  host: "0.0.0.0",
+  port: DEFAULT_CLIENT_PORT,
+  monitorPort: DEFAULT_MONITOR_PORT,
+  storeDir: "/data/jetstream",
+};

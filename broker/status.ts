@@ -1,0 +1,65 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { BUCKETS, STREAMS } from "./definitions.js";
+
+export interface StreamStatus {
+  name: string;
+  present: boolean;
+  messages?: number;
+  bytes?: number;
+  consumers?: number;
+  replicas?: number;
+}
+
+export interface BrokerStatus {
+  server: { name: string; version: string; jetstream: boolean; maxPayload: number };
+  account?: { memory: number; storage: number; streams: number; consumers: number };
+  streams: StreamStatus[];
+  inboxConsumers: Array<{ name: string; pending: number; ackPending: number; redelivered: number }>;
+}
+
+export async function brokerStatus(nc: NatsConnection): Promise<BrokerStatus> {
+  const info = nc.info;
+  const status: BrokerStatus = {
+    server: {
+      name: info?.server_name ?? "?",
+      version: info?.version ?? "?",
+      jetstream: Boolean(info?.jetstream),
+      maxPayload: info?.max_payload ?? 0,
+    },
+    streams: [],
+    inboxConsumers: [],
+  };
+  if (!status.server.jetstream) return status;
+  const jsm = await jetstreamManager(nc);
+  const acct = await jsm.getAccountInfo();
+  status.account = { memory: acct.memory, storage: acct.storage, streams: acct.streams, consumers: acct.consumers };
+  const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`)];
+  for (const name of names) {
+    try {
+      const si = await jsm.streams.info(name);
+      status.streams.push({
+        name,
+        present: true,
+        messages: si.state.messages,
+        bytes: si.state.bytes,
+        consumers: si.state.consumer_count,
+        replicas: si.config.num_replicas,
+      });
+    } catch {
+      status.streams.push({ name, present: false });
+    }
+  }
+  if (status.streams.find((s) => s.name === STREAMS.inbox)?.present) {
+    for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
+      if (!ci.config.durable_name) continue; // ephemeral replay consumers of `mesh sub`
+      status.inboxConsumers.push({
+        name: ci.name,
+        pending: ci.num_pending,
+        ackPending: ci.num_ack_pending,
+        redelivered: ci.num_redelivered,
+      });
+    }
+  }
+  return status;
+}

@@ -1,0 +1,109 @@
+import { join } from "node:path";
+import { identity } from "../../subjects/mod.js";
+import { brokerStatus, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
+import { meshHome, type GlobalOptions, type Resolved } from "../../src/config.js";
+import { connectMesh } from "../../src/connection.js";
+import { printJson, resolved, withConnection } from "./common.js";
+
+interface UpOptions extends GlobalOptions {
+  stateDir?: string;
+  host: string;
+  port: number;
+  monitorPort: number;
+  detach?: boolean;
+  provision: boolean;
+}
+
+export function brokerStateDir(r: Resolved, flag?: string): string {
+  return flag ?? r.config.broker?.stateDir ?? join(meshHome(), "broker");
+}
+
+export function describeReport(report: ProvisionReport): string {
+  const parts = [
+    ...Object.entries(report.streams).map(([k, v]) => `stream ${k} ${v}`),
+    ...Object.entries(report.buckets).map(([k, v]) => `bucket ${k} ${v}`),
+    ...Object.entries(report.consumers).map(([k, v]) => `consumer ${k} ${v}`),
+  ];
+  return parts.join("\n");
+}
+
+/** Waits for SIGINT/SIGTERM. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+}
+
+export async function up(opts: UpOptions): Promise<void> {
+  const r = resolved(opts);
+  const stateDir = brokerStateDir(r, opts.stateDir);
+  const broker = await startLocalBroker({
+    stateDir,
+    host: opts.host,
+    port: opts.port,
+    monitorPort: opts.monitorPort,
+    ...(opts.detach ? { detach: true } : {}),
+  });
+  process.stdout.write(`broker: ${broker.url} (pid ${broker.pid}, state ${stateDir}, monitoring ${broker.monitorUrl})\n`);
+  if (opts.provision) {
+    const nc = await connectMesh({ server: broker.url, name: "mesh-broker-up" });
+    try {
+      const report = await provision(nc);
+      process.stdout.write(`${describeReport(report)}\n`);
+    } finally {
+      await nc.drain();
+    }
+  }
+  if (opts.detach) {
+    process.stdout.write(`running in the background; stop it with: kill $(cat ${join(stateDir, "nats-server.pid")})\n`);
+    return;
+  }
+  process.stdout.write("Ctrl-C to stop\n");
+  await untilSignal();
+  await broker.stop();
+  process.stdout.write("broker stopped\n");
+}
+
+interface ProvisionOptions extends GlobalOptions {
+  replicas: number;
+  for?: string;
+  json?: boolean;
+}
+
+export async function provisionCmd(opts: ProvisionOptions): Promise<void> {
+  const r = resolved(opts);
+  const ids = (opts.for ?? r.identity ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => identity(s));
+  const report = await withConnection(r, (nc) => provision(nc, { identities: ids, replicas: opts.replicas }));
+  if (opts.json) return printJson(report);
+  process.stdout.write(`${describeReport(report)}\n`);
+}
+
+export async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
+  const r = resolved(opts);
+  const s = await withConnection(r, (nc) => brokerStatus(nc));
+  if (opts.json) {
+    printJson(s);
+  } else {
+    const out = [
+      `server ${s.server.name} nats-server ${s.server.version} at ${r.server}; JetStream ${s.server.jetstream ? "on" : "OFF"}; max payload ${s.server.maxPayload} bytes`,
+    ];
+    for (const st of s.streams) {
+      out.push(
+        st.present
+          ? `  ${st.name.padEnd(18)} ${String(st.messages).padStart(8)} msgs ${String(st.bytes).padStart(10)} bytes  ${st.consumers} consumers  R${st.replicas}`
+          : `  ${st.name.padEnd(18)} missing (run: mesh broker provision)`,
+      );
+    }
+    for (const c of s.inboxConsumers) {
+      out.push(`  inbox ${c.name.replace(/^inbox-/, "").padEnd(18)} ${c.pending} waiting, ${c.ackPending} in flight, ${c.redelivered} redelivered`);
+    }
+    process.stdout.write(`${out.join("\n")}\n`);
+  }
+  const healthy = s.server.jetstream && s.streams.every((x) => x.present);
+  return healthy ? 0 : 2;
+}

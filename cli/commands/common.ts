@@ -1,0 +1,37 @@
+import { hostname } from "node:os";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { identity, identityFromHostname } from "../../subjects/mod.js";
+import { resolveConfig, type GlobalOptions, type Resolved } from "../../src/config.js";
+import { connectMesh } from "../../src/connection.js";
+import { MeshError } from "../../src/errors.js";
+
+export function resolved(opts: GlobalOptions): Resolved {
+  return resolveConfig(opts);
+}
+
+/** This machine's identity: --identity / MESH_IDENTITY / config, else derived from the host name. */
+export function selfIdentity(r: Resolved, override?: string): string {
+  return identity(override ?? r.identity ?? identityFromHostname(hostname()), "sender identity");
+}
+
+export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-cli" });
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.drain().catch(() => nc.close());
+  }
+}
+
+export async function readStdin(what = "text"): Promise<string> {
+  if (process.stdin.isTTY) throw new MeshError(`no ${what} given: pass it as an argument or pipe it on stdin`);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8").replace(/\n$/, "");
+  if (text.length === 0) throw new MeshError(`no ${what} given: stdin was empty`);
+  return text;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}

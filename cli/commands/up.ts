@@ -1,0 +1,45 @@
+import { provision, startLocalBroker, type LocalBroker } from "../../broker/mod.js";
+import type { GlobalOptions } from "../../src/config.js";
+import { connectMesh, parseServers } from "../../src/connection.js";
+import { MeshError } from "../../src/errors.js";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { brokerStateDir, describeReport, untilSignal } from "./broker.js";
+import { resolved } from "./common.js";
+
+interface UpOptions extends GlobalOptions {
+  stateDir?: string;
+}
+
+/** `mesh up`: use the configured broker when it answers, else start an embedded one; provision. */
+export async function up(opts: UpOptions): Promise<void> {
+  const r = resolved(opts);
+  let broker: LocalBroker | undefined;
+  let nc: NatsConnection;
+  try {
+    nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-up", timeoutMs: 1500 });
+    process.stdout.write(`broker: using ${r.server} (nats-server ${nc.info?.version ?? "?"})\n`);
+  } catch (err) {
+    if ((err as Error).name !== "BrokerUnreachableError") throw err;
+    const first = parseServers(r.server).servers[0] ?? "";
+    const url = new URL(first);
+    if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(url.hostname)) {
+      throw new MeshError(`no broker answers at ${r.server}, and it is not this machine, so mesh up will not start one`);
+    }
+    const stateDir = brokerStateDir(r, opts.stateDir);
+    broker = await startLocalBroker({
+      stateDir,
+      host: "127.0.0.1",
+      port: Number(url.port || 4222),
+      ...(r.config.broker?.monitorPort ? { monitorPort: r.config.broker.monitorPort } : {}),
+    });
+    process.stdout.write(`broker: started ${broker.url} (embedded nats-server, state ${stateDir})\n`);
+    nc = await connectMesh({ server: broker.url, name: "mesh-up", persistent: true });
+  }
+  const report = await provision(nc, { identities: r.identity ? [r.identity] : [] });
+  process.stdout.write(`${describeReport(report)}\nmesh is up; Ctrl-C to stop\n`);
+  const signal = await untilSignal();
+  process.stdout.write(`${signal}: shutting down\n`);
+  await nc.drain().catch(() => undefined);
+  if (broker) await broker.stop();
+  process.stdout.write("stopped\n");
+}

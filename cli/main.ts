@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+/**
+ * The `mesh` command. This file only declares commands and their help; each action loads its
+ * module on demand (cold start stays small) and every error leaves as one line + exit code.
+ */
+import { Command, Option } from "commander";
+import type { GlobalOptions } from "../src/config.js";
+
+const program = new Command();
+
+// Each action takes its positional arguments, then its options merged with the global ones.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Action = (...args: any[]) => Promise<number | void>;
+
+/** Wraps a lazily-loaded action: merges global options, prints one-line errors, sets the exit code. */
+function run(load: () => Promise<Action>) {
+  return async (...args: unknown[]): Promise<void> => {
+    const cmd = args[args.length - 1] as Command;
+    const opts = { ...program.opts(), ...cmd.optsWithGlobals() } as GlobalOptions;
+    const positional = args.slice(0, -2);
+    const local = args[args.length - 2] as object;
+    try {
+      const action = await load();
+      const code = await action(...positional, { ...opts, ...local });
+      if (typeof code === "number") process.exitCode = code;
+    } catch (err) {
+      const { oneLine, MeshError } = await import("../src/errors.js");
+      process.stderr.write(`mesh: ${oneLine(err)}\n`);
+      if (process.env.MESH_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err instanceof MeshError ? err.exitCode : 1;
+    }
+  };
+}
+
+program
+  .name("mesh")
+  .description("openclaw-mesh: connect OpenClaw gateways on several machines through a NATS JetStream bus")
+  .version("0.1.0")
+  .addOption(new Option("-s, --server <url>", "broker URL(s), comma-separated").env("MESH_SERVER"))
+  .addOption(new Option("--creds <file>", "NATS credentials file of this identity").env("MESH_CREDS"))
+  .addOption(new Option("-c, --config <file>", "config file (default ~/.config/openclaw-mesh/config.json)").env("MESH_CONFIG"))
+  .addOption(new Option("-i, --identity <name>", "this machine's identity").env("MESH_IDENTITY"))
+  .showHelpAfterError("(run with --help for usage)")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  $ mesh up                                 start a local broker (and sidecar) on this machine
+  $ mesh send nova "the build is green"     durable message to nova's inbox
+  $ mesh sub 'events.>'                     watch everything happening on the mesh
+  $ mesh sub agent.nova.inbox --last 5      replay the last 5 messages of nova's inbox
+
+Environment: MESH_SERVER, MESH_CREDS, MESH_CONFIG, MESH_IDENTITY, MESH_LOG_LEVEL.`,
+  );
+
+program
+  .command("pub")
+  .description("publish a message to a subject (text argument or stdin)")
+  .argument("<subject>", "subject, e.g. agent.nova.inbox or events.clawd.note")
+  .argument("[text]", "message text; read from stdin when omitted")
+  .option("--raw", "publish the bytes as they are, without wrapping them in a mesh envelope")
+  .option("--json", "print the result as JSON")
+  .addHelpText(
+    "after",
+    `
+On mesh subjects (agent.<id>.inbox, events.<id>.…) text is wrapped in a v1 envelope from this
+identity, so sidecars accept it; text that already is an envelope is sent unchanged.
+
+Examples:
+  $ mesh pub agent.nova.inbox "hello from the CLI"
+  $ echo '{"ok":true}' | mesh pub events.clawd.note
+  $ mesh pub --raw scratch.test "bytes as they are"`,
+  )
+  .action(run(async () => (await import("./commands/pub.js")).pub));
+
+program
+  .command("sub")
+  .description("print messages on a subject pattern, live or replayed from JetStream")
+  .argument("<pattern>", "subject pattern, e.g. 'events.>' or agent.nova.inbox")
+  .option("--last <n>", "replay the last N stored messages first", (v) => parseCount(v))
+  .option("--since <duration>", "replay what was stored in the last duration (30s, 5m, 2h, 1d)")
+  .option("--count <n>", "exit after N messages", (v) => parseCount(v))
+  .option("--json", "one JSON object per line")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  $ mesh sub 'events.>'                      everything live
+  $ mesh sub 'events.nova.>' --since 1h      nova's last hour, then live
+  $ mesh sub agent.nova.inbox --last 1 --count 1 --json`,
+  )
+  .action(run(async () => (await import("./commands/sub.js")).sub));
+
+program
+  .command("send")
+  .description("send a text message to an identity's durable inbox")
+  .argument("<identity>", "recipient identity, e.g. nova")
+  .argument("[text]", "message text; read from stdin when omitted")
+  .option("--from <identity>", "sender identity (default: this machine's identity)")
+  .option("--json", "print the result as JSON")
+  .addHelpText(
+    "after",
+    `
+The message waits in the broker until nova's sidecar takes it, even if that Mac is asleep.
+Prints the message id and its stream sequence.
+
+Examples:
+  $ mesh send nova "can you run the nightly build?"
+  $ git log -1 | mesh send nova`,
+  )
+  .action(run(async () => (await import("./commands/send.js")).send));
+
+const broker = program.command("broker").description("run and manage the NATS broker");
+
+broker
+  .command("up")
+  .description("run nats-server with JetStream as a child process (state in a directory), provisioned")
+  .option("--state-dir <dir>", "state directory (default ~/.config/openclaw-mesh/broker)")
+  .option("--host <host>", "address to listen on (0.0.0.0 or the tailnet IP to serve other machines)", "127.0.0.1")
+  .option("--port <port>", "client port", (v) => parsePort(v), 4222)
+  .option("--monitor-port <port>", "monitoring (HTTP) port", (v) => parsePort(v), 8222)
+  .option("--detach", "run in the background (pid in the state directory)")
+  .option("--no-provision", "do not create streams and buckets")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  $ mesh broker up                                 loopback only, foreground (Ctrl-C stops it)
+  $ mesh broker up --host 100.101.102.103 --detach serve the tailnet from this Mac`,
+  )
+  .action(run(async () => (await import("./commands/broker.js")).up));
+
+broker
+  .command("provision")
+  .description("create or update the mesh streams, buckets and inbox consumers (idempotent)")
+  .option("--replicas <n>", "stream replicas (3 on a 3-node cluster)", (v) => parseCount(v), 1)
+  .option("--for <identities>", "also create durable inbox consumers for these identities (comma-separated)")
+  .option("--json", "print the report as JSON")
+  .action(run(async () => (await import("./commands/broker.js")).provisionCmd));
+
+broker
+  .command("status")
+  .description("show the broker, its streams and the inbox consumers")
+  .option("--json", "print as JSON")
+  .action(run(async () => (await import("./commands/broker.js")).status));
+
+program
+  .command("up")
+  .description("run the mesh on this machine: a local broker if none is reachable, provisioned")
+  .option("--state-dir <dir>", "broker state directory (default ~/.config/openclaw-mesh/broker)")
+  .addHelpText(
+    "after",
+    `
+Uses --server / MESH_SERVER / the config file when a broker answers there; otherwise starts an
+embedded nats-server on 127.0.0.1:4222. Ctrl-C stops what it started.`,
+  )
+  .action(run(async () => (await import("./commands/up.js")).up));
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArg(`expected a whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArg(`expected a port (1-65535), got ${JSON.stringify(v)}`);
+  return n;
+}
+
+import { InvalidArgumentError as InvalidArg } from "commander";
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`mesh: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exitCode = 1;
+});

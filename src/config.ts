@@ -1,0 +1,139 @@
+import { readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { isIdentity, zodLine } from "../subjects/mod.js";
+import { ConfigError } from "./errors.js";
+
+/**
+ * Configuration: flags > environment > config file > defaults, resolved here once for every
+ * command. The file is JSON, validated with zod; a bad file is one line naming the field.
+ */
+export const DEFAULT_SERVER = "nats://127.0.0.1:4222";
+
+const identityString = z.string().refine(isIdentity, {
+  message: "must be lowercase letters, digits and dashes (at most 32)",
+});
+
+export const gatewayConfigSchema = z
+  .object({
+    /** Base URL of the local OpenClaw gateway. */
+    url: z.url().default("http://127.0.0.1:18789"),
+    /** hooks.path on the gateway. */
+    hooksPath: z.string().startsWith("/").default("/hooks"),
+    /** hooks.token of the gateway (or hooksTokenFile). Never sent on the bus, never logged. */
+    hooksToken: z.string().min(1).optional(),
+    hooksTokenFile: z.string().min(1).optional(),
+    /** gateway.auth.token, for the read-only WebSocket that mirrors gateway events. */
+    token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** Agent id to run turns on (hooks `agentId`); the gateway default when unset. */
+    agentId: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    identity: identityString.optional(),
+    server: z.string().min(1).optional(),
+    creds: z.string().min(1).optional(),
+    capabilities: z.array(identityString).default([]),
+    gateway: gatewayConfigSchema.optional(),
+    broker: z
+      .object({
+        stateDir: z.string().min(1).optional(),
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+        monitorPort: z.number().int().min(1).max(65535).optional(),
+      })
+      .strict()
+      .optional(),
+    sidecar: z
+      .object({
+        /** Loopback port for /healthz and /metrics (0 = off). */
+        httpPort: z.number().int().min(0).max(65535).optional(),
+        stateDir: z.string().min(1).optional(),
+        jobConcurrency: z.number().int().min(1).max(64).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type MeshConfig = z.infer<typeof configSchema>;
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+export function meshHome(): string {
+  return process.env.MESH_HOME ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "openclaw-mesh");
+}
+
+export function defaultConfigPath(): string {
+  return process.env.MESH_CONFIG ?? join(meshHome(), "config.json");
+}
+
+/** Reads and validates a config file; a missing file is an empty config unless `required`. */
+export function loadConfigFile(path: string, required = false): MeshConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !required) return configSchema.parse({});
+    throw new ConfigError(`config ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${path}: not valid JSON (${(err as Error).message.split("\n")[0]})`);
+  }
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) throw new ConfigError(`config ${path}: ${zodLine(parsed.error)}`);
+  return parsed.data;
+}
+
+export interface GlobalOptions {
+  server?: string;
+  creds?: string;
+  config?: string;
+  identity?: string;
+}
+
+export interface Resolved {
+  config: MeshConfig;
+  configPath: string;
+  server: string;
+  creds?: string;
+  identity?: string;
+}
+
+/** flags > MESH_* environment > config file > defaults. */
+export function resolveConfig(flags: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Resolved {
+  const explicit = flags.config ?? env.MESH_CONFIG;
+  const configPath = resolve(explicit ?? defaultConfigPath());
+  const config = loadConfigFile(configPath, explicit !== undefined);
+  const identity = flags.identity ?? env.MESH_IDENTITY ?? config.identity;
+  const creds = flags.creds ?? env.MESH_CREDS ?? config.creds;
+  return {
+    config,
+    configPath,
+    server: flags.server ?? env.MESH_SERVER ?? config.server ?? DEFAULT_SERVER,
+    ...(creds !== undefined ? { creds } : {}),
+    ...(identity !== undefined ? { identity } : {}),
+  };
+}
+
+/** Refuses secret files readable by group or others (POSIX only). */
+export function assertPrivateFile(path: string): void {
+  if (process.platform === "win32") return;
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch {
+    throw new ConfigError(`${path}: cannot read it`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`,
+    );
+  }
+}

@@ -1,0 +1,82 @@
+import { jetstream, type PubAck } from "@nats-io/jetstream";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import {
+  encodeEnvelope,
+  inboxSubject,
+  newEnvelope,
+  type Envelope,
+  type NewEnvelope,
+} from "../subjects/mod.js";
+import { MeshError } from "./errors.js";
+
+/** Subject roots stored in a JetStream stream (see broker/definitions.ts). */
+export function storedRoot(subject: string): boolean {
+  const [root, id, leaf] = subject.split(".");
+  if (root === "events" || root === "jobs" || root === "dlq") return true;
+  return root === "agent" && id !== undefined && leaf === "inbox" && subject.split(".").length === 3;
+}
+
+export interface Published {
+  subject: string;
+  id?: string;
+  stream?: string;
+  seq?: number;
+  duplicate?: boolean;
+}
+
+function jsError(err: unknown, subject: string): MeshError {
+  const msg = (err as Error)?.message ?? String(err);
+  if (/no responders|503/i.test(msg)) {
+    return new MeshError(`no stream stores ${subject}: run \`mesh broker provision\` first`);
+  }
+  if (/maximum payload|max_payload|message size/i.test(msg)) {
+    return new MeshError(`message too large for the broker (${msg.split("\n")[0]})`);
+  }
+  if (/permission/i.test(msg)) return new MeshError(`not allowed to publish to ${subject} (${msg.split("\n")[0]})`);
+  return new MeshError(`publish to ${subject} failed: ${msg.split("\n")[0]}`);
+}
+
+/** Publishes an envelope to JetStream with its id as Nats-Msg-Id (a retried publish is stored once). */
+export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope): Promise<Published> {
+  const js = jetstream(nc);
+  let ack: PubAck;
+  try {
+    ack = await js.publish(subject, encodeEnvelope(env), { msgID: env.id, timeout: 5000 });
+  } catch (err) {
+    throw jsError(err, subject);
+  }
+  return { subject, id: env.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+}
+
+/** Publishes bytes as they are: to JetStream when a mesh stream stores the subject, else core NATS. */
+export async function publishRaw(
+  nc: NatsConnection,
+  subject: string,
+  data: Uint8Array,
+  hdrs?: Record<string, string>,
+): Promise<Published> {
+  const h = hdrs ? headers() : undefined;
+  if (h && hdrs) for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+  if (storedRoot(subject)) {
+    const js = jetstream(nc);
+    try {
+      const ack = await js.publish(subject, data, { timeout: 5000, ...(h ? { headers: h } : {}) });
+      return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      throw jsError(err, subject);
+    }
+  }
+  nc.publish(subject, data, h ? { headers: h } : undefined);
+  await nc.flush();
+  return { subject };
+}
+
+/** `mesh send`: a text message into another identity's durable inbox. */
+export async function sendMessage(
+  nc: NatsConnection,
+  m: Omit<NewEnvelope, "kind"> & { kind?: NewEnvelope["kind"] },
+): Promise<Published & { envelope: Envelope }> {
+  const env = newEnvelope({ ...m, kind: m.kind ?? "message" });
+  const published = await publishEnvelope(nc, inboxSubject(env.to), env);
+  return { ...published, envelope: env };
+}

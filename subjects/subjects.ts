@@ -1,0 +1,86 @@
+import { identity, token } from "./identity.js";
+
+/**
+ * Every subject the mesh uses is built here and nowhere else.
+ *
+ *   agent.<id>.inbox                 durable inbox of one identity            (stream INBOX)
+ *   reply.<id>.<correlation>         answers to `mesh ask` from <id>            (core NATS)
+ *   events.<id>.<kind>[.<kind>…]     lifecycle events published by <id>         (stream EVENTS)
+ *   jobs.<queue>.<needs>             work offered to any free worker            (stream JOBS, work queue)
+ *   dlq.<id>.<source>                dead letters of <id>, with the reason      (stream DLQ)
+ */
+export const SUBJECT_ROOTS = {
+  inbox: "agent",
+  reply: "reply",
+  events: "events",
+  jobs: "jobs",
+  dlq: "dlq",
+} as const;
+
+export function inboxSubject(id: string): string {
+  return `agent.${identity(id)}.inbox`;
+}
+
+/** Filter matching every inbox (stream subject). */
+export const ALL_INBOXES = "agent.*.inbox";
+
+export function replySubject(id: string, correlationId: string): string {
+  return `reply.${identity(id)}.${token(correlationId.toLowerCase(), "correlation id")}`;
+}
+
+export function eventSubject(id: string, ...kind: string[]): string {
+  if (kind.length === 0) throw new Error("an event subject needs a kind");
+  return `events.${identity(id)}.${kind.map((k) => token(k, "event kind")).join(".")}`;
+}
+
+export const ALL_EVENTS = "events.>";
+
+/** Jobs are offered on jobs.<queue>.<needs>; needs is "any" or capabilities sorted and joined by "+". */
+export function jobNeedsToken(needs: readonly string[]): string {
+  if (needs.length === 0) return "any";
+  const sorted = [...new Set(needs.map((n) => token(n, "capability")))].sort();
+  return sorted.join("+");
+}
+
+export function jobSubject(queue: string, needs: readonly string[] = []): string {
+  return `jobs.${token(queue, "queue")}.${jobNeedsToken(needs)}`;
+}
+
+export const ALL_JOBS = "jobs.>";
+
+export function dlqSubject(id: string, source: string): string {
+  return `dlq.${identity(id)}.${token(source, "dead-letter source")}`;
+}
+
+export const ALL_DLQ = "dlq.>";
+
+/** The identity a subject belongs to (second token), for inbox/events/reply/dlq subjects. */
+export function ownerOf(subject: string): string | undefined {
+  const parts = subject.split(".");
+  return parts.length >= 2 ? parts[1] : undefined;
+}
+
+/**
+ * Checks a subject or pattern typed by a user (`mesh pub`, `mesh sub`): non-empty tokens, no
+ * whitespace or control characters, `>` only last, wildcards only as whole tokens.
+ * Publishing subjects must not contain wildcards.
+ */
+export function checkSubject(raw: string, opts: { wildcards: boolean }): string {
+  const bad = (why: string): never => {
+    throw new Error(`invalid subject ${JSON.stringify(raw).slice(0, 80)}: ${why}`);
+  };
+  if (raw.length === 0) bad("it is empty");
+  if (raw.length > 512) bad("it is longer than 512 characters");
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(raw)) bad("it contains whitespace or a control character");
+  const tokens = raw.split(".");
+  tokens.forEach((t, i) => {
+    if (t.length === 0) bad("it has an empty token (leading, trailing or double dot)");
+    if (t.includes("*") || t.includes(">")) {
+      if (!opts.wildcards) bad("wildcards (* and >) cannot be published to");
+      if (t !== "*" && t !== ">") bad("a wildcard must be a whole token");
+      if (t === ">" && i !== tokens.length - 1) bad("> must be the last token");
+    }
+  });
+  return raw;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    // Integration tests start real servers; keep parallelism modest on 2-core machines.
+    maxWorkers: 2,
+    minWorkers: 1,
+    reporters: ["default"],
+  },
+});
