@@ -119,28 +119,17 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
   const child = o.detach
     ? spawn(binary, args, { detached: true, stdio: ["ignore", openSync(logPath, "a"), openSync(logPath, "a")] })
     : spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
-  let exited: string | undefined;
-  child.once("exit", (code, signal) => {
-    exited = `nats-server exited (${signal ?? `code ${code}`}); see ${logPath}`;
+  // Ready when the client port answers; fail at once if the process exits first.
+  const exited = new Promise<never>((_, reject) => {
+    child.once("exit", (code, signal) =>
+      reject(new MeshError(`nats-server exited (${signal ?? `code ${code}`}) before it was ready; see ${logPath}`)),
+    );
+    child.once("error", (err) => reject(new MeshError(`could not start nats-server: ${err.message}`)));
   });
-  child.once("error", (err) => {
-    exited = `could not start nats-server: ${err.message}`;
-  });
+  exited.catch(() => undefined);
   const connectHost = host === "0.0.0.0" ? "127.0.0.1" : host;
   try {
-    await Promise.race([
-      waitForPort(connectHost, port, 15_000),
-      new Promise<never>((_, reject) => {
-        const iv = setInterval(() => {
-          if (exited) {
-            clearInterval(iv);
-            reject(new MeshError(exited));
-          }
-        }, 50);
-        child.once("exit", () => setTimeout(() => clearInterval(iv), 200));
-        setTimeout(() => clearInterval(iv), 16_000);
-      }),
-    ]);
+    await Promise.race([waitForPort(connectHost, port, 15_000), exited]);
   } catch (err) {
     child.kill("SIGKILL");
     throw err;

@@ -60,3 +60,14 @@ export const CONTAINER_CONFIG: ServerConfigOptions = {
   monitorPort: DEFAULT_MONITOR_PORT,
   storeDir: "/data/jetstream",
 };
+
+export const CLUSTER_NODES = ["n1", "n2", "n3"] as const;
+
+/** The settings of broker/cluster-<node>.conf, the 3-node profile of docker-compose.yml. */
+export function containerClusterConfig(node: (typeof CLUSTER_NODES)[number]): ServerConfigOptions {
+  return {
+    ...CONTAINER_CONFIG,
+    serverName: node,
+    cluster: { name: "mesh", host: "0.0.0.0", port: 6222, routes: CLUSTER_NODES.map((n) => `nats://${n}:6222`) },
+  };
+}

@@ -40,7 +40,10 @@ program
   .addOption(new Option("--creds <file>", "NATS credentials file of this identity").env("MESH_CREDS"))
   .addOption(new Option("-c, --config <file>", "config file (default ~/.config/openclaw-mesh/config.json)").env("MESH_CONFIG"))
   .addOption(new Option("-i, --identity <name>", "this machine's identity").env("MESH_IDENTITY"))
-  .showHelpAfterError("(run with --help for usage)")
+  .configureOutput({
+    // Commander's own errors (unknown option, bad argument) as one line, like ours.
+    outputError: (str, write) => write(`mesh: ${str.replace(/^error: /, "").trim()} (see --help)\n`),
+  })
   .addHelpText(
     "after",
     `

@@ -63,12 +63,12 @@ export const configSchema = z
 export type MeshConfig = z.infer<typeof configSchema>;
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
-export function meshHome(): string {
-  return process.env.MESH_HOME ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "openclaw-mesh");
+export function meshHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MESH_HOME ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "openclaw-mesh");
 }
 
-export function defaultConfigPath(): string {
-  return process.env.MESH_CONFIG ?? join(meshHome(), "config.json");
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MESH_CONFIG ?? join(meshHome(env), "config.json");
 }
 
 /** Reads and validates a config file; a missing file is an empty config unless `required`. */
@@ -109,7 +109,7 @@ export interface Resolved {
 /** flags > MESH_* environment > config file > defaults. */
 export function resolveConfig(flags: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Resolved {
   const explicit = flags.config ?? env.MESH_CONFIG;
-  const configPath = resolve(explicit ?? defaultConfigPath());
+  const configPath = resolve(explicit ?? defaultConfigPath(env));
   const config = loadConfigFile(configPath, explicit !== undefined);
   const identity = flags.identity ?? env.MESH_IDENTITY ?? config.identity;
   const creds = flags.creds ?? env.MESH_CREDS ?? config.creds;

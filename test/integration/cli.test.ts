@@ -1,0 +1,154 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connectMesh } from "../../src/connection.js";
+import { provision } from "../../broker/provision.js";
+import { startBroker, type TestBroker } from "../support/broker.js";
+import { mesh } from "../support/cli.js";
+
+let broker: TestBroker;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  broker = await startBroker();
+  env = { MESH_SERVER: broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
+  const r = await mesh(["broker", "provision"], { env });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+});
+
+afterAll(async () => {
+  await broker?.stop();
+});
+
+describe(`CLI against a real nats-server`, () => {
+  it("provisioning twice is idempotent", async () => {
+    const again = await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env });
+    expect(again.code).toBe(0);
+    const first = JSON.parse(again.stdout);
+    expect(Object.values(first.streams)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+    // clawd's consumer came from the first provision (MESH_IDENTITY=clawd).
+    expect(first.consumers).toEqual({ "INBOX/inbox-nova": "created", "INBOX/inbox-clawd": "unchanged" });
+    const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
+    expect(third.consumers).toEqual({ "INBOX/inbox-nova": "unchanged", "INBOX/inbox-clawd": "unchanged" });
+    expect(Object.values(third.buckets)).toEqual(["unchanged", "unchanged"]);
+
+    const nc = await connectMesh({ server: broker.url });
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const s of jsm.streams.list()) names.push(s.config.name);
+    expect(names.sort()).toEqual(["DLQ", "EVENTS", "INBOX", "JOBS", "KV_mesh-jobs", "KV_mesh-presence"]);
+    // A drifted setting is put back by the next provision.
+    const info = await jsm.streams.info("EVENTS");
+    await jsm.streams.update("EVENTS", { ...info.config, max_bytes: 1024 * 1024 });
+    expect((await provision(nc)).streams.EVENTS).toBe("updated");
+    expect((await jsm.streams.info("EVENTS")).config.max_bytes).toBe(1024 ** 3);
+    await nc.close();
+  });
+
+  it("send prints the id and sequence; sub --last replays it", async () => {
+    const sent = await mesh(["send", "nova", "hello"], { env });
+    expect(sent.code).toBe(0);
+    const m = /^sent ([0-9a-f-]{36}) to nova \(INBOX seq (\d+)\)$/.exec(sent.stdout.trim());
+    expect(m, sent.stdout).not.toBeNull();
+
+    const replay = await mesh(["sub", "agent.nova.inbox", "--last", "1", "--count", "1", "--json"], { env });
+    expect(replay.code).toBe(0);
+    const line = JSON.parse(replay.stdout.trim());
+    expect(line.seq).toBe(Number(m![2]));
+    expect(line.envelope).toMatchObject({ v: 1, id: m![1], from: "clawd", to: "nova", kind: "message", body: "hello" });
+
+    const human = await mesh(["sub", "agent.nova.inbox", "--last", "1", "--count", "1"], { env });
+    expect(human.stdout).toMatch(/agent\.nova\.inbox {2}message clawd → nova: hello/);
+  });
+
+  it("sub --last N returns exactly the newest N of the filtered subject", async () => {
+    for (const t of ["one", "two", "three"]) expect((await mesh(["send", "lyra", t], { env })).code).toBe(0);
+    await mesh(["send", "nova", "other inbox"], { env });
+    const r = await mesh(["sub", "agent.lyra.inbox", "--last", "2", "--count", "2", "--json"], { env });
+    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).envelope.body)).toEqual(["two", "three"]);
+  });
+
+  it("sub --since replays events, then keeps going live", async () => {
+    const pub = await mesh(["pub", "events.clawd.note", '{"n":1}'], { env });
+    expect(pub.code).toBe(0);
+    expect(pub.stdout).toMatch(/EVENTS seq/);
+    const watcher = mesh(["sub", "events.clawd.>", "--since", "1m", "--count", "2", "--json"], { env });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await mesh(["pub", "events.clawd.note", '{"n":2}'], { env })).code).toBe(0);
+    const out = await watcher;
+    expect(out.code).toBe(0);
+    const bodies = out.stdout.trim().split("\n").map((l) => JSON.parse(l).envelope);
+    expect(bodies.map((b) => b.body)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(bodies[0]).toMatchObject({ kind: "event", type: "note", from: "clawd" });
+  });
+
+  it("live sub sees core messages; pub reads stdin", async () => {
+    const watcher = mesh(["sub", "scratch.>", "--count", "1", "--json"], { env });
+    await new Promise((r) => setTimeout(r, 1000));
+    const p = await mesh(["pub", "--raw", "scratch.a"], { env, input: "from stdin\n" });
+    expect(p.code).toBe(0);
+    const out = await watcher;
+    expect(JSON.parse(out.stdout.trim())).toMatchObject({ subject: "scratch.a", data: "from stdin" });
+  });
+
+  it("a retried send with the same id is stored once (Nats-Msg-Id)", async () => {
+    const env1 = JSON.stringify({ v: 1, id: "fixed-id-123456", from: "clawd", to: "nova", time: new Date().toISOString(), kind: "message", body: "once" });
+    const a = await mesh(["pub", "agent.nova.inbox", env1, "--json"], { env });
+    const b = await mesh(["pub", "agent.nova.inbox", env1, "--json"], { env });
+    expect(JSON.parse(a.stdout).duplicate).toBe(false);
+    expect(JSON.parse(b.stdout)).toMatchObject({ duplicate: true, seq: JSON.parse(a.stdout).seq });
+  });
+
+  it("status reports streams and inbox consumers", async () => {
+    const r = await mesh(["broker", "status", "--json"], { env });
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.server.jetstream).toBe(true);
+    expect(s.streams.every((x: { present: boolean }) => x.present)).toBe(true);
+    expect(s.inboxConsumers.map((c: { name: string }) => c.name)).toContain("inbox-nova");
+  });
+});
+
+describe("CLI errors are one line and a non-zero exit", () => {
+  const oneLine = (s: string) => s.trim().split("\n").length === 1 && !/\bat .*\(.*:\d+:\d+\)/.test(s);
+
+  it.each([
+    [["send", "no.va", "hi"], /invalid recipient identity "no\.va": it contains a dot/],
+    [["send", "nova*", "hi"], /wildcard/],
+    [["send", "no va", "hi"], /whitespace/],
+    [["pub", "events.>", "x"], /wildcards/],
+    [["sub", "a..b"], /empty token/],
+    [["sub", "events.>", "--since", "soon"], /invalid duration/],
+    [["sub", "events.>", "--last", "x"], /whole number/],
+  ])("mesh %j", async (args, re) => {
+    const r = await mesh(args as string[], { env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(re);
+    expect(oneLine(r.stderr)).toBe(true);
+  });
+
+  it("unreachable broker", async () => {
+    const r = await mesh(["send", "nova", "hi"], { env: { ...env, MESH_SERVER: "nats://127.0.0.1:1" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^mesh: cannot reach the broker at nats:\/\/127\.0\.0\.1:1 .*mesh up/);
+    expect(oneLine(r.stderr)).toBe(true);
+  });
+
+  it("bad config file names the field", async () => {
+    const p = join(env.MESH_HOME!, "bad.json");
+    writeFileSync(p, JSON.stringify({ identity: "nova", broker: { port: "4222" } }));
+    const r = await mesh(["send", "nova", "hi", "--config", p], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.json: broker\.port: /);
+    expect(oneLine(r.stderr)).toBe(true);
+  });
+
+  it("replaying a subject no stream stores", async () => {
+    const r = await mesh(["sub", "scratch.x", "--last", "1"], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no stream stores scratch\.x/);
+  });
+});

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# What the test suite needs, installed the same way CI does (called by `npm test`):
+# a real nats-server, and, when a Docker engine answers, the local NATS image for testcontainers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing nats-server (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
+  else
+    echo "setup: nats-server is missing: brew install nats-server (macOS) or sudo apt-get install nats-server (Debian/Ubuntu)" >&2
+    exit 1
+  fi
+fi
+
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  bash test/support/build-nats-image.sh
+else
+  echo "setup: no Docker engine answers; integration tests use a spawned nats-server instead of testcontainers"
+fi
+
+if [ -f test/support/openclaw/install.sh ] && [ "${MESH_SKIP_OPENCLAW:-}" != 1 ]; then
+  bash test/support/openclaw/install.sh
+fi

@@ -1,0 +1,73 @@
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { assertPrivateFile, loadConfigFile, resolveConfig, DEFAULT_SERVER } from "../../src/config.js";
+import { parseDuration } from "../../src/duration.js";
+import { parseServers } from "../../src/connection.js";
+import {
+  CLUSTER_NODES,
+  CONTAINER_CONFIG,
+  containerClusterConfig,
+  renderServerConfig,
+} from "../../broker/server-config.js";
+
+const dir = mkdtempSync(join(tmpdir(), "mesh-config-"));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe("config file", () => {
+  it("validates and names the bad field in one line", () => {
+    expect(() => loadConfigFile(file("a.json", '{"identity":"No.va"}'))).toThrow(/a\.json: identity: must be lowercase/);
+    expect(() => loadConfigFile(file("b.json", '{"broker":{"port":"x"}}'))).toThrow(/broker\.port/);
+    expect(() => loadConfigFile(file("c.json", '{"unknown":1}'))).toThrow(/unrecognized key/i);
+    expect(() => loadConfigFile(file("d.json", "{not json"))).toThrow(/not valid JSON/);
+    expect(() => loadConfigFile(file("e.json", '{"capabilities":"gpu"}'))).toThrow(/capabilities/);
+    expect(() => loadConfigFile(join(dir, "missing.json"), true)).toThrow(/cannot read/);
+    expect(loadConfigFile(join(dir, "missing.json"))).toEqual({ capabilities: [] });
+  });
+
+  it("resolves flags over environment over file over defaults", () => {
+    const p = file("ok.json", JSON.stringify({ identity: "nova", server: "nats://file:4222" }));
+    expect(resolveConfig({ config: p }, {}).server).toBe("nats://file:4222");
+    expect(resolveConfig({ config: p }, { MESH_SERVER: "nats://env:4222" }).server).toBe("nats://env:4222");
+    expect(resolveConfig({ config: p, server: "nats://flag:4222" }, { MESH_SERVER: "nats://env:4222" }).server).toBe("nats://flag:4222");
+    expect(resolveConfig({}, { MESH_HOME: join(dir, "empty-home") }).server).toBe(DEFAULT_SERVER);
+    expect(() => resolveConfig({}, { MESH_CONFIG: join(dir, "none.json") })).toThrow(/none\.json: cannot read it/);
+    expect(resolveConfig({ config: p, identity: "clawd" }, {}).identity).toBe("clawd");
+  });
+
+  it("refuses secret files readable by others", () => {
+    const p = file("creds", "secret");
+    chmodSync(p, 0o644);
+    expect(() => assertPrivateFile(p)).toThrow(/chmod 600/);
+    chmodSync(p, 0o600);
+    expect(() => assertPrivateFile(p)).not.toThrow();
+  });
+});
+
+describe("small parsers", () => {
+  it("parses durations", () => {
+    expect(parseDuration("30s")).toBe(30_000);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("250ms")).toBe(250);
+    expect(() => parseDuration("soon")).toThrow(/invalid duration/);
+    expect(() => parseDuration("5")).toThrow(/invalid duration/);
+  });
+
+  it("parses server lists and credentials in URLs", () => {
+    expect(parseServers("nats://u:p%40ss@h:4333,h2")).toEqual({ servers: ["nats://h:4333", "nats://h2:4222"], user: "u", pass: "p@ss" });
+    expect(() => parseServers(" , ")).toThrow(/no server/);
+  });
+});
+
+describe("broker configuration files", () => {
+  it("broker/*.conf are exactly what broker/server-config.ts renders", () => {
+    const read = (n: string) => readFileSync(new URL(`../../broker/${n}`, import.meta.url), "utf8");
+    expect(read("nats-server.conf")).toBe(renderServerConfig(CONTAINER_CONFIG));
+    for (const n of CLUSTER_NODES) expect(read(`cluster-${n}.conf`)).toBe(renderServerConfig(containerClusterConfig(n)));
+  });
+});
