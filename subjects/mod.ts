@@ -28,3 +28,5 @@ export {
   EnvelopeError,
 } from "./envelope.js";
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
+export { sidecarEventKinds, eventBodies, deadLetterBody, presenceSchema } from "./events.js";
+export type { EventKind, EventBody, DeadLetterBody, Presence } from "./events.js";

@@ -1,0 +1,16 @@
+import type { GatewayPort, RunReply } from "../sidecar/types.js";
+import { postAgentHook, type GatewayEndpoint } from "./hooks.js";
+
+/** Something that can wait for the final reply of a hook-started run (the gateway WebSocket client). */
+export interface RunReplySource {
+  waitForRunReply(p: { sessionKey: string; runId: string; timeoutMs: number }): Promise<RunReply>;
+}
+
+/** The sidecar's view of a real OpenClaw gateway: hooks over HTTP, replies over the WebSocket. */
+export function gatewayPort(endpoint: GatewayEndpoint, replies?: RunReplySource): GatewayPort {
+  return {
+    url: endpoint.url,
+    startTurn: (req, opts) => postAgentHook(endpoint, req, opts),
+    ...(replies ? { waitForReply: (p) => replies.waitForRunReply(p) } : {}),
+  };
+}

@@ -1,0 +1,97 @@
+import { z } from "zod";
+
+/**
+ * Client of OpenClaw's hooks HTTP contract (docs/automation/cron-jobs/webhooks.md,
+ * docs/gateway/config-hooks.md): POST <gateway><hooks.path>/agent and /wake with the hooks token
+ * in `Authorization: Bearer` (never in a URL). Results are classified for the caller's policy:
+ * unreachable, timeout, 5xx and 429 are retryable; other 4xx are not.
+ */
+export interface GatewayEndpoint {
+  url: string;
+  hooksPath: string;
+  hooksToken: string;
+}
+
+export interface AgentHookRequest {
+  message: string;
+  name?: string;
+  sessionKey?: string;
+  agentId?: string;
+  wakeMode?: "now" | "next-heartbeat";
+  deliver?: boolean;
+  channel?: string;
+  to?: string;
+  model?: string;
+  timeoutSeconds?: number;
+}
+
+export type HookResult =
+  | { ok: true; status: number; runId?: string }
+  | { ok: false; status: number; retryable: boolean; reason: string };
+
+const okBody = z.object({ ok: z.literal(true), runId: z.string().optional() }).passthrough();
+const errBody = z.object({ error: z.string().optional(), message: z.string().optional() }).passthrough();
+
+function hookUrl(gw: GatewayEndpoint, action: "agent" | "wake"): string {
+  const base = gw.url.replace(/\/+$/, "");
+  const path = `/${gw.hooksPath.replace(/^\/+|\/+$/g, "")}`;
+  return `${base}${path}/${action}`;
+}
+
+async function post(
+  gw: GatewayEndpoint,
+  action: "agent" | "wake",
+  body: unknown,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<HookResult> {
+  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  let res: Response;
+  try {
+    res = await fetch(hookUrl(gw, action), {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${gw.hooksToken}` },
+      body: JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    const reason = timeout.aborted
+      ? `no answer within ${opts.timeoutMs ?? 30_000} ms`
+      : (e.cause?.code ?? e.message ?? "network error");
+    return { ok: false, status: 0, retryable: true, reason: `gateway unreachable: ${reason}` };
+  }
+  const text = await res.text().catch(() => "");
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (res.ok) {
+    const parsed = okBody.safeParse(json);
+    if (parsed.success) return { ok: true, status: res.status, ...(parsed.data.runId ? { runId: parsed.data.runId } : {}) };
+    return { ok: false, status: res.status, retryable: true, reason: `gateway answered ${res.status} with an unexpected body` };
+  }
+  const detail = errBody.safeParse(json);
+  const said = detail.success ? (detail.data.error ?? detail.data.message) : undefined;
+  const reason = `HTTP ${res.status}${said ? ` ${String(said).slice(0, 200)}` : ""}`;
+  const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
+  return { ok: false, status: res.status, retryable, reason };
+}
+
+export function postAgentHook(
+  gw: GatewayEndpoint,
+  req: AgentHookRequest,
+  opts?: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<HookResult> {
+  return post(gw, "agent", req, opts);
+}
+
+export function postWakeHook(
+  gw: GatewayEndpoint,
+  req: { text: string; mode?: "now" | "next-heartbeat" },
+  opts?: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<HookResult> {
+  return post(gw, "wake", req, opts);
+}

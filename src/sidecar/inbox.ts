@@ -1,0 +1,216 @@
+import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { inboxConsumerName } from "../../broker/definitions.js";
+import { bodyText, parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import { backoffDelay, sleep, type BackoffPolicy } from "../backoff.js";
+import type { Logger } from "../log.js";
+import { deadLetter } from "./dead-letter.js";
+import type { DeliveredJournal } from "./delivered-journal.js";
+import type { EventPublisher } from "./events.js";
+import type { AgentTurnRequest, DeliveryResult, GatewayPort } from "./types.js";
+
+export interface InboxOptions {
+  nc: NatsConnection;
+  self: string;
+  gateway: GatewayPort;
+  journal: DeliveredJournal;
+  events: EventPublisher;
+  log: Logger;
+  backoff?: BackoffPolicy;
+  agentId?: string;
+  /** Called for asks once the gateway accepted them (the reply is sent from there). */
+  onAskAccepted?: (env: Envelope, runId: string | undefined, sessionKey: string) => void;
+  onGatewayState?: (up: boolean, reason?: string) => void;
+  /** Per-POST timeout. */
+  hookTimeoutMs?: number;
+}
+
+export interface InboxStats {
+  delivered: number;
+  retried: number;
+  deadLettered: number;
+  duplicatesSkipped: number;
+}
+
+/** The session a sender's messages run in on this gateway: one conversation per peer. */
+export function sessionKeyFor(from: string): string {
+  return `mesh:${from}`;
+}
+
+/** The text the local agent sees: who it is from and how to answer, then the message. */
+export function turnText(env: Envelope): string {
+  const text = bodyText(env);
+  if (env.kind === "ask") {
+    return `[mesh] ${env.from} asks (your final reply is sent back to ${env.from} automatically):\n\n${text}`;
+  }
+  return `[mesh] message from ${env.from} (to answer: mesh send ${env.from} "…"):\n\n${text}`;
+}
+
+export function turnRequest(env: Envelope, agentId?: string): AgentTurnRequest {
+  return {
+    message: turnText(env),
+    name: `mesh:${env.from}`,
+    sessionKey: sessionKeyFor(env.from),
+    ...(agentId ? { agentId } : {}),
+  };
+}
+
+/**
+ * Consumes agent.<self>.inbox through its durable consumer and hands each message to the gateway.
+ * Nothing lost: ack only after the gateway accepted it; retryable failures (unreachable, 5xx, 429)
+ * keep the message and retry with backoff, in order. Nothing doubled: the id is journaled before
+ * the ack, and a redelivered id that is already journaled is acked without a second POST.
+ * Bad input and 4xx that retrying cannot fix go to the DLQ with the reason; the loop keeps going.
+ */
+export class InboxConsumer {
+  readonly stats: InboxStats = { delivered: 0, retried: 0, deadLettered: 0, duplicatesSkipped: 0 };
+  private readonly abort = new AbortController();
+  private loop?: Promise<void>;
+
+  constructor(private readonly o: InboxOptions) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const js = jetstream(this.o.nc);
+    const signal = this.abort.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const consumer = await js.consumers.get("INBOX", inboxConsumerName(this.o.self));
+        const messages = await consumer.consume({ max_messages: 8 });
+        const onAbort = (): void => void messages.close();
+        signal.addEventListener("abort", onAbort, { once: true });
+        failures = 0;
+        for await (const m of messages) {
+          if (signal.aborted) {
+            m.nak();
+            break;
+          }
+          await this.handle(m);
+        }
+        signal.removeEventListener("abort", onAbort);
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        this.o.log.warn({ err: (err as Error).message }, "inbox consumer interrupted; resuming");
+        await sleep(backoffDelay(failures, { initialMs: 500, maxMs: 10_000, factor: 2 }), signal);
+      }
+    }
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const { log, self } = this.o;
+    let env: Envelope;
+    try {
+      env = parseEnvelope(m.data);
+    } catch (err) {
+      await this.reject(m, `invalid envelope: ${(err as Error).message}`);
+      return;
+    }
+    if (env.to !== self) {
+      await this.reject(m, `addressed to ${env.to}, not ${self}`, env);
+      return;
+    }
+    if (env.kind !== "message" && env.kind !== "ask") {
+      await this.reject(m, `kind ${env.kind} does not belong in an inbox`, env);
+      return;
+    }
+    if (this.o.journal.has(env.id)) {
+      this.stats.duplicatesSkipped++;
+      log.info({ id: env.id, seq: m.seq }, "already delivered to the gateway; acking without a second delivery");
+      await this.ack(m);
+      return;
+    }
+    const started = Date.now();
+    const req = turnRequest(env, this.o.agentId);
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.post(m, req);
+      if (res.ok) {
+        this.o.onGatewayState?.(true);
+        this.o.journal.record(env.id);
+        await this.ack(m);
+        this.stats.delivered++;
+        this.o.events.emit("message.delivered", {
+          id: env.id,
+          from: env.from,
+          seq: m.seq,
+          ...(res.runId ? { runId: res.runId } : {}),
+          attempts: attempt,
+          latencyMs: Date.now() - started,
+        });
+        log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
+        if (env.kind === "ask") this.o.onAskAccepted?.(env, res.runId, req.sessionKey);
+        return;
+      }
+      if (!res.retryable) {
+        await this.reject(m, `gateway refused it: ${res.reason}`, env);
+        return;
+      }
+      if (res.status === 0) this.o.onGatewayState?.(false, res.reason);
+      const delay = backoffDelay(attempt, this.o.backoff);
+      this.stats.retried++;
+      if (attempt === 1 || attempt % 10 === 0) {
+        this.o.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
+        log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
+      }
+      m.working();
+      if (!(await sleep(delay, this.abort.signal))) {
+        m.nak();
+        return;
+      }
+      m.working();
+    }
+  }
+
+  /** POSTs while keeping the broker's claim on the message alive (slow gateways). */
+  private async post(m: JsMsg, req: AgentTurnRequest): Promise<DeliveryResult> {
+    const keepAlive = setInterval(() => m.working(), 10_000);
+    try {
+      return await this.o.gateway.startTurn(req, { timeoutMs: this.o.hookTimeoutMs ?? 120_000, signal: this.abort.signal });
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async ack(m: JsMsg): Promise<void> {
+    try {
+      await m.ackAck({ timeout: 5000 });
+    } catch (err) {
+      // The broker may redeliver; the journal makes that a no-op.
+      this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not confirmed");
+    }
+  }
+
+  private async reject(m: JsMsg, reason: string, env?: Envelope): Promise<void> {
+    this.stats.deadLettered++;
+    this.o.log.error({ seq: m.seq, id: env?.id, from: env?.from, reason }, "dead-lettered inbox message");
+    try {
+      await deadLetter(this.o.nc, this.o.self, "inbox", {
+        reason,
+        subject: m.subject,
+        stream: "INBOX",
+        seq: m.seq,
+        original: m.data,
+        ...(env ? { originalId: env.id, from: env.from } : {}),
+      });
+    } catch (err) {
+      this.o.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
+      m.nak(5000);
+      return;
+    }
+    this.o.events.emit("message.dead-lettered", {
+      seq: m.seq,
+      reason,
+      ...(env ? { id: env.id, from: env.from } : {}),
+    });
+    await this.ack(m);
+  }
+}

@@ -1,0 +1,110 @@
+import { hostname } from "node:os";
+import { Kvm, type KV } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { BUCKETS, PRESENCE_TTL_MS, STREAMS } from "../../broker/definitions.js";
+import { presenceSchema, type Presence } from "../../subjects/mod.js";
+import type { Logger } from "../log.js";
+
+export const HEARTBEAT_MS = 5_000;
+/** A peer whose last heartbeat is older than this is shown as stale (its entry expires at the bucket TTL). */
+export const STALE_AFTER_MS = 3 * HEARTBEAT_MS;
+
+/** Heartbeats this identity into the presence bucket; deletes its entry on a graceful stop. */
+export class PresenceHeartbeat {
+  private kv?: KV;
+  private timer?: NodeJS.Timeout;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly info: { identity: string; version: string; capabilities: string[] },
+    private readonly gatewayStatus: () => Presence["gateway"],
+    private readonly log: Logger,
+    private readonly intervalMs = HEARTBEAT_MS,
+  ) {}
+
+  async start(): Promise<void> {
+    this.kv = await new Kvm(this.nc).open(BUCKETS.presence);
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  current(status: Presence["status"] = "online"): Presence {
+    return {
+      identity: this.info.identity,
+      host: hostname(),
+      version: this.info.version,
+      capabilities: this.info.capabilities,
+      gateway: this.gatewayStatus(),
+      startedAt: this.startedAt,
+      lastSeen: new Date().toISOString(),
+      status,
+    };
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.kv?.put(this.info.identity, JSON.stringify(this.current()));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "presence heartbeat failed");
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    try {
+      await this.kv?.delete(this.info.identity);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "could not clear presence");
+    }
+  }
+}
+
+export type PeerState = "online" | "stale" | "offline";
+export interface Peer {
+  identity: string;
+  state: PeerState;
+  presence?: Presence;
+  ageMs?: number;
+  inbox?: { waiting: number; inFlight: number };
+}
+
+/** Every identity the mesh knows (presence entries ∪ inbox consumers), classified. */
+export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<Peer[]> {
+  const peers = new Map<string, Peer>();
+  const kv = await new Kvm(nc).open(BUCKETS.presence);
+  const keys = await kv.keys();
+  for await (const key of keys) {
+    const e = await kv.get(key);
+    if (!e || e.operation !== "PUT") continue;
+    const parsed = presenceSchema.safeParse(safeJson(e.string()));
+    if (!parsed.success) continue;
+    const ageMs = now - Date.parse(parsed.data.lastSeen);
+    const state: PeerState = ageMs <= STALE_AFTER_MS ? "online" : ageMs <= PRESENCE_TTL_MS ? "stale" : "offline";
+    peers.set(key, { identity: key, state, presence: parsed.data, ageMs });
+  }
+  const jsm = await jetstreamManager(nc);
+  try {
+    for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
+      const name = ci.config.durable_name;
+      if (!name?.startsWith("inbox-")) continue;
+      const id = name.slice("inbox-".length);
+      const peer = peers.get(id) ?? { identity: id, state: "offline" as const };
+      peer.inbox = { waiting: ci.num_pending, inFlight: ci.num_ack_pending };
+      peers.set(id, peer);
+    }
+  } catch {
+    /* no INBOX stream yet, or no permission to list consumers */
+  }
+  return [...peers.values()].sort((a, b) => a.identity.localeCompare(b.identity));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

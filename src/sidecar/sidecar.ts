@@ -1,0 +1,157 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { ensureInboxConsumer } from "../../broker/provision.js";
+import { identity as checkIdentity, type EventBody, type EventKind } from "../../subjects/mod.js";
+import { connectMesh } from "../connection.js";
+import type { Logger } from "../log.js";
+import { VERSION } from "../version.js";
+import { AskResponder } from "./asks.js";
+import { DeliveredJournal } from "./delivered-journal.js";
+import { EventPublisher } from "./events.js";
+import { InboxConsumer } from "./inbox.js";
+import { PresenceHeartbeat } from "./presence.js";
+import type { GatewayPort } from "./types.js";
+
+/** Something that reports the gateway's own events (the WebSocket mirror), as mesh event kinds. */
+export interface GatewayEventSource {
+  start(emit: <K extends EventKind>(kind: K, body: EventBody<K>) => void): Promise<void> | void;
+  close(): Promise<void> | void;
+}
+
+export interface SidecarOptions {
+  identity: string;
+  server: string;
+  creds?: string;
+  gateway: GatewayPort;
+  gatewayEvents?: GatewayEventSource;
+  stateDir: string;
+  capabilities?: string[];
+  agentId?: string;
+  log: Logger;
+  presenceIntervalMs?: number;
+  hookTimeoutMs?: number;
+  /** Use an existing connection instead of opening one (tests, `mesh up`). */
+  nc?: NatsConnection;
+}
+
+type GatewayState = "up" | "down" | "unknown";
+
+/**
+ * The process next to every gateway: inbox → gateway, asks → replies, lifecycle events, presence.
+ */
+export class Sidecar {
+  readonly self: string;
+  nc!: NatsConnection;
+  events!: EventPublisher;
+  inbox!: InboxConsumer;
+  asks!: AskResponder;
+  private presence?: PresenceHeartbeat;
+  private journal?: DeliveredJournal;
+  private ownsConnection = false;
+  private gatewayState: GatewayState = "unknown";
+  private stopped = false;
+
+  constructor(private readonly o: SidecarOptions) {
+    this.self = checkIdentity(o.identity);
+  }
+
+  get gatewayStatus(): GatewayState {
+    return this.gatewayState;
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.o;
+    if (this.o.nc) this.nc = this.o.nc;
+    else {
+      this.nc = await connectMesh({
+        server: this.o.server,
+        ...(this.o.creds ? { creds: this.o.creds } : {}),
+        name: `mesh-sidecar-${this.self}`,
+        persistent: true,
+        timeoutMs: 5000,
+      });
+      this.ownsConnection = true;
+    }
+    void this.watchConnection();
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      const change = await ensureInboxConsumer(jsm, this.self);
+      if (change !== "unchanged") log.info({ consumer: `inbox-${this.self}`, change }, "inbox consumer ready");
+    } catch (err) {
+      // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
+      log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
+    }
+    this.events = new EventPublisher(this.nc, this.self, log);
+    this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
+    this.asks = new AskResponder(this.nc, this.self, this.o.gateway, this.events, log);
+    this.inbox = new InboxConsumer({
+      nc: this.nc,
+      self: this.self,
+      gateway: this.o.gateway,
+      journal: this.journal,
+      events: this.events,
+      log,
+      ...(this.o.agentId ? { agentId: this.o.agentId } : {}),
+      ...(this.o.hookTimeoutMs ? { hookTimeoutMs: this.o.hookTimeoutMs } : {}),
+      onAskAccepted: (env, runId, sessionKey) => this.asks.accepted(env, runId, sessionKey),
+      onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
+    });
+    this.presence = new PresenceHeartbeat(
+      this.nc,
+      { identity: this.self, version: VERSION, capabilities: this.o.capabilities ?? [] },
+      () => this.gatewayState,
+      log,
+      this.o.presenceIntervalMs,
+    );
+    await this.presence.start();
+    this.events.emit("sidecar.started", {
+      version: VERSION,
+      host: hostname(),
+      capabilities: this.o.capabilities ?? [],
+      gateway: this.o.gateway.url,
+    });
+    if (this.o.gatewayEvents) {
+      try {
+        await this.o.gatewayEvents.start((kind, body) => {
+          if (kind === "gateway.shutdown") this.setGateway("down", "gateway shutting down");
+          this.events.emit(kind, body);
+        });
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "gateway event mirror not started");
+      }
+    }
+    this.inbox.start();
+    log.info({ identity: this.self, server: this.o.server, gateway: this.o.gateway.url }, "sidecar started");
+  }
+
+  setGateway(state: GatewayState, reason?: string): void {
+    if (state === this.gatewayState) return;
+    const before = this.gatewayState;
+    this.gatewayState = state;
+    if (state === "up") this.events?.emit("gateway.reachable", { url: this.o.gateway.url });
+    if (state === "down") this.events?.emit("gateway.unreachable", { url: this.o.gateway.url, reason: reason ?? "unknown" });
+    this.o.log.info({ from: before, to: state, reason }, "gateway state");
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnect") this.o.log.info({ status: s.type }, "broker connection");
+    }
+  }
+
+  async stop(reason = "stopped"): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.inbox?.stop();
+    await this.asks?.drain();
+    await this.o.gatewayEvents?.close();
+    this.events?.emit("sidecar.stopped", { reason });
+    await this.events?.flush();
+    await this.presence?.stop();
+    this.journal?.close();
+    if (this.ownsConnection) await this.nc.drain().catch(() => undefined);
+    this.o.log.info({ reason }, "sidecar stopped");
+  }
+}

@@ -1,0 +1,97 @@
+import { z } from "zod";
+
+/**
+ * Lifecycle events: `events.<identity>.<kind>` where kind is one of the dotted paths below
+ * (each dot a subject token). The envelope has kind "event", type = this path, body = the shape.
+ *
+ * Sidecar's own:
+ *   sidecar.started        { version, host, capabilities, gateway }
+ *   sidecar.stopped        { reason }
+ *   gateway.reachable      { url }
+ *   gateway.unreachable    { url, reason }
+ *   message.delivered      { id, from, seq, runId?, attempts, latencyMs }
+ *   message.retried        { id, from, seq, attempt, reason, nextDelayMs }
+ *   message.dead-lettered  { id?, from?, seq, reason }
+ *   ask.answered           { id, from, runId, status, latencyMs }
+ *
+ * Mirrored from the gateway's WebSocket protocol (read-only client):
+ *   gateway.run.started    { runId, sessionKey?, agentId? }         (agent event, stream lifecycle, phase start)
+ *   gateway.run.completed  { runId, sessionKey?, agentId? }         (phase end)
+ *   gateway.run.failed     { runId, sessionKey?, agentId?, error? } (phase error)
+ *   gateway.health         { ok, … as the gateway reports }         (health event)
+ *   gateway.shutdown       { reason?, restartExpectedMs? }          (shutdown event)
+ */
+export const sidecarEventKinds = [
+  "sidecar.started",
+  "sidecar.stopped",
+  "gateway.reachable",
+  "gateway.unreachable",
+  "message.delivered",
+  "message.retried",
+  "message.dead-lettered",
+  "ask.answered",
+  "gateway.run.started",
+  "gateway.run.completed",
+  "gateway.run.failed",
+  "gateway.health",
+  "gateway.shutdown",
+  "job.started",
+  "job.completed",
+  "job.failed",
+] as const;
+
+export type EventKind = (typeof sidecarEventKinds)[number];
+
+export const eventBodies = {
+  "sidecar.started": z.object({ version: z.string(), host: z.string(), capabilities: z.array(z.string()), gateway: z.string() }),
+  "sidecar.stopped": z.object({ reason: z.string() }),
+  "gateway.reachable": z.object({ url: z.string() }),
+  "gateway.unreachable": z.object({ url: z.string(), reason: z.string() }),
+  "message.delivered": z.object({
+    id: z.string(),
+    from: z.string(),
+    seq: z.number(),
+    runId: z.string().optional(),
+    attempts: z.number(),
+    latencyMs: z.number(),
+  }),
+  "message.retried": z.object({ id: z.string(), from: z.string(), seq: z.number(), attempt: z.number(), reason: z.string(), nextDelayMs: z.number() }),
+  "message.dead-lettered": z.object({ id: z.string().optional(), from: z.string().optional(), seq: z.number(), reason: z.string() }),
+  "ask.answered": z.object({ id: z.string(), from: z.string(), runId: z.string().optional(), status: z.string(), latencyMs: z.number() }),
+  "gateway.run.started": z.object({ runId: z.string(), sessionKey: z.string().optional(), agentId: z.string().optional() }),
+  "gateway.run.completed": z.object({ runId: z.string(), sessionKey: z.string().optional(), agentId: z.string().optional() }),
+  "gateway.run.failed": z.object({ runId: z.string(), sessionKey: z.string().optional(), agentId: z.string().optional(), error: z.string().optional() }),
+  "gateway.health": z.record(z.string(), z.unknown()),
+  "gateway.shutdown": z.object({ reason: z.string().optional(), restartExpectedMs: z.number().optional() }),
+  "job.started": z.object({ jobId: z.string(), queue: z.string(), attempt: z.number() }),
+  "job.completed": z.object({ jobId: z.string(), queue: z.string(), latencyMs: z.number() }),
+  "job.failed": z.object({ jobId: z.string(), queue: z.string(), reason: z.string(), final: z.boolean() }),
+} satisfies Record<EventKind, z.ZodType>;
+
+export type EventBody<K extends EventKind> = z.infer<(typeof eventBodies)[K]>;
+
+/** A dead letter's body (`dlq.<id>.<source>`, envelope kind "dead-letter"). */
+export const deadLetterBody = z.object({
+  reason: z.string(),
+  subject: z.string(),
+  stream: z.string().optional(),
+  seq: z.number().optional(),
+  /** The original payload as text, truncated to 64 KiB. */
+  original: z.string(),
+  originalId: z.string().optional(),
+  from: z.string().optional(),
+});
+export type DeadLetterBody = z.infer<typeof deadLetterBody>;
+
+/** Presence heartbeat value in the mesh-presence KV bucket (key = identity). */
+export const presenceSchema = z.object({
+  identity: z.string(),
+  host: z.string(),
+  version: z.string(),
+  capabilities: z.array(z.string()),
+  gateway: z.enum(["up", "down", "unknown", "none"]),
+  startedAt: z.string(),
+  lastSeen: z.string(),
+  status: z.enum(["online", "stopping"]).default("online"),
+});
+export type Presence = z.infer<typeof presenceSchema>;
