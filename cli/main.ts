@@ -113,6 +113,60 @@ Examples:
   )
   .action(run(async () => (await import("./commands/send.js")).send));
 
+program
+  .command("ask")
+  .description("ask an identity's agent something and print its reply")
+  .argument("<identity>", "who to ask, e.g. nova")
+  .argument("[text]", "the question; read from stdin when omitted")
+  .option("--timeout <duration>", "how long to wait for the answer", "5m")
+  .option("--from <identity>", "sender identity (default: this machine's identity)")
+  .option("--json", "print id, status, reply and latency as JSON")
+  .addHelpText(
+    "after",
+    `
+The question goes to nova's durable inbox; nova's sidecar hands it to its gateway and, when the
+agent's run completes, sends the final reply back here.
+Exit codes: 0 answered, 3 no answer in time (the question still waits in nova's inbox), 4 nova failed.
+
+Examples:
+  $ mesh ask nova "what is the p99 in the last benchmark run?"
+  $ mesh ask nova --timeout 30s "are you there?"`,
+  )
+  .action(run(async () => (await import("./commands/ask.js")).askCmd));
+
+program
+  .command("peers")
+  .description("list every identity on the mesh as online / stale / offline")
+  .option("--json", "print as JSON")
+  .action(run(async () => (await import("./commands/peers.js")).peers));
+
+program
+  .command("sidecar")
+  .description("run this machine's sidecar: inbox → local gateway, asks, events, presence")
+  .option("--gateway <url>", "the local OpenClaw gateway (default from config, else http://127.0.0.1:18789)")
+  .option("--state-dir <dir>", "where the delivered-message journal lives")
+  .option("--capabilities <list>", "comma-separated capabilities (default from config)")
+  .addHelpText(
+    "after",
+    `
+Needs the gateway's hooks token (config gateway.hooksTokenFile, or MESH_HOOKS_TOKEN) and, for
+\`mesh ask\` replies and mirrored gateway events, its gateway token (gateway.tokenFile or
+MESH_GATEWAY_TOKEN). Tokens never go on the bus or into logs.
+
+Example:
+  $ MESH_IDENTITY=nova mesh sidecar --gateway http://127.0.0.1:18789`,
+  )
+  .action(run(async () => (await import("./commands/sidecar.js")).sidecar));
+
+program
+  .command("skill")
+  .description("the OpenClaw skill that teaches agents to use the mesh")
+  .command("install")
+  .description("copy SKILL.md into the gateway workspace (skills/mesh/SKILL.md)")
+  .option("--workspace <dir>", "agent workspace (default ~/.openclaw/workspace)")
+  .option("--dry-run", "show what would change")
+  .action(run(async () => (await import("./commands/skill.js")).skillInstall));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker

@@ -3,7 +3,7 @@ import { postAgentHook, type GatewayEndpoint } from "./hooks.js";
 
 /** Something that can wait for the final reply of a hook-started run (the gateway WebSocket client). */
 export interface RunReplySource {
-  waitForRunReply(p: { sessionKey: string; runId: string; timeoutMs: number }): Promise<RunReply>;
+  waitForReply(p: { sessionKey: string; marker: string; timeoutMs: number }): Promise<RunReply>;
 }
 
 /** The sidecar's view of a real OpenClaw gateway: hooks over HTTP, replies over the WebSocket. */
@@ -11,6 +11,6 @@ export function gatewayPort(endpoint: GatewayEndpoint, replies?: RunReplySource)
   return {
     url: endpoint.url,
     startTurn: (req, opts) => postAgentHook(endpoint, req, opts),
-    ...(replies ? { waitForReply: (p) => replies.waitForRunReply(p) } : {}),
+    ...(replies ? { waitForReply: (p) => replies.waitForReply(p) } : {}),
   };
 }

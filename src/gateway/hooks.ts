@@ -23,6 +23,9 @@ export interface AgentHookRequest {
   to?: string;
   model?: string;
   timeoutSeconds?: number;
+  sessionMode?: "persistent" | "isolated";
+  /** Sent as the Idempotency-Key header (the gateway replays an admitted run instead of re-running it). */
+  idempotencyKey?: string;
 }
 
 export type HookResult =
@@ -44,14 +47,19 @@ async function post(
   body: unknown,
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<HookResult> {
+  const { idempotencyKey, ...rest } = body as { idempotencyKey?: string };
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   let res: Response;
   try {
     res = await fetch(hookUrl(gw, action), {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${gw.hooksToken}` },
-      body: JSON.stringify(body),
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${gw.hooksToken}`,
+        ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+      },
+      body: JSON.stringify(rest),
       signal,
     });
   } catch (err) {

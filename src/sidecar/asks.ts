@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { checkSubject, encodeEnvelope, newEnvelope, type Envelope } from "../../subjects/mod.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "./events.js";
-import type { GatewayPort } from "./types.js";
+import { askMarker, type GatewayPort } from "./types.js";
 
 /**
  * Answers asks: once the gateway accepted an ask, waits for that run's final reply (through the
@@ -41,11 +41,11 @@ export class AskResponder {
     }
     let status: "ok" | "error" | "timeout";
     let text: string;
-    if (!runId || !this.gateway.waitForReply) {
+    if (!this.gateway.waitForReply) {
       status = "error";
-      text = runId ? "this sidecar cannot read replies (no gateway token configured)" : "the gateway did not return a run id";
+      text = "this sidecar cannot read replies (no gateway token configured)";
     } else {
-      const r = await this.gateway.waitForReply({ sessionKey, runId, timeoutMs: this.replyTimeoutMs });
+      const r = await this.gateway.waitForReply({ sessionKey, marker: askMarker(env.id), timeoutMs: this.replyTimeoutMs });
       status = r.status;
       text = r.text ?? r.error ?? "";
     }

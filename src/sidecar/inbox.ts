@@ -7,7 +7,7 @@ import type { Logger } from "../log.js";
 import { deadLetter } from "./dead-letter.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
 import type { EventPublisher } from "./events.js";
-import type { AgentTurnRequest, DeliveryResult, GatewayPort } from "./types.js";
+import { askMarker, type AgentTurnRequest, type DeliveryResult, type GatewayPort } from "./types.js";
 
 export interface InboxOptions {
   nc: NatsConnection;
@@ -41,7 +41,7 @@ export function sessionKeyFor(from: string): string {
 export function turnText(env: Envelope): string {
   const text = bodyText(env);
   if (env.kind === "ask") {
-    return `[mesh] ${env.from} asks (your final reply is sent back to ${env.from} automatically):\n\n${text}`;
+    return `[mesh] ${env.from} asks ${askMarker(env.id)} (your final reply is sent back to ${env.from} automatically):\n\n${text}`;
   }
   return `[mesh] message from ${env.from} (to answer: mesh send ${env.from} "…"):\n\n${text}`;
 }
@@ -51,6 +51,10 @@ export function turnRequest(env: Envelope, agentId?: string): AgentTurnRequest {
     message: turnText(env),
     name: `mesh:${env.from}`,
     sessionKey: sessionKeyFor(env.from),
+    sessionMode: "persistent",
+    // The mesh returns answers itself; no announcement into the gateway's main session.
+    deliver: false,
+    idempotencyKey: `mesh-${env.id}`,
     ...(agentId ? { agentId } : {}),
   };
 }

@@ -7,9 +7,18 @@ export interface AgentTurnRequest {
   name: string;
   sessionKey: string;
   agentId?: string;
+  /** "persistent" keeps one conversation per sessionKey (the gateway default is "isolated"). */
+  sessionMode?: "persistent" | "isolated";
+  /** Sent as the Idempotency-Key header: the gateway replays, not re-runs, a repeated request. */
+  idempotencyKey?: string;
   deliver?: boolean;
   channel?: string;
   to?: string;
+}
+
+/** The marker an ask carries in its text, so its run can be found in the gateway's session events. */
+export function askMarker(id: string): string {
+  return `[mesh ask ${id}]`;
 }
 
 export type DeliveryResult =
@@ -26,6 +35,6 @@ export interface GatewayPort {
   readonly url: string;
   /** POST /hooks/agent. */
   startTurn(req: AgentTurnRequest, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<DeliveryResult>;
-  /** The final reply of a run started by startTurn (needs the gateway's WebSocket). */
-  waitForReply?(p: { sessionKey: string; runId: string; timeoutMs: number }): Promise<RunReply>;
+  /** The final reply to the turn whose text carried `marker` (needs the gateway's WebSocket). */
+  waitForReply?(p: { sessionKey: string; marker: string; timeoutMs: number }): Promise<RunReply>;
 }

