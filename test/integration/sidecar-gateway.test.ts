@@ -1,0 +1,156 @@
+/**
+ * The sidecar against REAL OpenClaw gateways (npm package, Node 24, isolated HOMEs), with a model
+ * server on loopback that the test controls. Two identities, two gateways, two sidecars, one broker.
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connectMesh } from "../../src/connection.js";
+import { provision } from "../../broker/provision.js";
+import { sendMessage } from "../../src/publish.js";
+import { createLogger } from "../../src/log.js";
+import { gatewayWatch, type GatewayWatch } from "../../src/gateway/watch.js";
+import type { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startBroker, type TestBroker } from "../support/broker.js";
+import { mesh } from "../support/cli.js";
+import { freePort } from "../support/ports.js";
+import { startTestSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
+import { startModelServer, type ModelServer } from "../support/openclaw/model-server.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+let broker: TestBroker;
+let nc: NatsConnection;
+let model: ModelServer;
+const gw: Record<string, Gateway> = {};
+const sidecars: Record<string, Sidecar> = {};
+const watches: GatewayWatch[] = [];
+
+/** Two free ports at least 200 apart (a gateway uses a few ports above its own). */
+async function gatewayPorts(): Promise<[number, number]> {
+  for (;;) {
+    const a = await freePort();
+    if (a > 60_000) continue;
+    return [a, a + 200];
+  }
+}
+
+async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken): Promise<Sidecar> {
+  const log = createLogger({ name: `watch-${identity}`, level: process.env.MESH_TEST_LOG ?? "silent" });
+  const w = gatewayWatch({ url: g.url, token: g.gatewayToken, log });
+  watches.push(w.watch);
+  return startTestSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, replies: w.replies, gatewayEvents: w.events });
+}
+
+beforeAll(async () => {
+  execFileSync("bash", [`${root}/test/support/openclaw/install.sh`], { stdio: "inherit" });
+  model = await startModelServer();
+  // PING-<token> in the conversation → PONG-<token> (the last one asked).
+  model.reply = (r) => {
+    const pings = [...r.allUser.matchAll(/PING-([a-z0-9]+)/g)];
+    return pings.length ? `PONG-${pings[pings.length - 1]![1]}` : "ok";
+  };
+  broker = await startBroker();
+  nc = await connectMesh({ server: broker.url });
+  await provision(nc);
+  const [p1, p2] = await gatewayPorts();
+  const started = Date.now();
+  [gw.nova, gw.clawd] = await Promise.all([
+    startGateway({ port: p1, modelUrl: model.url }),
+    startGateway({ port: p2, modelUrl: model.url }),
+  ]);
+  console.log(`two gateways ready in ${Date.now() - started} ms`);
+  sidecars.nova = await startSidecarFor("nova", gw.nova!);
+  sidecars.clawd = await startSidecarFor("clawd", gw.clawd!);
+  await until("both gateway websockets", () => watches.every((w) => w.connected), 60_000);
+}, 240_000);
+
+afterAll(async () => {
+  for (const s of Object.values(sidecars)) await s.stop("test done").catch(() => undefined);
+  await Promise.all(Object.values(gw).map((g) => g.stop()));
+  await model?.close();
+  await nc?.close();
+  await broker?.stop();
+});
+
+describe("sidecar ↔ real OpenClaw gateway", () => {
+  it("a message on the bus starts a real agent turn whose prompt contains the text", async () => {
+    const t0 = Date.now();
+    const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "hello nova, token ALPHA-7" });
+    const req = await model.waitForRequest((r) => r.allUser.includes("hello nova, token ALPHA-7"), 60_000);
+    console.log(`bus → model request: ${req.at - t0} ms`);
+    expect(req.model).toBe("stub-1");
+    expect(req.allUser).toContain("[mesh] message from clawd");
+    const delivered = await until("delivered event", async () => {
+      const ev = await storedEnvelopes(nc, "EVENTS", "events.nova.message.delivered");
+      return ev.find((e) => (e.body as { id: string }).id === sent.id);
+    });
+    expect((delivered.body as { runId?: string }).runId).toMatch(/^[0-9a-f-]{36}$/);
+    // The gateway's own lifecycle is mirrored onto the bus.
+    const runs = await until("mirrored run lifecycle", async () => {
+      const ev = await storedEnvelopes(nc, "EVENTS", "events.nova.gateway.run.>");
+      const mine = ev.filter((e) => (e.body as { sessionKey?: string }).sessionKey === "agent:main:mesh:clawd");
+      return mine.some((e) => e.type === "gateway.run.completed") && mine;
+    }, 60_000);
+    expect(runs.map((e) => e.type)).toContain("gateway.run.started");
+  });
+
+  it("mesh ask returns the model's reply across two gateways", async () => {
+    const t0 = Date.now();
+    const a = await mesh(["ask", "nova", "please answer PING-q1", "--timeout", "90s", "--json"], {
+      env: { MESH_SERVER: broker.url, MESH_IDENTITY: "clawd" },
+      timeoutMs: 120_000,
+    });
+    console.log(`mesh ask round trip (CLI, real gateway): ${Date.now() - t0} ms`);
+    expect(a.stderr).toBe("");
+    expect(a.code).toBe(0);
+    const out = JSON.parse(a.stdout);
+    expect(out).toMatchObject({ status: "ok", reply: "PONG-q1" });
+
+    const b = await mesh(["ask", "clawd", "and you? PING-q2", "--timeout", "90s"], {
+      env: { MESH_SERVER: broker.url, MESH_IDENTITY: "nova" },
+      timeoutMs: 120_000,
+    });
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout.trim()).toBe("PONG-q2");
+    const answered = await storedEnvelopes(nc, "EVENTS", "events.clawd.ask.answered");
+    expect(answered.at(-1)!.body).toMatchObject({ from: "nova", status: "ok" });
+  });
+
+  it("gateway stopped → 5 messages wait → gateway started → each delivered exactly once, in order", async () => {
+    await gw.nova!.stop();
+    for (let i = 0; i < 5; i++) await sendMessage(nc, { from: "lyra", to: "nova", body: `queued-${i} while down` });
+    await until("sidecar sees the gateway down", () => sidecars.nova!.gatewayStatus === "down", 30_000);
+    await gw.nova!.start();
+    await until("5 delivered", async () => {
+      const ev = await storedEnvelopes(nc, "EVENTS", "events.nova.message.delivered");
+      return ev.filter((e) => (e.body as { from: string }).from === "lyra").length >= 5;
+    }, 90_000);
+    const w = watches[0]!;
+    await until("watch reconnected", () => w.connected, 60_000);
+    const history = await until("transcript has all 5", async () => {
+      const h = await w.history("mesh:lyra", 100).catch(() => []);
+      return h.filter((m) => m.role === "user" && /queued-\d while down/.test(m.text)).length >= 5 && h;
+    }, 60_000);
+    const users = history.filter((m) => m.role === "user").flatMap((m) => [...m.text.matchAll(/queued-(\d) while down/g)].map((x) => x[1]));
+    expect(users).toEqual(["0", "1", "2", "3", "4"]);
+    const kinds = (await storedEnvelopes(nc, "EVENTS", "events.nova.gateway.>")).map((e) => e.type);
+    expect(kinds).toContain("gateway.unreachable");
+    expect(kinds.lastIndexOf("gateway.reachable")).toBeGreaterThan(kinds.lastIndexOf("gateway.unreachable"));
+  });
+
+  it("a wrong hooks token → dead-letter with the reason; the sidecar stays up", async () => {
+    const bad = await startSidecarFor("vega", gw.clawd!, "not-the-hooks-token");
+    sidecars.vega = bad;
+    await sendMessage(nc, { from: "clawd", to: "vega", body: "will be refused" });
+    await sendMessage(nc, { from: "clawd", to: "vega", body: "also refused" });
+    const dead = await until("2 dead letters", async () => {
+      const d = await storedEnvelopes(nc, "DLQ", "dlq.vega.inbox");
+      return d.length >= 2 && d;
+    }, 30_000);
+    expect((dead[0]!.body as { reason: string }).reason).toMatch(/^gateway refused it: HTTP 401/);
+    expect(bad.inbox.stats).toMatchObject({ deadLettered: 2, delivered: 0 });
+    expect(bad.nc.isClosed()).toBe(false);
+  });
+});
