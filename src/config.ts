@@ -63,6 +63,11 @@ export const configSchema = z
 export type MeshConfig = z.infer<typeof configSchema>;
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
+/** "~/x" → "<home>/x" (paths in the config file and flags). */
+export function expandHome(p: string): string {
+  return p === "~" ? homedir() : p.startsWith("~/") ? join(homedir(), p.slice(2)) : p;
+}
+
 export function meshHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.MESH_HOME ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "openclaw-mesh");
 }
@@ -112,7 +117,8 @@ export function resolveConfig(flags: GlobalOptions, env: NodeJS.ProcessEnv = pro
   const configPath = resolve(explicit ?? defaultConfigPath(env));
   const config = loadConfigFile(configPath, explicit !== undefined);
   const identity = flags.identity ?? env.MESH_IDENTITY ?? config.identity;
-  const creds = flags.creds ?? env.MESH_CREDS ?? config.creds;
+  const rawCreds = flags.creds ?? env.MESH_CREDS ?? config.creds;
+  const creds = rawCreds !== undefined ? expandHome(rawCreds) : undefined;
   return {
     config,
     configPath,

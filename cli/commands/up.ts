@@ -4,7 +4,14 @@ import { connectMesh, parseServers } from "../../src/connection.js";
 import { MeshError } from "../../src/errors.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { brokerStateDir, describeReport, untilSignal } from "./broker.js";
-import { resolved } from "./common.js";
+import { resolved, selfIdentity } from "./common.js";
+import type { Sidecar } from "../../src/sidecar/sidecar.js";
+import type { Resolved } from "../../src/config.js";
+
+function hasGateway(r: Resolved): boolean {
+  const g = r.config.gateway;
+  return Boolean(process.env.MESH_HOOKS_TOKEN || g?.hooksToken || g?.hooksTokenFile);
+}
 
 interface UpOptions extends GlobalOptions {
   stateDir?: string;
@@ -35,10 +42,23 @@ export async function up(opts: UpOptions): Promise<void> {
     process.stdout.write(`broker: started ${broker.url} (embedded nats-server, state ${stateDir})\n`);
     nc = await connectMesh({ server: broker.url, name: "mesh-up", persistent: true });
   }
-  const report = await provision(nc, { identities: r.identity ? [r.identity] : [] });
-  process.stdout.write(`${describeReport(report)}\nmesh is up; Ctrl-C to stop\n`);
+  const self = selfIdentity(r);
+  const report = await provision(nc, { identities: [self] });
+  process.stdout.write(`${describeReport(report)}\n`);
+  let sidecar: Sidecar | undefined;
+  if (hasGateway(r)) {
+    const { sidecarFromConfig } = await import("../../src/sidecar/from-config.js");
+    const { createLogger } = await import("../../src/log.js");
+    sidecar = await sidecarFromConfig({ ...r, identity: self, server: broker?.url ?? r.server }, {}, createLogger({ name: "mesh-sidecar" }));
+    await sidecar.start();
+    process.stdout.write(`sidecar: ${self} → ${r.config.gateway?.url ?? "http://127.0.0.1:18789"}\n`);
+  } else {
+    process.stdout.write(`sidecar: not started (no gateway hooks token configured; see \`mesh init\` or README "Two Macs")\n`);
+  }
+  process.stdout.write(`mesh is up as ${self}; Ctrl-C to stop\n`);
   const signal = await untilSignal();
   process.stdout.write(`${signal}: shutting down\n`);
+  await sidecar?.stop(signal);
   await nc.drain().catch(() => undefined);
   if (broker) await broker.stop();
   process.stdout.write("stopped\n");

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { identity as checkIdentity, identityFromHostname } from "../../subjects/mod.js";
-import { assertPrivateFile, meshHome, type Resolved } from "../config.js";
+import { assertPrivateFile, expandHome, meshHome, type Resolved } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { gatewayPort } from "../gateway/gateway-port.js";
 import type { Logger } from "../log.js";
@@ -18,6 +18,7 @@ function secret(inline: string | undefined, file: string | undefined, env: strin
   if (env) return env;
   if (inline) return inline;
   if (!file) return undefined;
+  file = expandHome(file);
   assertPrivateFile(file);
   try {
     const v = readFileSync(file, "utf8").trim();
@@ -62,7 +63,7 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     ...(r.creds ? { creds: r.creds } : {}),
     gateway: gatewayPort(endpoint, replies),
     ...(gatewayEvents ? { gatewayEvents } : {}),
-    stateDir: flags.stateDir ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`),
+    stateDir: expandHome(flags.stateDir ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`)),
     capabilities,
     ...(gw?.agentId ? { agentId: gw.agentId } : {}),
     log,
