@@ -98,6 +98,19 @@ export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<P
   } catch {
     /* no INBOX stream yet, or no permission to list consumers */
   }
+  try {
+    // Identities that were sent messages but never started a sidecar: their messages wait too.
+    const si = await jsm.streams.info(STREAMS.inbox, { subjects_filter: "agent.*.inbox" });
+    for (const [subject, count] of Object.entries(si.state.subjects ?? {})) {
+      const id = subject.split(".")[1];
+      if (!id || peers.get(id)?.inbox) continue;
+      const peer = peers.get(id) ?? { identity: id, state: "offline" as const };
+      peer.inbox = { waiting: count, inFlight: 0 };
+      peers.set(id, peer);
+    }
+  } catch {
+    /* as above */
+  }
   return [...peers.values()].sort((a, b) => a.identity.localeCompare(b.identity));
 }
 
