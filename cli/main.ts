@@ -167,6 +167,49 @@ program
   .option("--dry-run", "show what would change")
   .action(run(async () => (await import("./commands/skill.js")).skillInstall));
 
+const job = program.command("job").description("broadcast work to whichever machine is free");
+
+job
+  .command("submit")
+  .description("queue a task; a free worker with the needed capabilities runs it as an agent turn")
+  .argument("[task]", "what to do; read from stdin when omitted")
+  .option("-q, --queue <name>", "queue", "default")
+  .option("-n, --needs <capability...>", "capabilities the worker must have (e.g. gpu build)")
+  .option("-w, --wait", "wait and print the result")
+  .option("--timeout <duration>", "how long the run (and --wait) may take", "30m")
+  .option("--attempts <n>", "runs before the job is dead-lettered", (v) => parseCount(v), 3)
+  .option("--json", "print the job record as JSON")
+  .addHelpText(
+    "after",
+    `
+Prints the job id (or, with --wait, the result). Exit 3: not finished in time; 4: failed or cancelled.
+
+Examples:
+  $ mesh job submit "summarize today's build logs" --wait
+  $ mesh job submit --needs gpu "render the charts" --timeout 2h`,
+  )
+  .action(run(async () => (await import("./commands/job.js")).submit));
+
+job
+  .command("status")
+  .description("one job: state, worker, attempts, result or why it waits")
+  .argument("<id>", "job id")
+  .option("--json", "print as JSON")
+  .action(run(async () => (await import("./commands/job.js")).status));
+
+job
+  .command("list")
+  .description("all jobs: queued / running / done / failed / cancelled, with the machine that ran each")
+  .option("--state <state>", "only jobs in this state")
+  .option("--json", "print as JSON")
+  .action(run(async () => (await import("./commands/job.js")).list));
+
+job
+  .command("cancel")
+  .description("cancel a queued job, or ask the worker of a running one to stop")
+  .argument("<id>", "job id")
+  .action(run(async () => (await import("./commands/job.js")).cancel));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker

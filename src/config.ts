@@ -54,6 +54,9 @@ export const configSchema = z
         httpPort: z.number().int().min(0).max(65535).optional(),
         stateDir: z.string().min(1).optional(),
         jobConcurrency: z.number().int().min(1).max(64).optional(),
+        /** Job queues this machine serves (default ["default"]); false-y list disables jobs. */
+        jobQueues: z.array(identityString).optional(),
+        jobs: z.boolean().optional(),
       })
       .strict()
       .optional(),

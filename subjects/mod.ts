@@ -30,3 +30,5 @@ export {
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
 export { sidecarEventKinds, eventBodies, deadLetterBody, presenceSchema } from "./events.js";
 export type { EventKind, EventBody, DeadLetterBody, Presence } from "./events.js";
+export { jobBodySchema, jobRecordSchema, jobStates, jobConsumerName } from "./jobs.js";
+export type { JobBody, JobRecord, JobState } from "./jobs.js";

@@ -5,7 +5,7 @@ import type { EventBody, EventKind } from "../../subjects/mod.js";
 import { backoffDelay } from "../backoff.js";
 import type { Logger } from "../log.js";
 import { VERSION } from "../version.js";
-import { askMarker, type RunReply } from "../sidecar/types.js";
+import { askMarker, jobMarker, type RunReply } from "../sidecar/types.js";
 import type { GatewayEventSource } from "../sidecar/sidecar.js";
 
 /**
@@ -231,8 +231,8 @@ export class GatewayWatch extends EventEmitter {
     const p = sessionMessageSchema.safeParse(payload);
     if (!p.success || p.data.message.role !== "user") return;
     const text = textOf(p.data.message.content);
-    for (const m of text.matchAll(/\[mesh ask ([0-9a-f-]{8,64})\]/g)) {
-      const marker = askMarker(m[1] as string);
+    for (const m of text.matchAll(/\[mesh (ask|job) ([0-9a-f-]{8,64})\]/g)) {
+      const marker = m[1] === "job" ? jobMarker(m[2] as string) : askMarker(m[2] as string);
       this.seen.set(marker, p.data.sessionKey);
       if (this.seen.size > 1000) this.seen.delete(this.seen.keys().next().value as string);
       for (const ask of this.asks) if (ask.marker === marker) ask.seenOn = p.data.sessionKey;

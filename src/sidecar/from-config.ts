@@ -66,6 +66,13 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     stateDir: expandHome(flags.stateDir ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`)),
     capabilities,
     ...(gw?.agentId ? { agentId: gw.agentId } : {}),
+    jobs:
+      r.config.sidecar?.jobs === false
+        ? false
+        : {
+            ...(r.config.sidecar?.jobConcurrency ? { concurrency: r.config.sidecar.jobConcurrency } : {}),
+            ...(r.config.sidecar?.jobQueues ? { queues: r.config.sidecar.jobQueues } : {}),
+          },
     log,
   });
 }

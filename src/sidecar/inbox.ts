@@ -5,6 +5,7 @@ import { bodyText, parseEnvelope, type Envelope } from "../../subjects/mod.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../backoff.js";
 import type { Logger } from "../log.js";
 import { deadLetter } from "./dead-letter.js";
+import { safeNak, safeWorking } from "./acks.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
 import type { EventPublisher } from "./events.js";
 import { askMarker, type AgentTurnRequest, type DeliveryResult, type GatewayPort } from "./types.js";
@@ -95,7 +96,7 @@ export class InboxConsumer {
         failures = 0;
         for await (const m of messages) {
           if (signal.aborted) {
-            m.nak();
+            safeNak(m);
             break;
           }
           await this.handle(m);
@@ -165,18 +166,18 @@ export class InboxConsumer {
         this.o.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
         log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
       }
-      m.working();
+      safeWorking(m);
       if (!(await sleep(delay, this.abort.signal))) {
-        m.nak();
+        safeNak(m);
         return;
       }
-      m.working();
+      safeWorking(m);
     }
   }
 
   /** POSTs while keeping the broker's claim on the message alive (slow gateways). */
   private async post(m: JsMsg, req: AgentTurnRequest): Promise<DeliveryResult> {
-    const keepAlive = setInterval(() => m.working(), 10_000);
+    const keepAlive = setInterval(() => safeWorking(m), 10_000);
     try {
       return await this.o.gateway.startTurn(req, { timeoutMs: this.o.hookTimeoutMs ?? 120_000, signal: this.abort.signal });
     } finally {
@@ -207,7 +208,7 @@ export class InboxConsumer {
       });
     } catch (err) {
       this.o.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
-      m.nak(5000);
+      safeNak(m, 5000);
       return;
     }
     this.o.events.emit("message.dead-lettered", {

@@ -12,6 +12,7 @@ import { DeliveredJournal } from "./delivered-journal.js";
 import { EventPublisher } from "./events.js";
 import { InboxConsumer } from "./inbox.js";
 import { PresenceHeartbeat } from "./presence.js";
+import { JobWorker } from "../jobs/worker.js";
 import type { GatewayPort } from "./types.js";
 
 /** Something that reports the gateway's own events (the WebSocket mirror), as mesh event kinds. */
@@ -34,6 +35,8 @@ export interface SidecarOptions {
   hookTimeoutMs?: number;
   /** Use an existing connection instead of opening one (tests, `mesh up`). */
   nc?: NatsConnection;
+  /** Job worker: false to disable; default on with concurrency 1 on queue "default". */
+  jobs?: false | { concurrency?: number; queues?: string[]; ackWaitMs?: number };
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -47,6 +50,7 @@ export class Sidecar {
   events!: EventPublisher;
   inbox!: InboxConsumer;
   asks!: AskResponder;
+  jobs?: JobWorker;
   private presence?: PresenceHeartbeat;
   private journal?: DeliveredJournal;
   private ownsConnection = false;
@@ -123,6 +127,25 @@ export class Sidecar {
       }
     }
     this.inbox.start();
+    if (this.o.jobs !== false) {
+      this.jobs = new JobWorker({
+        nc: this.nc,
+        self: this.self,
+        gateway: this.o.gateway,
+        events: this.events,
+        log,
+        capabilities: this.o.capabilities ?? [],
+        ...(this.o.jobs?.queues ? { queues: this.o.jobs.queues } : {}),
+        ...(this.o.jobs?.concurrency ? { concurrency: this.o.jobs.concurrency } : {}),
+        ...(this.o.jobs?.ackWaitMs ? { ackWaitMs: this.o.jobs.ackWaitMs } : {}),
+      });
+      try {
+        await this.jobs.start();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "job worker not started");
+        this.jobs = undefined;
+      }
+    }
     log.info({ identity: this.self, server: this.o.server, gateway: this.o.gateway.url }, "sidecar started");
   }
 
@@ -144,7 +167,7 @@ export class Sidecar {
   async stop(reason = "stopped"): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.inbox?.stop();
+    await Promise.all([this.inbox?.stop(), this.jobs?.stop()]);
     await this.asks?.drain();
     await this.o.gatewayEvents?.close();
     this.events?.emit("sidecar.stopped", { reason });

@@ -21,6 +21,11 @@ export function askMarker(id: string): string {
   return `[mesh ask ${id}]`;
 }
 
+/** The same for a job's turn. */
+export function jobMarker(id: string): string {
+  return `[mesh job ${id}]`;
+}
+
 export type DeliveryResult =
   | { ok: true; status: number; runId?: string }
   | { ok: false; status: number; retryable: boolean; reason: string };

@@ -36,11 +36,11 @@ async function gatewayPorts(): Promise<[number, number]> {
   }
 }
 
-async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken): Promise<Sidecar> {
+async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken, jobs = true): Promise<Sidecar> {
   const log = createLogger({ name: `watch-${identity}`, level: process.env.MESH_TEST_LOG ?? "silent" });
   const w = gatewayWatch({ url: g.url, token: g.gatewayToken, log });
   watches.push(w.watch);
-  return startTestSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, replies: w.replies, gatewayEvents: w.events });
+  return startTestSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, replies: w.replies, gatewayEvents: w.events, ...(jobs ? {} : { jobs: false as const }) });
 }
 
 beforeAll(async () => {
@@ -118,6 +118,20 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
     expect(answered.at(-1)!.body).toMatchObject({ from: "nova", status: "ok" });
   });
 
+  it("a job runs as a real agent turn and the model's reply becomes its result (--wait)", async () => {
+    const t0 = Date.now();
+    const r = await mesh(["job", "submit", "compute PING-job1 please", "--wait", "--timeout", "90s", "--json"], {
+      env: { MESH_SERVER: broker.url, MESH_IDENTITY: "lyra" },
+      timeoutMs: 120_000,
+    });
+    console.log(`job submit --wait round trip (real gateway): ${Date.now() - t0} ms`);
+    expect(r.code, r.stderr).toBe(0);
+    const job = JSON.parse(r.stdout);
+    expect(job).toMatchObject({ state: "done", result: "PONG-job1", attempts: 1 });
+    expect(["nova", "clawd"]).toContain(job.worker);
+    await model.waitForRequest((q) => q.allUser.includes("compute PING-job1 please") && q.allUser.includes(`[mesh job ${job.id}]`), 5_000);
+  });
+
   it("gateway stopped → 5 messages wait → gateway started → each delivered exactly once, in order", async () => {
     await gw.nova!.stop();
     for (let i = 0; i < 5; i++) await sendMessage(nc, { from: "lyra", to: "nova", body: `queued-${i} while down` });
@@ -141,7 +155,7 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
   });
 
   it("a wrong hooks token → dead-letter with the reason; the sidecar stays up", async () => {
-    const bad = await startSidecarFor("vega", gw.clawd!, "not-the-hooks-token");
+    const bad = await startSidecarFor("vega", gw.clawd!, "not-the-hooks-token", false);
     sidecars.vega = bad;
     await sendMessage(nc, { from: "clawd", to: "vega", body: "will be refused" });
     await sendMessage(nc, { from: "clawd", to: "vega", body: "also refused" });

@@ -18,6 +18,7 @@ export function startTestSidecar(o: {
   gatewayEvents?: GatewayEventSource;
   stateDir?: string;
   capabilities?: string[];
+  jobs?: false | { concurrency?: number; queues?: string[]; ackWaitMs?: number };
 }): Promise<Sidecar> & { stateDir: string } {
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), `mesh-sidecar-${o.identity}-`));
   const sidecar = new Sidecar({
@@ -27,6 +28,7 @@ export function startTestSidecar(o: {
     ...(o.gatewayEvents ? { gatewayEvents: o.gatewayEvents } : {}),
     stateDir,
     capabilities: o.capabilities ?? [],
+    ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
     log: createLogger({ name: `sidecar-${o.identity}`, level: process.env.MESH_TEST_LOG ?? "silent" }),
     presenceIntervalMs: 1000,
   });
@@ -59,4 +61,22 @@ export async function storedEnvelopes(nc: NatsConnection, stream: string, filter
     if (--left === 0) break;
   }
   return out;
+}
+
+/**
+ * For the HTTP stand-in gateway: a reply source that answers a turn `durationMs` after the stand-in
+ * received the POST carrying its marker (as a gateway whose turns take that long would).
+ */
+export function stubReplies(hooks: { received: Array<{ body: { message?: string } }> }, durationMs: number): RunReplySource {
+  return {
+    waitForReply: async ({ marker, timeoutMs }) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!hooks.received.some((h) => h.body.message?.includes(marker))) {
+        if (Date.now() > deadline) return { status: "timeout" as const };
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, durationMs));
+      return { status: "ok" as const, text: `result for ${marker}` };
+    },
+  };
 }

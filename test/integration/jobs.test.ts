@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connectMesh } from "../../src/connection.js";
+import { provision } from "../../broker/provision.js";
+import { cancelJob, jobStatus, listJobs, submitJob, waitForJob } from "../../src/jobs/client.js";
+import type { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startBroker, type TestBroker } from "../support/broker.js";
+import { mesh } from "../support/cli.js";
+import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startTestSidecar, storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
+
+let broker: TestBroker;
+let nc: NatsConnection;
+const endpoints: HooksEndpoint[] = [];
+const workers: Sidecar[] = [];
+
+async function worker(identity: string, o: { durationMs: number; capabilities?: string[]; queues?: string[]; ackWaitMs?: number }) {
+  const hooks = await startHooksEndpoint();
+  endpoints.push(hooks);
+  const s = await startTestSidecar({
+    identity,
+    server: broker.url,
+    gatewayUrl: hooks.url,
+    hooksToken: hooks.token,
+    replies: stubReplies(hooks, o.durationMs),
+    capabilities: o.capabilities ?? [],
+    jobs: { queues: o.queues ?? ["default"], ...(o.ackWaitMs ? { ackWaitMs: o.ackWaitMs } : {}) },
+  });
+  workers.push(s);
+  return { s, hooks };
+}
+
+const jobPosts = (hooks: HooksEndpoint, queue: string) => hooks.received.filter((h) => h.body.message?.includes(`(queue ${queue})`));
+
+beforeAll(async () => {
+  broker = await startBroker();
+  nc = await connectMesh({ server: broker.url });
+  await provision(nc);
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.stop("test done").catch(() => undefined);
+  for (const e of endpoints) await e.close();
+  await nc?.close();
+  await broker?.stop();
+});
+
+describe("jobs", () => {
+  it("3 workers × 30 equal jobs: each runs exactly once, none lost, spread over the workers", async () => {
+    const DURATION = 300;
+    const ws = await Promise.all(["w1", "w2", "w3"].map((id) => worker(id, { durationMs: DURATION, queues: ["bulk"] })));
+    const t0 = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await submitJob(nc, { from: "clawd", task: `task ${i}`, queue: "bulk" })).id);
+    const done = await Promise.all(ids.map((id) => waitForJob(nc, id, 60_000)));
+    const makespan = Date.now() - t0;
+    expect(done.map((d) => d.state)).toEqual(Array(30).fill("done"));
+    expect(done.every((d, i) => d.result === `result for [mesh job ${ids[i]}]`)).toBe(true);
+    // Exactly once: one POST per job across all workers.
+    const posts = ws.flatMap(({ hooks }) => jobPosts(hooks, "bulk").map((h) => /\[mesh job ([0-9a-f-]+)\]/.exec(h.body.message!)![1]));
+    expect(posts.sort()).toEqual([...ids].sort());
+    const perWorker = Object.fromEntries(ws.map(({ s, hooks }) => [s.self, jobPosts(hooks, "bulk").length]));
+    const ideal = (30 / 3) * DURATION;
+    console.log(`jobs per worker ${JSON.stringify(perWorker)}; makespan ${makespan} ms vs ideal ${ideal} ms (${(makespan / ideal).toFixed(2)}×)`);
+    for (const n of Object.values(perWorker)) expect(n).toBeGreaterThan(0);
+    // A busy worker never runs two at once (concurrency 1).
+    for (const { s } of ws) expect(s.jobs!.stats.started).toBe(perWorker[s.self]);
+    const recs = (await listJobs(nc)).filter((j) => ids.includes(j.id));
+    expect(new Set(recs.map((r) => r.worker))).toEqual(new Set(["w1", "w2", "w3"]));
+    const started = await storedEnvelopes(nc, "EVENTS", "events.*.job.started");
+    expect(started.filter((e) => ids.includes((e.body as { jobId: string }).jobId))).toHaveLength(30);
+  });
+
+  it("a worker that dies mid-job: the job goes to another worker after the ack deadline", async () => {
+    const a = await worker("crashy", { durationMs: 60_000, queues: ["crash"], ackWaitMs: 2000 });
+    const job = await submitJob(nc, { from: "clawd", task: "long one", queue: "crash" });
+    await until("crashy took it", async () => (await jobStatus(nc, job.id)).state === "running");
+    // Die without acking: the connection goes away as with kill -9.
+    await a.s.nc.close();
+    const b = await worker("steady", { durationMs: 100, queues: ["crash"], ackWaitMs: 2000 });
+    const done = await waitForJob(nc, job.id, 30_000);
+    expect(done).toMatchObject({ state: "done", worker: "steady", attempts: 2 });
+    expect(jobPosts(b.hooks, "crash")).toHaveLength(1);
+  });
+
+  it("a job needing a capability nobody has stays queued, and status says why; a capable worker takes it", async () => {
+    await worker("plain", { durationMs: 50, queues: ["caps"] });
+    const job = await submitJob(nc, { from: "clawd", task: "render", queue: "caps", needs: ["gpu"] });
+    await new Promise((r) => setTimeout(r, 2500));
+    const st = await jobStatus(nc, job.id);
+    expect(st.state).toBe("queued");
+    expect(st.why).toBe("no online worker has gpu");
+    const cli = await mesh(["job", "status", job.id], { env: { MESH_SERVER: broker.url } });
+    expect(cli.stdout).toContain("no online worker has gpu");
+    await worker("gpu-box", { durationMs: 50, queues: ["caps"], capabilities: ["gpu", "build"] });
+    expect(await waitForJob(nc, job.id, 20_000)).toMatchObject({ state: "done", worker: "gpu-box" });
+  });
+
+  it("a job that fails N times is dead-lettered with the reason", async () => {
+    const { hooks } = await worker("picky", { durationMs: 10, queues: ["fails"] });
+    hooks.respond = () => ({ status: 400, body: { ok: false, error: "bad agent" } });
+    const job = await submitJob(nc, { from: "clawd", task: "doomed", queue: "fails", maxAttempts: 2 });
+    const done = await waitForJob(nc, job.id, 30_000);
+    expect(done).toMatchObject({ state: "failed", attempts: 2, error: "HTTP 400 bad agent" });
+    const dead = await until("job dead letter", async () => (await storedEnvelopes(nc, "DLQ", "dlq.picky.jobs")).find((d) => (d.body as { originalId?: string }).originalId === job.id));
+    expect((dead.body as { reason: string }).reason).toBe("HTTP 400 bad agent");
+  });
+
+  it("cancel removes a queued job; --wait prints the result", async () => {
+    const queued = await submitJob(nc, { from: "clawd", task: "nobody serves this", queue: "idle" });
+    const c = await mesh(["job", "cancel", queued.id], { env: { MESH_SERVER: broker.url } });
+    expect(c.stdout.trim()).toBe(`cancelled ${queued.id}`);
+    expect((await jobStatus(nc, queued.id)).state).toBe("cancelled");
+    await expect(cancelJob(nc, queued.id)).rejects.toThrow(/already cancelled/);
+
+    await worker("waiter", { durationMs: 50, queues: ["cli"] });
+    const r = await mesh(["job", "submit", "print the answer", "--queue", "cli", "--wait", "--timeout", "30s"], { env: { MESH_SERVER: broker.url, MESH_IDENTITY: "clawd" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^result for \[mesh job [0-9a-f-]{36}\]$/);
+    const l = await mesh(["job", "list", "--state", "cancelled"], { env: { MESH_SERVER: broker.url } });
+    expect(l.stdout).toContain(queued.id);
+  });
+});
