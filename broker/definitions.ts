@@ -26,7 +26,12 @@ export const STREAMS = {
 export const BUCKETS = {
   presence: "mesh-presence",
   jobs: "mesh-jobs",
+  leader: "mesh-leader",
+  alerts: "mesh-alerts",
 } as const;
+
+/** The peer-alert lease expires this long after its holder stops renewing it. */
+export const LEADER_TTL_MS = 15_000;
 
 /** Presence entries expire after this long without a heartbeat (the bucket's TTL). */
 export const PRESENCE_TTL_MS = 60_000;

@@ -1,7 +1,7 @@
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS, PRESENCE_TTL_MS, inboxConsumer, streamDefinitions, type StreamDefinition } from "./definitions.js";
+import { BUCKETS, LEADER_TTL_MS, PRESENCE_TTL_MS, inboxConsumer, streamDefinitions, type StreamDefinition } from "./definitions.js";
 
 export type Change = "created" | "updated" | "unchanged";
 
@@ -61,6 +61,8 @@ export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<R
   const wanted: Array<[string, { ttl?: number; history: number; replicas: number; description: string }]> = [
     [BUCKETS.presence, { ttl: PRESENCE_TTL_MS, history: 1, replicas, description: "openclaw-mesh presence heartbeats" }],
     [BUCKETS.jobs, { history: 1, replicas, description: "openclaw-mesh job status and results" }],
+    [BUCKETS.leader, { ttl: LEADER_TTL_MS, history: 1, replicas, description: "openclaw-mesh leases (peer alerts)" }],
+    [BUCKETS.alerts, { history: 1, replicas, description: "openclaw-mesh peer up/down state" }],
   ];
   const jsm = await jetstreamManager(nc);
   for (const [name, opts] of wanted) {

@@ -210,6 +210,20 @@ job
   .argument("<id>", "job id")
   .action(run(async () => (await import("./commands/job.js")).cancel));
 
+const hooks = program.command("hooks").description("fan-out rules: react to events anywhere on the mesh");
+
+hooks
+  .command("list")
+  .description("the rules in the config and how far behind each one is (lag)")
+  .option("--json", "print as JSON")
+  .action(run(async () => (await import("./commands/hooks.js")).list));
+
+hooks
+  .command("test")
+  .description("fire one rule's action now with a sample event matching its filter")
+  .argument("<rule>", "rule name")
+  .action(run(async () => (await import("./commands/hooks.js")).test));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { isIdentity, zodLine } from "../subjects/mod.js";
 import { ConfigError } from "./errors.js";
+import { ruleSchema } from "./hooks/rules.js";
 
 /**
  * Configuration: flags > environment > config file > defaults, resolved here once for every
@@ -45,6 +46,27 @@ export const configSchema = z
         host: z.string().min(1).optional(),
         port: z.number().int().min(1).max(65535).optional(),
         monitorPort: z.number().int().min(1).max(65535).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Fan-out rules: react to events anywhere on the mesh (README "Hooks and alerts"). */
+    hooks: z
+      .array(ruleSchema)
+      .default([])
+      .superRefine((rules, ctx) => {
+        const seen = new Set<string>();
+        rules.forEach((r, i) => {
+          if (seen.has(r.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate rule name ${r.name}` });
+          seen.add(r.name);
+        });
+      }),
+    /** Peer-down alerts, sent once for the whole mesh by whichever sidecar holds the alerter lease. */
+    alerts: z
+      .object({
+        channel: z.string().min(1).default("imessage"),
+        to: z.string().min(1),
+        /** A peer must be silent this long before it is reported down (flapping below it is not). */
+        downAfterMs: z.number().int().min(1000).default(90_000),
       })
       .strict()
       .optional(),
@@ -95,7 +117,17 @@ export function loadConfigFile(path: string, required = false): MeshConfig {
     throw new ConfigError(`config ${path}: not valid JSON (${(err as Error).message.split("\n")[0]})`);
   }
   const parsed = configSchema.safeParse(data);
-  if (!parsed.success) throw new ConfigError(`config ${path}: ${zodLine(parsed.error)}`);
+  if (!parsed.success) {
+    let line = zodLine(parsed.error);
+    // Name a bad hook rule by its name, not its index.
+    const m = /^hooks\.(\d+)(\.|:)/.exec(line);
+    const rules = (data as { hooks?: Array<{ name?: unknown }> })?.hooks;
+    if (m && Array.isArray(rules)) {
+      const name = rules[Number(m[1])]?.name;
+      if (typeof name === "string") line = line.replace(/^hooks\.\d+/, `hook rule "${name}"`);
+    }
+    throw new ConfigError(`config ${path}: ${line}`);
+  }
   return parsed.data;
 }
 

@@ -38,6 +38,8 @@ export const sidecarEventKinds = [
   "job.started",
   "job.completed",
   "job.failed",
+  "peer.down",
+  "peer.up",
 ] as const;
 
 export type EventKind = (typeof sidecarEventKinds)[number];
@@ -66,6 +68,8 @@ export const eventBodies = {
   "job.started": z.object({ jobId: z.string(), queue: z.string(), attempt: z.number() }),
   "job.completed": z.object({ jobId: z.string(), queue: z.string(), latencyMs: z.number() }),
   "job.failed": z.object({ jobId: z.string(), queue: z.string(), reason: z.string(), final: z.boolean() }),
+  "peer.down": z.object({ peer: z.string(), lastSeen: z.string() }),
+  "peer.up": z.object({ peer: z.string(), lastSeen: z.string() }),
 } satisfies Record<EventKind, z.ZodType>;
 
 export type EventBody<K extends EventKind> = z.infer<(typeof eventBodies)[K]>;

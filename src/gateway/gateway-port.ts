@@ -1,5 +1,5 @@
 import type { GatewayPort, RunReply } from "../sidecar/types.js";
-import { postAgentHook, type GatewayEndpoint } from "./hooks.js";
+import { postAgentHook, postWakeHook, type GatewayEndpoint } from "./hooks.js";
 
 /** Something that can wait for the final reply of a hook-started run (the gateway WebSocket client). */
 export interface RunReplySource {
@@ -11,6 +11,7 @@ export function gatewayPort(endpoint: GatewayEndpoint, replies?: RunReplySource)
   return {
     url: endpoint.url,
     startTurn: (req, opts) => postAgentHook(endpoint, req, opts),
+    wake: (text) => postWakeHook(endpoint, { text, mode: "now" }),
     ...(replies ? { waitForReply: (p) => replies.waitForReply(p) } : {}),
   };
 }

@@ -5,6 +5,8 @@ import { identity as checkIdentity, identityFromHostname } from "../../subjects/
 import { assertPrivateFile, expandHome, meshHome, type Resolved } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { gatewayPort } from "../gateway/gateway-port.js";
+import type { GatewayEndpoint } from "../gateway/hooks.js";
+import type { GatewayPort } from "./types.js";
 import type { Logger } from "../log.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
 
@@ -30,9 +32,8 @@ function secret(inline: string | undefined, file: string | undefined, env: strin
   }
 }
 
-/** Builds a Sidecar from the resolved configuration (config file + env + flags). */
-export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger): Promise<Sidecar> {
-  const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
+/** The local gateway's hooks endpoint from the configuration (the hooks token is required). */
+export function gatewayEndpoint(r: Resolved, urlOverride?: string): GatewayEndpoint {
   const gw = r.config.gateway;
   if (gw?.hooksToken || gw?.token) assertPrivateFile(r.configPath);
   const hooksToken = secret(gw?.hooksToken, gw?.hooksTokenFile, process.env.MESH_HOOKS_TOKEN, "hooks token");
@@ -41,9 +42,21 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
       "no hooks token for the local gateway: set gateway.hooksTokenFile in the config (or MESH_HOOKS_TOKEN); it is the gateway's hooks.token",
     );
   }
+  return { url: urlOverride ?? gw?.url ?? "http://127.0.0.1:18789", hooksPath: gw?.hooksPath ?? "/hooks", hooksToken };
+}
+
+/** Hooks only (no WebSocket): enough for `mesh hooks test` and `mesh doctor`. */
+export function gatewayFromConfig(r: Resolved): GatewayPort {
+  return gatewayPort(gatewayEndpoint(r));
+}
+
+/** Builds a Sidecar from the resolved configuration (config file + env + flags). */
+export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger): Promise<Sidecar> {
+  const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
+  const gw = r.config.gateway;
+  const endpoint = gatewayEndpoint(r, flags.gateway);
+  const url = endpoint.url;
   const gatewayToken = secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token");
-  const url = flags.gateway ?? gw?.url ?? "http://127.0.0.1:18789";
-  const endpoint = { url, hooksPath: gw?.hooksPath ?? "/hooks", hooksToken };
   let replies: Parameters<typeof gatewayPort>[1];
   let gatewayEvents: SidecarOptions["gatewayEvents"];
   if (gatewayToken) {
@@ -66,6 +79,8 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     stateDir: expandHome(flags.stateDir ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`)),
     capabilities,
     ...(gw?.agentId ? { agentId: gw.agentId } : {}),
+    hooks: r.config.hooks,
+    ...(r.config.alerts ? { alerts: r.config.alerts } : {}),
     jobs:
       r.config.sidecar?.jobs === false
         ? false

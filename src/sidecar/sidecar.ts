@@ -13,6 +13,9 @@ import { EventPublisher } from "./events.js";
 import { InboxConsumer } from "./inbox.js";
 import { PresenceHeartbeat } from "./presence.js";
 import { JobWorker } from "../jobs/worker.js";
+import { HookRunner } from "../hooks/runner.js";
+import type { HookRule } from "../hooks/rules.js";
+import { PeerAlerter, type PeerAlertConfig } from "../alerts/peer-alerts.js";
 import type { GatewayPort } from "./types.js";
 
 /** Something that reports the gateway's own events (the WebSocket mirror), as mesh event kinds. */
@@ -37,6 +40,10 @@ export interface SidecarOptions {
   nc?: NatsConnection;
   /** Job worker: false to disable; default on with concurrency 1 on queue "default". */
   jobs?: false | { concurrency?: number; queues?: string[]; ackWaitMs?: number };
+  /** Fan-out rules (config `hooks`). */
+  hooks?: HookRule[];
+  /** Peer-down alerts (config `alerts`); this sidecar competes for the alerter lease. */
+  alerts?: PeerAlertConfig & { checkMs?: number };
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -51,6 +58,8 @@ export class Sidecar {
   inbox!: InboxConsumer;
   asks!: AskResponder;
   jobs?: JobWorker;
+  hooks?: HookRunner;
+  alerter?: PeerAlerter;
   private presence?: PresenceHeartbeat;
   private journal?: DeliveredJournal;
   private ownsConnection = false;
@@ -127,6 +136,31 @@ export class Sidecar {
       }
     }
     this.inbox.start();
+    if (this.o.hooks?.length) {
+      const gateway = this.o.gateway;
+      this.hooks = new HookRunner({
+        nc: this.nc,
+        self: this.self,
+        rules: this.o.hooks,
+        gateway,
+        wake: (text) =>
+          gateway.wake ? gateway.wake(text) : Promise.resolve({ ok: false as const, status: 0, retryable: false, reason: "wake not supported" }),
+        log,
+      });
+      await this.hooks.start();
+    }
+    if (this.o.alerts) {
+      this.alerter = new PeerAlerter({
+        nc: this.nc,
+        self: this.self,
+        config: this.o.alerts,
+        gateway: this.o.gateway,
+        events: this.events,
+        log,
+        ...(this.o.alerts.checkMs ? { checkMs: this.o.alerts.checkMs } : {}),
+      });
+      await this.alerter.start();
+    }
     if (this.o.jobs !== false) {
       this.jobs = new JobWorker({
         nc: this.nc,
@@ -167,7 +201,7 @@ export class Sidecar {
   async stop(reason = "stopped"): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([this.inbox?.stop(), this.jobs?.stop()]);
+    await Promise.all([this.inbox?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
     await this.asks?.drain();
     await this.o.gatewayEvents?.close();
     this.events?.emit("sidecar.stopped", { reason });

@@ -40,6 +40,8 @@ export interface GatewayPort {
   readonly url: string;
   /** POST /hooks/agent. */
   startTurn(req: AgentTurnRequest, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<DeliveryResult>;
+  /** POST /hooks/wake: a system event for the main session. */
+  wake?(text: string): Promise<DeliveryResult>;
   /** The final reply to the turn whose text carried `marker` (needs the gateway's WebSocket). */
   waitForReply?(p: { sessionKey: string; marker: string; timeoutMs: number }): Promise<RunReply>;
 }

@@ -154,6 +154,25 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
     expect(kinds.lastIndexOf("gateway.reachable")).toBeGreaterThan(kinds.lastIndexOf("gateway.unreachable"));
   });
 
+  it("the alert path reaches the real gateway's /hooks/agent with deliver, channel and recipient", async () => {
+    const { runAction } = await import("../../src/hooks/actions.js");
+    const { gatewayPort } = await import("../../src/gateway/gateway-port.js");
+    const { ruleSchema } = await import("../../src/hooks/rules.js");
+    const { sampleEvent } = await import("../../src/hooks/sample.js");
+    const rule = ruleSchema.parse({ name: "page-me", on: "events.*.job.failed", action: { type: "alert", message: "job failed on {{from}}", channel: "imessage", to: "+15166334684" } });
+    const { subject, env } = sampleEvent(rule, "nova");
+    const port = gatewayPort({ url: gw.nova!.url, hooksPath: "/hooks", hooksToken: gw.nova!.hooksToken });
+    const res = await runAction(rule.action, env, subject, { gateway: port, wake: port.wake!, ruleName: rule.name });
+    console.log(`real gateway answer to an iMessage alert: ${JSON.stringify(res)}`);
+    // This test gateway has no iMessage account, so it refuses the *delivery coordinates* (400) — proof
+    // that deliver/channel/to reached its delivery validation; on a Mac with iMessage it answers 200.
+    if (!res.ok) {
+      expect(res.status).toBe(400);
+      expect(res.retryable).toBe(false);
+      expect(res.reason).toMatch(/channel|imessage|account|deliver/i);
+    }
+  });
+
   it("a wrong hooks token → dead-letter with the reason; the sidecar stays up", async () => {
     const bad = await startSidecarFor("vega", gw.clawd!, "not-the-hooks-token", false);
     sidecars.vega = bad;

@@ -19,6 +19,9 @@ export function startTestSidecar(o: {
   stateDir?: string;
   capabilities?: string[];
   jobs?: false | { concurrency?: number; queues?: string[]; ackWaitMs?: number };
+  hooks?: import("../../src/hooks/rules.js").HookRule[];
+  alerts?: import("../../src/alerts/peer-alerts.js").PeerAlertConfig & { checkMs?: number };
+  presenceIntervalMs?: number;
 }): Promise<Sidecar> & { stateDir: string } {
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), `mesh-sidecar-${o.identity}-`));
   const sidecar = new Sidecar({
@@ -29,8 +32,10 @@ export function startTestSidecar(o: {
     stateDir,
     capabilities: o.capabilities ?? [],
     ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+    ...(o.hooks ? { hooks: o.hooks } : {}),
+    ...(o.alerts ? { alerts: o.alerts } : {}),
     log: createLogger({ name: `sidecar-${o.identity}`, level: process.env.MESH_TEST_LOG ?? "silent" }),
-    presenceIntervalMs: 1000,
+    presenceIntervalMs: o.presenceIntervalMs ?? 1000,
   });
   const p = sidecar.start().then(() => sidecar) as Promise<Sidecar> & { stateDir: string };
   p.stateDir = stateDir;

@@ -27,7 +27,7 @@ describe("config file", () => {
     expect(() => loadConfigFile(file("d.json", "{not json"))).toThrow(/not valid JSON/);
     expect(() => loadConfigFile(file("e.json", '{"capabilities":"gpu"}'))).toThrow(/capabilities/);
     expect(() => loadConfigFile(join(dir, "missing.json"), true)).toThrow(/cannot read/);
-    expect(loadConfigFile(join(dir, "missing.json"))).toEqual({ capabilities: [] });
+    expect(loadConfigFile(join(dir, "missing.json"))).toEqual({ capabilities: [], hooks: [] });
   });
 
   it("resolves flags over environment over file over defaults", () => {
@@ -69,5 +69,19 @@ describe("broker configuration files", () => {
     const read = (n: string) => readFileSync(new URL(`../../broker/${n}`, import.meta.url), "utf8");
     expect(read("nats-server.conf")).toBe(renderServerConfig(CONTAINER_CONFIG));
     for (const n of CLUSTER_NODES) expect(read(`cluster-${n}.conf`)).toBe(renderServerConfig(containerClusterConfig(n)));
+  });
+});
+
+describe("hook rules in the config", () => {
+  const base = { name: "job-failed", on: "events.*.job.failed", action: { type: "webhook", url: "http://127.0.0.1:9/x" } };
+  it("a bad rule is one line naming it", () => {
+    expect(() => loadConfigFile(file("h1.json", JSON.stringify({ hooks: [{ ...base, action: { type: "agent", message: "{{bogus}}" } }] })))).toThrow(
+      /h1\.json: hook rule "job-failed"\.action\.message: unknown field \{\{bogus\}\}/,
+    );
+    expect(() => loadConfigFile(file("h2.json", JSON.stringify({ hooks: [{ ...base, on: "agent.nova.inbox" }] })))).toThrow(/hook rule "job-failed"\.on: must be a subject under events\./);
+    expect(() => loadConfigFile(file("h3.json", JSON.stringify({ hooks: [{ ...base, action: { type: "wake", text: "{{from" } }] })))).toThrow(/unbalanced/);
+    expect(() => loadConfigFile(file("h4.json", JSON.stringify({ hooks: [base, base] })))).toThrow(/duplicate rule name job-failed/);
+    expect(() => loadConfigFile(file("h5.json", JSON.stringify({ hooks: [{ ...base, action: { type: "alert", message: "x" } }] })))).toThrow(/hook rule "job-failed"\.action\.channel/);
+    expect(loadConfigFile(file("h6.json", JSON.stringify({ hooks: [base] }))).hooks[0]!.maxAttempts).toBe(5);
   });
 });

@@ -1,0 +1,167 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import { STREAMS } from "../../broker/definitions.js";
+import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import { backoffDelay, sleep, type BackoffPolicy } from "../backoff.js";
+import type { Logger } from "../log.js";
+import { safeNak, safeWorking } from "../sidecar/acks.js";
+import { deadLetter } from "../sidecar/dead-letter.js";
+import type { DeliveryResult, GatewayPort } from "../sidecar/types.js";
+import { runAction } from "./actions.js";
+import { matches, type HookRule } from "./rules.js";
+import { templateContext } from "./actions.js";
+
+export function hookConsumerName(self: string, rule: string): string {
+  return `hook-${self}-${rule}`;
+}
+
+export interface RuleStats {
+  fired: number;
+  skipped: number;
+  retried: number;
+  deadLettered: number;
+}
+
+/** True for events this sidecar caused by running a hook action (firing on them would loop). */
+function causedByHook(env: Envelope, self: string): boolean {
+  if (env.from !== self || !env.type?.startsWith("gateway.run.")) return false;
+  const key = (env.body as { sessionKey?: unknown } | undefined)?.sessionKey;
+  return typeof key === "string" && /:mesh:(hook|alert)-/.test(key);
+}
+
+/**
+ * One durable consumer per rule on the EVENTS stream (`hook-<identity>-<rule>`): a sidecar that was
+ * down resumes where it stopped, within the stream's retention. New rules start at "now". Failed
+ * actions retry with backoff; after maxAttempts (or a 4xx) the event is dead-lettered for that rule.
+ */
+export class HookRunner {
+  readonly stats = new Map<string, RuleStats>();
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly o: {
+      nc: NatsConnection;
+      self: string;
+      rules: HookRule[];
+      gateway: GatewayPort;
+      wake: (text: string) => Promise<DeliveryResult>;
+      log: Logger;
+      backoff?: BackoffPolicy;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    const jsm = await jetstreamManager(this.o.nc);
+    for (const rule of this.o.rules) {
+      const name = hookConsumerName(this.o.self, rule.name);
+      let info;
+      try {
+        info = await jsm.consumers.info(STREAMS.events, name);
+      } catch {
+        info = undefined;
+      }
+      if (info && info.config.filter_subject !== rule.on) {
+        // The filter changed: start this rule over from now.
+        await jsm.consumers.delete(STREAMS.events, name);
+        info = undefined;
+      }
+      if (!info) {
+        await jsm.consumers.add(STREAMS.events, {
+          durable_name: name,
+          description: `hook rule ${rule.name} of ${this.o.self}`,
+          filter_subject: rule.on,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.New,
+          ack_wait: nanos(30_000),
+          max_ack_pending: 1,
+          max_deliver: -1,
+        });
+      }
+      this.stats.set(rule.name, { fired: 0, skipped: 0, retried: 0, deadLettered: 0 });
+      this.loops.push(this.run(rule, name));
+    }
+  }
+
+  private async run(rule: HookRule, consumerName: string): Promise<void> {
+    const js = jetstream(this.o.nc);
+    const signal = this.abort.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const c = await js.consumers.get(STREAMS.events, consumerName);
+        const messages = await c.consume({ max_messages: 4 });
+        const onAbort = (): void => void messages.close();
+        signal.addEventListener("abort", onAbort, { once: true });
+        failures = 0;
+        for await (const m of messages) {
+          if (signal.aborted) {
+            safeNak(m);
+            break;
+          }
+          await this.handle(rule, m);
+        }
+        signal.removeEventListener("abort", onAbort);
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        this.o.log.warn({ rule: rule.name, err: (err as Error).message }, "hook consumer interrupted; resuming");
+        await sleep(backoffDelay(failures, { initialMs: 500, maxMs: 10_000, factor: 2 }), signal);
+      }
+    }
+  }
+
+  private async handle(rule: HookRule, m: JsMsg): Promise<void> {
+    const stats = this.stats.get(rule.name)!;
+    let env: Envelope;
+    try {
+      env = parseEnvelope(m.data);
+    } catch (err) {
+      stats.skipped++;
+      this.o.log.warn({ rule: rule.name, seq: m.seq, err: (err as Error).message }, "not an envelope; skipped");
+      await m.ackAck().catch(() => undefined);
+      return;
+    }
+    if (causedByHook(env, this.o.self) || !matches(rule, templateContext(env, m.subject))) {
+      stats.skipped++;
+      await m.ackAck().catch(() => undefined);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const res = await runAction(rule.action, env, m.subject, { gateway: this.o.gateway, wake: this.o.wake, ruleName: rule.name });
+      if (res.ok) {
+        stats.fired++;
+        this.o.log.info({ rule: rule.name, event: env.id, type: env.type }, "hook fired");
+        await m.ackAck().catch(() => undefined);
+        return;
+      }
+      if (!res.retryable || attempt >= rule.maxAttempts) {
+        stats.deadLettered++;
+        const reason = `rule ${rule.name}: ${res.reason}${res.retryable ? ` (gave up after ${attempt} attempts)` : ""}`;
+        this.o.log.error({ rule: rule.name, event: env.id, reason }, "hook action dead-lettered");
+        await deadLetter(this.o.nc, this.o.self, "hooks", {
+          reason,
+          subject: m.subject,
+          stream: STREAMS.events,
+          seq: m.seq,
+          original: m.data,
+          originalId: env.id,
+          from: env.from,
+        }).catch((err: Error) => this.o.log.error({ err: err.message }, "could not store the dead letter"));
+        await m.ackAck().catch(() => undefined);
+        return;
+      }
+      stats.retried++;
+      safeWorking(m);
+      if (!(await sleep(backoffDelay(attempt, this.o.backoff), this.abort.signal))) {
+        safeNak(m);
+        return;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.loops);
+  }
+}
