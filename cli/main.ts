@@ -224,6 +224,38 @@ hooks
   .argument("<rule>", "rule name")
   .action(run(async () => (await import("./commands/hooks.js")).test));
 
+program
+  .command("init")
+  .description("set up this machine: config, broker and gateway checks, skill, tailscale, service")
+  .option("--server <url>", "the broker (e.g. nats://100.101.102.103:4222)")
+  .option("--alert <recipient>", "where peer-down alerts go (e.g. +15166334684 over iMessage)")
+  .option("--capabilities <list>", "comma-separated capabilities of this machine (gpu,build)")
+  .option("--tailscale-key <key>", "run `tailscale up --authkey … --hostname openclaw-<identity>` first")
+  .option("--gateway <url>", "the local OpenClaw gateway", "http://127.0.0.1:18789")
+  .option("--configure-gateway", "enable the gateway's hooks for the mesh (backup of openclaw.json first)")
+  .option("--no-start", "install the service file but do not start it")
+  .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
+  .option("--dry-run", "print every step without doing it")
+  .option("--json", "print the steps as JSON")
+  .addHelpText(
+    "after",
+    `
+Safe to run again: what is already right is left alone (=). Global --identity, --creds and
+--config apply.
+
+Example (a new Mac):
+  $ mesh init --identity nova --server nats://100.101.102.103:4222 --capabilities gpu,build \\
+      --alert +15166334684 --configure-gateway --tailscale-key tskey-auth-…`,
+  )
+  .action(run(async () => (await import("./commands/init.js")).initCmd));
+
+program
+  .command("doctor")
+  .description("check this machine's mesh setup; a one-line fix for each problem")
+  .option("--json", "print the checks as JSON")
+  .addHelpText("after", "\nExit code 1 when any check fails.")
+  .action(run(async () => (await import("./commands/doctor.js")).doctorCmd));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker

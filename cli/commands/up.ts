@@ -7,10 +7,11 @@ import { brokerStateDir, describeReport, untilSignal } from "./broker.js";
 import { resolved, selfIdentity } from "./common.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import type { Resolved } from "../../src/config.js";
+import { readGatewayConfig } from "../../src/bootstrap/gateway-config.js";
 
 function hasGateway(r: Resolved): boolean {
   const g = r.config.gateway;
-  return Boolean(process.env.MESH_HOOKS_TOKEN || g?.hooksToken || g?.hooksTokenFile);
+  return Boolean(process.env.MESH_HOOKS_TOKEN || g?.hooksToken || g?.hooksTokenFile || readGatewayConfig().hooksToken);
 }
 
 interface UpOptions extends GlobalOptions {

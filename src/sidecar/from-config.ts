@@ -6,6 +6,7 @@ import { assertPrivateFile, expandHome, meshHome, type Resolved } from "../confi
 import { ConfigError } from "../errors.js";
 import { gatewayPort } from "../gateway/gateway-port.js";
 import type { GatewayEndpoint } from "../gateway/hooks.js";
+import { readGatewayConfig } from "../bootstrap/gateway-config.js";
 import type { GatewayPort } from "./types.js";
 import type { Logger } from "../log.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
@@ -36,13 +37,19 @@ function secret(inline: string | undefined, file: string | undefined, env: strin
 export function gatewayEndpoint(r: Resolved, urlOverride?: string): GatewayEndpoint {
   const gw = r.config.gateway;
   if (gw?.hooksToken || gw?.token) assertPrivateFile(r.configPath);
-  const hooksToken = secret(gw?.hooksToken, gw?.hooksTokenFile, process.env.MESH_HOOKS_TOKEN, "hooks token");
+  // Last resort on this machine: the local gateway's own config (~/.openclaw/openclaw.json).
+  const local = gw?.hooksToken || gw?.hooksTokenFile || process.env.MESH_HOOKS_TOKEN ? undefined : readGatewayConfig();
+  const hooksToken = secret(gw?.hooksToken, gw?.hooksTokenFile, process.env.MESH_HOOKS_TOKEN, "hooks token") ?? local?.hooksToken;
   if (!hooksToken) {
     throw new ConfigError(
       "no hooks token for the local gateway: set gateway.hooksTokenFile in the config (or MESH_HOOKS_TOKEN); it is the gateway's hooks.token",
     );
   }
-  return { url: urlOverride ?? gw?.url ?? "http://127.0.0.1:18789", hooksPath: gw?.hooksPath ?? "/hooks", hooksToken };
+  return {
+    url: urlOverride ?? gw?.url ?? `http://127.0.0.1:${local?.port ?? 18789}`,
+    hooksPath: gw?.hooksPath ?? local?.hooksPath ?? "/hooks",
+    hooksToken,
+  };
 }
 
 /** Hooks only (no WebSocket): enough for `mesh hooks test` and `mesh doctor`. */
@@ -56,7 +63,9 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
   const gw = r.config.gateway;
   const endpoint = gatewayEndpoint(r, flags.gateway);
   const url = endpoint.url;
-  const gatewayToken = secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token");
+  const gatewayToken =
+    secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token") ??
+    (gw?.hooksToken || gw?.hooksTokenFile ? undefined : readGatewayConfig().gatewayToken);
   let replies: Parameters<typeof gatewayPort>[1];
   let gatewayEvents: SidecarOptions["gatewayEvents"];
   if (gatewayToken) {

@@ -1,0 +1,79 @@
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/** The local OpenClaw gateway's config (~/.openclaw/openclaw.json), read and patched with care. */
+export function openclawConfigPath(home = homedir()): string {
+  return join(process.env.OPENCLAW_HOME ?? join(home, ".openclaw"), "openclaw.json");
+}
+
+const gatewayFile = z
+  .object({
+    hooks: z.object({ enabled: z.boolean().optional(), token: z.string().optional(), path: z.string().optional() }).passthrough().optional(),
+    gateway: z.object({ port: z.number().optional(), auth: z.object({ token: z.string().optional() }).passthrough().optional() }).passthrough().optional(),
+  })
+  .passthrough();
+
+export interface GatewayFacts {
+  path: string;
+  exists: boolean;
+  /** Parsed as plain JSON (a JSON5 file with comments is left to `openclaw config set`). */
+  parsed?: z.infer<typeof gatewayFile>;
+  hooksToken?: string;
+  gatewayToken?: string;
+  hooksPath?: string;
+  port?: number;
+}
+
+export function readGatewayConfig(path = openclawConfigPath()): GatewayFacts {
+  if (!existsSync(path)) return { path, exists: false };
+  try {
+    const parsed = gatewayFile.parse(JSON.parse(readFileSync(path, "utf8")));
+    return {
+      path,
+      exists: true,
+      parsed,
+      ...(parsed.hooks?.enabled && parsed.hooks.token ? { hooksToken: parsed.hooks.token } : {}),
+      ...(parsed.gateway?.auth?.token ? { gatewayToken: parsed.gateway.auth.token } : {}),
+      ...(parsed.hooks?.path ? { hooksPath: parsed.hooks.path } : {}),
+      ...(parsed.gateway?.port ? { port: parsed.gateway.port } : {}),
+    };
+  } catch {
+    return { path, exists: true };
+  }
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/**
+ * Turns on the gateway's hooks for the mesh: enabled, a token (kept if one exists), mesh sessions
+ * allowed. Writes a backup first (openclaw.json.mesh-backup). Returns what changed.
+ */
+export function enableHooks(facts: GatewayFacts, dryRun: boolean): { changed: boolean; token: string; backup?: string } {
+  if (!facts.parsed) throw new Error(`${facts.path} is not plain JSON; run: openclaw config set hooks.enabled true (and hooks.token, hooks.allowRequestSessionKey, hooks.allowedSessionKeyPrefixes)`);
+  const cfg = structuredClone(facts.parsed) as Record<string, unknown> & { hooks?: Record<string, unknown> };
+  const hooks = { ...(cfg.hooks ?? {}) } as Record<string, unknown>;
+  const token = typeof hooks.token === "string" && hooks.token.length >= 16 ? hooks.token : newToken();
+  const prefixes = new Set<string>(Array.isArray(hooks.allowedSessionKeyPrefixes) ? (hooks.allowedSessionKeyPrefixes as string[]) : ["hook:"]);
+  prefixes.add("mesh:");
+  const next = {
+    ...hooks,
+    enabled: true,
+    token,
+    path: typeof hooks.path === "string" ? hooks.path : "/hooks",
+    allowRequestSessionKey: true,
+    allowedSessionKeyPrefixes: [...prefixes],
+  };
+  const changed = JSON.stringify(next) !== JSON.stringify(hooks);
+  if (changed && !dryRun) {
+    const backup = `${facts.path}.mesh-backup`;
+    copyFileSync(facts.path, backup);
+    writeFileSync(facts.path, `${JSON.stringify({ ...cfg, hooks: next }, null, 2)}\n`, { mode: 0o600 });
+    return { changed, token, backup };
+  }
+  return { changed, token };
+}
