@@ -8,7 +8,7 @@ import { BUCKETS, STREAMS, inboxConsumerName } from "../broker/definitions.js";
 import { encodeEnvelope, eventSubject, identityFromHostname, newEnvelope, presenceSchema } from "../subjects/mod.js";
 import { servicePath } from "./bootstrap/service.js";
 import { assertPrivateFile, type Resolved } from "./config.js";
-import { connectMesh } from "./connection.js";
+import { connectMesh, parseServers } from "./connection.js";
 import { postAgentHook } from "./gateway/hooks.js";
 import { gatewayEndpoint } from "./sidecar/from-config.js";
 import { STALE_AFTER_MS } from "./sidecar/presence.js";
@@ -40,9 +40,11 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
   }
 
   let nc: NatsConnection | undefined;
+  // Never print a password that was given in the URL.
+  const where = parseServers(r.server).servers.join(",");
   try {
     nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), timeoutMs: 3000, name: "mesh-doctor" });
-    add({ name: "broker reachable", status: "ok", detail: `${r.server} (nats-server ${nc.info?.version ?? "?"})` });
+    add({ name: "broker reachable", status: "ok", detail: `${where} (nats-server ${nc.info?.version ?? "?"})` });
   } catch (err) {
     add({
       name: "broker reachable",

@@ -149,7 +149,16 @@ export async function init(o: InitOptions): Promise<Step[]> {
 
   // 5. Tailscale (when its CLI is here).
   if (has("tailscale")) {
-    if (o.tailscaleKey) {
+    const status = spawnSync("tailscale", ["status", "--json"], { encoding: "utf8", timeout: 10_000 });
+    let running = false;
+    try {
+      running = (JSON.parse(status.stdout) as { BackendState?: string }).BackendState === "Running";
+    } catch {
+      /* not logged in yet */
+    }
+    if (o.tailscaleKey && running) {
+      steps.push({ step: "tailscale", status: "unchanged", detail: "already up (not re-authenticating)" });
+    } else if (o.tailscaleKey) {
       const args = ["up", "--authkey", o.tailscaleKey, "--hostname", `openclaw-${id}`];
       if (dry) steps.push({ step: "tailscale", status: "would", detail: `tailscale up --authkey *** --hostname openclaw-${id}` });
       else {

@@ -173,6 +173,25 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
     }
   });
 
+  it("mesh doctor against the real gateway: hooks token accepted without starting a turn", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "mesh-doctor-"));
+    writeFileSync(join(dir, "hooks"), gw.clawd!.hooksToken, { mode: 0o600 });
+    writeFileSync(join(dir, "bad"), "wrong-token-xyz", { mode: 0o600 });
+    const cfg = (file: string) => JSON.stringify({ identity: "clawd", server: broker.url, gateway: { url: gw.clawd!.url, hooksTokenFile: join(dir, file) } });
+    writeFileSync(join(dir, "ok.json"), cfg("hooks"), { mode: 0o600 });
+    writeFileSync(join(dir, "bad.json"), cfg("bad"), { mode: 0o600 });
+    const requestsBefore = model.requests.length;
+    const ok = JSON.parse((await mesh(["doctor", "--json", "--config", join(dir, "ok.json")], { env: { HOME: dir } })).stdout);
+    expect(ok.checks.find((c: { name: string }) => c.name === "hooks token")).toMatchObject({ status: "ok", detail: "accepted (400)" });
+    const bad = JSON.parse((await mesh(["doctor", "--json", "--config", join(dir, "bad.json")], { env: { HOME: dir } })).stdout);
+    expect(bad.checks.find((c: { name: string }) => c.name === "hooks token")).toMatchObject({ status: "fail" });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(model.requests.slice(requestsBefore).filter((q) => !q.allUser.includes("Heartbeat") && !q.allUser.includes("Skill"))).toHaveLength(0);
+  });
+
   it("a wrong hooks token → dead-letter with the reason; the sidecar stays up", async () => {
     const bad = await startSidecarFor("vega", gw.clawd!, "not-the-hooks-token", false);
     sidecars.vega = bad;

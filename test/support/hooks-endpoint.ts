@@ -71,6 +71,9 @@ export async function startHooksEndpoint(opts: { token?: string; port?: number }
     } catch {
       return send(400, { ok: false, error: "invalid json" });
     }
+    // As the gateway does: an agent turn needs a message, a wake needs text.
+    if (req.url === "/hooks/agent" && (typeof body.message !== "string" || body.message.length === 0)) return send(400, { ok: false, error: "message required" });
+    if (req.url === "/hooks/wake" && typeof body.text !== "string") return send(400, { ok: false, error: "text required" });
     const hook: ReceivedHook = { path: req.url, auth: req.headers.authorization, body, at: Date.now(), runId: randomUUID() };
     const custom = ep.respond?.(hook);
     if (custom?.delayMs) await new Promise((r) => setTimeout(r, custom.delayMs));

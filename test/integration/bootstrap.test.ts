@@ -1,0 +1,156 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfigFile } from "../../src/config.js";
+import { connectMesh } from "../../src/connection.js";
+import { provision } from "../../broker/provision.js";
+import type { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startBroker, type TestBroker } from "../support/broker.js";
+import { mesh } from "../support/cli.js";
+import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startTestSidecar } from "../support/sidecar.js";
+
+/** A temporary HOME with an OpenClaw config and a fake `tailscale` that records its arguments. */
+function machine(): { root: string; home: string; meshHome: string; bin: string; env: Record<string, string>; tailscaleArgs: () => string[] } {
+  const root = mkdtempSync(join(tmpdir(), "mesh-init-"));
+  const home = join(root, "home");
+  const bin = join(root, "bin");
+  mkdirSync(join(home, ".openclaw"), { recursive: true });
+  mkdirSync(bin);
+  writeFileSync(join(home, ".openclaw", "openclaw.json"), JSON.stringify({ gateway: { port: 18789, auth: { token: "gw-token-abc" } }, hooks: { enabled: false } }, null, 2));
+  const log = join(root, "tailscale-args");
+  writeFileSync(
+    join(bin, "tailscale"),
+    `#!/bin/sh\necho "$@" >> ${log}\ncase "$1" in\n  ip) echo 100.64.0.7 ;;\n  status) [ -f ${root}/ts-up ] && echo '{"BackendState":"Running"}' || echo '{"BackendState":"NeedsLogin"}' ;;\n  up) touch ${root}/ts-up ;;\nesac\n`,
+  );
+  chmodSync(join(bin, "tailscale"), 0o755);
+  const meshHome = join(home, ".config", "openclaw-mesh");
+  return {
+    root,
+    home,
+    meshHome,
+    bin,
+    env: { HOME: home, MESH_HOME: meshHome, PATH: `${bin}:${process.env.PATH}` },
+    tailscaleArgs: () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : []),
+  };
+}
+
+const initArgs = (server: string, platform: string) => [
+  "init", "--identity", "nova", "--server", server, "--capabilities", "gpu,build", "--alert", "+15166334684",
+  "--tailscale-key", "tskey-auth-secret", "--configure-gateway", "--no-start", "--platform", platform,
+];
+
+describe("mesh init", () => {
+  it("--dry-run prints every step and writes nothing", async () => {
+    const m = machine();
+    const r = await mesh([...initArgs("nats://127.0.0.1:1", "linux"), "--dry-run"], { env: m.env });
+    expect(r.code, r.stderr).toBe(0);
+    for (const step of ["gateway hooks", "mesh config", "broker", "gateway", "skill", "tailscale", "service"]) expect(r.stdout).toMatch(new RegExp(`^\\? ${step} +would`, "m"));
+    expect(r.stdout).toContain("tailscale up --authkey *** --hostname openclaw-nova");
+    expect(r.stdout).not.toContain("tskey-auth-secret");
+    expect(existsSync(m.meshHome)).toBe(false);
+    expect(m.tailscaleArgs().filter((a) => a.startsWith("up"))).toEqual([]);
+    expect(JSON.parse(readFileSync(join(m.home, ".openclaw", "openclaw.json"), "utf8")).hooks.enabled).toBe(false);
+  });
+
+  it.each(["linux", "darwin"])("a real run (%s) writes a valid config, service and skill; re-running changes nothing", async (platform) => {
+    const m = machine();
+    const first = await mesh(initArgs("nats://127.0.0.1:1", platform), { env: m.env });
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const cfgPath = join(m.meshHome, "config.json");
+    const cfg = loadConfigFile(cfgPath, true);
+    expect(cfg).toMatchObject({ identity: "nova", capabilities: ["gpu", "build"], alerts: { channel: "imessage", to: "+15166334684" } });
+    expect(statSync(cfgPath).mode & 0o777).toBe(0o600);
+    expect(statSync(cfg.gateway!.hooksTokenFile!).mode & 0o777).toBe(0o600);
+    const oc = JSON.parse(readFileSync(join(m.home, ".openclaw", "openclaw.json"), "utf8"));
+    expect(oc.hooks).toMatchObject({ enabled: true, allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:", "mesh:"] });
+    expect(readFileSync(cfg.gateway!.hooksTokenFile!, "utf8").trim()).toBe(oc.hooks.token);
+    expect(existsSync(join(m.home, ".openclaw", "openclaw.json.mesh-backup"))).toBe(true);
+    expect(existsSync(join(m.home, ".openclaw", "workspace", "skills", "mesh", "SKILL.md"))).toBe(true);
+    expect(m.tailscaleArgs()).toContain("up --authkey tskey-auth-secret --hostname openclaw-nova");
+    expect(first.stdout).toContain("tailscale ip       100.64.0.7");
+    if (platform === "darwin") {
+      const plist = join(m.home, "Library", "LaunchAgents", "ai.openclaw.mesh.sidecar.plist");
+      const parsed = JSON.parse(
+        execFileSync("python3", ["-c", "import plistlib,json,sys; print(json.dumps(plistlib.load(open(sys.argv[1],'rb'))))", plist], { encoding: "utf8" }),
+      );
+      expect(parsed).toMatchObject({ Label: "ai.openclaw.mesh.sidecar", RunAtLoad: true, KeepAlive: true, EnvironmentVariables: { MESH_CONFIG: cfgPath } });
+      expect(parsed.ProgramArguments.at(-1)).toBe("sidecar");
+    } else {
+      const unit = join(m.home, ".config", "systemd", "user", "openclaw-mesh.service");
+      const hasAnalyze = spawnSync("sh", ["-c", "command -v systemd-analyze"]).status === 0;
+      if (hasAnalyze) {
+        const v = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
+        expect(v.status, v.stderr).toBe(0);
+      }
+      expect(readFileSync(unit, "utf8")).toMatch(/^ExecStart=\/\S+ \S+\/cli\/main\.js sidecar$/m);
+    }
+    const files = [cfgPath, cfg.gateway!.hooksTokenFile!, join(m.home, ".openclaw", "openclaw.json")];
+    const before = files.map((f) => [readFileSync(f, "utf8"), statSync(f).mtimeMs]);
+    const again = await mesh(initArgs("nats://127.0.0.1:1", platform), { env: m.env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toMatch(/^[+~] /m);
+    expect(again.stdout).toMatch(/^= tailscale +already up/m);
+    expect(files.map((f) => [readFileSync(f, "utf8"), statSync(f).mtimeMs])).toEqual(before);
+  });
+});
+
+describe("mesh doctor", () => {
+  let broker: TestBroker;
+  let hooks: HooksEndpoint;
+  let sidecar: Sidecar;
+  const m = machine();
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    broker = await startBroker();
+    const nc = await connectMesh({ server: broker.url });
+    await provision(nc, { identities: ["nova"] });
+    await nc.close();
+    hooks = await startHooksEndpoint({ token: "the-right-hooks-token" });
+    mkdirSync(m.meshHome, { recursive: true });
+    writeFileSync(join(m.meshHome, "hooks-token"), "the-right-hooks-token\n", { mode: 0o600 });
+    writeFileSync(join(m.meshHome, "wrong-token"), "a-wrong-hooks-token\n", { mode: 0o600 });
+    writeFileSync(join(m.root, "ts-up"), "");
+    const cfg = (server: string, tokenFile: string) =>
+      JSON.stringify({ identity: "nova", server, gateway: { url: hooks.url, hooksTokenFile: join(m.meshHome, tokenFile) } });
+    writeFileSync(join(m.meshHome, "config.json"), cfg(broker.url, "hooks-token"), { mode: 0o600 });
+    writeFileSync(join(m.meshHome, "broken.json"), cfg("nats://127.0.0.1:1", "wrong-token"), { mode: 0o600 });
+    // The service file, as init writes it.
+    mkdirSync(join(m.home, ".config", "systemd", "user"), { recursive: true });
+    writeFileSync(join(m.home, ".config", "systemd", "user", "openclaw-mesh.service"), "[Service]\nExecStart=/bin/true\n");
+    sidecar = await startTestSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: "the-right-hooks-token", jobs: false });
+    env = { ...m.env, MESH_CONFIG: join(m.meshHome, "config.json") };
+  });
+
+  afterAll(async () => {
+    await sidecar?.stop();
+    await hooks?.close();
+    await broker?.stop();
+  });
+
+  it("a healthy setup passes every check", async () => {
+    const r = await mesh(["doctor", "--json"], { env });
+    const out = JSON.parse(r.stdout);
+    expect(out.checks.filter((c: { status: string }) => c.status !== "ok"), r.stdout).toEqual([]);
+    expect(out.checks.map((c: { name: string }) => c.name)).toEqual([
+      "broker reachable", "jetstream", "provisioned", "permissions", "clock skew", "sidecar running",
+      "gateway reachable", "hooks token", "tailscale", "sidecar service",
+    ]);
+    expect(r.code).toBe(0);
+    expect(hooks.received).toHaveLength(0); // the token check starts no agent turn
+  });
+
+  it("broker down and a wrong hooks token: exactly those fail, each with a fix", async () => {
+    const r = await mesh(["doctor", "--json"], { env: { ...env, MESH_CONFIG: join(m.meshHome, "broken.json") } });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    const failed = out.checks.filter((c: { status: string }) => c.status === "fail");
+    expect(failed.map((c: { name: string }) => c.name)).toEqual(["broker reachable", "hooks token"]);
+    for (const c of failed) expect(c.fix).toMatch(/\S/);
+    const human = await mesh(["doctor"], { env: { ...env, MESH_CONFIG: join(m.meshHome, "broken.json") } });
+    expect(human.stdout).toMatch(/✗ hooks token .*\(401\)\n.*fix: /);
+  });
+});
