@@ -256,6 +256,13 @@ program
   .addHelpText("after", "\nExit code 1 when any check fails.")
   .action(run(async () => (await import("./commands/doctor.js")).doctorCmd));
 
+program
+  .command("top")
+  .description("a live view: peers, inbox depths, the job queue, recent events")
+  .option("--once", "print one frame and exit")
+  .option("--interval <ms>", "refresh interval", "2000")
+  .action(run(async () => (await import("./commands/top.js")).top));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker

@@ -44,6 +44,11 @@ export class PresenceHeartbeat {
     };
   }
 
+  /** Heartbeat now (e.g. the gateway's state changed). */
+  refresh(): void {
+    void this.beat();
+  }
+
   private async beat(): Promise<void> {
     try {
       await this.kv?.put(this.info.identity, JSON.stringify(this.current()));

@@ -44,6 +44,8 @@ export interface SidecarOptions {
   hooks?: HookRule[];
   /** Peer-down alerts (config `alerts`); this sidecar competes for the alerter lease. */
   alerts?: PeerAlertConfig & { checkMs?: number };
+  /** Loopback port for /healthz and /metrics (0: any free port; undefined: off). */
+  httpPort?: number;
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -65,6 +67,7 @@ export class Sidecar {
   private ownsConnection = false;
   private gatewayState: GatewayState = "unknown";
   private stopped = false;
+  http?: import("node:http").Server;
 
   constructor(private readonly o: SidecarOptions) {
     this.self = checkIdentity(o.identity);
@@ -180,6 +183,10 @@ export class Sidecar {
         this.jobs = undefined;
       }
     }
+    if (this.o.httpPort !== undefined) {
+      const { startHttp } = await import("./http.js");
+      this.http = await startHttp(this, this.o.httpPort, log);
+    }
     log.info({ identity: this.self, server: this.o.server, gateway: this.o.gateway.url }, "sidecar started");
   }
 
@@ -190,6 +197,7 @@ export class Sidecar {
     if (state === "up") this.events?.emit("gateway.reachable", { url: this.o.gateway.url });
     if (state === "down") this.events?.emit("gateway.unreachable", { url: this.o.gateway.url, reason: reason ?? "unknown" });
     this.o.log.info({ from: before, to: state, reason }, "gateway state");
+    this.presence?.refresh();
   }
 
   private async watchConnection(): Promise<void> {
@@ -204,6 +212,7 @@ export class Sidecar {
     await Promise.all([this.inbox?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
     await this.asks?.drain();
     await this.o.gatewayEvents?.close();
+    this.http?.close();
     this.events?.emit("sidecar.stopped", { reason });
     await this.events?.flush();
     await this.presence?.stop();

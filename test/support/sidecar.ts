@@ -22,6 +22,7 @@ export function startTestSidecar(o: {
   hooks?: import("../../src/hooks/rules.js").HookRule[];
   alerts?: import("../../src/alerts/peer-alerts.js").PeerAlertConfig & { checkMs?: number };
   presenceIntervalMs?: number;
+  httpPort?: number;
 }): Promise<Sidecar> & { stateDir: string } {
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), `mesh-sidecar-${o.identity}-`));
   const sidecar = new Sidecar({
@@ -33,6 +34,7 @@ export function startTestSidecar(o: {
     capabilities: o.capabilities ?? [],
     ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
     ...(o.hooks ? { hooks: o.hooks } : {}),
+    ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
     ...(o.alerts ? { alerts: o.alerts } : {}),
     log: createLogger({ name: `sidecar-${o.identity}`, level: process.env.MESH_TEST_LOG ?? "silent" }),
     presenceIntervalMs: o.presenceIntervalMs ?? 1000,

@@ -1,0 +1,84 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { inboxConsumerName, STREAMS } from "../../broker/definitions.js";
+import type { Logger } from "../log.js";
+import type { Sidecar } from "./sidecar.js";
+
+export const DEFAULT_HTTP_PORT = 9469;
+
+function line(name: string, help: string, type: "counter" | "gauge", samples: Array<[Record<string, string>, number]>): string {
+  const out = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [labels, v] of samples) {
+    const l = Object.entries(labels).map(([k, val]) => `${k}="${val.replace(/["\\\n]/g, "_")}"`).join(",");
+    out.push(`${name}${l ? `{${l}}` : ""} ${v}`);
+  }
+  return out.join("\n");
+}
+
+/** Prometheus text for one sidecar (hand-written: a dozen numbers do not need a library). */
+export async function metricsText(s: Sidecar): Promise<string> {
+  let pending = -1;
+  try {
+    const jsm = await jetstreamManager(s.nc);
+    pending = (await jsm.consumers.info(STREAMS.inbox, inboxConsumerName(s.self))).num_pending;
+  } catch {
+    /* broker unreachable: report -1 */
+  }
+  const id = { identity: s.self };
+  const i = s.inbox.stats;
+  const j = s.jobs?.stats ?? { started: 0, completed: 0, failed: 0, running: 0 };
+  const blocks = [
+    line("mesh_inbox_delivered_total", "Messages the gateway accepted.", "counter", [[id, i.delivered]]),
+    line("mesh_inbox_retried_total", "Delivery attempts that will be retried (gateway unreachable, 5xx, 429).", "counter", [[id, i.retried]]),
+    line("mesh_inbox_dead_lettered_total", "Inbox messages dead-lettered with a reason.", "counter", [[id, i.deadLettered]]),
+    line("mesh_inbox_duplicates_skipped_total", "Redeliveries found in the delivered journal (not delivered twice).", "counter", [[id, i.duplicatesSkipped]]),
+    line("mesh_inbox_lag", "Messages waiting in this identity's inbox (-1: unknown).", "gauge", [[id, pending]]),
+    line("mesh_jobs_started_total", "Job runs started here.", "counter", [[id, j.started]]),
+    line("mesh_jobs_completed_total", "Job runs completed here.", "counter", [[id, j.completed]]),
+    line("mesh_jobs_failed_total", "Job runs that failed here.", "counter", [[id, j.failed]]),
+    line("mesh_gateway_up", "1 when the local gateway accepts deliveries, 0 when not, -1 unknown.", "gauge", [
+      [id, s.gatewayStatus === "up" ? 1 : s.gatewayStatus === "down" ? 0 : -1],
+    ]),
+    line("mesh_broker_connected", "1 while connected to the broker.", "gauge", [[id, s.nc.isClosed() ? 0 : 1]]),
+    line("mesh_asks_answered_total", "Asks answered.", "counter", [[id, s.asks.answered]]),
+    line("mesh_events_published_total", "Lifecycle events published.", "counter", [[id, s.events.published]]),
+  ];
+  if (s.hooks) {
+    const rules = [...s.hooks.stats.entries()];
+    blocks.push(line("mesh_hooks_fired_total", "Hook actions that succeeded.", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.fired])));
+    blocks.push(line("mesh_hooks_dead_lettered_total", "Hook actions given up on.", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.deadLettered])));
+  }
+  return `${blocks.join("\n")}\n`;
+}
+
+/** /healthz and /metrics on 127.0.0.1 only. */
+export async function startHttp(s: Sidecar, port: number, log: Logger): Promise<Server | undefined> {
+  const server = createServer((req, res) => {
+    if (req.url === "/healthz") {
+      const ok = !s.nc.isClosed();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok, identity: s.self, gateway: s.gatewayStatus }));
+      return;
+    }
+    if (req.url === "/metrics") {
+      void metricsText(s).then(
+        (text) => res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(text),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+  } catch (err) {
+    log.warn({ port, err: (err as Error).message }, "metrics endpoint not started (port in use?)");
+    return undefined;
+  }
+  log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` }, "metrics and healthz");
+  return server;
+}

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { AddressInfo } from "node:net";
+import { connectMesh } from "../../src/connection.js";
+import { provision } from "../../broker/provision.js";
+import { sendMessage } from "../../src/publish.js";
+import { submitJob } from "../../src/jobs/client.js";
+import type { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startBroker, type TestBroker } from "../support/broker.js";
+import { mesh } from "../support/cli.js";
+import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startTestSidecar, until } from "../support/sidecar.js";
+
+let broker: TestBroker;
+let nc: NatsConnection;
+let hooks: HooksEndpoint;
+let sidecar: Sidecar;
+
+beforeAll(async () => {
+  broker = await startBroker();
+  nc = await connectMesh({ server: broker.url });
+  await provision(nc);
+  hooks = await startHooksEndpoint();
+  sidecar = await startTestSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, httpPort: 0, capabilities: ["gpu"], jobs: { queues: ["ops"] } });
+});
+
+afterAll(async () => {
+  await sidecar?.stop();
+  await hooks?.close();
+  await nc?.close();
+  await broker?.stop();
+});
+
+describe("operations", () => {
+  it("/healthz and /metrics on loopback", async () => {
+    await sendMessage(nc, { from: "clawd", to: "nova", body: "count me" });
+    await until("delivered", () => sidecar.inbox.stats.delivered >= 1);
+    const base = `http://127.0.0.1:${(sidecar.http!.address() as AddressInfo).port}`;
+    const h = await fetch(`${base}/healthz`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toMatchObject({ ok: true, identity: "nova", gateway: "up" });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('mesh_inbox_delivered_total{identity="nova"} 1');
+    expect(text).toContain('mesh_inbox_lag{identity="nova"} 0');
+    expect(text).toContain('mesh_gateway_up{identity="nova"} 1');
+    expect(text).toMatch(/# TYPE mesh_jobs_started_total counter/);
+    expect((sidecar.http!.address() as AddressInfo).address).toBe("127.0.0.1");
+  });
+
+  it("mesh top --once shows peers, inbox depths, jobs and recent events", async () => {
+    await sendMessage(nc, { from: "clawd", to: "lyra", body: "waiting for lyra" });
+    await submitJob(nc, { from: "clawd", task: "needs a tpu", queue: "ops", needs: ["tpu"] });
+    const r = await mesh(["top", "--once"], { env: { MESH_SERVER: broker.url } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}nova +online +gateway up/m);
+    expect(r.stdout).toMatch(/^ {2}lyra +offline .*inbox +1 waiting/m);
+    expect(r.stdout).toMatch(/^JOBS {2}queued 1/m);
+    expect(r.stdout).toMatch(/nova message\.delivered/);
+  });
+});
