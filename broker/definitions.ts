@@ -127,10 +127,12 @@ export function inboxConsumerName(id: string): string {
 }
 
 /**
- * One durable pull consumer per identity on the INBOX stream. max_ack_pending 1 keeps strict order
- * even across redeliveries; the sidecar acks after the gateway accepted the message and sends
- * in-progress acks while a slow gateway is still answering.
+ * One durable pull consumer per identity on the INBOX stream. Up to 64 messages in flight: the
+ * sidecar delivers one sender's messages one at a time, in stream order (per-sender lanes), and
+ * different senders concurrently; it acks after the gateway accepted a message and sends
+ * in-progress acks for everything it holds.
  */
+export const INBOX_MAX_IN_FLIGHT = 64;
 export function inboxConsumer(id: string): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: inboxConsumerName(id),
@@ -139,7 +141,7 @@ export function inboxConsumer(id: string): Partial<ConsumerConfig> & { durable_n
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(30_000),
-    max_ack_pending: 1,
+    max_ack_pending: INBOX_MAX_IN_FLIGHT,
     max_deliver: -1,
   };
 }

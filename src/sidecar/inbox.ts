@@ -71,16 +71,47 @@ export class InboxConsumer {
   readonly stats: InboxStats = { delivered: 0, retried: 0, deadLettered: 0, duplicatesSkipped: 0 };
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
+  /** One promise chain per sender: a sender's messages go one at a time, in order; senders in parallel. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  /** Messages taken from the broker and not yet acked: their claim is kept alive. */
+  private readonly held = new Set<JsMsg>();
+  private keepAlive?: NodeJS.Timeout;
 
   constructor(private readonly o: InboxOptions) {}
 
   start(): void {
+    this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), 10_000);
+    this.keepAlive.unref();
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await Promise.allSettled([...this.lanes.values()]);
+    if (this.keepAlive) clearInterval(this.keepAlive);
+  }
+
+  /** Queues the message on its sender's lane; different senders are delivered concurrently. */
+  private dispatch(m: JsMsg): void {
+    let from = "?";
+    try {
+      from = parseEnvelope(m.data).from;
+    } catch {
+      /* invalid: handled (dead-lettered) on the "?" lane */
+    }
+    this.held.add(m);
+    const next = (this.lanes.get(from) ?? Promise.resolve())
+      .then(async () => {
+        if (this.abort.signal.aborted) safeNak(m);
+        else await this.handle(m);
+      })
+      .catch((err: unknown) => this.o.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
+      .finally(() => {
+        this.held.delete(m);
+        if (this.lanes.get(from) === next) this.lanes.delete(from);
+      });
+    this.lanes.set(from, next);
   }
 
   private async run(): Promise<void> {
@@ -90,7 +121,7 @@ export class InboxConsumer {
     while (!signal.aborted) {
       try {
         const consumer = await js.consumers.get("INBOX", inboxConsumerName(this.o.self));
-        const messages = await consumer.consume({ max_messages: 8 });
+        const messages = await consumer.consume({ max_messages: 64 });
         const onAbort = (): void => void messages.close();
         signal.addEventListener("abort", onAbort, { once: true });
         failures = 0;
@@ -99,7 +130,7 @@ export class InboxConsumer {
             safeNak(m);
             break;
           }
-          await this.handle(m);
+          this.dispatch(m);
         }
         signal.removeEventListener("abort", onAbort);
       } catch (err) {
@@ -185,12 +216,16 @@ export class InboxConsumer {
     }
   }
 
+  /**
+   * Fire-and-forget ack: the id is already in the journal, so a lost ack only means a redelivery
+   * that is acked without a second delivery (waiting for the broker's confirmation would cost a
+   * round trip per message on the sender's lane).
+   */
   private async ack(m: JsMsg): Promise<void> {
     try {
-      await m.ackAck({ timeout: 5000 });
+      m.ack();
     } catch (err) {
-      // The broker may redeliver; the journal makes that a no-op.
-      this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not confirmed");
+      this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
     }
   }
 
