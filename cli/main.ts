@@ -263,6 +263,22 @@ program
   .option("--interval <ms>", "refresh interval", "2000")
   .action(run(async () => (await import("./commands/top.js")).top));
 
+program
+  .command("bench")
+  .description("measure the mesh against raw nats.js on the same broker (latency, throughput, cold start, jobs, scale)")
+  .option("--quick", "a short smoke run")
+  .option("--only <list>", "scenarios: inbox,events,cli,jobs,scale")
+  .option("--out <file>", "write the results as JSON")
+  .option("--markdown <file>", "write the tables as Markdown (BENCHMARKS.md)")
+  .addHelpText(
+    "after",
+    `
+Without --server it starts a throwaway local nats-server. With --server it runs against your
+broker under bench-<random> identities and removes their consumers afterwards. The gateway is
+never touched: a local endpoint speaking the hooks contract stands in for it.`,
+  )
+  .action(run(async () => (await import("./commands/bench.js")).bench));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker

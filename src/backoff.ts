@@ -17,6 +17,13 @@ export function backoffDelay(attempt: number, p: BackoffPolicy = DEFAULT_BACKOFF
   return Math.max(0, Math.round(base + jitter));
 }
 
+/** Waits for `p`, or at most `ms`; the timer never keeps the process alive afterwards. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}
+
 /** Sleeps, waking early (resolving false) when the signal aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {

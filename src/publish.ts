@@ -1,12 +1,8 @@
 import { jetstream, type PubAck } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
-import {
-  encodeEnvelope,
-  inboxSubject,
-  newEnvelope,
-  type Envelope,
-  type NewEnvelope,
-} from "../subjects/mod.js";
+// Specific modules, not subjects/mod.js: publishing must not load zod (CLI start-up time).
+import { inboxSubject } from "../subjects/subjects.js";
+import { encodeEnvelope, newEnvelope, type Envelope, type NewEnvelope } from "../subjects/envelope-core.js";
 import { MeshError } from "./errors.js";
 
 /** Subject roots stored in a JetStream stream (see broker/definitions.ts). */

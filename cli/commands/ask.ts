@@ -14,7 +14,7 @@ interface AskOptions extends GlobalOptions {
 export async function askCmd(to: string, text: string | undefined, opts: AskOptions): Promise<number> {
   identity(to, "recipient identity");
   const timeoutMs = parseDuration(opts.timeout);
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin("question"));
   const res = await withConnection(r, (nc) => ask(nc, { from, to, text: body, timeoutMs }));

@@ -36,7 +36,7 @@ export function untilSignal(): Promise<string> {
 }
 
 export async function up(opts: UpOptions): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const stateDir = brokerStateDir(r, opts.stateDir);
   const broker = await startLocalBroker({
     stateDir,
@@ -72,7 +72,7 @@ interface ProvisionOptions extends GlobalOptions {
 }
 
 export async function provisionCmd(opts: ProvisionOptions): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const ids = (opts.for ?? r.identity ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -84,7 +84,7 @@ export async function provisionCmd(opts: ProvisionOptions): Promise<void> {
 }
 
 export async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const s = await withConnection(r, (nc) => brokerStatus(nc));
   if (opts.json) {
     printJson(s);

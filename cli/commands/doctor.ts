@@ -3,7 +3,7 @@ import type { GlobalOptions } from "../../src/config.js";
 import { printJson, resolved } from "./common.js";
 
 export async function doctorCmd(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const checks = await doctor(r);
   const failed = checks.filter((c) => c.status === "fail");
   if (opts.json) printJson({ ok: failed.length === 0, checks });

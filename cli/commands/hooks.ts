@@ -10,7 +10,7 @@ import type { GlobalOptions } from "../../src/config.js";
 import { printJson, resolved, withConnection } from "./common.js";
 
 export async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const self = r.identity ?? identityFromHostname(hostname());
   const rules = r.config.hooks;
   if (rules.length === 0) {
@@ -42,7 +42,7 @@ export async function list(opts: GlobalOptions & { json?: boolean }): Promise<vo
 }
 
 export async function test(name: string, opts: GlobalOptions): Promise<number> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const rule = r.config.hooks.find((h) => h.name === name);
   if (!rule) throw new MeshError(`no hook rule named ${JSON.stringify(name)} in ${r.configPath}`);
   const self = r.identity ?? identityFromHostname(hostname());

@@ -29,7 +29,7 @@ const MARK: Record<Step["status"], string> = {
 
 export async function initCmd(opts: InitOpts): Promise<number> {
   if (!opts.identity) throw new MeshError("mesh init needs --identity <name> (e.g. --identity nova)");
-  const r = resolved({ ...opts, config: undefined });
+  const r = await resolved({ ...opts, config: undefined });
   const steps = await init({
     identity: opts.identity,
     server: opts.server ?? r.server,

@@ -15,7 +15,7 @@ interface SubmitOpts extends GlobalOptions {
 }
 
 export async function submit(task: string | undefined, opts: SubmitOpts): Promise<number> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const from = selfIdentity(r);
   const text = task ?? (await readStdin("task"));
   const timeoutMs = parseDuration(opts.timeout);
@@ -47,7 +47,7 @@ function line(j: JobView): string {
 }
 
 export async function status(id: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const j = await withConnection(r, (nc) => jobStatus(nc, id));
   if (opts.json) return printJson(j);
   const out = [line(j), `  submitted by ${j.submittedBy} at ${j.submittedAt}; attempts ${j.attempts}`];
@@ -56,7 +56,7 @@ export async function status(id: string, opts: GlobalOptions & { json?: boolean 
 }
 
 export async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   let jobs = await withConnection(r, (nc) => listJobs(nc));
   if (opts.state) jobs = jobs.filter((j) => j.state === opts.state);
   if (opts.json) return printJson(jobs);
@@ -65,7 +65,7 @@ export async function list(opts: GlobalOptions & { json?: boolean; state?: strin
 }
 
 export async function cancel(id: string, opts: GlobalOptions): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const j = await withConnection(r, (nc) => cancelJob(nc, id));
   process.stdout.write(j.state === "cancelled" ? `cancelled ${id}\n` : `asked ${j.worker ?? "its worker"} to stop ${id}\n`);
 }

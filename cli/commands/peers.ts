@@ -4,7 +4,7 @@ import type { GlobalOptions } from "../../src/config.js";
 import { printJson, resolved, withConnection } from "./common.js";
 
 export async function peers(opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const list = await withConnection(r, (nc) => listPeers(nc));
   if (opts.json) return printJson(list);
   if (list.length === 0) {

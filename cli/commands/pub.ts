@@ -33,7 +33,7 @@ function wrap(subject: string, text: string, from: string): Envelope | undefined
 
 export async function pub(subject: string, text: string | undefined, opts: PubOptions): Promise<void> {
   checkSubject(subject, { wildcards: false });
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const body = text ?? (await readStdin());
   const env = opts.raw ? undefined : wrap(subject, body, selfIdentity(r));
   const result = await withConnection(r, (nc) =>

@@ -1,4 +1,4 @@
-import { identity } from "../../subjects/mod.js";
+import { identity } from "../../subjects/identity.js";
 import { sendMessage } from "../../src/publish.js";
 import type { GlobalOptions } from "../../src/config.js";
 import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
@@ -10,7 +10,7 @@ interface SendOptions extends GlobalOptions {
 
 export async function send(to: string, text: string | undefined, opts: SendOptions): Promise<void> {
   identity(to, "recipient identity");
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin());
   const res = await withConnection(r, (nc) => sendMessage(nc, { from, to, body }));

@@ -5,7 +5,7 @@ import { untilSignal } from "./broker.js";
 import { resolved } from "./common.js";
 
 export async function sidecar(opts: GlobalOptions & SidecarFlags): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const log = createLogger({ name: "mesh-sidecar" });
   const s = await sidecarFromConfig(r, opts, log);
   await s.start();

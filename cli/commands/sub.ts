@@ -26,7 +26,7 @@ function human(m: SeenMessage): string {
 export async function sub(pattern: string, opts: SubOptions): Promise<void> {
   checkSubject(pattern, { wildcards: true });
   const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once("SIGINT", stop);

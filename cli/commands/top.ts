@@ -4,7 +4,7 @@ import { connectMesh } from "../../src/connection.js";
 import { resolved } from "./common.js";
 
 export async function top(opts: GlobalOptions & { once?: boolean; interval: string }): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-top", persistent: !opts.once });
   try {
     if (opts.once) {

@@ -20,7 +20,7 @@ interface UpOptions extends GlobalOptions {
 
 /** `mesh up`: use the configured broker when it answers, else start an embedded one; provision. */
 export async function up(opts: UpOptions): Promise<void> {
-  const r = resolved(opts);
+  const r = await resolved(opts);
   let broker: LocalBroker | undefined;
   let nc: NatsConnection;
   try {

@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identity as checkIdentity } from "../../subjects/mod.js";
-import { configSchema, type MeshConfig } from "../config.js";
+import { configSchema, type MeshConfig } from "../config-file.js";
 import { connectMesh } from "../connection.js";
 import { installSkill } from "../skill.js";
 import { enableHooks, openclawConfigPath, readGatewayConfig } from "./gateway-config.js";

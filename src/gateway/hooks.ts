@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { postJson, type PostError, type PostResult } from "./http-post.js";
 
 /**
  * Client of OpenClaw's hooks HTTP contract (docs/automation/cron-jobs/webhooks.md,
@@ -48,41 +49,36 @@ async function post(
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<HookResult> {
   const { idempotencyKey, ...rest } = body as { idempotencyKey?: string };
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-  let res: Response;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  let res: PostResult;
   try {
-    res = await fetch(hookUrl(gw, action), {
-      method: "POST",
-      headers: {
+    res = await postJson(
+      hookUrl(gw, action),
+      {
         "content-type": "application/json",
         authorization: `Bearer ${gw.hooksToken}`,
         ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
       },
-      body: JSON.stringify(rest),
-      signal,
-    });
+      JSON.stringify(rest),
+      { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
+    );
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const reason = timeout.aborted
-      ? `no answer within ${opts.timeoutMs ?? 30_000} ms`
-      : (e.cause?.code ?? e.message ?? "network error");
-    return { ok: false, status: 0, retryable: true, reason: `gateway unreachable: ${reason}` };
+    const e = err as PostError;
+    return { ok: false, status: 0, retryable: true, reason: `gateway unreachable: ${e.message}` };
   }
-  const text = await res.text().catch(() => "");
   let json: unknown;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = res.text ? JSON.parse(res.text) : undefined;
   } catch {
     json = undefined;
   }
-  if (res.ok) {
+  if (res.status >= 200 && res.status < 300) {
     const parsed = okBody.safeParse(json);
     if (parsed.success) return { ok: true, status: res.status, ...(parsed.data.runId ? { runId: parsed.data.runId } : {}) };
     return { ok: false, status: res.status, retryable: true, reason: `gateway answered ${res.status} with an unexpected body` };
   }
   const detail = errBody.safeParse(json);
-  const said = detail.success ? (detail.data.error ?? detail.data.message) : undefined;
+  const said = detail.success ? (detail.data.error ?? detail.data.message) : res.text.trim().split("\n")[0];
   const reason = `HTTP ${res.status}${said ? ` ${String(said).slice(0, 200)}` : ""}`;
   const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
   return { ok: false, status: res.status, retryable, reason };

@@ -58,6 +58,8 @@ export interface JobStats {
 export class JobWorker {
   readonly stats: JobStats = { started: 0, completed: 0, failed: 0, running: 0 };
   private readonly abort = new AbortController();
+  /** Resolves once, when the worker stops (one listener, however many jobs wait on it). */
+  private readonly stopped = new Promise<void>((r) => this.abort.signal.addEventListener("abort", () => r(), { once: true }));
   private loop?: Promise<void>;
   private readonly running = new Set<Promise<void>>();
   private store!: JobStore;
@@ -107,8 +109,7 @@ export class JobWorker {
 
   /** Resolves when a slot is free (immediately if one is). */
   private async slot(): Promise<void> {
-    const aborted = new Promise<void>((r) => this.abort.signal.addEventListener("abort", () => r(), { once: true }));
-    while (this.free <= 0 && !this.abort.signal.aborted) await Promise.race([...this.running, aborted]);
+    while (this.free <= 0 && !this.abort.signal.aborted) await Promise.race([...this.running, this.stopped]);
   }
 
   /** One pull loop per eligible consumer; each pulls only while this worker has a free slot. */
@@ -202,7 +203,9 @@ export class JobWorker {
       const reply = await Promise.race([
         this.o.gateway.waitForReply({ sessionKey, marker, timeoutMs: body.timeoutMs }),
         new Promise<{ status: "cancelled" }>((resolve) => cancelled.signal.addEventListener("abort", () => resolve({ status: "cancelled" }))),
-        new Promise<never>((_, reject) => this.abort.signal.addEventListener("abort", () => reject(new Error("worker stopping")))),
+        this.stopped.then(() => {
+          throw new Error("worker stopping");
+        }),
       ]);
       if (reply.status === "cancelled") {
         await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled while running" }));

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { checkSubject, encodeEnvelope, newEnvelope, type Envelope } from "../../subjects/mod.js";
 import type { Logger } from "../log.js";
+import { within } from "../backoff.js";
 import type { EventPublisher } from "./events.js";
 import { askMarker, type GatewayPort } from "./types.js";
 
@@ -62,6 +63,6 @@ export class AskResponder {
   }
 
   async drain(timeoutMs = 2000): Promise<void> {
-    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, timeoutMs))]);
+    await within(Promise.allSettled([...this.pending]), timeoutMs);
   }
 }

@@ -1,16 +1,21 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, writeFileSync } from "node:fs";
+import { closeSync, fsync, mkdirSync, openSync, readFileSync, renameSync, write, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 /**
  * What this sidecar has handed to its gateway, by message id, on local disk. Written (and fsynced)
  * right after the gateway accepted a message and before the broker ack, so a crash between the two
  * finds the id here on redelivery and acks without delivering again.
- * Keeps the newest `capacity` ids; the file is compacted when it grows past twice that.
+ *
+ * Group commit: ids recorded while a write+fsync is under way go out together in the next one, so
+ * concurrent senders share fsyncs instead of queueing behind each other. `record` resolves once the
+ * id is on disk. Keeps the newest `capacity` ids; the file is compacted past twice that.
  */
 export class DeliveredJournal {
   private readonly ids = new Set<string>();
   private fd: number;
   private lines = 0;
+  private pending: Array<{ id: string; done: (err?: Error) => void }> = [];
+  private flushing = false;
 
   constructor(
     private readonly path: string,
@@ -33,17 +38,38 @@ export class DeliveredJournal {
     return this.ids.has(id);
   }
 
-  record(id: string): void {
-    if (this.ids.has(id)) return;
-    writeSync(this.fd, `${id}\n`);
-    fsyncSync(this.fd);
-    this.ids.add(id);
-    this.lines++;
-    if (this.ids.size > this.capacity) {
-      const oldest = this.ids.values().next().value;
-      if (oldest !== undefined) this.ids.delete(oldest);
+  /** Resolves when the id is durably recorded. */
+  record(id: string): Promise<void> {
+    if (this.ids.has(id)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id, done: (err) => (err ? reject(err) : resolve()) });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      const text = batch.map((b) => `${b.id}\n`).join("");
+      try {
+        await new Promise<void>((res, rej) => write(this.fd, text, (err) => (err ? rej(err) : res())));
+        await new Promise<void>((res, rej) => fsync(this.fd, (err) => (err ? rej(err) : res())));
+        for (const b of batch) {
+          this.ids.add(b.id);
+          this.lines++;
+          if (this.ids.size > this.capacity) {
+            const oldest = this.ids.values().next().value;
+            if (oldest !== undefined) this.ids.delete(oldest);
+          }
+          b.done();
+        }
+      } catch (err) {
+        for (const b of batch) b.done(err as Error);
+      }
+      if (this.lines > this.capacity * 2) this.compact();
     }
-    if (this.lines > this.capacity * 2) this.compact();
+    this.flushing = false;
   }
 
   private compact(): void {

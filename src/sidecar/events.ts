@@ -2,6 +2,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeEnvelope, eventSubject, newEnvelope, type EventBody, type EventKind } from "../../subjects/mod.js";
 import type { Logger } from "../log.js";
+import { within } from "../backoff.js";
 
 /**
  * Publishes this identity's lifecycle events (events.<id>.<kind>) to the EVENTS stream.
@@ -39,6 +40,6 @@ export class EventPublisher {
 
   /** Waits for events already emitted (used on shutdown). */
   async flush(timeoutMs = 3000): Promise<void> {
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, timeoutMs))]);
+    await within(Promise.allSettled([...this.inflight]), timeoutMs);
   }
 }

@@ -95,16 +95,18 @@ export class InboxConsumer {
   /** Queues the message on its sender's lane; different senders are delivered concurrently. */
   private dispatch(m: JsMsg): void {
     let from = "?";
+    let env: Envelope | Error;
     try {
-      from = parseEnvelope(m.data).from;
-    } catch {
-      /* invalid: handled (dead-lettered) on the "?" lane */
+      env = parseEnvelope(m.data);
+      from = env.from;
+    } catch (err) {
+      env = err as Error; // dead-lettered on the "?" lane
     }
     this.held.add(m);
     const next = (this.lanes.get(from) ?? Promise.resolve())
       .then(async () => {
         if (this.abort.signal.aborted) safeNak(m);
-        else await this.handle(m);
+        else await this.handle(m, env);
       })
       .catch((err: unknown) => this.o.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
       .finally(() => {
@@ -142,15 +144,13 @@ export class InboxConsumer {
     }
   }
 
-  private async handle(m: JsMsg): Promise<void> {
+  private async handle(m: JsMsg, parsed: Envelope | Error): Promise<void> {
     const { log, self } = this.o;
-    let env: Envelope;
-    try {
-      env = parseEnvelope(m.data);
-    } catch (err) {
-      await this.reject(m, `invalid envelope: ${(err as Error).message}`);
+    if (parsed instanceof Error) {
+      await this.reject(m, `invalid envelope: ${parsed.message}`);
       return;
     }
+    const env = parsed;
     if (env.to !== self) {
       await this.reject(m, `addressed to ${env.to}, not ${self}`, env);
       return;
@@ -171,7 +171,13 @@ export class InboxConsumer {
       const res = await this.post(m, req);
       if (res.ok) {
         this.o.onGatewayState?.(true);
-        this.o.journal.record(env.id);
+        try {
+          await this.o.journal.record(env.id);
+        } catch (err) {
+          // Delivered but not journaled: do not ack; a redelivery would repeat it, so say so loudly.
+          log.error({ id: env.id, err: (err as Error).message }, "could not journal a delivered message; leaving it unacked");
+          return;
+        }
         await this.ack(m);
         this.stats.delivered++;
         this.o.events.emit("message.delivered", {

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfigFile } from "../../src/config.js";
+import { loadConfigFile } from "../../src/config-file.js";
 import { connectMesh } from "../../src/connection.js";
 import { provision } from "../../broker/provision.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";

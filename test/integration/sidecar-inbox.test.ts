@@ -161,7 +161,7 @@ describe("sidecar: inbox → gateway hooks", () => {
     const sent = await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# once` });
     // As if a previous run POSTed it and crashed before the ack.
     const j = new DeliveredJournal(join(stateDir, "delivered.log"));
-    j.record(sent.id!);
+    await j.record(sent.id!);
     j.close();
     await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# next` });
     const s = await sidecar(me, { stateDir });

@@ -70,20 +70,4 @@ export async function storedEnvelopes(nc: NatsConnection, stream: string, filter
   return out;
 }
 
-/**
- * For the HTTP stand-in gateway: a reply source that answers a turn `durationMs` after the stand-in
- * received the POST carrying its marker (as a gateway whose turns take that long would).
- */
-export function stubReplies(hooks: { received: Array<{ body: { message?: string } }> }, durationMs: number): RunReplySource {
-  return {
-    waitForReply: async ({ marker, timeoutMs }) => {
-      const deadline = Date.now() + timeoutMs;
-      while (!hooks.received.some((h) => h.body.message?.includes(marker))) {
-        if (Date.now() > deadline) return { status: "timeout" as const };
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await new Promise((r) => setTimeout(r, durationMs));
-      return { status: "ok" as const, text: `result for ${marker}` };
-    },
-  };
-}
+export { stubReplies } from "../../src/bench/stub-replies.js";

@@ -2,7 +2,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { assertPrivateFile, loadConfigFile, resolveConfig, DEFAULT_SERVER } from "../../src/config.js";
+import { assertPrivateFile, resolveConfig, DEFAULT_SERVER } from "../../src/config.js";
+import { loadConfigFile } from "../../src/config-file.js";
 import { parseDuration } from "../../src/duration.js";
 import { parseServers } from "../../src/connection.js";
 import {
@@ -30,14 +31,14 @@ describe("config file", () => {
     expect(loadConfigFile(join(dir, "missing.json"))).toEqual({ capabilities: [], hooks: [] });
   });
 
-  it("resolves flags over environment over file over defaults", () => {
+  it("resolves flags over environment over file over defaults", async () => {
     const p = file("ok.json", JSON.stringify({ identity: "nova", server: "nats://file:4222" }));
-    expect(resolveConfig({ config: p }, {}).server).toBe("nats://file:4222");
-    expect(resolveConfig({ config: p }, { MESH_SERVER: "nats://env:4222" }).server).toBe("nats://env:4222");
-    expect(resolveConfig({ config: p, server: "nats://flag:4222" }, { MESH_SERVER: "nats://env:4222" }).server).toBe("nats://flag:4222");
-    expect(resolveConfig({}, { MESH_HOME: join(dir, "empty-home") }).server).toBe(DEFAULT_SERVER);
-    expect(() => resolveConfig({}, { MESH_CONFIG: join(dir, "none.json") })).toThrow(/none\.json: cannot read it/);
-    expect(resolveConfig({ config: p, identity: "clawd" }, {}).identity).toBe("clawd");
+    expect((await resolveConfig({ config: p }, {})).server).toBe("nats://file:4222");
+    expect((await resolveConfig({ config: p }, { MESH_SERVER: "nats://env:4222" })).server).toBe("nats://env:4222");
+    expect((await resolveConfig({ config: p, server: "nats://flag:4222" }, { MESH_SERVER: "nats://env:4222" })).server).toBe("nats://flag:4222");
+    expect((await resolveConfig({}, { MESH_HOME: join(dir, "empty-home") })).server).toBe(DEFAULT_SERVER);
+    await expect(resolveConfig({}, { MESH_CONFIG: join(dir, "none.json") })).rejects.toThrow(/none\.json: cannot read it/);
+    expect((await resolveConfig({ config: p, identity: "clawd" }, {})).identity).toBe("clawd");
   });
 
   it("refuses secret files readable by others", () => {
