@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The fault-injection suite runs on its own: npm run test:faults (vitest.faults.config.ts).
+    exclude: ["test/faults/**", "node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Integration tests start real servers; keep parallelism modest on 2-core machines.

@@ -133,14 +133,14 @@ export function inboxConsumerName(id: string): string {
  * in-progress acks for everything it holds.
  */
 export const INBOX_MAX_IN_FLIGHT = 64;
-export function inboxConsumer(id: string): Partial<ConsumerConfig> & { durable_name: string } {
+export function inboxConsumer(id: string, ackWaitMs = 30_000): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: inboxConsumerName(id),
     description: `durable inbox of ${id}`,
     filter_subject: inboxSubject(id),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(30_000),
+    ack_wait: nanos(ackWaitMs),
     max_ack_pending: INBOX_MAX_IN_FLIGHT,
     max_deliver: -1,
   };

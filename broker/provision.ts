@@ -40,8 +40,8 @@ export async function ensureStream(jsm: JetStreamManager, def: StreamDefinition)
   }
 }
 
-export async function ensureInboxConsumer(jsm: JetStreamManager, id: string): Promise<Change> {
-  const def = inboxConsumer(id);
+export async function ensureInboxConsumer(jsm: JetStreamManager, id: string, ackWaitMs?: number): Promise<Change> {
+  const def = inboxConsumer(id, ackWaitMs);
   try {
     const info = await jsm.consumers.info("INBOX", def.durable_name);
     const { deliver_policy: _d, ...mutable } = def;

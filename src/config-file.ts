@@ -76,6 +76,8 @@ export const configSchema = z
         /** Job queues this machine serves (default ["default"]); false-y list disables jobs. */
         jobQueues: z.array(identityString).optional(),
         jobs: z.boolean().optional(),
+        /** Ack wait of this identity's inbox consumer (default 30 s); also how long a restart after a crash waits. */
+        inboxAckWaitMs: z.number().int().min(1000).max(600_000).optional(),
       })
       .strict()
       .optional(),

@@ -28,6 +28,12 @@ export interface HooksEndpoint {
   onHook: ((h: ReceivedHook) => void) | undefined;
   /** Keep received hooks in `received` (turn off for long benchmark runs). */
   record: boolean;
+  /** Requests answered from the Idempotency-Key cache (the gateway replays, it does not run again). */
+  replayed: number;
+  /** Every POST that reached the endpoint, replays included. */
+  posts: number;
+  /** Bodies above this many bytes get 413, as the gateway's hooks body limit does. */
+  maxBodyBytes: number;
   /** Stop listening (connections refused) until start() again on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -37,6 +43,8 @@ export interface HooksEndpoint {
 export async function startHooksEndpoint(opts: { token?: string; port?: number } = {}): Promise<HooksEndpoint> {
   const token = opts.token ?? "test-hooks-token";
   let server: Server | undefined;
+  // As the gateway does (docs: hook retries): a repeated Idempotency-Key replays the admitted run.
+  const seenKeys = new Map<string, string>();
   const ep: HooksEndpoint = {
     url: "",
     port: opts.port ?? 0,
@@ -45,6 +53,9 @@ export async function startHooksEndpoint(opts: { token?: string; port?: number }
     respond: undefined,
     onHook: undefined,
     record: true,
+    replayed: 0,
+    posts: 0,
+    maxBodyBytes: 256 * 1024,
     stop: async () => {
       if (!server) return;
       const s = server;
@@ -71,6 +82,7 @@ export async function startHooksEndpoint(opts: { token?: string; port?: number }
     };
     if (req.method !== "POST" || !req.url?.startsWith("/hooks/")) return send(404, { ok: false, error: "not found" });
     if (req.headers.authorization !== `Bearer ${token}`) return send(401, { ok: false, error: "unauthorized" });
+    if (Buffer.concat(chunks).length > ep.maxBodyBytes) return send(413, { ok: false, error: "payload too large" });
     let body: ReceivedHook["body"];
     try {
       body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
@@ -81,9 +93,21 @@ export async function startHooksEndpoint(opts: { token?: string; port?: number }
     if (req.url === "/hooks/agent" && (typeof body.message !== "string" || body.message.length === 0)) return send(400, { ok: false, error: "message required" });
     if (req.url === "/hooks/wake" && typeof body.text !== "string") return send(400, { ok: false, error: "text required" });
     const hook: ReceivedHook = { path: req.url, auth: req.headers.authorization, body, at: Date.now(), runId: randomUUID() };
+    ep.posts++;
+    const key = req.headers["idempotency-key"];
+    if (typeof key === "string" && seenKeys.has(key)) {
+      ep.replayed++;
+      return send(200, { ok: true, runId: seenKeys.get(key) });
+    }
     const custom = ep.respond?.(hook);
     if (custom?.delayMs) await new Promise((r) => setTimeout(r, custom.delayMs));
     if (custom && custom.status !== 200) return send(custom.status, custom.body ?? { ok: false, error: `status ${custom.status}` });
+    if (custom?.body === "garbage") {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<html>not a gateway</html>");
+      return;
+    }
+    if (typeof key === "string") seenKeys.set(key, hook.runId);
     if (ep.record) ep.received.push(hook);
     ep.onHook?.(hook);
     send(200, custom?.body ?? { ok: true, runId: hook.runId });

@@ -75,7 +75,8 @@ async function post(
   if (res.status >= 200 && res.status < 300) {
     const parsed = okBody.safeParse(json);
     if (parsed.success) return { ok: true, status: res.status, ...(parsed.data.runId ? { runId: parsed.data.runId } : {}) };
-    return { ok: false, status: res.status, retryable: true, reason: `gateway answered ${res.status} with an unexpected body` };
+    // Not the hooks contract: most likely gateway.url is not an OpenClaw gateway. Retrying cannot fix that.
+    return { ok: false, status: res.status, retryable: false, reason: `gateway answered ${res.status} without {"ok":true} (is ${gw.url} an OpenClaw gateway?)` };
   }
   const detail = errBody.safeParse(json);
   const said = detail.success ? (detail.data.error ?? detail.data.message) : res.text.trim().split("\n")[0];

@@ -89,6 +89,7 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     capabilities,
     ...(gw?.agentId ? { agentId: gw.agentId } : {}),
     hooks: r.config.hooks,
+    ...(r.config.sidecar?.inboxAckWaitMs ? { inboxAckWaitMs: r.config.sidecar.inboxAckWaitMs } : {}),
     ...(r.config.sidecar?.httpPort !== 0 ? { httpPort: r.config.sidecar?.httpPort ?? 9469 } : {}),
     ...(r.config.alerts ? { alerts: r.config.alerts } : {}),
     jobs:

@@ -24,6 +24,8 @@ export interface InboxOptions {
   onGatewayState?: (up: boolean, reason?: string) => void;
   /** Per-POST timeout. */
   hookTimeoutMs?: number;
+  /** In-progress ack interval while holding a message (a third of the ack wait). */
+  workingEveryMs?: number;
 }
 
 export interface InboxStats {
@@ -80,7 +82,7 @@ export class InboxConsumer {
   constructor(private readonly o: InboxOptions) {}
 
   start(): void {
-    this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), 10_000);
+    this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), this.o.workingEveryMs ?? 10_000);
     this.keepAlive.unref();
     this.loop = this.run();
   }
@@ -120,9 +122,22 @@ export class InboxConsumer {
     const js = jetstream(this.o.nc);
     const signal = this.abort.signal;
     let failures = 0;
+    let first = true;
     while (!signal.aborted) {
       try {
         const consumer = await js.consumers.get("INBOX", inboxConsumerName(this.o.self));
+        if (first) {
+          first = false;
+          // Messages a previous run took and never acked (it crashed) come back only when their ack
+          // wait expires; the broker then serves them before newer ones. Pulling earlier would hand
+          // over newer messages first and break per-sender order, so wait that long once.
+          const ci = await consumer.info();
+          if (ci.num_ack_pending > 0) {
+            const waitMs = Math.ceil((ci.config.ack_wait ?? 30e9) / 1e6) + 1000;
+            this.o.log.warn({ unacked: ci.num_ack_pending, waitMs }, "a previous run left messages unacked; waiting for their redelivery to keep order");
+            if (!(await sleep(waitMs, signal))) break;
+          }
+        }
         const messages = await consumer.consume({ max_messages: 64 });
         const onAbort = (): void => void messages.close();
         signal.addEventListener("abort", onAbort, { once: true });
@@ -214,7 +229,7 @@ export class InboxConsumer {
 
   /** POSTs while keeping the broker's claim on the message alive (slow gateways). */
   private async post(m: JsMsg, req: AgentTurnRequest): Promise<DeliveryResult> {
-    const keepAlive = setInterval(() => safeWorking(m), 10_000);
+    const keepAlive = setInterval(() => safeWorking(m), this.o.workingEveryMs ?? 10_000);
     try {
       return await this.o.gateway.startTurn(req, { timeoutMs: this.o.hookTimeoutMs ?? 120_000, signal: this.abort.signal });
     } finally {

@@ -44,6 +44,8 @@ export interface SidecarOptions {
   hooks?: HookRule[];
   /** Peer-down alerts (config `alerts`); this sidecar competes for the alerter lease. */
   alerts?: PeerAlertConfig & { checkMs?: number };
+  /** Ack wait of the inbox consumer (default 30 s; in-progress acks extend it while a POST runs). */
+  inboxAckWaitMs?: number;
   /** Loopback port for /healthz and /metrics (0: any free port; undefined: off). */
   httpPort?: number;
 }
@@ -93,7 +95,7 @@ export class Sidecar {
     void this.watchConnection();
     try {
       const jsm = await jetstreamManager(this.nc);
-      const change = await ensureInboxConsumer(jsm, this.self);
+      const change = await ensureInboxConsumer(jsm, this.self, this.o.inboxAckWaitMs);
       if (change !== "unchanged") log.info({ consumer: `inbox-${this.self}`, change }, "inbox consumer ready");
     } catch (err) {
       // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
@@ -112,6 +114,7 @@ export class Sidecar {
       ...(this.o.agentId ? { agentId: this.o.agentId } : {}),
       ...(this.o.hookTimeoutMs ? { hookTimeoutMs: this.o.hookTimeoutMs } : {}),
       onAskAccepted: (env, runId, sessionKey) => this.asks.accepted(env, runId, sessionKey),
+      ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
     });
     this.presence = new PresenceHeartbeat(

@@ -39,6 +39,8 @@ export interface TestBroker {
   stop(): Promise<void>;
   /** Stop and start again on the same port and store (file storage survives). */
   restart(): Promise<void>;
+  /** The container (docker kind), for pause/network faults. */
+  container?: StartedNatsContainer;
 }
 
 function tempDir(prefix: string): string {
@@ -46,18 +48,23 @@ function tempDir(prefix: string): string {
 }
 
 /** A single JetStream node. */
-export async function startBroker(opts: { kind?: BrokerKind } = {}): Promise<TestBroker> {
+export async function startBroker(opts: { kind?: BrokerKind; fixedPort?: boolean } = {}): Promise<TestBroker> {
   const kind = opts.kind ?? brokerKind();
   if (kind === "docker") {
-    const make = () =>
-      new NatsContainer(NATS_IMAGE).withJetStream().withArg("--store_dir", "/data").withArg("--server_name", "mesh-test");
+    // A fixed host port survives a container restart (clients reconnect to the same address).
+    const fixed = opts.fixedPort ? await freePort() : undefined;
+    const make = () => {
+      const c = new NatsContainer(NATS_IMAGE).withJetStream().withArg("--store_dir", "/data").withArg("--server_name", "mesh-test");
+      return fixed ? c.withExposedPorts({ container: 4222, host: fixed }) : c;
+    };
     let container: StartedNatsContainer = await make().start();
     const urlOf = (c: StartedNatsContainer): string => {
       const o = c.getConnectionOptions();
-      return `nats://${o.user}:${o.pass}@${o.servers}`;
+      return fixed ? `nats://${o.user}:${o.pass}@127.0.0.1:${fixed}` : `nats://${o.user}:${o.pass}@${o.servers}`;
     };
     const broker: TestBroker = {
       kind,
+      container,
       url: urlOf(container),
       stop: async () => {
         await container.stop({ timeout: 5_000 });
@@ -93,7 +100,7 @@ export interface TestCluster {
   kind: BrokerKind;
   /** Comma-separated client URLs of all three nodes. */
   url: string;
-  nodes: Array<{ name: string; url: string; stop(): Promise<void>; start(): Promise<void> }>;
+  nodes: Array<{ name: string; url: string; stop(): Promise<void>; start(): Promise<void>; cut?(): void; heal?(): void }>;
   stop(): Promise<void>;
 }
 
@@ -134,6 +141,9 @@ export async function startCluster(opts: { kind?: BrokerKind } = {}): Promise<Te
         start: async () => {
           await c.restart();
         },
+        // Cut from / put back on the cluster network (docker network disconnect/connect).
+        cut: () => void spawnSync("docker", ["network", "disconnect", network.getName(), c.getId()], { stdio: "ignore" }),
+        heal: () => void spawnSync("docker", ["network", "connect", "--alias", names[i] as string, network.getName(), c.getId()], { stdio: "ignore" }),
       })),
       stop: async () => {
         await Promise.all(containers.map((c) => c.stop({ timeout: 2_000 }).catch(() => undefined)));

@@ -23,6 +23,7 @@ export function startTestSidecar(o: {
   alerts?: import("../../src/alerts/peer-alerts.js").PeerAlertConfig & { checkMs?: number };
   presenceIntervalMs?: number;
   httpPort?: number;
+  inboxAckWaitMs?: number;
 }): Promise<Sidecar> & { stateDir: string } {
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), `mesh-sidecar-${o.identity}-`));
   const sidecar = new Sidecar({
@@ -35,6 +36,7 @@ export function startTestSidecar(o: {
     ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
     ...(o.hooks ? { hooks: o.hooks } : {}),
     ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
+    ...(o.inboxAckWaitMs !== undefined ? { inboxAckWaitMs: o.inboxAckWaitMs } : {}),
     ...(o.alerts ? { alerts: o.alerts } : {}),
     log: createLogger({ name: `sidecar-${o.identity}`, level: process.env.MESH_TEST_LOG ?? "silent" }),
     presenceIntervalMs: o.presenceIntervalMs ?? 1000,
