@@ -28,6 +28,8 @@ export const BUCKETS = {
   jobs: "mesh-jobs",
   leader: "mesh-leader",
   alerts: "mesh-alerts",
+  /** Identity → public nkey (written by the admin, read by every sidecar to verify senders). */
+  identities: "mesh-identities",
 } as const;
 
 /** The peer-alert lease expires this long after its holder stops renewing it. */

@@ -63,6 +63,7 @@ export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<R
     [BUCKETS.jobs, { history: 1, replicas, description: "openclaw-mesh job status and results" }],
     [BUCKETS.leader, { ttl: LEADER_TTL_MS, history: 1, replicas, description: "openclaw-mesh leases (peer alerts)" }],
     [BUCKETS.alerts, { history: 1, replicas, description: "openclaw-mesh peer up/down state" }],
+    [BUCKETS.identities, { history: 1, replicas, description: "openclaw-mesh identity public keys" }],
   ];
   const jsm = await jetstreamManager(nc);
   for (const [name, opts] of wanted) {

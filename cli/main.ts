@@ -313,6 +313,31 @@ broker
   .option("--json", "print as JSON")
   .action(run(async () => (await import("./commands/broker.js")).status));
 
+broker
+  .command("init")
+  .description("require credentials: an admin key and a registry of identities (no anonymous clients)")
+  .option("--state-dir <dir>", "broker state directory (default ~/.config/openclaw-mesh/broker)")
+  .option("--tls", "also make a CA and a server certificate and serve TLS")
+  .option("--host <names...>", "names/IPs for the server certificate (default 127.0.0.1 localhost)")
+  .addHelpText("after", "\nA running broker (mesh broker up) reloads at once; anonymous clients are refused from then on.")
+  .action(run(async () => (await import("./commands/broker-auth.js")).init));
+
+broker
+  .command("add-identity")
+  .description("issue an identity its own credential (an nkey) with least-privilege permissions")
+  .argument("<identity>", "e.g. nova")
+  .option("--state-dir <dir>", "broker state directory")
+  .option("--out <file>", "where to write the credential (default <state-dir>/creds/<identity>.nk)")
+  .addHelpText("after", "\nNo broker downtime: the running broker reloads its configuration.")
+  .action(run(async () => (await import("./commands/broker-auth.js")).addIdentityCmd));
+
+broker
+  .command("revoke")
+  .description("remove an identity's credential; the broker refuses it at once")
+  .argument("<identity>", "e.g. nova")
+  .option("--state-dir <dir>", "broker state directory")
+  .action(run(async () => (await import("./commands/broker-auth.js")).revokeCmd));
+
 program
   .command("up")
   .description("run the mesh on this machine: a local broker if none is reachable, provisioned")

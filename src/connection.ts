@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
-import { credsAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/nats-core";
+import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/nats-core";
+import { signerFromSeed, type Signer } from "../subjects/signing.js";
 import { BrokerUnreachableError, MeshError } from "./errors.js";
 import { assertPrivateFile } from "./config.js";
 
@@ -11,6 +12,14 @@ export interface ConnectOptions {
   /** Keep reconnecting forever (sidecars) instead of failing fast (CLI). */
   persistent?: boolean;
   timeoutMs?: number;
+  /** This identity: with per-identity credentials, replies come on its own _INBOX_<id> prefix. */
+  identity?: string;
+}
+
+/** The signer of a connection made with an nkey seed: envelopes published on it are signed. */
+const signers = new WeakMap<NatsConnection, Signer>();
+export function signerOf(nc: NatsConnection): Signer | undefined {
+  return signers.get(nc);
 }
 
 /** Splits user:password out of a URL (nats://user:pass@host:4222) so servers get a clean URL. */
@@ -50,6 +59,7 @@ export async function connectMesh(o: ConnectOptions): Promise<NatsConnection> {
     opts.user = user;
     opts.pass = pass ?? "";
   }
+  let signer: Signer | undefined;
   if (o.creds) {
     assertPrivateFile(o.creds);
     let bytes: Uint8Array;
@@ -58,8 +68,17 @@ export async function connectMesh(o: ConnectOptions): Promise<NatsConnection> {
     } catch {
       throw new MeshError(`cannot read credentials file ${o.creds}`);
     }
-    opts.authenticator = credsAuthenticator(bytes);
+    const text = new TextDecoder().decode(bytes).trim();
+    if (/^SU[A-Z2-7]{50,}$/.test(text)) {
+      // An nkey seed (mesh broker add-identity): authenticate with it and sign envelopes with it.
+      opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(text));
+      signer = signerFromSeed(text);
+    } else {
+      opts.authenticator = credsAuthenticator(bytes);
+    }
   }
+  if (o.identity && o.creds) opts.inboxPrefix = `_INBOX_${o.identity}`;
+  if (process.env.MESH_TLS_CA) opts.tls = { caFile: process.env.MESH_TLS_CA };
   if (o.persistent) {
     opts.maxReconnectAttempts = -1;
     opts.reconnectTimeWait = 500;
@@ -69,7 +88,9 @@ export async function connectMesh(o: ConnectOptions): Promise<NatsConnection> {
     opts.maxReconnectAttempts = 0;
   }
   try {
-    return await connect(opts);
+    const nc = await connect(opts);
+    if (signer) signers.set(nc, signer);
+    return nc;
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
     if (/authorization|authentication|permissions/i.test(msg)) {

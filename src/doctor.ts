@@ -43,7 +43,7 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
   // Never print a password that was given in the URL.
   const where = parseServers(r.server).servers.join(",");
   try {
-    nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), timeoutMs: 3000, name: "mesh-doctor" });
+    nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), timeoutMs: 3000, name: "mesh-doctor", identity: self });
     add({ name: "broker reachable", status: "ok", detail: `${where} (nats-server ${nc.info?.version ?? "?"})` });
   } catch (err) {
     add({

@@ -4,6 +4,7 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { inboxSubject } from "../subjects/subjects.js";
 import { encodeEnvelope, newEnvelope, type Envelope, type NewEnvelope } from "../subjects/envelope-core.js";
 import { MeshError } from "./errors.js";
+import { signerOf } from "./connection.js";
 
 /** Subject roots stored in a JetStream stream (see broker/definitions.ts). */
 export function storedRoot(subject: string): boolean {
@@ -33,8 +34,11 @@ function jsError(err: unknown, subject: string): MeshError {
 }
 
 /** Publishes an envelope to JetStream with its id as Nats-Msg-Id (a retried publish is stored once). */
-export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope): Promise<Published> {
+export async function publishEnvelope(nc: NatsConnection, subject: string, unsigned: Envelope): Promise<Published> {
   const js = jetstream(nc);
+  // Signed with the sender's nkey when the connection has one (secure mesh).
+  const signer = signerOf(nc);
+  const env = signer && !unsigned.sig ? signer.sign(unsigned) : unsigned;
   let ack: PubAck;
   try {
     ack = await js.publish(subject, encodeEnvelope(env), { msgID: env.id, timeout: 5000 });

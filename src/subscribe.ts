@@ -54,8 +54,10 @@ export async function subscribe(
   let seen = 0;
   const closers: Array<() => void> = [];
   let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
+  let fail: (err: Error) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
     finish = resolve;
+    fail = (err) => reject(new MeshError(/permission/i.test(err.message) ? `not allowed: ${err.message}` : err.message));
   });
   const deliver = (m: SeenMessage): void => {
     if (opts.count !== undefined && seen >= opts.count) return;
@@ -70,7 +72,13 @@ export async function subscribe(
     closers.push(() => sub.unsubscribe());
     void (async () => {
       for await (const m of sub) deliver(decode({ subject: m.subject, data: m.data, time: new Date() }));
-    })();
+    })().catch(fail);
+    // A permission violation arrives asynchronously on the connection.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "error") fail(s.error as Error);
+      }
+    })().catch(() => undefined);
   } else {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
@@ -105,7 +113,7 @@ export async function subscribe(
             decode({ subject: m.subject, data: m.data, stream, seq: m.seq, time: new Date(Math.floor(m.info.timestampNanos / 1e6)) }),
           );
         }
-      })();
+      })().catch(fail);
     }
   }
   await done;

@@ -32,3 +32,5 @@ export { sidecarEventKinds, eventBodies, deadLetterBody, presenceSchema } from "
 export type { EventKind, EventBody, DeadLetterBody, Presence } from "./events.js";
 export { jobBodySchema, jobRecordSchema, jobStates, jobConsumerName } from "./jobs.js";
 export type { JobBody, JobRecord, JobState } from "./jobs.js";
+export { signerFromSeed, verifyEnvelope, signingBytes } from "./signing.js";
+export type { Signer, Verdict } from "./signing.js";

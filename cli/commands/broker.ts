@@ -3,6 +3,7 @@ import { identity } from "../../subjects/mod.js";
 import { brokerStatus, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
 import { meshHome, type GlobalOptions, type Resolved } from "../../src/config.js";
 import { connectMesh } from "../../src/connection.js";
+import { authInclude, paths } from "../../broker/auth.js";
 import { printJson, resolved, withConnection } from "./common.js";
 
 interface UpOptions extends GlobalOptions {
@@ -38,16 +39,18 @@ export function untilSignal(): Promise<string> {
 export async function up(opts: UpOptions): Promise<void> {
   const r = await resolved(opts);
   const stateDir = brokerStateDir(r, opts.stateDir);
+  const auth = authInclude(stateDir);
   const broker = await startLocalBroker({
     stateDir,
     host: opts.host,
     port: opts.port,
     monitorPort: opts.monitorPort,
     ...(opts.detach ? { detach: true } : {}),
+    ...(auth ? { extra: auth } : {}),
   });
   process.stdout.write(`broker: ${broker.url} (pid ${broker.pid}, state ${stateDir}, monitoring ${broker.monitorUrl})\n`);
   if (opts.provision) {
-    const nc = await connectMesh({ server: broker.url, name: "mesh-broker-up" });
+    const nc = await connectMesh({ server: broker.url, name: "mesh-broker-up", ...(auth ? { creds: paths(stateDir).admin } : {}) });
     try {
       const report = await provision(nc);
       process.stdout.write(`${describeReport(report)}\n`);

@@ -15,7 +15,7 @@ export function selfIdentity(r: Resolved, override?: string): string {
 }
 
 export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-cli" });
+  const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-cli", identity: selfIdentity(r) });
   try {
     return await fn(nc);
   } finally {

@@ -126,7 +126,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
   if (dry) steps.push({ step: "broker", status: "would", detail: `check ${o.server}` });
   else {
     try {
-      const nc = await connectMesh({ server: o.server, ...(o.creds ? { creds: o.creds } : {}), timeoutMs: 3000 });
+      const nc = await connectMesh({ server: o.server, ...(o.creds ? { creds: o.creds } : {}), timeoutMs: 3000, identity: id });
       steps.push({ step: "broker", status: "done", detail: `reachable at ${o.server} (nats-server ${nc.info?.version ?? "?"})` });
       await nc.close();
     } catch (err) {

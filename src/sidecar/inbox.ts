@@ -2,6 +2,7 @@ import { jetstream, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName } from "../../broker/definitions.js";
 import { bodyText, parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import type { Verdict } from "../../subjects/signing.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../backoff.js";
 import type { Logger } from "../log.js";
 import { deadLetter } from "./dead-letter.js";
@@ -22,6 +23,8 @@ export interface InboxOptions {
   /** Called for asks once the gateway accepted them (the reply is sent from there). */
   onAskAccepted?: (env: Envelope, runId: string | undefined, sessionKey: string) => void;
   onGatewayState?: (up: boolean, reason?: string) => void;
+  /** Secure mesh: checks the sender's signature; a failed check is dead-lettered, never delivered. */
+  verify?: (env: Envelope) => Promise<Verdict>;
   /** Per-POST timeout. */
   hookTimeoutMs?: number;
   /** In-progress ack interval while holding a message (a third of the ack wait). */
@@ -173,6 +176,13 @@ export class InboxConsumer {
     if (env.kind !== "message" && env.kind !== "ask") {
       await this.reject(m, `kind ${env.kind} does not belong in an inbox`, env);
       return;
+    }
+    if (this.o.verify) {
+      const verdict = await this.o.verify(env);
+      if (!verdict.ok) {
+        await this.reject(m, verdict.reason, env);
+        return;
+      }
     }
     if (this.o.journal.has(env.id)) {
       this.stats.duplicatesSkipped++;

@@ -12,6 +12,7 @@ import { DeliveredJournal } from "./delivered-journal.js";
 import { EventPublisher } from "./events.js";
 import { InboxConsumer } from "./inbox.js";
 import { PresenceHeartbeat } from "./presence.js";
+import { senderVerifier } from "./verify.js";
 import { JobWorker } from "../jobs/worker.js";
 import { HookRunner } from "../hooks/runner.js";
 import type { HookRule } from "../hooks/rules.js";
@@ -87,6 +88,7 @@ export class Sidecar {
         server: this.o.server,
         ...(this.o.creds ? { creds: this.o.creds } : {}),
         name: `mesh-sidecar-${this.self}`,
+        identity: this.self,
         persistent: true,
         timeoutMs: 5000,
       });
@@ -103,6 +105,7 @@ export class Sidecar {
     }
     this.events = new EventPublisher(this.nc, this.self, log);
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
+    const verify = await senderVerifier(this.nc, log);
     this.asks = new AskResponder(this.nc, this.self, this.o.gateway, this.events, log);
     this.inbox = new InboxConsumer({
       nc: this.nc,
@@ -116,6 +119,7 @@ export class Sidecar {
       onAskAccepted: (env, runId, sessionKey) => this.asks.accepted(env, runId, sessionKey),
       ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
+      ...(verify ? { verify } : {}),
     });
     this.presence = new PresenceHeartbeat(
       this.nc,

@@ -1,0 +1,154 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createUser } from "@nats-io/nkeys";
+import { identity as checkIdentity } from "../subjects/identity.js";
+import { MeshError } from "../src/errors.js";
+import { identityPermissions } from "./permissions.js";
+
+/**
+ * The authenticated broker: nkey users in the server config (works on nats-server 2.9+), one per
+ * identity plus an admin, with least-privilege permissions. Adding or revoking an identity rewrites
+ * auth.conf and reloads the running server (SIGHUP): no downtime, and a removed key is refused at once.
+ *
+ * State directory: identities.json (the registry), auth.conf (rendered), admin.nk, creds/<id>.nk,
+ * tls/ (with --tls).
+ */
+export interface Registry {
+  admin: string;
+  identities: Record<string, { publicKey: string; addedAt: string }>;
+  tls?: { cert: string; key: string; ca: string };
+}
+
+export const paths = (stateDir: string) => ({
+  registry: join(stateDir, "identities.json"),
+  auth: join(stateDir, "auth.conf"),
+  admin: join(stateDir, "admin.nk"),
+  creds: join(stateDir, "creds"),
+  tls: join(stateDir, "tls"),
+  pid: join(stateDir, "nats-server.pid"),
+});
+
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+export function readRegistry(stateDir: string): Registry {
+  const p = paths(stateDir).registry;
+  if (!existsSync(p)) throw new MeshError(`this broker is not set up for authentication yet: run \`mesh broker init\` (state ${stateDir})`);
+  return JSON.parse(readFileSync(p, "utf8")) as Registry;
+}
+
+function q(s: string): string {
+  return JSON.stringify(s);
+}
+
+export function renderAuth(reg: Registry): string {
+  const users = [
+    `    { nkey: ${q(reg.admin)} }`,
+    ...Object.entries(reg.identities).map(([id, { publicKey }]) => {
+      const p = identityPermissions(id);
+      return `    { nkey: ${q(publicKey)}, permissions: { publish: { allow: [${p.publish.allow.map(q).join(", ")}] }, subscribe: { allow: [${p.subscribe.allow.map(q).join(", ")}] } } }`;
+    }),
+  ];
+  const lines = ["# rendered by broker/auth.ts (mesh broker init / add-identity / revoke); do not edit", "authorization {", "  users: [", users.join("\n"), "  ]", "}"];
+  if (reg.tls) lines.push("", "tls {", `  cert_file: ${q(reg.tls.cert)}`, `  key_file: ${q(reg.tls.key)}`, `  ca_file: ${q(reg.tls.ca)}`, "  timeout: 2", "}");
+  return `${lines.join("\n")}\n`;
+}
+
+/** SIGHUP to the running broker of this state directory (nats-server reloads its config). */
+export function reloadBroker(stateDir: string): boolean {
+  const pidFile = paths(stateDir).pid;
+  if (!existsSync(pidFile)) return false;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  try {
+    process.kill(pid, "SIGHUP");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function save(stateDir: string, reg: Registry): void {
+  const p = paths(stateDir);
+  writePrivate(p.registry, `${JSON.stringify(reg, null, 2)}\n`);
+  writePrivate(p.auth, renderAuth(reg));
+  // A broker started before `init` has a config without the include: add it, so the reload applies.
+  const conf = join(stateDir, "nats-server.conf");
+  if (existsSync(conf)) {
+    const text = readFileSync(conf, "utf8");
+    if (!text.includes(`include "auth.conf"`)) writeFileSync(conf, `${text.trimEnd()}\n\ninclude "auth.conf"\n`, { mode: 0o600 });
+  }
+}
+
+function makeTls(dir: string, hosts: string[]): Registry["tls"] {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = join(dir, "ca.pem");
+  const caKey = join(dir, "ca-key.pem");
+  const cert = join(dir, "server.pem");
+  const key = join(dir, "server-key.pem");
+  const run = (args: string[]): void => {
+    const r = spawnSync("openssl", args, { encoding: "utf8" });
+    if (r.status !== 0) throw new MeshError(`openssl ${args[0]} failed: ${(r.stderr || "").trim().split("\n")[0]}`);
+  };
+  run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", "/CN=openclaw-mesh CA", "-keyout", caKey, "-out", ca]);
+  const san = hosts.map((h) => (/^[\d.]+$/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(",");
+  const ext = join(dir, "san.ext");
+  writeFileSync(ext, `subjectAltName=${san}\n`);
+  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=openclaw-mesh broker", "-keyout", key, "-out", join(dir, "server.csr")]);
+  run(["x509", "-req", "-in", join(dir, "server.csr"), "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "825", "-extfile", ext, "-out", cert]);
+  for (const f of [caKey, key]) chmodSync(f, 0o600);
+  return { cert, key, ca };
+}
+
+/** `mesh broker init`: an admin key and an empty registry; with tls, a CA and a server certificate. */
+export function initAuth(stateDir: string, opts: { tls?: boolean; hosts?: string[] } = {}): { created: boolean; adminCreds: string; reloaded: boolean; tls?: Registry["tls"] } {
+  const p = paths(stateDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  if (existsSync(p.registry)) {
+    const reg = readRegistry(stateDir);
+    if (opts.tls && !reg.tls) {
+      reg.tls = makeTls(p.tls, opts.hosts ?? ["127.0.0.1", "localhost"]);
+      save(stateDir, reg);
+      return { created: false, adminCreds: p.admin, reloaded: reloadBroker(stateDir), tls: reg.tls };
+    }
+    return { created: false, adminCreds: p.admin, reloaded: false, ...(reg.tls ? { tls: reg.tls } : {}) };
+  }
+  const admin = createUser();
+  writePrivate(p.admin, `${new TextDecoder().decode(admin.getSeed())}\n`);
+  const reg: Registry = { admin: admin.getPublicKey(), identities: {} };
+  if (opts.tls) reg.tls = makeTls(p.tls, opts.hosts ?? ["127.0.0.1", "localhost"]);
+  save(stateDir, reg);
+  return { created: true, adminCreds: p.admin, reloaded: reloadBroker(stateDir), ...(reg.tls ? { tls: reg.tls } : {}) };
+}
+
+/** `mesh broker add-identity`: a new nkey user for the identity; writes its seed file (0600). */
+export function addIdentity(stateDir: string, rawId: string, out?: string): { id: string; publicKey: string; seedFile: string; reloaded: boolean; existed: boolean } {
+  const id = checkIdentity(rawId);
+  const reg = readRegistry(stateDir);
+  const seedFile = out ?? join(paths(stateDir).creds, `${id}.nk`);
+  const existing = reg.identities[id];
+  if (existing && existsSync(seedFile)) return { id, publicKey: existing.publicKey, seedFile, reloaded: false, existed: true };
+  const kp = createUser();
+  mkdirSync(paths(stateDir).creds, { recursive: true, mode: 0o700 });
+  writePrivate(seedFile, `${new TextDecoder().decode(kp.getSeed())}\n`);
+  reg.identities[id] = { publicKey: kp.getPublicKey(), addedAt: new Date().toISOString() };
+  save(stateDir, reg);
+  return { id, publicKey: kp.getPublicKey(), seedFile, reloaded: reloadBroker(stateDir), existed: false };
+}
+
+/** `mesh broker revoke`: removes the identity's key; the reload disconnects it at once. */
+export function revokeIdentity(stateDir: string, rawId: string): { id: string; reloaded: boolean } {
+  const id = checkIdentity(rawId);
+  const reg = readRegistry(stateDir);
+  if (!reg.identities[id]) throw new MeshError(`${id} is not a registered identity`);
+  delete reg.identities[id];
+  save(stateDir, reg);
+  return { id, reloaded: reloadBroker(stateDir) };
+}
+
+/** The config line that makes nats-server use auth.conf (when `mesh broker init` ran). */
+export function authInclude(stateDir: string): string | undefined {
+  return existsSync(paths(stateDir).auth) ? `include "auth.conf"` : undefined;
+}

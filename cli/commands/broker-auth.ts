@@ -1,0 +1,81 @@
+import { Kvm } from "@nats-io/kv";
+import { addIdentity, initAuth, paths, revokeIdentity } from "../../broker/auth.js";
+import { BUCKETS } from "../../broker/definitions.js";
+import { ensureInboxConsumer, provision } from "../../broker/provision.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { GlobalOptions, Resolved } from "../../src/config.js";
+import { connectMesh } from "../../src/connection.js";
+import { brokerStateDir } from "./broker.js";
+import { resolved } from "./common.js";
+
+interface AuthOpts extends GlobalOptions {
+  stateDir?: string;
+  tls?: boolean;
+  host?: string[];
+  out?: string;
+}
+
+/** Runs `fn` with an admin connection when the broker answers; says so when it does not. */
+async function asAdmin(r: Resolved, stateDir: string, fn: (nc: Awaited<ReturnType<typeof connectMesh>>) => Promise<void>): Promise<boolean> {
+  try {
+    const nc = await connectMesh({ server: r.server, creds: r.creds ?? paths(stateDir).admin, name: "mesh-admin", timeoutMs: 3000 });
+    try {
+      await fn(nc);
+    } finally {
+      await nc.close();
+    }
+    return true;
+  } catch (err) {
+    process.stderr.write(`mesh: note: broker not updated now (${(err as Error).message}); the files are written and apply when it starts\n`);
+    return false;
+  }
+}
+
+export async function init(opts: AuthOpts): Promise<void> {
+  const r = await resolved(opts);
+  const stateDir = brokerStateDir(r, opts.stateDir);
+  const res = initAuth(stateDir, { ...(opts.tls ? { tls: true } : {}), ...(opts.host ? { hosts: opts.host } : {}) });
+  const out = [
+    res.created ? `authentication set up in ${stateDir}` : `authentication already set up in ${stateDir}`,
+    `admin credential: ${res.adminCreds} (0600; use --creds ${res.adminCreds} for provision and admin commands)`,
+    res.reloaded ? "running broker reloaded: anonymous clients are now refused" : "start the broker with `mesh broker up` (it includes auth.conf)",
+  ];
+  if (res.tls) out.push(`TLS: CA ${res.tls.ca}; clients set MESH_TLS_CA=${res.tls.ca} and use tls://host:4222`);
+  out.push("next: mesh broker add-identity <name> for each Mac");
+  process.stdout.write(`${out.join("\n")}\n`);
+  if (res.reloaded) {
+    await new Promise((x) => setTimeout(x, 300));
+    await asAdmin(r, stateDir, async (nc) => void (await provision(nc)));
+  }
+}
+
+export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> {
+  const r = await resolved(opts);
+  const stateDir = brokerStateDir(r, opts.stateDir);
+  const res = addIdentity(stateDir, id, opts.out);
+  if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
+  await asAdmin(r, stateDir, async (nc) => {
+    await provision(nc);
+    await ensureInboxConsumer(await jetstreamManager(nc), res.id);
+    const kv = await new Kvm(nc).open(BUCKETS.identities);
+    await kv.put(res.id, JSON.stringify({ publicKey: res.publicKey, addedAt: new Date().toISOString() }));
+  });
+  process.stdout.write(
+    [
+      `${res.existed ? "already registered" : "registered"} ${res.id} (${res.publicKey})`,
+      `credential: ${res.seedFile} (0600) — copy it to ${res.id}'s Mac, e.g. to ~/.config/openclaw-mesh/${res.id}.nk, then run there:`,
+      `  mesh init --identity ${res.id} --server ${r.server.replace(/\/\/[^@]*@/, "//")} --creds ~/.config/openclaw-mesh/${res.id}.nk`,
+    ].join("\n") + "\n",
+  );
+}
+
+export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
+  const r = await resolved(opts);
+  const stateDir = brokerStateDir(r, opts.stateDir);
+  const res = revokeIdentity(stateDir, id);
+  await asAdmin(r, stateDir, async (nc) => {
+    const kv = await new Kvm(nc).open(BUCKETS.identities);
+    await kv.delete(res.id);
+  });
+  process.stdout.write(`revoked ${res.id}${res.reloaded ? "; the broker reloaded and refuses it now" : ""}\n`);
+}
