@@ -1,15 +1,15 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { STREAMS } from "../../broker/definitions.js";
 import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../backoff.js";
 import type { Logger } from "../log.js";
+import { consumeDurable } from "../sidecar/consume.js";
 import { safeNak, safeWorking } from "../sidecar/acks.js";
 import { deadLetter } from "../sidecar/dead-letter.js";
 import type { DeliveryResult, GatewayPort } from "../sidecar/types.js";
-import { runAction } from "./actions.js";
+import { runAction, templateContext } from "./actions.js";
 import { matches, type HookRule } from "./rules.js";
-import { templateContext } from "./actions.js";
 
 export function hookConsumerName(self: string, rule: string): string {
   return `hook-${self}-${rule}`;
@@ -83,32 +83,17 @@ export class HookRunner {
     }
   }
 
-  private async run(rule: HookRule, consumerName: string): Promise<void> {
-    const js = jetstream(this.o.nc);
-    const signal = this.abort.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        const c = await js.consumers.get(STREAMS.events, consumerName);
-        const messages = await c.consume({ max_messages: 4 });
-        const onAbort = (): void => void messages.close();
-        signal.addEventListener("abort", onAbort, { once: true });
-        failures = 0;
-        for await (const m of messages) {
-          if (signal.aborted) {
-            safeNak(m);
-            break;
-          }
-          await this.handle(rule, m);
-        }
-        signal.removeEventListener("abort", onAbort);
-      } catch (err) {
-        if (signal.aborted) break;
-        failures++;
-        this.o.log.warn({ rule: rule.name, err: (err as Error).message }, "hook consumer interrupted; resuming");
-        await sleep(backoffDelay(failures, { initialMs: 500, maxMs: 10_000, factor: 2 }), signal);
-      }
-    }
+  private run(rule: HookRule, consumerName: string): Promise<void> {
+    return consumeDurable({
+      nc: this.o.nc,
+      stream: STREAMS.events,
+      consumer: consumerName,
+      maxMessages: 4,
+      signal: this.abort.signal,
+      log: this.o.log,
+      label: `hook ${rule.name}`,
+      onMessage: (m) => this.handle(rule, m),
+    });
   }
 
   private async handle(rule: HookRule, m: JsMsg): Promise<void> {

@@ -1,10 +1,11 @@
-import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName } from "../../broker/definitions.js";
 import { bodyText, parseEnvelope, type Envelope } from "../../subjects/mod.js";
 import type { Verdict } from "../../subjects/signing.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../backoff.js";
 import type { Logger } from "../log.js";
+import { consumeDurable } from "./consume.js";
 import { deadLetter } from "./dead-letter.js";
 import { safeNak, safeWorking } from "./acks.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
@@ -121,45 +122,27 @@ export class InboxConsumer {
     this.lanes.set(from, next);
   }
 
-  private async run(): Promise<void> {
-    const js = jetstream(this.o.nc);
-    const signal = this.abort.signal;
-    let failures = 0;
-    let first = true;
-    while (!signal.aborted) {
-      try {
-        const consumer = await js.consumers.get("INBOX", inboxConsumerName(this.o.self));
-        if (first) {
-          first = false;
-          // Messages a previous run took and never acked (it crashed) come back only when their ack
-          // wait expires; the broker then serves them before newer ones. Pulling earlier would hand
-          // over newer messages first and break per-sender order, so wait that long once.
-          const ci = await consumer.info();
-          if (ci.num_ack_pending > 0) {
-            const waitMs = Math.ceil((ci.config.ack_wait ?? 30e9) / 1e6) + 1000;
-            this.o.log.warn({ unacked: ci.num_ack_pending, waitMs }, "a previous run left messages unacked; waiting for their redelivery to keep order");
-            if (!(await sleep(waitMs, signal))) break;
-          }
-        }
-        const messages = await consumer.consume({ max_messages: 64 });
-        const onAbort = (): void => void messages.close();
-        signal.addEventListener("abort", onAbort, { once: true });
-        failures = 0;
-        for await (const m of messages) {
-          if (signal.aborted) {
-            safeNak(m);
-            break;
-          }
-          this.dispatch(m);
-        }
-        signal.removeEventListener("abort", onAbort);
-      } catch (err) {
-        if (signal.aborted) break;
-        failures++;
-        this.o.log.warn({ err: (err as Error).message }, "inbox consumer interrupted; resuming");
-        await sleep(backoffDelay(failures, { initialMs: 500, maxMs: 10_000, factor: 2 }), signal);
-      }
-    }
+  private run(): Promise<void> {
+    return consumeDurable({
+      nc: this.o.nc,
+      stream: "INBOX",
+      consumer: inboxConsumerName(this.o.self),
+      maxMessages: 64,
+      signal: this.abort.signal,
+      log: this.o.log,
+      label: "inbox",
+      onMessage: (m) => this.dispatch(m),
+      // Messages a previous run took and never acked (it crashed) come back only when their ack
+      // wait expires; the broker then serves them before newer ones. Pulling earlier would hand
+      // over newer messages first and break per-sender order, so wait that long once.
+      beforeFirst: async (consumer) => {
+        const ci = await consumer.info();
+        if (ci.num_ack_pending === 0) return true;
+        const waitMs = Math.ceil((ci.config.ack_wait ?? 30e9) / 1e6) + 1000;
+        this.o.log.warn({ unacked: ci.num_ack_pending, waitMs }, "a previous run left messages unacked; waiting for their redelivery to keep order");
+        return sleep(waitMs, this.abort.signal);
+      },
+    });
   }
 
   private async handle(m: JsMsg, parsed: Envelope | Error): Promise<void> {
