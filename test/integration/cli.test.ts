@@ -33,13 +33,13 @@ describe(`CLI against a real nats-server`, () => {
     expect(first.consumers).toEqual({ "INBOX/inbox-nova": "created", "INBOX/inbox-clawd": "unchanged" });
     const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
     expect(third.consumers).toEqual({ "INBOX/inbox-nova": "unchanged", "INBOX/inbox-clawd": "unchanged" });
-    expect(Object.values(third.buckets)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+    expect(Object.values(third.buckets)).toEqual(Array(5).fill("unchanged"));
 
     const nc = await connectMesh({ server: broker.url });
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
     for await (const s of jsm.streams.list()) names.push(s.config.name);
-    expect(names.sort()).toEqual(["DLQ", "EVENTS", "INBOX", "JOBS", "KV_mesh-alerts", "KV_mesh-jobs", "KV_mesh-leader", "KV_mesh-presence"]);
+    expect(names.sort()).toEqual(["DLQ", "EVENTS", "INBOX", "JOBS", "KV_mesh-alerts", "KV_mesh-identities", "KV_mesh-jobs", "KV_mesh-leader", "KV_mesh-presence"]);
     // A drifted setting is put back by the next provision.
     const info = await jsm.streams.info("EVENTS");
     await jsm.streams.update("EVENTS", { ...info.config, max_bytes: 1024 * 1024 });
