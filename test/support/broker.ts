@@ -67,7 +67,8 @@ export async function startBroker(opts: { kind?: BrokerKind; fixedPort?: boolean
       container,
       url: urlOf(container),
       stop: async () => {
-        await container.stop({ timeout: 5_000 });
+        await container.stop({ timeout: 5_000 }).catch(() => undefined);
+        spawnSync("docker", ["rm", "-f", container.getId()], { stdio: "ignore" });
       },
       restart: async () => {
         await container.restart();
@@ -146,7 +147,9 @@ export async function startCluster(opts: { kind?: BrokerKind } = {}): Promise<Te
         heal: () => void spawnSync("docker", ["network", "connect", "--alias", names[i] as string, network.getName(), c.getId()], { stdio: "ignore" }),
       })),
       stop: async () => {
-        await Promise.all(containers.map((c) => c.stop({ timeout: 2_000 }).catch(() => undefined)));
+        // A node stopped and started again by a test is not always stopped by testcontainers'
+        // stop(); remove every node by id so none is left running.
+        for (const c of containers) spawnSync("docker", ["rm", "-f", c.getId()], { stdio: "ignore" });
         await network.stop().catch(() => undefined);
       },
     };
