@@ -2,9 +2,15 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { BUCKETS } from "../subjects/names.js";
 import { identity as checkIdentity } from "../subjects/identity.js";
-import { MeshError } from "../src/errors.js";
+import { MeshError } from "../src/base/errors.js";
 import { identityPermissions } from "./permissions.js";
+import { credentialText } from "./credentials.js";
+
+export { credentialText, parseCredential } from "./credentials.js";
 
 /**
  * The authenticated broker: nkey users in the server config (works on nats-server 2.9+), one per
@@ -123,6 +129,32 @@ export function initAuth(stateDir: string, opts: { tls?: boolean; hosts?: string
   return { created: true, adminCreds: p.admin, reloaded: reloadBroker(stateDir), ...(reg.tls ? { tls: reg.tls } : {}) };
 }
 
+/**
+ * Makes the mesh-identities bucket (what sidecars verify senders against) equal to the registry:
+ * every registered identity's public key, no revoked ones. Needs an admin connection; idempotent.
+ * Run after add-identity, revoke, and whenever the broker starts (files edited while it was down).
+ */
+export async function syncIdentityRegistry(nc: NatsConnection, stateDir: string): Promise<{ put: string[]; removed: string[] }> {
+  const reg = readRegistry(stateDir);
+  const kv = await new Kvm(nc).open(BUCKETS.identities);
+  const put: string[] = [];
+  const removed: string[] = [];
+  for (const [id, { publicKey, addedAt }] of Object.entries(reg.identities)) {
+    const cur = await kv.get(id);
+    const have = cur && cur.operation === "PUT" ? (JSON.parse(cur.string()) as { publicKey?: string }).publicKey : undefined;
+    if (have === publicKey) continue;
+    await kv.put(id, JSON.stringify({ publicKey, addedAt }));
+    put.push(id);
+  }
+  for await (const id of await kv.keys()) {
+    if (!reg.identities[id]) {
+      await kv.delete(id);
+      removed.push(id);
+    }
+  }
+  return { put, removed };
+}
+
 /** `mesh broker add-identity`: a new nkey user for the identity; writes its seed file (0600). */
 export function addIdentity(stateDir: string, rawId: string, out?: string): { id: string; publicKey: string; seedFile: string; reloaded: boolean; existed: boolean } {
   const id = checkIdentity(rawId);
@@ -132,7 +164,7 @@ export function addIdentity(stateDir: string, rawId: string, out?: string): { id
   if (existing && existsSync(seedFile)) return { id, publicKey: existing.publicKey, seedFile, reloaded: false, existed: true };
   const kp = createUser();
   mkdirSync(paths(stateDir).creds, { recursive: true, mode: 0o700 });
-  writePrivate(seedFile, `${new TextDecoder().decode(kp.getSeed())}\n`);
+  writePrivate(seedFile, credentialText(id, new TextDecoder().decode(kp.getSeed())));
   reg.identities[id] = { publicKey: kp.getPublicKey(), addedAt: new Date().toISOString() };
   save(stateDir, reg);
   return { id, publicKey: kp.getPublicKey(), seedFile, reloaded: reloadBroker(stateDir), existed: false };

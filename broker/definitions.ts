@@ -8,7 +8,19 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, ALL_JOBS, identity, inboxSubject } from "../subjects/mod.js";
+import {
+  ALL_DLQ,
+  ALL_EVENTS,
+  ALL_INBOXES,
+  ALL_JOBS,
+  STREAMS,
+  hookConsumerName,
+  inboxConsumerName,
+  inboxSubject,
+  jobConsumerName,
+  jobNeedsToken,
+  jobSubject,
+} from "../subjects/mod.js";
 
 /**
  * Streams, consumers and KV buckets of the mesh, as code. `provision()` applies them idempotently.
@@ -16,21 +28,6 @@ import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, ALL_JOBS, identity, inboxSubject } fr
  */
 const DAY = 24 * 60 * 60 * 1000;
 
-export const STREAMS = {
-  events: "EVENTS",
-  inbox: "INBOX",
-  jobs: "JOBS",
-  dlq: "DLQ",
-} as const;
-
-export const BUCKETS = {
-  presence: "mesh-presence",
-  jobs: "mesh-jobs",
-  leader: "mesh-leader",
-  alerts: "mesh-alerts",
-  /** Identity → public nkey (written by the admin, read by every sidecar to verify senders). */
-  identities: "mesh-identities",
-} as const;
 
 /** The peer-alert lease expires this long after its holder stops renewing it. */
 export const LEADER_TTL_MS = 15_000;
@@ -124,10 +121,6 @@ export function streamDefinitions(replicas = 1): StreamDefinition[] {
   ];
 }
 
-export function inboxConsumerName(id: string): string {
-  return `inbox-${identity(id)}`;
-}
-
 /**
  * One durable pull consumer per identity on the INBOX stream. Up to 64 messages in flight: the
  * sidecar delivers one sender's messages one at a time, in stream order (per-sender lanes), and
@@ -135,7 +128,7 @@ export function inboxConsumerName(id: string): string {
  * in-progress acks for everything it holds.
  */
 export const INBOX_MAX_IN_FLIGHT = 64;
-export function inboxConsumer(id: string, ackWaitMs = 30_000): Partial<ConsumerConfig> & { durable_name: string } {
+export function inboxConsumer(id: string, ackWaitMs = 30_000): ConsumerDefinition {
   return {
     durable_name: inboxConsumerName(id),
     description: `durable inbox of ${id}`,
@@ -144,6 +137,46 @@ export function inboxConsumer(id: string, ackWaitMs = 30_000): Partial<ConsumerC
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ackWaitMs),
     max_ack_pending: INBOX_MAX_IN_FLIGHT,
+    max_deliver: -1,
+  };
+}
+
+export type ConsumerDefinition = Partial<ConsumerConfig> & { durable_name: string };
+
+/** The ack wait of job consumers: in-progress acks extend it while a job runs. */
+export const JOB_ACK_WAIT_MS = 30_000;
+
+/**
+ * One durable pull consumer per jobs.<queue>.<needs> subject on the JOBS work queue, shared by
+ * every worker that can serve it: the broker hands each job to one worker at a time. No delivery
+ * limit here: the worker counts attempts against the job's own maxAttempts and dead-letters it.
+ */
+export function jobConsumer(queue: string, needs: readonly string[], ackWaitMs = JOB_ACK_WAIT_MS): ConsumerDefinition {
+  return {
+    durable_name: jobConsumerName(queue, jobNeedsToken(needs)),
+    description: `jobs of queue ${queue} needing ${jobNeedsToken(needs)}`,
+    filter_subject: jobSubject(queue, needs),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs),
+    max_deliver: -1,
+  };
+}
+
+/**
+ * One durable consumer per hook rule of an identity on EVENTS: a sidecar that was down resumes
+ * where it stopped (within the stream's retention); a new rule starts at "now"; one event at a
+ * time, so a rule's actions run in event order.
+ */
+export function hookConsumer(id: string, rule: string, filter: string): ConsumerDefinition {
+  return {
+    durable_name: hookConsumerName(id, rule),
+    description: `hook rule ${rule} of ${id}`,
+    filter_subject: filter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    ack_wait: nanos(30_000),
+    max_ack_pending: 1,
     max_deliver: -1,
   };
 }

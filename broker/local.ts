@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { delimiter, join } from "node:path";
-import { MeshError } from "../src/errors.js";
+import { MeshError } from "../src/base/errors.js";
 import { DEFAULT_CLIENT_PORT, DEFAULT_MONITOR_PORT, renderServerConfig } from "./server-config.js";
 
 /**

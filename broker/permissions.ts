@@ -1,5 +1,5 @@
-import { identity } from "../subjects/identity.js";
-import { BUCKETS, STREAMS, inboxConsumerName } from "./definitions.js";
+import { ALL_EVENTS, ALL_INBOXES, ALL_JOBS, ALL_REPLIES, dlqOf, eventsOf, identity, repliesTo } from "../subjects/mod.js";
+import { BUCKETS, STREAMS, clientInboxPrefix, inboxConsumerName, kvSubject } from "../subjects/names.js";
 
 /**
  * Least privilege for one identity, as nats-server permissions. Every JetStream API subject listed
@@ -23,9 +23,6 @@ const kvRead = (bucket: string): string[] => [
   `$JS.API.CONSUMER.MSG.NEXT.KV_${bucket}.*`,
 ];
 
-export function inboxPrefixFor(id: string): string {
-  return `_INBOX_${identity(id)}`;
-}
 
 export function identityPermissions(rawId: string): Permissions {
   const id = identity(rawId);
@@ -34,11 +31,11 @@ export function identityPermissions(rawId: string): Permissions {
     publish: {
       allow: [
         // messaging
-        "agent.*.inbox",
-        `events.${id}.>`,
-        `dlq.${id}.>`,
-        "reply.*.*",
-        "jobs.>",
+        ALL_INBOXES,
+        eventsOf(id),
+        dlqOf(id),
+        ALL_REPLIES,
+        ALL_JOBS,
         // JetStream basics
         "$JS.API.INFO",
         `$JS.API.STREAM.INFO.${STREAMS.inbox}`,
@@ -71,7 +68,7 @@ export function identityPermissions(rawId: string): Permissions {
         `$KV.${BUCKETS.jobs}.>`,
         ...kvRead(BUCKETS.jobs),
         // presence: its own key only; read everyone's
-        `$KV.${BUCKETS.presence}.${id}`,
+        kvSubject(BUCKETS.presence, id),
         ...kvRead(BUCKETS.presence),
         // alert lease and peer state
         `$KV.${BUCKETS.leader}.>`,
@@ -83,7 +80,7 @@ export function identityPermissions(rawId: string): Permissions {
       ],
     },
     subscribe: {
-      allow: [`${inboxPrefixFor(id)}.>`, `reply.${id}.>`, "events.>"],
+      allow: [`${clientInboxPrefix(id)}.>`, repliesTo(id), ALL_EVENTS],
     },
   };
 }

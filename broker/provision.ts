@@ -1,7 +1,18 @@
 import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS, LEADER_TTL_MS, PRESENCE_TTL_MS, inboxConsumer, streamDefinitions, type StreamDefinition } from "./definitions.js";
+import {
+  LEADER_TTL_MS,
+  PRESENCE_TTL_MS,
+  hookConsumer,
+  inboxConsumer,
+  jobConsumer,
+  streamDefinitions,
+  type ConsumerDefinition,
+  type StreamDefinition,
+} from "./definitions.js";
+import { BUCKETS, STREAMS } from "../subjects/names.js";
+import { isAlreadyExists, isNotFound } from "../src/base/nats-errors.js";
 
 export type Change = "created" | "updated" | "unchanged";
 
@@ -9,15 +20,6 @@ export interface ProvisionReport {
   streams: Record<string, Change>;
   consumers: Record<string, Change>;
   buckets: Record<string, Change>;
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
-  return (
-    e?.api_error?.err_code === 10059 || // stream not found
-    e?.api_error?.err_code === 10014 || // consumer not found
-    /not found/i.test(String(e?.message ?? ""))
-  );
 }
 
 function differs(want: Record<string, unknown>, have: Record<string, unknown>): boolean {
@@ -40,19 +42,50 @@ export async function ensureStream(jsm: JetStreamManager, def: StreamDefinition)
   }
 }
 
-export async function ensureInboxConsumer(jsm: JetStreamManager, id: string, ackWaitMs?: number): Promise<Change> {
-  const def = inboxConsumer(id, ackWaitMs);
+/** Creates the consumer, or updates what may change in place; "unchanged" when it already matches. */
+async function ensureConsumer(jsm: JetStreamManager, stream: string, def: ConsumerDefinition): Promise<Change> {
   try {
-    const info = await jsm.consumers.info("INBOX", def.durable_name);
+    const info = await jsm.consumers.info(stream, def.durable_name);
     const { deliver_policy: _d, ...mutable } = def;
     if (!differs(mutable as Record<string, unknown>, info.config as unknown as Record<string, unknown>)) return "unchanged";
-    await jsm.consumers.update("INBOX", def.durable_name, mutable);
+    await jsm.consumers.update(stream, def.durable_name, mutable);
     return "updated";
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await jsm.consumers.add("INBOX", def);
-    return "created";
   }
+  try {
+    await jsm.consumers.add(stream, def);
+  } catch (err) {
+    // Another sidecar created it at the same moment: the same definition, so nothing to do.
+    if (!isAlreadyExists(err)) throw err;
+    return "unchanged";
+  }
+  return "created";
+}
+
+export function ensureInboxConsumer(jsm: JetStreamManager, id: string, ackWaitMs?: number): Promise<Change> {
+  return ensureConsumer(jsm, STREAMS.inbox, inboxConsumer(id, ackWaitMs));
+}
+
+export function ensureJobConsumer(jsm: JetStreamManager, queue: string, needs: readonly string[], ackWaitMs?: number): Promise<Change> {
+  return ensureConsumer(jsm, STREAMS.jobs, jobConsumer(queue, needs, ackWaitMs));
+}
+
+/**
+ * A hook rule's consumer. When the rule's filter changed, the old position means nothing for the
+ * new subjects: the consumer is deleted and the rule starts over from now.
+ */
+export async function ensureHookConsumer(jsm: JetStreamManager, id: string, rule: string, filter: string): Promise<Change> {
+  const def = hookConsumer(id, rule, filter);
+  try {
+    const info = await jsm.consumers.info(STREAMS.events, def.durable_name);
+    if (info.config.filter_subject === filter) return "unchanged";
+    await jsm.consumers.delete(STREAMS.events, def.durable_name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await jsm.consumers.add(STREAMS.events, def);
+  return "created";
 }
 
 export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<Record<string, Change>> {
@@ -92,7 +125,7 @@ export async function provision(
   }
   report.buckets = await ensureBuckets(nc, opts.replicas ?? 1);
   for (const id of opts.identities ?? []) {
-    report.consumers[`INBOX/inbox-${id}`] = await ensureInboxConsumer(jsm, id);
+    report.consumers[`${STREAMS.inbox}/${inboxConsumer(id).durable_name}`] = await ensureInboxConsumer(jsm, id);
   }
   return report;
 }

@@ -1,6 +1,7 @@
+import { isNotFound } from "../src/base/nats-errors.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS, STREAMS } from "./definitions.js";
+import { BUCKETS, STREAMS } from "../subjects/names.js";
 
 export interface StreamStatus {
   name: string;
@@ -46,7 +47,8 @@ export async function brokerStatus(nc: NatsConnection): Promise<BrokerStatus> {
         consumers: si.state.consumer_count,
         replicas: si.config.num_replicas,
       });
-    } catch {
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
       status.streams.push({ name, present: false });
     }
   }

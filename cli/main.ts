@@ -3,28 +3,28 @@
  * The `mesh` command. This file only declares commands and their help; each action loads its
  * module on demand (cold start stays small) and every error leaves as one line + exit code.
  */
-import { Command, Option } from "commander";
-import type { GlobalOptions } from "../src/config.js";
+import { Command, InvalidArgumentError as InvalidArg, Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import { VERSION } from "../src/base/version.js";
 
 const program = new Command();
 
-// Each action takes its positional arguments, then its options merged with the global ones.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Action = (...args: any[]) => Promise<number | void>;
-
-/** Wraps a lazily-loaded action: merges global options, prints one-line errors, sets the exit code. */
-function run(load: () => Promise<Action>) {
-  return async (...args: unknown[]): Promise<void> => {
-    const cmd = args[args.length - 1] as Command;
-    const opts = { ...program.opts(), ...cmd.optsWithGlobals() } as GlobalOptions;
+/**
+ * Wraps a lazily-loaded action: merges the global options into the command's own, prints one-line
+ * errors, sets the exit code. Typed end to end (@commander-js/extra-typings): `A` is inferred from
+ * the loaded function, and `.action()` accepts the wrapper only when every positional argument and
+ * flag the command declares is assignable to that function's parameters.
+ */
+function run<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<number | void>>) {
+  return async (...args: [...A, CommandUnknownOpts]): Promise<void> => {
+    const cmd = args[args.length - 1] as CommandUnknownOpts;
     const positional = args.slice(0, -2);
     const local = args[args.length - 2] as object;
     try {
       const action = await load();
-      const code = await action(...positional, { ...opts, ...local });
+      const code = await action(...([...positional, { ...program.opts(), ...cmd.optsWithGlobals(), ...local }] as unknown as A));
       if (typeof code === "number") process.exitCode = code;
     } catch (err) {
-      const { oneLine, MeshError } = await import("../src/errors.js");
+      const { oneLine, MeshError } = await import("../src/base/errors.js");
       process.stderr.write(`mesh: ${oneLine(err)}\n`);
       if (process.env.MESH_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = err instanceof MeshError ? err.exitCode : 1;
@@ -35,7 +35,7 @@ function run(load: () => Promise<Action>) {
 program
   .name("mesh")
   .description("openclaw-mesh: connect OpenClaw gateways on several machines through a NATS JetStream bus")
-  .version("0.1.0")
+  .version(VERSION)
   .addOption(new Option("-s, --server <url>", "broker URL(s), comma-separated").env("MESH_SERVER"))
   .addOption(new Option("--creds <file>", "NATS credentials file of this identity").env("MESH_CREDS"))
   .addOption(new Option("-c, --config <file>", "config file (default ~/.config/openclaw-mesh/config.json)").env("MESH_CONFIG"))
@@ -263,22 +263,6 @@ program
   .option("--interval <ms>", "refresh interval", "2000")
   .action(run(async () => (await import("./commands/top.js")).top));
 
-program
-  .command("bench")
-  .description("measure the mesh against raw nats.js on the same broker (latency, throughput, cold start, jobs, scale)")
-  .option("--quick", "a short smoke run")
-  .option("--only <list>", "scenarios: inbox,events,cli,jobs,scale")
-  .option("--out <file>", "write the results as JSON")
-  .option("--markdown <file>", "write the tables as Markdown (BENCHMARKS.md)")
-  .addHelpText(
-    "after",
-    `
-Without --server it starts a throwaway local nats-server. With --server it runs against your
-broker under bench-<random> identities and removes their consumers afterwards. The gateway is
-never touched: a local endpoint speaking the hooks contract stands in for it.`,
-  )
-  .action(run(async () => (await import("./commands/bench.js")).bench));
-
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker
@@ -362,7 +346,6 @@ function parsePort(v: string): number {
   return n;
 }
 
-import { InvalidArgumentError as InvalidArg } from "commander";
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`mesh: ${(err as Error)?.message ?? String(err)}\n`);

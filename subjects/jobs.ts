@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { isIdentity } from "./identity.js";
 
+/** A worker serves the jobs needing any subset of its capabilities (2^n consumers), so n is capped. */
+export const MAX_CAPABILITIES = 6;
+
 /** What a job envelope (kind "job", type = queue) carries as its body. */
 export const jobBodySchema = z
   .object({
@@ -39,8 +42,3 @@ export const jobRecordSchema = z
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;
-
-/** Durable consumer shared by all workers for one jobs.<queue>.<needs> subject. */
-export function jobConsumerName(queue: string, needsToken: string): string {
-  return `jobs-${queue}-${needsToken.replace(/\+/g, "_")}`;
-}

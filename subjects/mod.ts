@@ -2,6 +2,7 @@ export { identity, isIdentity, identityFromHostname, token, InvalidNameError, ID
 export {
   inboxSubject,
   replySubject,
+  isReplySubjectOf,
   eventSubject,
   jobSubject,
   jobNeedsToken,
@@ -10,6 +11,10 @@ export {
   ownerOf,
   ALL_INBOXES,
   ALL_EVENTS,
+  ALL_REPLIES,
+  eventsOf,
+  dlqOf,
+  repliesTo,
   ALL_JOBS,
   ALL_DLQ,
   SUBJECT_ROOTS,
@@ -30,7 +35,20 @@ export {
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
 export { sidecarEventKinds, eventBodies, deadLetterBody, presenceSchema } from "./events.js";
 export type { EventKind, EventBody, DeadLetterBody, Presence } from "./events.js";
-export { jobBodySchema, jobRecordSchema, jobStates, jobConsumerName } from "./jobs.js";
+export { jobBodySchema, jobRecordSchema, jobStates, MAX_CAPABILITIES } from "./jobs.js";
 export type { JobBody, JobRecord, JobState } from "./jobs.js";
 export { signerFromSeed, verifyEnvelope, signingBytes } from "./signing.js";
 export type { Signer, Verdict } from "./signing.js";
+export { STREAMS, BUCKETS, inboxConsumerName, inboxConsumerOwner, hookConsumerName, jobConsumerName, clientInboxPrefix, kvSubject } from "./names.js";
+export {
+  SESSION_PREFIX,
+  PEER_ALERTS_SESSION_KEY,
+  peerSessionKey,
+  jobSessionKey,
+  hookSessionKey,
+  alertSessionKey,
+  parseSessionKey,
+  isAutomationSession,
+  sameSession,
+} from "./session-keys.js";
+export type { MeshSession } from "./session-keys.js";

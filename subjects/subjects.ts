@@ -28,12 +28,31 @@ export function replySubject(id: string, correlationId: string): string {
   return `reply.${identity(id)}.${token(correlationId.toLowerCase(), "correlation id")}`;
 }
 
+/** True when `subject` is a reply subject of `id` (reply.<id>.<one token>): where answers to its asks may go. */
+export function isReplySubjectOf(subject: string, id: string): boolean {
+  const parts = subject.split(".");
+  return parts.length === 3 && parts[0] === SUBJECT_ROOTS.reply && parts[1] === id && /^[a-z0-9-]{1,64}$/.test(parts[2] ?? "");
+}
+
 export function eventSubject(id: string, ...kind: string[]): string {
   if (kind.length === 0) throw new Error("an event subject needs a kind");
   return `events.${identity(id)}.${kind.map((k) => token(k, "event kind")).join(".")}`;
 }
 
 export const ALL_EVENTS = "events.>";
+
+/** Everything <id> publishes (events), dead-letters, or is answered on (replies). */
+export function eventsOf(id: string): string {
+  return `events.${identity(id)}.>`;
+}
+export function dlqOf(id: string): string {
+  return `dlq.${identity(id)}.>`;
+}
+export function repliesTo(id: string): string {
+  return `reply.${identity(id)}.>`;
+}
+/** Any reply subject (reply.<asker>.<correlation>). */
+export const ALL_REPLIES = "reply.*.*";
 
 /** Jobs are offered on jobs.<queue>.<needs>; needs is "any" or capabilities sorted and joined by "+". */
 export function jobNeedsToken(needs: readonly string[]): string {
@@ -53,6 +72,14 @@ export function dlqSubject(id: string, source: string): string {
 }
 
 export const ALL_DLQ = "dlq.>";
+
+/** True for subjects a mesh stream stores (inboxes, events, jobs, dead letters); replies are core NATS. */
+export function isStoredSubject(subject: string): boolean {
+  const parts = subject.split(".");
+  const [root, , leaf] = parts;
+  if (root === SUBJECT_ROOTS.events || root === SUBJECT_ROOTS.jobs || root === SUBJECT_ROOTS.dlq) return parts.length >= 2;
+  return root === SUBJECT_ROOTS.inbox && leaf === "inbox" && parts.length === 3;
+}
 
 /** The identity a subject belongs to (second token), for inbox/events/reply/dlq subjects. */
 export function ownerOf(subject: string): string | undefined {

@@ -1,8 +1,8 @@
 import { bodyText, identity } from "../../subjects/mod.js";
-import { ask } from "../../src/ask.js";
-import { parseDuration } from "../../src/duration.js";
-import { MeshError } from "../../src/errors.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { ask } from "../../src/features/asks/client.js";
+import { parseDuration } from "../../src/base/duration.js";
+import { MeshError } from "../../src/base/errors.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
 
 interface AskOptions extends GlobalOptions {

@@ -1,10 +1,8 @@
-import { Kvm } from "@nats-io/kv";
-import { addIdentity, initAuth, paths, revokeIdentity } from "../../broker/auth.js";
-import { BUCKETS } from "../../broker/definitions.js";
+import { addIdentity as addIdentityFiles, initAuth, paths, readRegistry, revokeIdentity, syncIdentityRegistry } from "../../broker/auth.js";
 import { ensureInboxConsumer, provision } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { GlobalOptions, Resolved } from "../../src/config.js";
-import { connectMesh } from "../../src/connection.js";
+import type { GlobalOptions, Resolved } from "../../src/config/config.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { brokerStateDir } from "./broker.js";
 import { resolved } from "./common.js";
 
@@ -45,26 +43,30 @@ export async function init(opts: AuthOpts): Promise<void> {
   process.stdout.write(`${out.join("\n")}\n`);
   if (res.reloaded) {
     await new Promise((x) => setTimeout(x, 300));
-    await asAdmin(r, stateDir, async (nc) => void (await provision(nc)));
+    await asAdmin(r, stateDir, async (nc) => {
+      await provision(nc);
+      await syncIdentityRegistry(nc, stateDir);
+    });
   }
 }
 
 export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
   const stateDir = brokerStateDir(r, opts.stateDir);
-  const res = addIdentity(stateDir, id, opts.out);
+  const res = addIdentityFiles(stateDir, id, opts.out);
   if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
   await asAdmin(r, stateDir, async (nc) => {
     await provision(nc);
     await ensureInboxConsumer(await jetstreamManager(nc), res.id);
-    const kv = await new Kvm(nc).open(BUCKETS.identities);
-    await kv.put(res.id, JSON.stringify({ publicKey: res.publicKey, addedAt: new Date().toISOString() }));
+    await syncIdentityRegistry(nc, stateDir);
   });
+  const tls = readRegistry(stateDir).tls;
   process.stdout.write(
     [
       `${res.existed ? "already registered" : "registered"} ${res.id} (${res.publicKey})`,
       `credential: ${res.seedFile} (0600) — copy it to ${res.id}'s Mac, e.g. to ~/.config/openclaw-mesh/${res.id}.nk, then run there:`,
       `  mesh init --identity ${res.id} --server ${r.server.replace(/\/\/[^@]*@/, "//")} --creds ~/.config/openclaw-mesh/${res.id}.nk`,
+      ...(tls ? [`TLS: also copy ${tls.ca} and set MESH_TLS_CA to it there (server URL tls://…)`] : []),
     ].join("\n") + "\n",
   );
 }
@@ -73,9 +75,6 @@ export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
   const stateDir = brokerStateDir(r, opts.stateDir);
   const res = revokeIdentity(stateDir, id);
-  await asAdmin(r, stateDir, async (nc) => {
-    const kv = await new Kvm(nc).open(BUCKETS.identities);
-    await kv.delete(res.id);
-  });
+  await asAdmin(r, stateDir, async (nc) => void (await syncIdentityRegistry(nc, stateDir)));
   process.stdout.write(`revoked ${res.id}${res.reloaded ? "; the broker reloaded and refuses it now" : ""}\n`);
 }

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { identity } from "../../subjects/mod.js";
 import { brokerStatus, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
-import { meshHome, type GlobalOptions, type Resolved } from "../../src/config.js";
-import { connectMesh } from "../../src/connection.js";
+import { meshHome, type GlobalOptions, type Resolved } from "../../src/config/config.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { authInclude, paths } from "../../broker/auth.js";
 import { printJson, resolved, withConnection } from "./common.js";
 

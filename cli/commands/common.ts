@@ -1,9 +1,9 @@
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { identity, identityFromHostname } from "../../subjects/identity.js";
-import { resolveConfig, type GlobalOptions, type Resolved } from "../../src/config.js";
-import { connectMesh } from "../../src/connection.js";
-import { MeshError } from "../../src/errors.js";
+import { resolveConfig, type GlobalOptions, type Resolved } from "../../src/config/config.js";
+import { connectMesh } from "../../src/bus/connection.js";
+import { MeshError } from "../../src/base/errors.js";
 
 export function resolved(opts: GlobalOptions): Promise<Resolved> {
   return resolveConfig(opts);

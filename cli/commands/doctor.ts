@@ -1,5 +1,5 @@
-import { doctor } from "../../src/doctor.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { doctor } from "../../src/ops/doctor.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, resolved } from "./common.js";
 
 export async function doctorCmd(opts: GlobalOptions & { json?: boolean }): Promise<number> {

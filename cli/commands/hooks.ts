@@ -1,12 +1,9 @@
-import { jetstreamManager } from "@nats-io/jetstream";
 import { hostname } from "node:os";
 import { identityFromHostname } from "../../subjects/mod.js";
-import { STREAMS } from "../../broker/definitions.js";
-import { hookConsumerName } from "../../src/hooks/runner.js";
-import { runAction } from "../../src/hooks/actions.js";
-import { sampleEvent } from "../../src/hooks/sample.js";
-import { MeshError } from "../../src/errors.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { ruleStatus, testRule } from "../../src/features/hooks/status.js";
+import type { AgentPort } from "../../src/agent/port.js";
+import { MeshError } from "../../src/base/errors.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, resolved, withConnection } from "./common.js";
 
 export async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -17,23 +14,7 @@ export async function list(opts: GlobalOptions & { json?: boolean }): Promise<vo
     process.stdout.write(`no hook rules in ${r.configPath} (see README "Hooks and alerts")\n`);
     return;
   }
-  const rows = await withConnection(r, async (nc) => {
-    const jsm = await jetstreamManager(nc);
-    const out = [];
-    for (const rule of rules) {
-      let lag: number | undefined;
-      let inFlight: number | undefined;
-      try {
-        const ci = await jsm.consumers.info(STREAMS.events, hookConsumerName(self, rule.name));
-        lag = ci.num_pending;
-        inFlight = ci.num_ack_pending;
-      } catch {
-        /* the sidecar has not started this rule yet */
-      }
-      out.push({ name: rule.name, on: rule.on, action: rule.action.type, when: rule.when ?? null, lag, inFlight });
-    }
-    return out;
-  });
+  const rows = await withConnection(r, (nc) => ruleStatus(nc, self, rules));
   if (opts.json) return printJson(rows);
   for (const row of rows) {
     const lag = row.lag === undefined ? "not started" : `lag ${row.lag}${row.inFlight ? ` (+${row.inFlight} in flight)` : ""}`;
@@ -46,20 +27,16 @@ export async function test(name: string, opts: GlobalOptions): Promise<number> {
   const rule = r.config.hooks.find((h) => h.name === name);
   if (!rule) throw new MeshError(`no hook rule named ${JSON.stringify(name)} in ${r.configPath}`);
   const self = r.identity ?? identityFromHostname(hostname());
-  const { subject, env } = sampleEvent(rule, self);
-  let gateway: import("../../src/sidecar/types.js").GatewayPort | undefined;
-  if (rule.action.type !== "webhook") {
-    const { gatewayFromConfig } = await import("../../src/sidecar/from-config.js");
-    gateway = gatewayFromConfig(r);
-  }
-  const res = await runAction(rule.action, env, subject, {
-    gateway: gateway ?? { url: "", startTurn: async () => ({ ok: false, status: 0, retryable: false, reason: "no gateway" }) },
-    wake: (text) => gateway?.wake?.(text) ?? Promise.resolve({ ok: false as const, status: 0, retryable: false, reason: "no gateway" }),
-    ruleName: rule.name,
-  });
+  const { agentFromConfig } = await import("../../src/sidecar/from-config.js");
+  // A webhook action never touches the gateway: no gateway configuration needed for it.
+  const agent = rule.action.type === "webhook" ? NO_AGENT : await agentFromConfig(r, { watch: false });
+  const { subject, result: res } = await testRule(rule, self, agent);
   if (res.ok) {
     process.stdout.write(`rule ${name} fired (${rule.action.type}, HTTP ${res.status}) with a sample ${subject} event\n`);
     return 0;
   }
   throw new MeshError(`rule ${name} failed: ${res.reason}${res.retryable ? " (would be retried)" : " (would be dead-lettered)"}`);
 }
+
+const refused = async () => ({ ok: false as const, status: 0, retryable: false, reason: "no gateway" });
+const NO_AGENT: AgentPort = { url: "", bridge: "none", deliver: refused, runJob: refused, automation: refused, wake: refused };

@@ -1,10 +1,10 @@
-import { init, type Step } from "../../src/bootstrap/init.js";
-import { meshHome, type GlobalOptions } from "../../src/config.js";
-import { MeshError } from "../../src/errors.js";
+import { init, type Step } from "../../src/ops/init.js";
+import { meshHome, type GlobalOptions } from "../../src/config/config.js";
+import { MeshError } from "../../src/base/errors.js";
 import { printJson, resolved } from "./common.js";
 
 interface InitOpts extends GlobalOptions {
-  server: string;
+  server?: string;
   alert?: string;
   capabilities?: string;
   tailscaleKey?: string;

@@ -1,8 +1,8 @@
 import { bodyText } from "../../subjects/mod.js";
-import { cancelJob, jobStatus, listJobs, submitJob, waitForJob, type JobView } from "../../src/jobs/client.js";
-import { parseDuration } from "../../src/duration.js";
-import { MeshError } from "../../src/errors.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { cancelJob, jobStatus, listJobs, submitJob, waitForJob, type JobView } from "../../src/features/jobs/client.js";
+import { parseDuration } from "../../src/base/duration.js";
+import { MeshError } from "../../src/base/errors.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
 
 interface SubmitOpts extends GlobalOptions {

@@ -1,6 +1,6 @@
-import { listPeers } from "../../src/sidecar/presence.js";
-import { formatDuration } from "../../src/duration.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { listPeers } from "../../src/features/presence/presence.js";
+import { formatDuration } from "../../src/base/duration.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, resolved, withConnection } from "./common.js";
 
 export async function peers(opts: GlobalOptions & { json?: boolean }): Promise<void> {

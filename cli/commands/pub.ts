@@ -1,6 +1,6 @@
 import { checkSubject, identity, newEnvelope, parseEnvelope, type Envelope } from "../../subjects/mod.js";
-import { publishEnvelope, publishRaw } from "../../src/publish.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { publishEnvelope, publishRaw } from "../../src/bus/publish.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
 
 interface PubOptions extends GlobalOptions {

@@ -1,6 +1,6 @@
 import { identity } from "../../subjects/identity.js";
-import { sendMessage } from "../../src/publish.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { sendMessage } from "../../src/bus/publish.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
 
 interface SendOptions extends GlobalOptions {

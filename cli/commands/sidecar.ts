@@ -1,5 +1,5 @@
-import type { GlobalOptions } from "../../src/config.js";
-import { createLogger } from "../../src/log.js";
+import type { GlobalOptions } from "../../src/config/config.js";
+import { createLogger } from "../../src/base/log.js";
 import { sidecarFromConfig, type SidecarFlags } from "../../src/sidecar/from-config.js";
 import { untilSignal } from "./broker.js";
 import { resolved } from "./common.js";

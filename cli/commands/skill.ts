@@ -1,4 +1,4 @@
-import { installSkill } from "../../src/skill.js";
+import { installSkill } from "../../src/ops/skill.js";
 
 export async function skillInstall(opts: { workspace?: string; dryRun?: boolean }): Promise<void> {
   const r = installSkill(opts.workspace, opts.dryRun);

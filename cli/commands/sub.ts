@@ -1,7 +1,7 @@
 import { bodyText, checkSubject } from "../../subjects/mod.js";
-import { parseDuration } from "../../src/duration.js";
-import { subscribe, type SeenMessage } from "../../src/subscribe.js";
-import type { GlobalOptions } from "../../src/config.js";
+import { parseDuration } from "../../src/base/duration.js";
+import { subscribe, type SeenMessage } from "../../src/bus/subscribe.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, resolved, withConnection } from "./common.js";
 
 interface SubOptions extends GlobalOptions {

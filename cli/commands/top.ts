@@ -1,6 +1,6 @@
-import type { GlobalOptions } from "../../src/config.js";
-import { topFrame } from "../../src/top.js";
-import { connectMesh } from "../../src/connection.js";
+import type { GlobalOptions } from "../../src/config/config.js";
+import { topFrame } from "../../src/ops/top.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { resolved } from "./common.js";
 
 export async function top(opts: GlobalOptions & { once?: boolean; interval: string }): Promise<void> {

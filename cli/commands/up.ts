@@ -1,13 +1,13 @@
 import { provision, startLocalBroker, type LocalBroker } from "../../broker/mod.js";
-import type { GlobalOptions } from "../../src/config.js";
-import { connectMesh, parseServers } from "../../src/connection.js";
-import { MeshError } from "../../src/errors.js";
+import type { GlobalOptions } from "../../src/config/config.js";
+import { connectMesh, parseServers } from "../../src/bus/connection.js";
+import { MeshError } from "../../src/base/errors.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { brokerStateDir, describeReport, untilSignal } from "./broker.js";
 import { resolved, selfIdentity } from "./common.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import type { Resolved } from "../../src/config.js";
-import { readGatewayConfig } from "../../src/bootstrap/gateway-config.js";
+import type { Resolved } from "../../src/config/config.js";
+import { readGatewayConfig } from "../../src/agent/openclaw-config.js";
 
 function hasGateway(r: Resolved): boolean {
   const g = r.config.gateway;
@@ -49,7 +49,7 @@ export async function up(opts: UpOptions): Promise<void> {
   let sidecar: Sidecar | undefined;
   if (hasGateway(r)) {
     const { sidecarFromConfig } = await import("../../src/sidecar/from-config.js");
-    const { createLogger } = await import("../../src/log.js");
+    const { createLogger } = await import("../../src/base/log.js");
     sidecar = await sidecarFromConfig({ ...r, identity: self, server: broker?.url ?? r.server }, {}, createLogger({ name: "mesh-sidecar" }));
     await sidecar.start();
     process.stdout.write(`sidecar: ${self} → ${r.config.gateway?.url ?? "http://127.0.0.1:18789"}\n`);

@@ -1,16 +1,22 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { identity as checkIdentity, identityFromHostname } from "../../subjects/mod.js";
-import { assertPrivateFile, expandHome, meshHome, type Resolved } from "../config.js";
-import { ConfigError } from "../errors.js";
-import { gatewayPort } from "../gateway/gateway-port.js";
-import type { GatewayEndpoint } from "../gateway/hooks.js";
-import { readGatewayConfig } from "../bootstrap/gateway-config.js";
-import type { GatewayPort } from "./types.js";
-import type { Logger } from "../log.js";
+import { identity as checkIdentity, identityFromHostname, MAX_CAPABILITIES } from "../../subjects/mod.js";
+import { assertPrivateFile, expandHome, meshHome } from "../base/files.js";
+import { ConfigError } from "../base/errors.js";
+import type { Logger } from "../base/log.js";
+import type { AgentPort } from "../agent/port.js";
+import { openclawHooksAgent } from "../agent/openclaw-hooks/adapter.js";
+import type { GatewayEndpoint } from "../agent/openclaw-hooks/hooks-client.js";
+import { readGatewayConfig } from "../agent/openclaw-config.js";
+import type { Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
+import { DEFAULT_HTTP_PORT } from "./http.js";
 
+/**
+ * From configuration to a running sidecar: the one function `mesh sidecar`, `mesh up` and the
+ * tests use. Config file + MESH_* environment + flags → which agent adapter, which features.
+ */
 export interface SidecarFlags {
   gateway?: string;
   stateDir?: string;
@@ -52,53 +58,64 @@ export function gatewayEndpoint(r: Resolved, urlOverride?: string): GatewayEndpo
   };
 }
 
-/** Hooks only (no WebSocket): enough for `mesh hooks test` and `mesh doctor`. */
-export function gatewayFromConfig(r: Resolved): GatewayPort {
-  return gatewayPort(gatewayEndpoint(r));
-}
-
-/** Builds a Sidecar from the resolved configuration (config file + env + flags). */
-export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger): Promise<Sidecar> {
-  const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
+/**
+ * The local agent's adapter. With the gateway token it also watches the gateway's WebSocket
+ * (replies to asks and jobs, lifecycle events); without it, hooks only (enough for `mesh hooks
+ * test` and `mesh doctor`).
+ */
+export async function agentFromConfig(r: Resolved, o: { gatewayUrl?: string; log?: Logger; watch?: boolean } = {}): Promise<AgentPort> {
+  const endpoint = gatewayEndpoint(r, o.gatewayUrl);
   const gw = r.config.gateway;
-  const endpoint = gatewayEndpoint(r, flags.gateway);
-  const url = endpoint.url;
+  const agentId = gw?.agentId;
+  if (o.watch === false || !o.log) return openclawHooksAgent({ endpoint, ...(agentId ? { agentId } : {}) });
   const gatewayToken =
     secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token") ??
     (gw?.hooksToken || gw?.hooksTokenFile ? undefined : readGatewayConfig().gatewayToken);
-  let replies: Parameters<typeof gatewayPort>[1];
-  let gatewayEvents: SidecarOptions["gatewayEvents"];
-  if (gatewayToken) {
-    const { gatewayWatch } = await import("../gateway/watch.js");
-    const watch = gatewayWatch({ url, token: gatewayToken, log });
-    replies = watch.replies;
-    gatewayEvents = watch.events;
-  } else {
-    log.warn("no gateway token: gateway events are not mirrored and `mesh ask` replies cannot be read");
+  if (!gatewayToken) {
+    o.log.warn("no gateway token: gateway events are not mirrored and `mesh ask` replies cannot be read");
+    return openclawHooksAgent({ endpoint, ...(agentId ? { agentId } : {}) });
   }
-  const capabilities = flags.capabilities
-    ? flags.capabilities.split(",").map((c) => checkIdentity(c.trim()))
-    : r.config.capabilities;
+  const { gatewayWatch } = await import("../agent/openclaw-hooks/watch.js");
+  const watch = gatewayWatch({ url: endpoint.url, token: gatewayToken, log: o.log });
+  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, ...(agentId ? { agentId } : {}) });
+}
+
+/** This machine's capabilities: the flag (comma-separated) or the config; never more than the cap. */
+function capabilitiesOf(r: Resolved, flag?: string): string[] {
+  const caps = flag ? flag.split(",").map((c) => checkIdentity(c.trim(), "capability")) : r.config.capabilities;
+  if (caps.length > MAX_CAPABILITIES) {
+    throw new ConfigError(`at most ${MAX_CAPABILITIES} capabilities (got ${caps.length}: ${caps.join(", ")})`);
+  }
+  return caps;
+}
+
+/**
+ * Builds a Sidecar from the resolved configuration. `tuning` overrides options the config file does
+ * not carry (timers in tests, a stand-in agent in load tests); users never pass it.
+ */
+export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions> = {}): Promise<Sidecar> {
+  const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
+  const sc = r.config.sidecar;
+  const agent = tuning.agent ?? (await agentFromConfig(r, { ...(flags.gateway ? { gatewayUrl: flags.gateway } : {}), log }));
   return new Sidecar({
     identity: id,
     server: r.server,
     ...(r.creds ? { creds: r.creds } : {}),
-    gateway: gatewayPort(endpoint, replies),
-    ...(gatewayEvents ? { gatewayEvents } : {}),
-    stateDir: expandHome(flags.stateDir ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`)),
-    capabilities,
-    ...(gw?.agentId ? { agentId: gw.agentId } : {}),
+    agent,
+    stateDir: expandHome(flags.stateDir ?? sc?.stateDir ?? join(meshHome(), `sidecar-${id}`)),
+    capabilities: capabilitiesOf(r, flags.capabilities),
     hooks: r.config.hooks,
-    ...(r.config.sidecar?.inboxAckWaitMs ? { inboxAckWaitMs: r.config.sidecar.inboxAckWaitMs } : {}),
-    ...(r.config.sidecar?.httpPort !== 0 ? { httpPort: r.config.sidecar?.httpPort ?? 9469 } : {}),
+    ...(sc?.inboxAckWaitMs ? { inboxAckWaitMs: sc.inboxAckWaitMs } : {}),
+    ...(sc?.httpPort !== 0 ? { httpPort: sc?.httpPort ?? DEFAULT_HTTP_PORT } : {}),
     ...(r.config.alerts ? { alerts: r.config.alerts } : {}),
     jobs:
-      r.config.sidecar?.jobs === false
+      sc?.jobs === false
         ? false
         : {
-            ...(r.config.sidecar?.jobConcurrency ? { concurrency: r.config.sidecar.jobConcurrency } : {}),
-            ...(r.config.sidecar?.jobQueues ? { queues: r.config.sidecar.jobQueues } : {}),
+            ...(sc?.jobConcurrency ? { concurrency: sc.jobConcurrency } : {}),
+            ...(sc?.jobQueues ? { queues: sc.jobQueues } : {}),
           },
     log,
+    ...tuning,
   });
 }

@@ -1,9 +1,24 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { inboxConsumerName, STREAMS } from "../../broker/definitions.js";
-import type { Logger } from "../log.js";
-import type { Sidecar } from "./sidecar.js";
+import { inboxConsumerName, STREAMS } from "../../subjects/names.js";
+import type { Logger } from "../base/log.js";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { InboxStats } from "../features/inbox/consumer.js";
+import type { JobStats } from "../features/jobs/worker.js";
+import type { RuleStats } from "../features/hooks/runner.js";
+
+/** What the endpoints read from a running sidecar. */
+export interface SidecarView {
+  self: string;
+  nc: NatsConnection;
+  gateway: () => "up" | "down" | "unknown";
+  inbox: () => InboxStats;
+  jobs: () => JobStats | undefined;
+  hooks: () => Map<string, RuleStats> | undefined;
+  asksAnswered: () => number;
+  eventsPublished: () => number;
+}
 
 export const DEFAULT_HTTP_PORT = 9469;
 
@@ -17,17 +32,17 @@ function line(name: string, help: string, type: "counter" | "gauge", samples: Ar
 }
 
 /** Prometheus text for one sidecar (hand-written: a dozen numbers do not need a library). */
-export async function metricsText(s: Sidecar): Promise<string> {
+export async function metricsText(s: SidecarView): Promise<string> {
   let pending = -1;
   try {
     const jsm = await jetstreamManager(s.nc);
     pending = (await jsm.consumers.info(STREAMS.inbox, inboxConsumerName(s.self))).num_pending;
   } catch {
-    /* broker unreachable: report -1 */
+    /* broker unreachable (or the consumer missing): the gauge says -1, "unknown" */
   }
   const id = { identity: s.self };
-  const i = s.inbox.stats;
-  const j = s.jobs?.stats ?? { started: 0, completed: 0, failed: 0, running: 0 };
+  const i = s.inbox();
+  const j = s.jobs() ?? { started: 0, completed: 0, failed: 0, running: 0 };
   const blocks = [
     line("mesh_inbox_delivered_total", "Messages the gateway accepted.", "counter", [[id, i.delivered]]),
     line("mesh_inbox_retried_total", "Delivery attempts that will be retried (gateway unreachable, 5xx, 429).", "counter", [[id, i.retried]]),
@@ -38,14 +53,15 @@ export async function metricsText(s: Sidecar): Promise<string> {
     line("mesh_jobs_completed_total", "Job runs completed here.", "counter", [[id, j.completed]]),
     line("mesh_jobs_failed_total", "Job runs that failed here.", "counter", [[id, j.failed]]),
     line("mesh_gateway_up", "1 when the local gateway accepts deliveries, 0 when not, -1 unknown.", "gauge", [
-      [id, s.gatewayStatus === "up" ? 1 : s.gatewayStatus === "down" ? 0 : -1],
+      [id, s.gateway() === "up" ? 1 : s.gateway() === "down" ? 0 : -1],
     ]),
     line("mesh_broker_connected", "1 while connected to the broker.", "gauge", [[id, s.nc.isClosed() ? 0 : 1]]),
-    line("mesh_asks_answered_total", "Asks answered.", "counter", [[id, s.asks.answered]]),
-    line("mesh_events_published_total", "Lifecycle events published.", "counter", [[id, s.events.published]]),
+    line("mesh_asks_answered_total", "Asks answered.", "counter", [[id, s.asksAnswered()]]),
+    line("mesh_events_published_total", "Lifecycle events published.", "counter", [[id, s.eventsPublished()]]),
   ];
-  if (s.hooks) {
-    const rules = [...s.hooks.stats.entries()];
+  const hooks = s.hooks();
+  if (hooks) {
+    const rules = [...hooks.entries()];
     blocks.push(line("mesh_hooks_fired_total", "Hook actions that succeeded.", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.fired])));
     blocks.push(line("mesh_hooks_dead_lettered_total", "Hook actions given up on.", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.deadLettered])));
   }
@@ -53,12 +69,12 @@ export async function metricsText(s: Sidecar): Promise<string> {
 }
 
 /** /healthz and /metrics on 127.0.0.1 only. */
-export async function startHttp(s: Sidecar, port: number, log: Logger): Promise<Server | undefined> {
+export async function startHttp(s: SidecarView, port: number, log: Logger): Promise<Server | undefined> {
   const server = createServer((req, res) => {
     if (req.url === "/healthz") {
       const ok = !s.nc.isClosed();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
-      res.end(JSON.stringify({ ok, identity: s.self, gateway: s.gatewayStatus }));
+      res.end(JSON.stringify({ ok, identity: s.self, gateway: s.gateway() }));
       return;
     }
     if (req.url === "/metrics") {

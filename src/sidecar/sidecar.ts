@@ -3,37 +3,31 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ensureInboxConsumer } from "../../broker/provision.js";
-import { identity as checkIdentity, type EventBody, type EventKind } from "../../subjects/mod.js";
-import { connectMesh } from "../connection.js";
-import type { Logger } from "../log.js";
-import { VERSION } from "../version.js";
-import { AskResponder } from "./asks.js";
-import { DeliveredJournal } from "./delivered-journal.js";
-import { EventPublisher } from "./events.js";
-import { InboxConsumer } from "./inbox.js";
-import { PresenceHeartbeat } from "./presence.js";
-import { senderVerifier } from "./verify.js";
-import { JobWorker } from "../jobs/worker.js";
-import { HookRunner } from "../hooks/runner.js";
-import type { HookRule } from "../hooks/rules.js";
-import { PeerAlerter, type PeerAlertConfig } from "../alerts/peer-alerts.js";
-import type { GatewayPort } from "./types.js";
-
-/** Something that reports the gateway's own events (the WebSocket mirror), as mesh event kinds. */
-export interface GatewayEventSource {
-  start(emit: <K extends EventKind>(kind: K, body: EventBody<K>) => void): Promise<void> | void;
-  close(): Promise<void> | void;
-}
+import { identity as checkIdentity, inboxConsumerName } from "../../subjects/mod.js";
+import { connectMesh } from "../bus/connection.js";
+import type { Logger } from "../base/log.js";
+import { VERSION } from "../base/version.js";
+import { AskResponder } from "../features/asks/responder.js";
+import { DeliveredJournal } from "../features/inbox/delivered-journal.js";
+import { EventPublisher } from "../bus/events.js";
+import { InboxConsumer } from "../features/inbox/consumer.js";
+import { PresenceHeartbeat } from "../features/presence/presence.js";
+import { senderVerifier } from "../bus/verify.js";
+import { JobWorker } from "../features/jobs/worker.js";
+import { HookRunner } from "../features/hooks/runner.js";
+import type { HookRule } from "../features/hooks/rules.js";
+import { PeerAlerter, type PeerAlertConfig } from "../features/alerts/peer-alerts.js";
+import type { AgentPort } from "../agent/port.js";
+import type { SidecarView } from "./http.js";
 
 export interface SidecarOptions {
   identity: string;
   server: string;
   creds?: string;
-  gateway: GatewayPort;
-  gatewayEvents?: GatewayEventSource;
+  /** The local agent (an adapter of src/agent/); its `events`, when present, are mirrored. */
+  agent: AgentPort;
   stateDir: string;
   capabilities?: string[];
-  agentId?: string;
   log: Logger;
   presenceIntervalMs?: number;
   hookTimeoutMs?: number;
@@ -76,6 +70,11 @@ export class Sidecar {
     this.self = checkIdentity(o.identity);
   }
 
+  /** The local agent's adapter (tests wait for its live link with `agent.events?.connected()`). */
+  get agent(): AgentPort {
+    return this.o.agent;
+  }
+
   get gatewayStatus(): GatewayState {
     return this.gatewayState;
   }
@@ -98,7 +97,7 @@ export class Sidecar {
     try {
       const jsm = await jetstreamManager(this.nc);
       const change = await ensureInboxConsumer(jsm, this.self, this.o.inboxAckWaitMs);
-      if (change !== "unchanged") log.info({ consumer: `inbox-${this.self}`, change }, "inbox consumer ready");
+      if (change !== "unchanged") log.info({ consumer: inboxConsumerName(this.self), change }, "inbox consumer ready");
     } catch (err) {
       // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
       log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
@@ -106,17 +105,16 @@ export class Sidecar {
     this.events = new EventPublisher(this.nc, this.self, log);
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
     const verify = await senderVerifier(this.nc, log);
-    this.asks = new AskResponder(this.nc, this.self, this.o.gateway, this.events, log);
+    this.asks = new AskResponder(this.nc, this.self, this.o.agent, this.events, log);
     this.inbox = new InboxConsumer({
       nc: this.nc,
       self: this.self,
-      gateway: this.o.gateway,
+      agent: this.o.agent,
       journal: this.journal,
       events: this.events,
       log,
-      ...(this.o.agentId ? { agentId: this.o.agentId } : {}),
       ...(this.o.hookTimeoutMs ? { hookTimeoutMs: this.o.hookTimeoutMs } : {}),
-      onAskAccepted: (env, runId, sessionKey) => this.asks.accepted(env, runId, sessionKey),
+      onAskAccepted: (env, runId, ticket) => this.asks.accepted(env, runId, ticket),
       ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
       ...(verify ? { verify } : {}),
@@ -133,11 +131,11 @@ export class Sidecar {
       version: VERSION,
       host: hostname(),
       capabilities: this.o.capabilities ?? [],
-      gateway: this.o.gateway.url,
+      gateway: this.o.agent.url,
     });
-    if (this.o.gatewayEvents) {
+    if (this.o.agent.events) {
       try {
-        await this.o.gatewayEvents.start((kind, body) => {
+        await this.o.agent.events.start((kind, body) => {
           if (kind === "gateway.shutdown") this.setGateway("down", "gateway shutting down");
           this.events.emit(kind, body);
         });
@@ -147,16 +145,7 @@ export class Sidecar {
     }
     this.inbox.start();
     if (this.o.hooks?.length) {
-      const gateway = this.o.gateway;
-      this.hooks = new HookRunner({
-        nc: this.nc,
-        self: this.self,
-        rules: this.o.hooks,
-        gateway,
-        wake: (text) =>
-          gateway.wake ? gateway.wake(text) : Promise.resolve({ ok: false as const, status: 0, retryable: false, reason: "wake not supported" }),
-        log,
-      });
+      this.hooks = new HookRunner({ nc: this.nc, self: this.self, rules: this.o.hooks, agent: this.o.agent, log });
       await this.hooks.start();
     }
     if (this.o.alerts) {
@@ -164,7 +153,7 @@ export class Sidecar {
         nc: this.nc,
         self: this.self,
         config: this.o.alerts,
-        gateway: this.o.gateway,
+        agent: this.o.agent,
         events: this.events,
         log,
         ...(this.o.alerts.checkMs ? { checkMs: this.o.alerts.checkMs } : {}),
@@ -175,7 +164,7 @@ export class Sidecar {
       this.jobs = new JobWorker({
         nc: this.nc,
         self: this.self,
-        gateway: this.o.gateway,
+        agent: this.o.agent,
         events: this.events,
         log,
         capabilities: this.o.capabilities ?? [],
@@ -192,17 +181,31 @@ export class Sidecar {
     }
     if (this.o.httpPort !== undefined) {
       const { startHttp } = await import("./http.js");
-      this.http = await startHttp(this, this.o.httpPort, log);
+      this.http = await startHttp(this.view(), this.o.httpPort, log);
     }
-    log.info({ identity: this.self, server: this.o.server, gateway: this.o.gateway.url }, "sidecar started");
+    log.info({ identity: this.self, server: this.o.server, gateway: this.o.agent.url }, "sidecar started");
+  }
+
+  /** What /metrics and /healthz read (sidecar/http.ts), without reaching into this class. */
+  view(): SidecarView {
+    return {
+      self: this.self,
+      nc: this.nc,
+      gateway: () => this.gatewayState,
+      inbox: () => this.inbox.stats,
+      jobs: () => this.jobs?.stats,
+      hooks: () => this.hooks?.stats,
+      asksAnswered: () => this.asks.answered,
+      eventsPublished: () => this.events.published,
+    };
   }
 
   setGateway(state: GatewayState, reason?: string): void {
     if (state === this.gatewayState) return;
     const before = this.gatewayState;
     this.gatewayState = state;
-    if (state === "up") this.events?.emit("gateway.reachable", { url: this.o.gateway.url });
-    if (state === "down") this.events?.emit("gateway.unreachable", { url: this.o.gateway.url, reason: reason ?? "unknown" });
+    if (state === "up") this.events?.emit("gateway.reachable", { url: this.o.agent.url });
+    if (state === "down") this.events?.emit("gateway.unreachable", { url: this.o.agent.url, reason: reason ?? "unknown" });
     this.o.log.info({ from: before, to: state, reason }, "gateway state");
     this.presence?.refresh();
   }
@@ -218,7 +221,7 @@ export class Sidecar {
     this.stopped = true;
     await Promise.all([this.inbox?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
     await this.asks?.drain();
-    await this.o.gatewayEvents?.close();
+    await this.o.agent.events?.close();
     this.http?.close();
     this.events?.emit("sidecar.stopped", { reason });
     await this.events?.flush();

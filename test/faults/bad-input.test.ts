@@ -9,15 +9,15 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { publishRaw, sendMessage } from "../../src/publish.js";
+import { publishRaw, sendMessage } from "../../src/bus/publish.js";
 import { EnvelopeError, eventSubject, inboxSubject, InvalidNameError, parseEnvelope, replySubject, jobSubject, newEnvelope } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
 import { record } from "./tally.js";
 
 const corpus = fileURLToPath(new URL("../corpus/", import.meta.url));
@@ -34,7 +34,7 @@ beforeAll(async () => {
   nc = await connectMesh({ server: broker.url });
   await provision(nc);
   hooks = await startHooksEndpoint();
-  sidecar = await startTestSidecar({ identity: "f6", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
+  sidecar = await testSidecar({ identity: "f6", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
 });
 
 afterAll(async () => {

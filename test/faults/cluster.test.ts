@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { jetstream } from "@nats-io/jetstream";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { parseEnvelope } from "../../subjects/mod.js";
 import { startCluster } from "../support/broker.js";

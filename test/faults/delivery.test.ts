@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { startBroker } from "../support/broker.js";
 import { MESH_BIN } from "../support/cli.js";
 import { startHooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar } from "../support/sidecar.js";
+import { testSidecar } from "../support/sidecar.js";
 import { inOrder, keysSeen, stream, waitFor } from "./stream.js";
 import { count, record } from "./tally.js";
 
@@ -22,7 +22,7 @@ describe("faults: delivery", () => {
     const nc = await connectMesh({ server: broker.url, persistent: true });
     await provision(nc);
     const hooks = await startHooksEndpoint();
-    const sidecar = await startTestSidecar({ identity: "f1", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
+    const sidecar = await testSidecar({ identity: "f1", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
     const t0 = Date.now();
     const r = await stream(nc, {
       to: "f1",
@@ -87,7 +87,7 @@ describe("faults: delivery", () => {
     const nc = await connectMesh({ server: broker.url, persistent: true });
     await provision(nc);
     const hooks = await startHooksEndpoint();
-    const sidecar = await startTestSidecar({ identity: "f3", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
+    const sidecar = await testSidecar({ identity: "f3", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
     const t0 = Date.now();
     const r = await stream(nc, {
       to: "f3",
@@ -117,7 +117,7 @@ describe("faults: delivery", () => {
     await provision(nc);
     const hooks = await startHooksEndpoint();
     hooks.respond = () => ({ status: 200, delayMs: 5000 });
-    const sidecar = await startTestSidecar({ identity: "f5", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false, inboxAckWaitMs: 2000 });
+    const sidecar = await testSidecar({ identity: "f5", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false, inboxAckWaitMs: 2000 });
     const r = await stream(nc, { to: "f5", n: 4, ratePerSec: 100, senders: ["a"] });
     await waitFor(() => keysSeen(hooks).length >= 4, 60_000);
     await new Promise((res) => setTimeout(res, 3000));

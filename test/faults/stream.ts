@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { newEnvelope } from "../../subjects/mod.js";
-import { publishEnvelope } from "../../src/publish.js";
+import { publishEnvelope } from "../../src/bus/publish.js";
 import type { HooksEndpoint } from "../support/hooks-endpoint.js";
 
 /**

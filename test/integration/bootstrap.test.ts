@@ -3,14 +3,14 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfigFile } from "../../src/config-file.js";
-import { connectMesh } from "../../src/connection.js";
+import { loadConfigFile } from "../../src/config/config-file.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar } from "../support/sidecar.js";
+import { testSidecar } from "../support/sidecar.js";
 
 /** A temporary HOME with an OpenClaw config and a fake `tailscale` that records its arguments. */
 function machine(): { root: string; home: string; meshHome: string; bin: string; env: Record<string, string>; tailscaleArgs: () => string[] } {
@@ -121,7 +121,7 @@ describe("mesh doctor", () => {
     // The service file, as init writes it.
     mkdirSync(join(m.home, ".config", "systemd", "user"), { recursive: true });
     writeFileSync(join(m.home, ".config", "systemd", "user", "openclaw-mesh.service"), "[Service]\nExecStart=/bin/true\n");
-    sidecar = await startTestSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: "the-right-hooks-token", jobs: false });
+    sidecar = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: "the-right-hooks-token", jobs: false });
     env = { ...m.env, MESH_CONFIG: join(m.meshHome, "config.json") };
   });
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { sendMessage } from "../../src/publish.js";
+import { sendMessage } from "../../src/bus/publish.js";
 import { startCluster, type TestCluster } from "../support/broker.js";
 
 let cluster: TestCluster;

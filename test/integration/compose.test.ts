@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { sendMessage } from "../../src/publish.js";
+import { sendMessage } from "../../src/bus/publish.js";
 import { brokerKind, NATS_IMAGE } from "../support/broker.js";
 import { freePort } from "../support/ports.js";
 

@@ -1,15 +1,18 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { publishEnvelope } from "../../src/publish.js";
+import { publishEnvelope } from "../../src/bus/publish.js";
 import { eventSubject, newEnvelope } from "../../subjects/mod.js";
-import { ruleSchema, type HookRule } from "../../src/hooks/rules.js";
+import type { z } from "zod";
+import { ruleSchema } from "../../src/features/hooks/rules.js";
+
+type RuleInput = z.input<typeof ruleSchema>;
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
 import { startWebhookReceiver } from "../support/webhook-receiver.js";
 
 let broker: TestBroker;
@@ -23,13 +26,14 @@ async function event(from: string, kind: string, body: unknown): Promise<string>
   return env.id;
 }
 
-async function sidecar(identity: string, rules: HookRule[], extra: Record<string, unknown> = {}): Promise<Sidecar> {
-  const s = await startTestSidecar({ identity, server: broker.url, gatewayUrl: gateway.url, hooksToken: gateway.token, hooks: rules, jobs: false, ...extra });
+async function sidecar(identity: string, rules: RuleInput[], extra: Record<string, unknown> = {}): Promise<Sidecar> {
+  const s = await testSidecar({ identity, server: broker.url, gatewayUrl: gateway.url, hooksToken: gateway.token, hooks: rules, jobs: false, ...extra });
   running.push(s);
   return s;
 }
 
-const rule = (r: unknown): HookRule => ruleSchema.parse(r);
+/** A rule as a config file holds it (checked against the schema here, written to the file as is). */
+const rule = (r: RuleInput): RuleInput => (ruleSchema.parse(r), r);
 
 beforeAll(async () => {
   broker = await startBroker();

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { cancelJob, jobStatus, listJobs, submitJob, waitForJob } from "../../src/jobs/client.js";
+import { cancelJob, jobStatus, listJobs, submitJob, waitForJob } from "../../src/features/jobs/client.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar, storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
+import { testSidecar, storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
 
 let broker: TestBroker;
 let nc: NatsConnection;
@@ -17,7 +17,7 @@ const workers: Sidecar[] = [];
 async function worker(identity: string, o: { durationMs: number; capabilities?: string[]; queues?: string[]; ackWaitMs?: number }) {
   const hooks = await startHooksEndpoint();
   endpoints.push(hooks);
-  const s = await startTestSidecar({
+  const s = await testSidecar({
     identity,
     server: broker.url,
     gatewayUrl: hooks.url,

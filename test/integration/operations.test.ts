@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AddressInfo } from "node:net";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { sendMessage } from "../../src/publish.js";
-import { submitJob } from "../../src/jobs/client.js";
+import { sendMessage } from "../../src/bus/publish.js";
+import { submitJob } from "../../src/features/jobs/client.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar, until } from "../support/sidecar.js";
+import { testSidecar, until } from "../support/sidecar.js";
 
 let broker: TestBroker;
 let nc: NatsConnection;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   nc = await connectMesh({ server: broker.url });
   await provision(nc);
   hooks = await startHooksEndpoint();
-  sidecar = await startTestSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, httpPort: 0, capabilities: ["gpu"], jobs: { queues: ["ops"] } });
+  sidecar = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, httpPort: 0, capabilities: ["gpu"], jobs: { queues: ["ops"] } });
 });
 
 afterAll(async () => {

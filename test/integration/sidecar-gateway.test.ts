@@ -6,16 +6,16 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { sendMessage } from "../../src/publish.js";
-import { createLogger } from "../../src/log.js";
-import { gatewayWatch, type GatewayWatch } from "../../src/gateway/watch.js";
+import { sendMessage } from "../../src/bus/publish.js";
+import { createLogger } from "../../src/base/log.js";
+import { gatewayWatch, type GatewayWatch } from "../../src/agent/openclaw-hooks/watch.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
-import { startTestSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelServer } from "../support/openclaw/model-server.js";
 
@@ -37,10 +37,13 @@ async function gatewayPorts(): Promise<[number, number]> {
 }
 
 async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken, jobs = true): Promise<Sidecar> {
+  // The sidecar watches the gateway itself (config gateway.token); this second, read-only client
+  // reads transcripts for the assertions.
   const log = createLogger({ name: `watch-${identity}`, level: process.env.MESH_TEST_LOG ?? "silent" });
   const w = gatewayWatch({ url: g.url, token: g.gatewayToken, log });
+  w.watch.start();
   watches.push(w.watch);
-  return startTestSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, replies: w.replies, gatewayEvents: w.events, ...(jobs ? {} : { jobs: false as const }) });
+  return testSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, gatewayToken: g.gatewayToken, ...(jobs ? {} : { jobs: false as const }) });
 }
 
 beforeAll(async () => {
@@ -63,7 +66,7 @@ beforeAll(async () => {
   console.log(`two gateways ready in ${Date.now() - started} ms`);
   sidecars.nova = await startSidecarFor("nova", gw.nova!);
   sidecars.clawd = await startSidecarFor("clawd", gw.clawd!);
-  await until("both gateway websockets", () => watches.every((w) => w.connected), 60_000);
+  await until("both gateway websockets", () => watches.every((w) => w.connected) && Object.values(sidecars).every((s) => s.agent.events?.connected?.()), 60_000);
 }, 240_000);
 
 afterAll(async () => {
@@ -154,23 +157,22 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
     expect(kinds.lastIndexOf("gateway.reachable")).toBeGreaterThan(kinds.lastIndexOf("gateway.unreachable"));
   });
 
-  it("the alert path reaches the real gateway's /hooks/agent with deliver, channel and recipient", async () => {
-    const { runAction } = await import("../../src/hooks/actions.js");
-    const { gatewayPort } = await import("../../src/gateway/gateway-port.js");
-    const { ruleSchema } = await import("../../src/hooks/rules.js");
-    const { sampleEvent } = await import("../../src/hooks/sample.js");
+  it("an alert's deliver/channel/to reach the real gateway's delivery validation (400: this host has no iMessage account)", async () => {
+    const { runAction } = await import("../../src/features/hooks/actions.js");
+    const { openclawHooksAgent } = await import("../../src/agent/openclaw-hooks/adapter.js");
+    const { ruleSchema } = await import("../../src/features/hooks/rules.js");
+    const { sampleEvent } = await import("../../src/features/hooks/sample.js");
     const rule = ruleSchema.parse({ name: "page-me", on: "events.*.job.failed", action: { type: "alert", message: "job failed on {{from}}", channel: "imessage", to: "+15166334684" } });
     const { subject, env } = sampleEvent(rule, "nova");
-    const port = gatewayPort({ url: gw.nova!.url, hooksPath: "/hooks", hooksToken: gw.nova!.hooksToken });
-    const res = await runAction(rule.action, env, subject, { gateway: port, wake: port.wake!, ruleName: rule.name });
-    console.log(`real gateway answer to an iMessage alert: ${JSON.stringify(res)}`);
+    const agent = openclawHooksAgent({ endpoint: { url: gw.nova!.url, hooksPath: "/hooks", hooksToken: gw.nova!.hooksToken } });
+    const res = await runAction(rule.action, env, subject, { agent, ruleName: rule.name });
     // This test gateway has no iMessage account, so it refuses the *delivery coordinates* (400) — proof
     // that deliver/channel/to reached its delivery validation; on a Mac with iMessage it answers 200.
-    if (!res.ok) {
-      expect(res.status).toBe(400);
-      expect(res.retryable).toBe(false);
-      expect(res.reason).toMatch(/channel|imessage|account|deliver/i);
-    }
+    expect(res.ok).toBe(false);
+    if (res.ok) return;
+    expect(res.status).toBe(400);
+    expect(res.retryable).toBe(false);
+    expect(res.reason).toMatch(/channel|imessage|account|deliver/i);
   });
 
   it("mesh doctor against the real gateway: hooks token accepted without starting a turn", async () => {

@@ -1,14 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/connection.js";
+import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { sendMessage, publishRaw } from "../../src/publish.js";
-import { DeliveredJournal } from "../../src/sidecar/delivered-journal.js";
+import { sendMessage, publishRaw } from "../../src/bus/publish.js";
+import { DeliveredJournal } from "../../src/features/inbox/delivered-journal.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { join } from "node:path";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startTestSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
 
 let broker: TestBroker;
 let nc: NatsConnection;
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 async function sidecar(identity: string, extra: { stateDir?: string } = {}): Promise<Sidecar> {
-  const s = await startTestSidecar({ identity, server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, ...extra });
+  const s = await testSidecar({ identity, server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, ...extra });
   running.push(s);
   return s;
 }
@@ -125,6 +125,8 @@ describe("sidecar: inbox → gateway hooks", () => {
       "gateway refused it: HTTP 401 Unauthorized",
       "gateway refused it: HTTP 400 message required",
     ]);
+    // The POST was received before the sidecar journaled and counted it: wait for the count.
+    await until("the delivery counted", () => s.inbox.stats.delivered === 1);
     expect(s.inbox.stats).toMatchObject({ delivered: 1, deadLettered: 2 });
   });
 

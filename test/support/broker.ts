@@ -73,7 +73,7 @@ export async function startBroker(opts: { kind?: BrokerKind; fixedPort?: boolean
       restart: async () => {
         await container.restart();
         const o = container.getConnectionOptions();
-        await waitForPort("127.0.0.1", Number(o.servers.split(":").pop()), 15_000);
+        await waitForPort("127.0.0.1", Number(String(o.servers).split(":").pop()), 15_000);
         broker.url = urlOf(container);
       },
     };

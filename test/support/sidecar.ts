@@ -1,49 +1,87 @@
-import { mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import { createLogger } from "../../src/log.js";
-import { gatewayPort } from "../../src/gateway/gateway-port.js";
-import { Sidecar, type GatewayEventSource } from "../../src/sidecar/sidecar.js";
-import type { RunReplySource } from "../../src/gateway/gateway-port.js";
+import { createLogger } from "../../src/base/log.js";
+import { resolveConfig } from "../../src/config/config.js";
+import { openclawHooksAgent, type RunReplySource } from "../../src/agent/openclaw-hooks/adapter.js";
+import type { z } from "zod";
+import type { ruleSchema } from "../../src/features/hooks/rules.js";
+import type { PeerAlertConfig } from "../../src/features/alerts/peer-alerts.js";
+import { sidecarFromConfig } from "../../src/sidecar/from-config.js";
+import type { Sidecar, SidecarOptions } from "../../src/sidecar/sidecar.js";
 import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
 
-export function startTestSidecar(o: {
+export interface TestSidecarOptions {
   identity: string;
   server: string;
   gatewayUrl: string;
   hooksToken: string;
+  /** The gateway's auth token: the sidecar then watches its WebSocket (replies, lifecycle). */
+  gatewayToken?: string;
+  creds?: string;
+  /** A stand-in reply source (load tests without a real gateway WebSocket). */
   replies?: RunReplySource;
-  gatewayEvents?: GatewayEventSource;
   stateDir?: string;
   capabilities?: string[];
   jobs?: false | { concurrency?: number; queues?: string[]; ackWaitMs?: number };
-  hooks?: import("../../src/hooks/rules.js").HookRule[];
-  alerts?: import("../../src/alerts/peer-alerts.js").PeerAlertConfig & { checkMs?: number };
+  /** Rules as written in a config file. */
+  hooks?: Array<z.input<typeof ruleSchema>>;
+  alerts?: PeerAlertConfig & { checkMs?: number };
   presenceIntervalMs?: number;
+  /** 0: any free port. Unset: off. */
   httpPort?: number;
   inboxAckWaitMs?: number;
-}): Promise<Sidecar> & { stateDir: string } {
-  const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), `mesh-sidecar-${o.identity}-`));
-  const sidecar = new Sidecar({
+  logFile?: string;
+}
+
+/**
+ * A sidecar built the way users get one: a config file (mode 0600) is written, resolved by
+ * resolveConfig and turned into a Sidecar by sidecarFromConfig — the same path as `mesh sidecar`.
+ * Only what a config file cannot say (faster timers, a stand-in reply source, a log file) is
+ * passed as tuning.
+ */
+export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { stateDir: string; configPath: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `mesh-sidecar-${o.identity}-`));
+  const stateDir = o.stateDir ?? join(dir, "state");
+  const jobs = o.jobs;
+  const config = {
     identity: o.identity,
-    server: o.server,
-    gateway: gatewayPort({ url: o.gatewayUrl, hooksPath: "/hooks", hooksToken: o.hooksToken }, o.replies),
-    ...(o.gatewayEvents ? { gatewayEvents: o.gatewayEvents } : {}),
-    stateDir,
     capabilities: o.capabilities ?? [],
-    ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
-    ...(o.hooks ? { hooks: o.hooks } : {}),
-    ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
-    ...(o.inboxAckWaitMs !== undefined ? { inboxAckWaitMs: o.inboxAckWaitMs } : {}),
-    ...(o.alerts ? { alerts: o.alerts } : {}),
-    log: createLogger({ name: `sidecar-${o.identity}`, level: process.env.MESH_TEST_LOG ?? "silent" }),
-    presenceIntervalMs: o.presenceIntervalMs ?? 1000,
+    gateway: { url: o.gatewayUrl, hooksToken: o.hooksToken, ...(o.gatewayToken ? { token: o.gatewayToken } : {}) },
+    hooks: o.hooks ?? [],
+    ...(o.alerts ? { alerts: { channel: o.alerts.channel, to: o.alerts.to, downAfterMs: o.alerts.downAfterMs } } : {}),
+    sidecar: {
+      stateDir,
+      httpPort: 0,
+      ...(jobs === false ? { jobs: false } : {}),
+      ...(jobs && jobs.concurrency ? { jobConcurrency: jobs.concurrency } : {}),
+      ...(jobs && jobs.queues ? { jobQueues: jobs.queues } : {}),
+      ...(o.inboxAckWaitMs ? { inboxAckWaitMs: o.inboxAckWaitMs } : {}),
+    },
+  };
+  const configPath = join(dir, "config.json");
+  writeFileSync(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+  chmodSync(configPath, 0o600);
+  const r = await resolveConfig({ config: configPath, server: o.server, ...(o.creds ? { creds: o.creds } : {}) }, {});
+  const log = createLogger({
+    name: `sidecar-${o.identity}`,
+    level: o.logFile ? "trace" : (process.env.MESH_TEST_LOG ?? "silent"),
+    ...(o.logFile ? { destination: o.logFile } : {}),
   });
-  const p = sidecar.start().then(() => sidecar) as Promise<Sidecar> & { stateDir: string };
-  p.stateDir = stateDir;
-  return p;
+  const tuning: Partial<SidecarOptions> = {
+    presenceIntervalMs: o.presenceIntervalMs ?? 1000,
+    ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
+    ...(jobs && jobs.ackWaitMs ? { jobs } : {}),
+    ...(o.alerts?.checkMs ? { alerts: o.alerts } : {}),
+    ...(o.replies
+      ? { agent: openclawHooksAgent({ endpoint: { url: o.gatewayUrl, hooksPath: "/hooks", hooksToken: o.hooksToken }, replies: o.replies }) }
+      : {}),
+  };
+  const sidecar = await sidecarFromConfig(r, {}, log, tuning);
+  await sidecar.start();
+  return Object.assign(sidecar, { stateDir, configPath });
 }
 
 export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
@@ -72,4 +110,4 @@ export async function storedEnvelopes(nc: NatsConnection, stream: string, filter
   return out;
 }
 
-export { stubReplies } from "../../src/bench/stub-replies.js";
+export { stubReplies } from "../bench/stub-replies.js";

@@ -2,10 +2,10 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { assertPrivateFile, resolveConfig, DEFAULT_SERVER } from "../../src/config.js";
-import { loadConfigFile } from "../../src/config-file.js";
-import { parseDuration } from "../../src/duration.js";
-import { parseServers } from "../../src/connection.js";
+import { assertPrivateFile, resolveConfig, DEFAULT_SERVER } from "../../src/config/config.js";
+import { loadConfigFile } from "../../src/config/config-file.js";
+import { parseDuration } from "../../src/base/duration.js";
+import { parseServers } from "../../src/bus/connection.js";
 import {
   CLUSTER_NODES,
   CONTAINER_CONFIG,

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { VERSION } from "../../src/version.js";
+import { VERSION } from "../../src/base/version.js";
 import { sidecarEventKinds, eventBodies } from "../../subjects/mod.js";
-import { turnRequest, turnText } from "../../src/sidecar/inbox.js";
+import { peerTurn } from "../../src/agent/openclaw-hooks/turns.js";
 import { newEnvelope } from "../../subjects/mod.js";
-import { backoffDelay } from "../../src/backoff.js";
+import { backoffDelay } from "../../src/base/backoff.js";
 
 describe("odds and ends", () => {
   it("VERSION matches package.json", () => {
@@ -18,8 +18,10 @@ describe("odds and ends", () => {
 
   it("the turn handed to the gateway names the sender, uses its session, and is idempotent", () => {
     const env = newEnvelope({ from: "clawd", to: "nova", kind: "ask", body: "status?", replyTo: "reply.clawd.x" });
-    expect(turnText(env)).toContain(`[mesh ask ${env.id}]`);
-    expect(turnRequest(env)).toMatchObject({ sessionKey: "mesh:clawd", sessionMode: "persistent", deliver: false, idempotencyKey: `mesh-${env.id}` });
+    const { req, ticket } = peerTurn({ id: env.id, from: env.from, kind: "ask", text: "status?" });
+    expect(req.message).toContain(`[mesh ask ${env.id}]`);
+    expect(req).toMatchObject({ sessionKey: "mesh:clawd", sessionMode: "persistent", deliver: false, idempotencyKey: `mesh-${env.id}` });
+    expect(ticket).toEqual({ session: "mesh:clawd", ref: `[mesh ask ${env.id}]` });
   });
 
   it("backoff grows, is capped, and jitters within 20 %", () => {

@@ -1,0 +1,96 @@
+import type { EventBody, EventKind } from "../../subjects/mod.js";
+
+/**
+ * What the mesh needs from the agent next to it, as one port. The features (inbox, asks, jobs,
+ * hooks, alerts) speak only this; adapters speak a gateway's protocol:
+ *   openclaw-hooks/  OpenClaw's hooks HTTP API + its WebSocket for replies and lifecycle events.
+ * Each method says what it is for, not how a gateway does it, so an adapter may deliver a peer's
+ * message as a conversation and an automation turn as untrusted input.
+ */
+
+/** A peer's message or ask, from the inbox: part of this agent's conversation with that peer. */
+export interface PeerMessage {
+  id: string;
+  from: string;
+  kind: "message" | "ask";
+  text: string;
+}
+
+/** A job taken from the queue: the agent's final reply is the job's result. */
+export interface JobTurn {
+  id: string;
+  from: string;
+  queue: string;
+  task: string;
+  attempt: number;
+}
+
+/**
+ * A turn the mesh starts on its own (a hook rule's action, a peer-down alert). Its text is built
+ * from event fields a peer controls, so adapters must present it as untrusted input.
+ */
+export interface AutomationTurn {
+  source: "hook" | "alert";
+  /** The rule (or "peers" for peer-down alerts); names the session and the idempotency key. */
+  rule: string;
+  /** The event this turn is for (with `rule`, makes a repeated turn a replay, not a re-run). */
+  eventId: string;
+  text: string;
+  /** The gateway session it runs in (subjects/session-keys.ts names them). */
+  session: string;
+  /** Send the agent's answer to the owner (e.g. iMessage). */
+  deliverTo?: { channel: string; to: string };
+}
+
+/** Where a delivered ask or job's answer will come from (made by the adapter that delivered it). */
+export interface ReplyTicket {
+  readonly session: string;
+  readonly ref: string;
+}
+
+export type DeliveryResult =
+  | { ok: true; status: number; runId?: string; ticket?: ReplyTicket }
+  | { ok: false; status: number; retryable: boolean; reason: string };
+
+export interface RunReply {
+  status: "ok" | "error" | "timeout";
+  text?: string;
+  error?: string;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Reports the gateway's own events (its lifecycle) as mesh event kinds. */
+export interface GatewayEventSource {
+  start(emit: <K extends EventKind>(kind: K, body: EventBody<K>) => void): Promise<void> | void;
+  close(): Promise<void> | void;
+  /** True while the live link to the gateway (e.g. its WebSocket) is up. */
+  connected?(): boolean;
+}
+
+export interface AgentPort {
+  /** The gateway's base URL (for events and doctor output). */
+  readonly url: string;
+  /** Which bridge this adapter is ("openclaw-hooks", …), for doctor and presence. */
+  readonly bridge: string;
+  /** Hands a peer's message to the agent; ok means the gateway took it (it will run the turn). */
+  deliver(m: PeerMessage, opts?: CallOptions): Promise<DeliveryResult>;
+  /** Starts a job's turn. */
+  runJob(j: JobTurn, opts?: CallOptions): Promise<DeliveryResult>;
+  /** Starts an automation turn (hook rule action, alert). */
+  automation(t: AutomationTurn, opts?: CallOptions): Promise<DeliveryResult>;
+  /** A system event for the agent's main session ("wake up and look at this"). */
+  wake(text: string, opts?: CallOptions): Promise<DeliveryResult>;
+  /** The final reply to a delivered ask or job; absent when this adapter cannot read replies. */
+  awaitReply?(ticket: ReplyTicket, timeoutMs: number): Promise<RunReply>;
+  /** The gateway's lifecycle, when the adapter can watch it. */
+  readonly events?: GatewayEventSource;
+}
+
+/** Retryable: the gateway may take it later (unreachable, timeout, 5xx, 408, 429); other 4xx not. */
+export function retryableStatus(status: number): boolean {
+  return status === 0 || status >= 500 || status === 429 || status === 408;
+}

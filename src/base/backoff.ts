@@ -1,0 +1,45 @@
+/**
+ * Retry delays, written once and shared (inbox delivery, hook actions, jobs):
+ * exponential from `initialMs`, capped at `maxMs`, with ±20 % jitter so many sidecars
+ * do not retry in lockstep.
+ */
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+}
+
+/** Retrying a delivery (a gateway POST, a hook action). */
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 15_000, factor: 2 };
+
+/** Reconnecting or resuming a long-lived loop (a consumer, the gateway WebSocket). */
+export const RESUME_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 10_000, factor: 2 };
+
+export function backoffDelay(attempt: number, p: BackoffPolicy = DEFAULT_BACKOFF): number {
+  const base = Math.min(p.maxMs, p.initialMs * p.factor ** Math.max(0, attempt - 1));
+  const jitter = base * 0.2 * (Math.random() * 2 - 1);
+  return Math.max(0, Math.round(base + jitter));
+}
+
+/** Waits for `p`, or at most `ms`; the timer never keeps the process alive afterwards. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}
+
+/** Sleeps, waking early (resolving false) when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      resolve(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,45 @@
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { encodeEnvelope, eventSubject, newEnvelope, type EventBody, type EventKind } from "../../subjects/mod.js";
+import type { Logger } from "../base/log.js";
+import { within } from "../base/backoff.js";
+
+/**
+ * Publishes this identity's lifecycle events (events.<id>.<kind>) to the EVENTS stream.
+ * Publishing never blocks the caller's work: the JetStream ack is awaited in the background and a
+ * failure is logged (monitoring must not stop delivery).
+ */
+export class EventPublisher {
+  private readonly js: JetStreamClient;
+  private inflight = new Set<Promise<unknown>>();
+  published = 0;
+  failed = 0;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly self: string,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  emit<K extends EventKind>(kind: K, body: EventBody<K>): void {
+    const env = newEnvelope({ from: this.self, to: "*", kind: "event", type: kind, body });
+    const p = this.js
+      .publish(eventSubject(this.self, ...kind.split(".")), encodeEnvelope(env), { msgID: env.id })
+      .then(() => {
+        this.published++;
+      })
+      .catch((err: unknown) => {
+        this.failed++;
+        this.log.warn({ kind, err: (err as Error).message }, "event not published");
+      })
+      .finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  /** Waits for events already emitted (used on shutdown). */
+  async flush(timeoutMs = 3000): Promise<void> {
+    await within(Promise.allSettled([...this.inflight]), timeoutMs);
+  }
+}

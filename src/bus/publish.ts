@@ -1,0 +1,75 @@
+import { jetstream, type PubAck } from "@nats-io/jetstream";
+import { errors, headers, type NatsConnection } from "@nats-io/nats-core";
+import { ApiCodes, apiCode, firstLine, isNoResponders, permissionDenied } from "../base/nats-errors.js";
+// Specific modules, not subjects/mod.js: publishing must not load zod (CLI start-up time).
+import { inboxSubject, isStoredSubject } from "../../subjects/subjects.js";
+import { encodeEnvelope, newEnvelope, type Envelope, type NewEnvelope } from "../../subjects/envelope-core.js";
+import { MeshError } from "../base/errors.js";
+import { signerOf } from "./connection.js";
+
+
+export interface Published {
+  subject: string;
+  id?: string;
+  stream?: string;
+  seq?: number;
+  duplicate?: boolean;
+}
+
+function jsError(err: unknown, subject: string): MeshError {
+  const msg = firstLine(err);
+  if (isNoResponders(err)) return new MeshError(`no stream stores ${subject}: run \`mesh broker provision\` first`);
+  // nats.js refuses a payload over the server's max_payload before sending it.
+  if (err instanceof errors.InvalidArgumentError) return new MeshError(`message too large for the broker (${msg})`);
+  if (apiCode(err) === ApiCodes.StreamStoreFailed) return new MeshError(`the broker did not store it: the stream is full (${msg})`);
+  if (permissionDenied(err)) return new MeshError(`not allowed to publish to ${subject} (${msg})`);
+  return new MeshError(`publish to ${subject} failed: ${msg}`);
+}
+
+/** Publishes an envelope to JetStream with its id as Nats-Msg-Id (a retried publish is stored once). */
+export async function publishEnvelope(nc: NatsConnection, subject: string, unsigned: Envelope): Promise<Published> {
+  const js = jetstream(nc);
+  // Signed with the sender's nkey when the connection has one (secure mesh).
+  const signer = signerOf(nc);
+  const env = signer && !unsigned.sig ? signer.sign(unsigned) : unsigned;
+  let ack: PubAck;
+  try {
+    ack = await js.publish(subject, encodeEnvelope(env), { msgID: env.id, timeout: 5000 });
+  } catch (err) {
+    throw jsError(err, subject);
+  }
+  return { subject, id: env.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+}
+
+/** Publishes bytes as they are: to JetStream when a mesh stream stores the subject, else core NATS. */
+export async function publishRaw(
+  nc: NatsConnection,
+  subject: string,
+  data: Uint8Array,
+  hdrs?: Record<string, string>,
+): Promise<Published> {
+  const h = hdrs ? headers() : undefined;
+  if (h && hdrs) for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+  if (isStoredSubject(subject)) {
+    const js = jetstream(nc);
+    try {
+      const ack = await js.publish(subject, data, { timeout: 5000, ...(h ? { headers: h } : {}) });
+      return { subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      throw jsError(err, subject);
+    }
+  }
+  nc.publish(subject, data, h ? { headers: h } : undefined);
+  await nc.flush();
+  return { subject };
+}
+
+/** `mesh send`: a text message into another identity's durable inbox. */
+export async function sendMessage(
+  nc: NatsConnection,
+  m: Omit<NewEnvelope, "kind"> & { kind?: NewEnvelope["kind"] },
+): Promise<Published & { envelope: Envelope }> {
+  const env = newEnvelope({ ...m, kind: m.kind ?? "message" });
+  const published = await publishEnvelope(nc, inboxSubject(env.to), env);
+  return { ...published, envelope: env };
+}

@@ -1,0 +1,122 @@
+import { DeliverPolicy, jetstreamManager, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import { MeshError } from "../base/errors.js";
+import { firstLine, permissionDenied } from "../base/nats-errors.js";
+
+export interface SeenMessage {
+  subject: string;
+  data: Uint8Array;
+  stream?: string;
+  seq?: number;
+  /** Time the broker stored it (replayed messages) or received it here (live). */
+  time: Date;
+  envelope?: Envelope;
+}
+
+export interface SubscribeOptions {
+  last?: number;
+  sinceMs?: number;
+  /** Stop after this many messages. */
+  count?: number;
+  signal?: AbortSignal;
+}
+
+/** Does subject pattern `a` overlap pattern `b` (both may contain * and >)? */
+export function overlaps(a: string, b: string): boolean {
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p === ">" || q === ">") return true;
+    if (p === undefined || q === undefined) return false;
+    if (p !== "*" && q !== "*" && p !== q) return false;
+  }
+  return true;
+}
+
+function decode(m: Omit<SeenMessage, "envelope">): SeenMessage {
+  try {
+    return { ...m, envelope: parseEnvelope(m.data) };
+  } catch {
+    return m;
+  }
+}
+
+/** Live + replay: with last/since, ordered consumers on every stream the pattern touches. */
+export async function subscribe(
+  nc: NatsConnection,
+  pattern: string,
+  opts: SubscribeOptions,
+  onMessage: (m: SeenMessage) => void,
+): Promise<void> {
+  const replay = opts.last !== undefined || opts.sinceMs !== undefined;
+  let seen = 0;
+  const closers: Array<() => void> = [];
+  let finish: () => void = () => {};
+  let fail: (err: Error) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = (err) => reject(new MeshError(permissionDenied(err) ? `not allowed: ${firstLine(err)}` : firstLine(err)));
+  });
+  const deliver = (m: SeenMessage): void => {
+    if (opts.count !== undefined && seen >= opts.count) return;
+    seen++;
+    onMessage(m);
+    if (opts.count !== undefined && seen >= opts.count) finish();
+  };
+  opts.signal?.addEventListener("abort", () => finish());
+
+  if (!replay) {
+    const sub: Subscription = nc.subscribe(pattern);
+    closers.push(() => sub.unsubscribe());
+    void (async () => {
+      for await (const m of sub) deliver(decode({ subject: m.subject, data: m.data, time: new Date() }));
+    })().catch(fail);
+    // A permission violation arrives asynchronously on the connection.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "error") fail(s.error as Error);
+      }
+    })().catch(() => undefined);
+  } else {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const streams: string[] = [];
+    for await (const si of jsm.streams.list()) {
+      if (si.config.subjects?.some((s) => overlaps(s, pattern))) streams.push(si.config.name);
+    }
+    if (streams.length === 0) {
+      throw new MeshError(`no stream stores ${pattern}, so there is nothing to replay (drop --last/--since for live messages)`);
+    }
+    for (const stream of streams) {
+      if (stream === "JOBS" || stream.startsWith("KV_")) continue;
+      const info = await jsm.streams.info(stream, { subjects_filter: pattern });
+      const matching = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+      const skip = opts.last !== undefined ? Math.max(0, matching - opts.last) : 0;
+      const consumer = await js.consumers.get(stream, {
+        filter_subjects: pattern, // a string, not an array: nats-server 2.9 takes one filter
+        ...(opts.sinceMs !== undefined
+          ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - opts.sinceMs).toISOString() }
+          : { deliver_policy: DeliverPolicy.All }),
+      });
+      const iter: ConsumerMessages = await consumer.consume();
+      closers.push(() => void iter.close());
+      let skipped = 0;
+      void (async () => {
+        for await (const m of iter) {
+          if (skipped < skip) {
+            skipped++;
+            continue;
+          }
+          deliver(
+            decode({ subject: m.subject, data: m.data, stream, seq: m.seq, time: new Date(Math.floor(m.info.timestampNanos / 1e6)) }),
+          );
+        }
+      })().catch(fail);
+    }
+  }
+  await done;
+  for (const close of closers) close();
+}

@@ -1,0 +1,163 @@
+import { hostname } from "node:os";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { BUCKETS } from "../../../subjects/names.js";
+import { PEER_ALERTS_SESSION_KEY, presenceSchema } from "../../../subjects/mod.js";
+import type { Logger } from "../../base/log.js";
+import type { EventPublisher } from "../../bus/events.js";
+import type { AgentPort } from "../../agent/port.js";
+import { isWrongLastSequence } from "../../base/nats-errors.js";
+import { formatDuration } from "../../base/duration.js";
+
+export interface PeerAlertConfig {
+  channel: string;
+  to: string;
+  downAfterMs: number;
+}
+
+interface PeerState {
+  state: "up" | "down";
+  since: string;
+  lastSeen: string;
+}
+
+/**
+ * Peer-down alerts, once for the whole mesh. Every sidecar with `alerts` configured competes for a
+ * lease (key "alerter" in the mesh-leader bucket, TTL 15 s, renewed every few seconds); only the
+ * holder watches presence. A peer silent for downAfterMs is reported down, and back online when it
+ * returns, and each transition is recorded with a compare-and-set on its key in mesh-alerts, so even
+ * two leaders during a hand-over cannot both alert.
+ */
+export class PeerAlerter {
+  private timer?: NodeJS.Timeout;
+  private leader?: KV;
+  private alerts?: KV;
+  private presence?: KV;
+  private lastSeen = new Map<string, number>();
+  private busy = false;
+  isLeader = false;
+  sent: Array<{ peer: string; kind: "down" | "up"; text: string }> = [];
+
+  constructor(
+    private readonly o: {
+      nc: NatsConnection;
+      self: string;
+      config: PeerAlertConfig;
+      agent: AgentPort;
+      events: EventPublisher;
+      log: Logger;
+      checkMs?: number;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    const kvm = new Kvm(this.o.nc);
+    this.leader = await kvm.open(BUCKETS.leader);
+    this.alerts = await kvm.open(BUCKETS.alerts);
+    this.presence = await kvm.open(BUCKETS.presence);
+    this.timer = setInterval(() => void this.tick(), this.o.checkMs ?? 2000);
+    this.timer.unref();
+    await this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.isLeader) {
+      // Hand over at once instead of waiting for the lease to expire.
+      await this.leader?.delete("alerter").catch(() => undefined);
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      this.isLeader = await this.lease();
+      if (this.isLeader) await this.check();
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, "peer alert check failed");
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async lease(): Promise<boolean> {
+    const kv = this.leader!;
+    const value = JSON.stringify({ holder: this.o.self, host: hostname(), at: new Date().toISOString() });
+    const cur = await kv.get("alerter");
+    if (!cur || cur.operation !== "PUT") {
+      try {
+        await kv.create("alerter", value);
+        this.o.log.info("took the peer-alert lease");
+        return true;
+      } catch (err) {
+        if (isWrongLastSequence(err)) return false; // another sidecar took it first
+        throw err;
+      }
+    }
+    const holder = (JSON.parse(cur.string()) as { holder?: string }).holder;
+    if (holder !== this.o.self) return false;
+    try {
+      await kv.update("alerter", value, cur.revision);
+      return true;
+    } catch (err) {
+      if (isWrongLastSequence(err)) return false;
+      throw err;
+    }
+  }
+
+  private async check(): Promise<void> {
+    const now = Date.now();
+    const present = new Set<string>();
+    const keys = await this.presence!.keys();
+    for await (const k of keys) {
+      const e = await this.presence!.get(k);
+      if (!e || e.operation !== "PUT") continue;
+      const p = presenceSchema.safeParse(JSON.parse(e.string()));
+      if (!p.success) continue;
+      present.add(k);
+      this.lastSeen.set(k, Date.parse(p.data.lastSeen));
+    }
+    const known = new Set<string>([...present, ...this.lastSeen.keys()]);
+    const stateKeys = await this.alerts!.keys();
+    for await (const k of stateKeys) known.add(k);
+    for (const peer of known) {
+      const e = await this.alerts!.get(peer);
+      const rec = e && e.operation === "PUT" ? (JSON.parse(e.string()) as PeerState) : undefined;
+      const seen = this.lastSeen.get(peer) ?? (rec ? Date.parse(rec.lastSeen) : undefined);
+      if (seen === undefined) continue;
+      const silent = now - seen;
+      const up = present.has(peer) && silent < this.o.config.downAfterMs;
+      const down = silent >= this.o.config.downAfterMs;
+      const next: PeerState = { state: up ? "up" : "down", since: new Date().toISOString(), lastSeen: new Date(seen).toISOString() };
+      if (!rec) {
+        if (up) await this.alerts!.create(peer, JSON.stringify(next)).catch(() => undefined);
+        continue;
+      }
+      if (rec.state === "up" && down) await this.transition(peer, next, e!.revision, `⚠️ mesh: ${peer} is offline (last seen ${formatDuration(silent)} ago)`);
+      else if (rec.state === "down" && up) await this.transition(peer, next, e!.revision, `✅ mesh: ${peer} is back online`);
+    }
+  }
+
+  private async transition(peer: string, next: PeerState, revision: number, text: string): Promise<void> {
+    try {
+      await this.alerts!.update(peer, JSON.stringify(next), revision);
+    } catch (err) {
+      if (isWrongLastSequence(err)) return; // someone else recorded this transition (and alerted)
+      throw err;
+    }
+    const kind = next.state === "down" ? "down" : "up";
+    this.sent.push({ peer, kind, text });
+    this.o.events.emit(kind === "down" ? "peer.down" : "peer.up", { peer, lastSeen: next.lastSeen });
+    const res = await this.o.agent.automation({
+      source: "alert",
+      rule: "peers",
+      eventId: `${peer}-${revision}`,
+      text,
+      session: PEER_ALERTS_SESSION_KEY,
+      deliverTo: { channel: this.o.config.channel, to: this.o.config.to },
+    });
+    if (!res.ok) this.o.log.error({ peer, kind, reason: res.reason }, "peer alert not accepted by the gateway");
+    else this.o.log.warn({ peer, kind }, "peer alert sent");
+  }
+}

@@ -1,0 +1,53 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { inboxSubject, newEnvelope, newId, parseEnvelope, replySubject, type Envelope } from "../../../subjects/mod.js";
+import { formatDuration } from "../../base/duration.js";
+import { MeshError } from "../../base/errors.js";
+import { publishEnvelope } from "../../bus/publish.js";
+import { isTimeout } from "../../base/nats-errors.js";
+
+export interface AskResult {
+  id: string;
+  seq?: number;
+  reply: Envelope;
+  latencyMs: number;
+}
+
+/**
+ * `mesh ask`: a message that expects an answer. The ask waits in the recipient's durable inbox like
+ * any message; its replyTo is reply.<from>.<correlation>, where the recipient's sidecar publishes the
+ * agent's final reply when the run completes.
+ */
+export async function ask(
+  nc: NatsConnection,
+  a: { from: string; to: string; text: string; timeoutMs: number },
+): Promise<AskResult> {
+  const id = newId();
+  const replyTo = replySubject(a.from, id.replace(/-/g, ""));
+  const env = newEnvelope({ id, from: a.from, to: a.to, kind: "ask", body: a.text, replyTo });
+  const started = Date.now();
+  const sub = nc.subscribe(replyTo, { timeout: a.timeoutMs });
+  try {
+    const sent = await publishEnvelope(nc, inboxSubject(a.to), env);
+    for await (const m of sub) {
+      let reply: Envelope;
+      try {
+        reply = parseEnvelope(m.data);
+      } catch {
+        continue;
+      }
+      if (reply.kind !== "reply" || reply.correlationId !== id || reply.from !== a.to) continue;
+      return { id, ...(sent.seq !== undefined ? { seq: sent.seq } : {}), reply, latencyMs: Date.now() - started };
+    }
+    throw new MeshError(`no answer from ${a.to}`);
+  } catch (err) {
+    if (isTimeout(err)) {
+      throw new MeshError(
+        `no answer from ${a.to} within ${formatDuration(a.timeoutMs)} (the question ${id} stays in ${a.to}'s inbox; try \`mesh peers\`)`,
+        3,
+      );
+    }
+    throw err;
+  } finally {
+    sub.unsubscribe();
+  }
+}

@@ -1,0 +1,63 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { isReplySubjectOf, encodeEnvelope, newEnvelope, type Envelope } from "../../../subjects/mod.js";
+import type { Logger } from "../../base/log.js";
+import { within } from "../../base/backoff.js";
+import type { EventPublisher } from "../../bus/events.js";
+import type { AgentPort, ReplyTicket } from "../../agent/port.js";
+
+/**
+ * Answers asks: once the gateway accepted an ask, waits for that run's final reply (through the
+ * gateway's WebSocket) and publishes it to the asker's reply subject. The reply subject must be
+ * reply.<asker>.<…>: a sender cannot make this sidecar publish anywhere else.
+ */
+export class AskResponder {
+  private pending = new Set<Promise<void>>();
+  answered = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly self: string,
+    private readonly agent: AgentPort,
+    private readonly events: EventPublisher,
+    private readonly log: Logger,
+    private readonly replyTimeoutMs = 10 * 60_000,
+  ) {}
+
+  accepted(env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined): void {
+    const p = this.answer(env, runId, ticket).finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  private async answer(env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined): Promise<void> {
+    const started = Date.now();
+    const replyTo = env.replyTo;
+    if (!replyTo || !isReplySubjectOf(replyTo, env.from)) {
+      this.log.warn({ id: env.id, from: env.from }, "ask without a valid reply subject; not answering");
+      return;
+    }
+    let status: "ok" | "error" | "timeout";
+    let text: string;
+    if (!this.agent.awaitReply || !ticket) {
+      status = "error";
+      text = "this sidecar cannot read replies (no gateway token configured)";
+    } else {
+      const r = await this.agent.awaitReply(ticket, this.replyTimeoutMs);
+      status = r.status;
+      text = r.text ?? r.error ?? "";
+    }
+    const reply = newEnvelope({ from: this.self, to: env.from, kind: "reply", type: status, body: text, correlationId: env.id });
+    this.nc.publish(replyTo, encodeEnvelope(reply));
+    this.answered++;
+    this.events.emit("ask.answered", {
+      id: env.id,
+      from: env.from,
+      ...(runId ? { runId } : {}),
+      status,
+      latencyMs: Date.now() - started,
+    });
+  }
+
+  async drain(timeoutMs = 2000): Promise<void> {
+    await within(Promise.allSettled([...this.pending]), timeoutMs);
+  }
+}

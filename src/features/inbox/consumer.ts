@@ -1,0 +1,243 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { STREAMS, inboxConsumerName } from "../../../subjects/names.js";
+import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
+import { bodyText, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
+import type { Verdict } from "../../../subjects/signing.js";
+import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
+import type { Logger } from "../../base/log.js";
+import { consumeDurable } from "../../bus/consume.js";
+import { deadLetter } from "../../bus/dead-letter.js";
+import { safeNak, safeWorking } from "../../bus/acks.js";
+import type { DeliveredJournal } from "./delivered-journal.js";
+import type { EventPublisher } from "../../bus/events.js";
+import type { AgentPort, DeliveryResult, PeerMessage, ReplyTicket } from "../../agent/port.js";
+
+export interface InboxOptions {
+  nc: NatsConnection;
+  self: string;
+  agent: AgentPort;
+  journal: DeliveredJournal;
+  events: EventPublisher;
+  log: Logger;
+  backoff?: BackoffPolicy;
+  /** Called for asks once the gateway accepted them (the reply is sent from there). */
+  onAskAccepted?: (env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined) => void;
+  onGatewayState?: (up: boolean, reason?: string) => void;
+  /** Secure mesh: checks the sender's signature; a failed check is dead-lettered, never delivered. */
+  verify?: (env: Envelope) => Promise<Verdict>;
+  /** Per-POST timeout. */
+  hookTimeoutMs?: number;
+  /** In-progress ack interval while holding a message (a third of the ack wait). */
+  workingEveryMs?: number;
+}
+
+export interface InboxStats {
+  delivered: number;
+  retried: number;
+  deadLettered: number;
+  duplicatesSkipped: number;
+}
+
+/**
+ * Consumes agent.<self>.inbox through its durable consumer and hands each message to the gateway.
+ * Nothing lost: ack only after the gateway accepted it; retryable failures (unreachable, 5xx, 429)
+ * keep the message and retry with backoff, in order. Nothing doubled: the id is journaled before
+ * the ack, and a redelivered id that is already journaled is acked without a second POST.
+ * Bad input and 4xx that retrying cannot fix go to the DLQ with the reason; the loop keeps going.
+ */
+export class InboxConsumer {
+  readonly stats: InboxStats = { delivered: 0, retried: 0, deadLettered: 0, duplicatesSkipped: 0 };
+  private readonly abort = new AbortController();
+  private loop?: Promise<void>;
+  /** One promise chain per sender: a sender's messages go one at a time, in order; senders in parallel. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  /** Messages taken from the broker and not yet acked: their claim is kept alive. */
+  private readonly held = new Set<JsMsg>();
+  private keepAlive?: NodeJS.Timeout;
+
+  constructor(private readonly o: InboxOptions) {}
+
+  start(): void {
+    this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), this.o.workingEveryMs ?? 10_000);
+    this.keepAlive.unref();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    await Promise.allSettled([...this.lanes.values()]);
+    if (this.keepAlive) clearInterval(this.keepAlive);
+  }
+
+  /** Queues the message on its sender's lane; different senders are delivered concurrently. */
+  private dispatch(m: JsMsg): void {
+    let from = "?";
+    let env: Envelope | Error;
+    try {
+      env = parseEnvelope(m.data);
+      from = env.from;
+    } catch (err) {
+      env = err as Error; // dead-lettered on the "?" lane
+    }
+    this.held.add(m);
+    const next = (this.lanes.get(from) ?? Promise.resolve())
+      .then(async () => {
+        if (this.abort.signal.aborted) safeNak(m);
+        else await this.handle(m, env);
+      })
+      .catch((err: unknown) => this.o.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
+      .finally(() => {
+        this.held.delete(m);
+        if (this.lanes.get(from) === next) this.lanes.delete(from);
+      });
+    this.lanes.set(from, next);
+  }
+
+  private run(): Promise<void> {
+    return consumeDurable({
+      nc: this.o.nc,
+      stream: STREAMS.inbox,
+      consumer: inboxConsumerName(this.o.self),
+      maxMessages: INBOX_MAX_IN_FLIGHT,
+      signal: this.abort.signal,
+      log: this.o.log,
+      label: "inbox",
+      onMessage: (m) => this.dispatch(m),
+      // Messages a previous run took and never acked (it crashed) come back only when their ack
+      // wait expires; the broker then serves them before newer ones. Pulling earlier would hand
+      // over newer messages first and break per-sender order, so wait that long once.
+      beforeFirst: async (consumer) => {
+        const ci = await consumer.info();
+        if (ci.num_ack_pending === 0) return true;
+        const waitMs = Math.ceil((ci.config.ack_wait ?? 30e9) / 1e6) + 1000;
+        this.o.log.warn({ unacked: ci.num_ack_pending, waitMs }, "a previous run left messages unacked; waiting for their redelivery to keep order");
+        return sleep(waitMs, this.abort.signal);
+      },
+    });
+  }
+
+  private async handle(m: JsMsg, parsed: Envelope | Error): Promise<void> {
+    const { log, self } = this.o;
+    if (parsed instanceof Error) {
+      await this.reject(m, `invalid envelope: ${parsed.message}`);
+      return;
+    }
+    const env = parsed;
+    if (env.to !== self) {
+      await this.reject(m, `addressed to ${env.to}, not ${self}`, env);
+      return;
+    }
+    if (env.kind !== "message" && env.kind !== "ask") {
+      await this.reject(m, `kind ${env.kind} does not belong in an inbox`, env);
+      return;
+    }
+    if (this.o.verify) {
+      const verdict = await this.o.verify(env);
+      if (!verdict.ok) {
+        await this.reject(m, verdict.reason, env);
+        return;
+      }
+    }
+    if (this.o.journal.has(env.id)) {
+      this.stats.duplicatesSkipped++;
+      log.info({ id: env.id, seq: m.seq }, "already delivered to the gateway; acking without a second delivery");
+      await this.ack(m);
+      return;
+    }
+    const started = Date.now();
+    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(env) };
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.post(m, msg);
+      if (res.ok) {
+        this.o.onGatewayState?.(true);
+        try {
+          await this.o.journal.record(env.id);
+        } catch (err) {
+          // Delivered but not journaled: do not ack; a redelivery would repeat it, so say so loudly.
+          log.error({ id: env.id, err: (err as Error).message }, "could not journal a delivered message; leaving it unacked");
+          return;
+        }
+        await this.ack(m);
+        this.stats.delivered++;
+        this.o.events.emit("message.delivered", {
+          id: env.id,
+          from: env.from,
+          seq: m.seq,
+          ...(res.runId ? { runId: res.runId } : {}),
+          attempts: attempt,
+          latencyMs: Date.now() - started,
+        });
+        log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
+        if (env.kind === "ask") this.o.onAskAccepted?.(env, res.runId, res.ticket);
+        return;
+      }
+      if (!res.retryable) {
+        await this.reject(m, `gateway refused it: ${res.reason}`, env);
+        return;
+      }
+      if (res.status === 0) this.o.onGatewayState?.(false, res.reason);
+      const delay = backoffDelay(attempt, this.o.backoff);
+      this.stats.retried++;
+      if (attempt === 1 || attempt % 10 === 0) {
+        this.o.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
+        log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
+      }
+      safeWorking(m);
+      if (!(await sleep(delay, this.abort.signal))) {
+        safeNak(m);
+        return;
+      }
+      safeWorking(m);
+    }
+  }
+
+  /** POSTs while keeping the broker's claim on the message alive (slow gateways). */
+  private async post(m: JsMsg, msg: PeerMessage): Promise<DeliveryResult> {
+    const keepAlive = setInterval(() => safeWorking(m), this.o.workingEveryMs ?? 10_000);
+    try {
+      return await this.o.agent.deliver(msg, { timeoutMs: this.o.hookTimeoutMs ?? 120_000, signal: this.abort.signal });
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /**
+   * Fire-and-forget ack: the id is already in the journal, so a lost ack only means a redelivery
+   * that is acked without a second delivery (waiting for the broker's confirmation would cost a
+   * round trip per message on the sender's lane).
+   */
+  private async ack(m: JsMsg): Promise<void> {
+    try {
+      m.ack();
+    } catch (err) {
+      this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
+    }
+  }
+
+  private async reject(m: JsMsg, reason: string, env?: Envelope): Promise<void> {
+    this.stats.deadLettered++;
+    this.o.log.error({ seq: m.seq, id: env?.id, from: env?.from, reason }, "dead-lettered inbox message");
+    try {
+      await deadLetter(this.o.nc, this.o.self, "inbox", {
+        reason,
+        subject: m.subject,
+        stream: STREAMS.inbox,
+        seq: m.seq,
+        original: m.data,
+        ...(env ? { originalId: env.id, from: env.from } : {}),
+      });
+    } catch (err) {
+      this.o.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
+      safeNak(m, 5000);
+      return;
+    }
+    this.o.events.emit("message.dead-lettered", {
+      seq: m.seq,
+      reason,
+      ...(env ? { id: env.id, from: env.from } : {}),
+    });
+    await this.ack(m);
+  }
+}

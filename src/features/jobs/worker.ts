@@ -1,0 +1,203 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { JOB_ACK_WAIT_MS } from "../../../broker/definitions.js";
+import { ensureJobConsumer } from "../../../broker/provision.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { STREAMS, jobConsumerName } from "../../../subjects/names.js";
+import { MAX_CAPABILITIES, jobBodySchema, jobNeedsToken, parseEnvelope, zodLine, type Envelope, type JobBody } from "../../../subjects/mod.js";
+import { DEFAULT_BACKOFF, backoffDelay, sleep } from "../../base/backoff.js";
+import type { Logger } from "../../base/log.js";
+import { safeNak, safeWorking } from "../../bus/acks.js";
+import { SlotPool, consumeDurable } from "../../bus/consume.js";
+import { deadLetter } from "../../bus/dead-letter.js";
+import type { EventPublisher } from "../../bus/events.js";
+import type { AgentPort, DeliveryResult, JobTurn } from "../../agent/port.js";
+import { JobStore } from "./store.js";
+
+/** Every subset (the empty one too) of the capabilities: the needs a worker can serve. */
+export function eligibleNeeds(capabilities: string[]): string[][] {
+  const caps = [...new Set(capabilities)].sort();
+  if (caps.length > MAX_CAPABILITIES) {
+    throw new Error(`at most ${MAX_CAPABILITIES} capabilities per worker (got ${caps.length}: ${caps.join(", ")})`);
+  }
+  const out: string[][] = [];
+  for (let mask = 0; mask < 1 << caps.length; mask++) out.push(caps.filter((_, i) => mask & (1 << i)));
+  return out;
+}
+
+export interface JobWorkerOptions {
+  nc: NatsConnection;
+  self: string;
+  agent: AgentPort;
+  events: EventPublisher;
+  log: Logger;
+  capabilities: string[];
+  queues?: string[];
+  concurrency?: number;
+  /** Ack wait of the job consumers this worker creates (default 30 s; in-progress acks extend it). */
+  ackWaitMs?: number;
+}
+
+export interface JobStats {
+  started: number;
+  completed: number;
+  failed: number;
+  running: number;
+}
+
+/**
+ * Runs jobs as agent turns on the local gateway. Pulls only while a slot is free (concurrency,
+ * default 1), from the shared durable consumer of every jobs.<queue>.<needs> it can serve. A running
+ * job's claim is kept alive with in-progress acks; a failed run goes back (nak with delay) until
+ * maxAttempts, then to the DLQ.
+ */
+export class JobWorker {
+  readonly stats: JobStats = { started: 0, completed: 0, failed: 0, running: 0 };
+  private readonly abort = new AbortController();
+  /** Resolves once, when the worker stops (one listener, however many jobs wait on it). */
+  private readonly stopped = new Promise<void>((r) => this.abort.signal.addEventListener("abort", () => r(), { once: true }));
+  private loop?: Promise<void>;
+  private slots!: SlotPool;
+  private store!: JobStore;
+
+  constructor(private readonly o: JobWorkerOptions) {}
+
+  async start(): Promise<void> {
+    this.store = await JobStore.open(this.o.nc);
+    this.slots = new SlotPool(this.o.concurrency ?? 1);
+    const jsm = await jetstreamManager(this.o.nc);
+    const names: string[] = [];
+    for (const queue of this.o.queues ?? ["default"]) {
+      for (const needs of eligibleNeeds(this.o.capabilities)) {
+        await ensureJobConsumer(jsm, queue, needs, this.o.ackWaitMs);
+        names.push(jobConsumerName(queue, jobNeedsToken(needs)));
+      }
+    }
+    // One pull loop per eligible consumer, sharing the worker's slots; most specific first, so a
+    // gpu worker takes gpu jobs before generic ones.
+    this.loop = Promise.all(
+      names.reverse().map((consumer) =>
+        consumeDurable({
+          nc: this.o.nc,
+          stream: STREAMS.jobs,
+          consumer,
+          signal: this.abort.signal,
+          log: this.o.log,
+          label: `jobs ${consumer}`,
+          slots: this.slots,
+          onMessage: (m) => this.slots.run(this.handle(m)),
+        }),
+      ),
+    ).then(() => undefined);
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const { log, self } = this.o;
+    let env: Envelope;
+    let body: JobBody;
+    try {
+      env = parseEnvelope(m.data);
+      const parsed = jobBodySchema.safeParse(env.body);
+      if (!parsed.success) throw new Error(`invalid job body: ${zodLine(parsed.error)}`);
+      body = parsed.data;
+    } catch (err) {
+      await deadLetter(this.o.nc, self, "jobs", { reason: (err as Error).message, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data }).catch(() => undefined);
+      try {
+        m.term();
+      } catch {
+        /* connection gone: redelivered later */
+      }
+      return;
+    }
+    const id = env.id;
+    const attempt = m.info.deliveryCount;
+    const cur = await this.store.get(id);
+    if (cur && (cur.record.state === "cancelled" || cur.record.state === "done")) {
+      log.info({ id, state: cur.record.state }, "job already finished; dropping the offer");
+      await m.ackAck().catch(() => undefined);
+      return;
+    }
+    if (attempt > body.maxAttempts) {
+      await this.fail(m, env, body, `gave up after ${body.maxAttempts} attempts`, true);
+      return;
+    }
+    this.stats.started++;
+    await this.store.update(id, (r) => ({ ...r, state: "running", worker: self, attempts: attempt, startedAt: new Date().toISOString() }));
+    this.o.events.emit("job.started", { jobId: id, queue: body.queue, attempt });
+    const started = Date.now();
+    const keepAlive = setInterval(() => safeWorking(m), (this.o.ackWaitMs ?? JOB_ACK_WAIT_MS) / 3);
+    const cancelled = new AbortController();
+    const watchCancel = setInterval(() => {
+      void this.store
+        .get(id)
+        .then((r) => {
+          if (r?.record.cancelRequested) cancelled.abort();
+        })
+        .catch(() => undefined);
+    }, 1000);
+    try {
+      const posted = await this.startUntilAccepted(m, { id, from: env.from, queue: body.queue, task: body.task, attempt });
+      if (!posted.ok) throw new Error(posted.reason);
+      if (!this.o.agent.awaitReply || !posted.ticket) throw new Error("this worker cannot read replies (no gateway token configured)");
+      const reply = await Promise.race([
+        this.o.agent.awaitReply(posted.ticket, body.timeoutMs),
+        new Promise<{ status: "cancelled" }>((resolve) => cancelled.signal.addEventListener("abort", () => resolve({ status: "cancelled" }))),
+        this.stopped.then(() => {
+          throw new Error("worker stopping");
+        }),
+      ]);
+      if (reply.status === "cancelled") {
+        await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled while running" }));
+        await m.ackAck().catch(() => undefined);
+        return;
+      }
+      if (reply.status !== "ok") throw new Error(reply.error ?? `run ${reply.status}`);
+      await this.store.update(id, (r) => ({ ...r, state: "done", result: reply.text ?? "", finishedAt: new Date().toISOString() }));
+      await m.ackAck().catch((err: Error) => log.warn({ id, err: err.message }, "job ack not confirmed"));
+      this.stats.completed++;
+      this.o.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
+    } catch (err) {
+      if (this.abort.signal.aborted) {
+        // Shutting down: hand it back at once rather than after the ack wait.
+        safeNak(m);
+        return;
+      }
+      await this.fail(m, env, body, (err as Error).message, attempt >= body.maxAttempts);
+    } finally {
+      clearInterval(keepAlive);
+      clearInterval(watchCancel);
+    }
+  }
+
+  /** Starts the job's turn, retrying while the gateway is unreachable (the claim stays alive meanwhile). */
+  private async startUntilAccepted(m: JsMsg, j: JobTurn): Promise<DeliveryResult> {
+    for (let i = 1; ; i++) {
+      const r = await this.o.agent.runJob(j, { timeoutMs: 60_000, signal: this.abort.signal });
+      if (r.ok || !r.retryable || this.abort.signal.aborted) return r;
+      safeWorking(m);
+      if (!(await sleep(backoffDelay(i, DEFAULT_BACKOFF), this.abort.signal))) return r;
+    }
+  }
+
+  private async fail(m: JsMsg, env: Envelope, body: JobBody, reason: string, final: boolean): Promise<void> {
+    this.stats.failed++;
+    this.o.log.warn({ id: env.id, reason, final }, "job failed");
+    this.o.events.emit("job.failed", { jobId: env.id, queue: body.queue, reason, final });
+    if (!final) {
+      await this.store.update(env.id, (r) => ({ ...r, state: "queued", error: reason }));
+      safeNak(m, 2000);
+      return;
+    }
+    await this.store.update(env.id, (r) => ({ ...r, state: "failed", error: reason, finishedAt: new Date().toISOString() }));
+    await deadLetter(this.o.nc, this.o.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from }).catch(() => undefined);
+    await m.ackAck().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    // A pull in flight ends by itself within its 5 s expiry; do not wait for it (anything it
+    // still brings is handed back with a nak).
+    await Promise.race([this.loop, sleep(200)]);
+    // Running jobs are left unacked: the broker hands them out again after the ack wait.
+  }
+}

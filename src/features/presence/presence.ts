@@ -1,0 +1,130 @@
+import { hostname } from "node:os";
+import { Kvm, type KV } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { PRESENCE_TTL_MS } from "../../../broker/definitions.js";
+import { BUCKETS, STREAMS, inboxConsumerOwner } from "../../../subjects/names.js";
+import { isAbsentOrDenied } from "../../base/nats-errors.js";
+import { ALL_INBOXES, ownerOf, presenceSchema, type Presence } from "../../../subjects/mod.js";
+import type { Logger } from "../../base/log.js";
+
+export const HEARTBEAT_MS = 5_000;
+/** A peer whose last heartbeat is older than this is shown as stale (its entry expires at the bucket TTL). */
+export const STALE_AFTER_MS = 3 * HEARTBEAT_MS;
+
+/** Heartbeats this identity into the presence bucket; deletes its entry on a graceful stop. */
+export class PresenceHeartbeat {
+  private kv?: KV;
+  private timer?: NodeJS.Timeout;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly info: { identity: string; version: string; capabilities: string[] },
+    private readonly gatewayStatus: () => Presence["gateway"],
+    private readonly log: Logger,
+    private readonly intervalMs = HEARTBEAT_MS,
+  ) {}
+
+  async start(): Promise<void> {
+    this.kv = await new Kvm(this.nc).open(BUCKETS.presence);
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  current(status: Presence["status"] = "online"): Presence {
+    return {
+      identity: this.info.identity,
+      host: hostname(),
+      version: this.info.version,
+      capabilities: this.info.capabilities,
+      gateway: this.gatewayStatus(),
+      startedAt: this.startedAt,
+      lastSeen: new Date().toISOString(),
+      status,
+    };
+  }
+
+  /** Heartbeat now (e.g. the gateway's state changed). */
+  refresh(): void {
+    void this.beat();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.kv?.put(this.info.identity, JSON.stringify(this.current()));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "presence heartbeat failed");
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    try {
+      await this.kv?.delete(this.info.identity);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "could not clear presence");
+    }
+  }
+}
+
+export type PeerState = "online" | "stale" | "offline";
+export interface Peer {
+  identity: string;
+  state: PeerState;
+  presence?: Presence;
+  ageMs?: number;
+  inbox?: { waiting: number; inFlight: number };
+}
+
+/** Every identity the mesh knows (presence entries ∪ inbox consumers), classified. */
+export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<Peer[]> {
+  const peers = new Map<string, Peer>();
+  const kv = await new Kvm(nc).open(BUCKETS.presence);
+  const keys = await kv.keys();
+  for await (const key of keys) {
+    const e = await kv.get(key);
+    if (!e || e.operation !== "PUT") continue;
+    const parsed = presenceSchema.safeParse(safeJson(e.string()));
+    if (!parsed.success) continue;
+    const ageMs = now - Date.parse(parsed.data.lastSeen);
+    const state: PeerState = ageMs <= STALE_AFTER_MS ? "online" : ageMs <= PRESENCE_TTL_MS ? "stale" : "offline";
+    peers.set(key, { identity: key, state, presence: parsed.data, ageMs });
+  }
+  const jsm = await jetstreamManager(nc);
+  try {
+    for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
+      const id = ci.config.durable_name ? inboxConsumerOwner(ci.config.durable_name) : undefined;
+      if (!id) continue;
+      const peer = peers.get(id) ?? { identity: id, state: "offline" as const };
+      peer.inbox = { waiting: ci.num_pending, inFlight: ci.num_ack_pending };
+      peers.set(id, peer);
+    }
+  } catch (err) {
+    // No INBOX stream yet, or this credential may not list consumers: presence alone then.
+    if (!isAbsentOrDenied(err)) throw err;
+  }
+  try {
+    // Identities that were sent messages but never started a sidecar: their messages wait too.
+    const si = await jsm.streams.info(STREAMS.inbox, { subjects_filter: ALL_INBOXES });
+    for (const [subject, count] of Object.entries(si.state.subjects ?? {})) {
+      const id = ownerOf(subject);
+      if (!id || peers.get(id)?.inbox) continue;
+      const peer = peers.get(id) ?? { identity: id, state: "offline" as const };
+      peer.inbox = { waiting: count, inFlight: 0 };
+      peers.set(id, peer);
+    }
+  } catch (err) {
+    if (!isAbsentOrDenied(err)) throw err;
+  }
+  return [...peers.values()].sort((a, b) => a.identity.localeCompare(b.identity));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

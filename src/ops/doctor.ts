@@ -1,0 +1,162 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { BUCKETS, STREAMS, inboxConsumerName } from "../../subjects/names.js";
+import { encodeEnvelope, eventSubject, identityFromHostname, newEnvelope, presenceSchema } from "../../subjects/mod.js";
+import { servicePath } from "./service.js";
+import { assertPrivateFile, type Resolved } from "../config/config.js";
+import { connectMesh, parseServers } from "../bus/connection.js";
+import { postAgentHook } from "../agent/openclaw-hooks/hooks-client.js";
+import { gatewayEndpoint } from "../sidecar/from-config.js";
+import { STALE_AFTER_MS } from "../features/presence/presence.js";
+import { CredentialsRefusedError } from "../base/errors.js";
+import { permissionDenied } from "../base/nats-errors.js";
+
+export interface Check {
+  name: string;
+  status: "ok" | "fail" | "skip";
+  detail: string;
+  fix?: string;
+}
+
+const MAX_SKEW_MS = 2000;
+
+/** `mesh doctor`: every check with a one-line fix for each failure. */
+export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } = {}): Promise<Check[]> {
+  const checks: Check[] = [];
+  const self = r.identity ?? identityFromHostname(hostname());
+  const add = (c: Check): void => void checks.push(c);
+  const skipAll = (names: string[], why: string): void => names.forEach((name) => add({ name, status: "skip", detail: why }));
+
+  // Credentials file hygiene.
+  if (r.creds) {
+    try {
+      assertPrivateFile(r.creds);
+      add({ name: "credential file", status: "ok", detail: `${r.creds} is private` });
+    } catch (err) {
+      add({ name: "credential file", status: "fail", detail: (err as Error).message, fix: `chmod 600 ${r.creds}` });
+    }
+  }
+
+  let nc: NatsConnection | undefined;
+  // Never print a password that was given in the URL.
+  const where = parseServers(r.server).servers.join(",");
+  try {
+    nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), timeoutMs: 3000, name: "mesh-doctor", identity: self });
+    add({ name: "broker reachable", status: "ok", detail: `${where} (nats-server ${nc.info?.version ?? "?"})` });
+  } catch (err) {
+    add({
+      name: "broker reachable",
+      status: "fail",
+      detail: (err as Error).message,
+      fix: err instanceof CredentialsRefusedError
+        ? "ask the broker admin for a new credential: mesh broker add-identity <id>"
+        : "start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER",
+    });
+  }
+  const brokerChecks = ["jetstream", "provisioned", "permissions", "clock skew", "sidecar running"];
+  if (!nc) skipAll(brokerChecks, "broker unreachable");
+  else {
+    try {
+      if (!nc.info?.jetstream) throw new Error("JetStream is off");
+      const jsm = await jetstreamManager(nc);
+      const acct = await jsm.getAccountInfo();
+      add({ name: "jetstream", status: "ok", detail: `on (${acct.streams} streams, ${acct.consumers} consumers)` });
+      const missing: string[] = [];
+      for (const s of [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`)]) {
+        await jsm.streams.info(s).catch(() => missing.push(s));
+      }
+      await jsm.consumers.info(STREAMS.inbox, inboxConsumerName(self)).catch(() => missing.push(`INBOX/${inboxConsumerName(self)}`));
+      add(
+        missing.length
+          ? { name: "provisioned", status: "fail", detail: `missing: ${missing.join(", ")}`, fix: `mesh broker provision --for ${self}` }
+          : { name: "provisioned", status: "ok", detail: "streams, buckets and this identity's inbox consumer are there" },
+      );
+      // Permission + clock: publish one event of our own and compare the broker's timestamp.
+      const js = jetstream(nc);
+      const env = newEnvelope({ from: self, to: "*", kind: "event", type: "doctor.check", body: { host: hostname() } });
+      const t0 = Date.now();
+      const ack = await js.publish(eventSubject(self, "doctor", "check"), encodeEnvelope(env), { msgID: env.id });
+      const t1 = Date.now();
+      add({ name: "permissions", status: "ok", detail: `can publish events.${self}.> and use JetStream` });
+      const stored = await jsm.streams.getMessage(STREAMS.events, { seq: ack.seq });
+      const skew = (stored?.time.getTime() ?? t1) - (t0 + t1) / 2;
+      add(
+        Math.abs(skew) <= MAX_SKEW_MS + (t1 - t0) / 2
+          ? { name: "clock skew", status: "ok", detail: `${Math.round(skew)} ms vs the broker` }
+          : { name: "clock skew", status: "fail", detail: `${Math.round(skew)} ms vs the broker`, fix: "turn on network time (macOS: System Settings → General → Date & Time; Linux: timedatectl set-ntp true)" },
+      );
+      const kv = await new Kvm(nc).open(BUCKETS.presence);
+      const e = await kv.get(self);
+      const p = e && e.operation === "PUT" ? presenceSchema.safeParse(JSON.parse(e.string())) : undefined;
+      const age = p?.success ? Date.now() - Date.parse(p.data.lastSeen) : undefined;
+      add(
+        age !== undefined && age <= STALE_AFTER_MS
+          ? { name: "sidecar running", status: "ok", detail: `${self} heartbeat ${Math.round(age / 1000)}s ago, gateway ${p!.data!.gateway}` }
+          : { name: "sidecar running", status: "fail", detail: age === undefined ? `no heartbeat from ${self}` : `last heartbeat ${Math.round(age / 1000)}s ago`, fix: "start it: mesh sidecar (or the service: see `sidecar service` below)" },
+      );
+    } catch (err) {
+      const msg = (err as Error).message;
+      add({
+        name: checks.some((c) => c.name === "jetstream") ? "permissions" : "jetstream",
+        status: "fail",
+        detail: msg,
+        fix: permissionDenied(err) ? "the credential lacks permissions: reissue it with mesh broker add-identity" : "run nats-server with JetStream (-js), e.g. `mesh broker up`",
+      });
+    }
+    await nc.close();
+  }
+
+  // Gateway.
+  let endpoint;
+  try {
+    endpoint = gatewayEndpoint(r);
+  } catch (err) {
+    add({ name: "gateway reachable", status: "skip", detail: "no gateway configured" });
+    add({ name: "hooks token", status: "fail", detail: (err as Error).message, fix: "mesh init --configure-gateway (or set gateway.hooksTokenFile)" });
+  }
+  if (endpoint) {
+    try {
+      await fetch(endpoint.url, { signal: AbortSignal.timeout(3000) });
+      add({ name: "gateway reachable", status: "ok", detail: endpoint.url });
+      // An empty payload: 400 (token accepted, nothing run) or 401 (wrong token).
+      const res = await postAgentHook(endpoint, {} as never, { timeoutMs: 5000 });
+      if (!res.ok && res.status === 401) add({ name: "hooks token", status: "fail", detail: "the gateway refused the hooks token (401)", fix: "copy hooks.token from ~/.openclaw/openclaw.json into the hooks token file, or run mesh init --configure-gateway" });
+      else if (!res.ok && res.status === 404) add({ name: "hooks token", status: "fail", detail: "hooks are not enabled on the gateway (404)", fix: "mesh init --configure-gateway, then openclaw gateway restart" });
+      else add({ name: "hooks token", status: "ok", detail: `accepted (${res.status})` });
+    } catch (err) {
+      add({ name: "gateway reachable", status: "fail", detail: `no answer at ${endpoint.url}`, fix: "start the gateway: openclaw gateway" });
+      add({ name: "hooks token", status: "skip", detail: "gateway unreachable" });
+      void err;
+    }
+  }
+
+  // Tailscale, when used.
+  if (spawnSync("sh", ["-c", "command -v tailscale"], { stdio: "ignore" }).status === 0) {
+    const st = spawnSync("tailscale", ["status", "--json"], { encoding: "utf8", timeout: 10_000 });
+    let state = "unknown";
+    try {
+      state = (JSON.parse(st.stdout) as { BackendState?: string }).BackendState ?? "unknown";
+    } catch {
+      /* not JSON */
+    }
+    add(
+      state === "Running"
+        ? { name: "tailscale", status: "ok", detail: "up" }
+        : { name: "tailscale", status: "fail", detail: `state ${state}`, fix: "tailscale up (or mesh init --tailscale-key …)" },
+    );
+  }
+
+  // Service file.
+  const platform = opts.platform ?? process.platform;
+  const svc = servicePath(platform);
+  add(
+    existsSync(svc)
+      ? { name: "sidecar service", status: "ok", detail: `installed: ${svc}` }
+      : { name: "sidecar service", status: "fail", detail: `not installed (${svc})`, fix: "mesh init … (installs it), or run `mesh sidecar` yourself" },
+  );
+  return checks;
+}

@@ -1,0 +1,38 @@
+/**
+ * `npm run bench` / `npm run bench:smoke`: runs the scenarios of run.ts and writes the results.
+ * Lives under test/ with its stand-in endpoint, so nothing of it ships in the package.
+ *   --quick            a short smoke run (fails when a scenario errors)
+ *   --only a,b         scenarios: inbox,events,cli,jobs,scale
+ *   --out <file>       results as JSON
+ *   --markdown <file>  tables as Markdown (BENCHMARKS.md)
+ *   --server <url>     an existing broker (default: a throwaway local nats-server)
+ */
+import { parseArgs } from "node:util";
+import { runBench, SCENARIOS, type Scenario } from "./run.js";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    only: { type: "string" },
+    out: { type: "string" },
+    markdown: { type: "string" },
+    server: { type: "string" },
+    creds: { type: "string" },
+  },
+  allowPositionals: false,
+});
+const only = values.only?.split(",").map((s) => s.trim());
+for (const s of only ?? []) {
+  if (!(SCENARIOS as readonly string[]).includes(s)) {
+    process.stderr.write(`bench: unknown scenario ${s} (one of ${SCENARIOS.join(", ")})\n`);
+    process.exit(2);
+  }
+}
+await runBench({
+  ...(values.server ? { server: values.server } : {}),
+  ...(values.creds ? { creds: values.creds } : {}),
+  quick: Boolean(values.quick),
+  ...(only ? { only: only as Scenario[] } : {}),
+  ...(values.out ? { out: values.out } : {}),
+  ...(values.markdown ? { markdown: values.markdown } : {}),
+});

@@ -1,0 +1,271 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { STREAMS, inboxConsumerName } from "../../subjects/names.js";
+import { encodeEnvelope, eventSubject, inboxSubject, newEnvelope, parseEnvelope } from "../../subjects/mod.js";
+import { connectMesh } from "../../src/bus/connection.js";
+import { openclawHooksAgent } from "../../src/agent/openclaw-hooks/adapter.js";
+import { submitJob, waitForJob } from "../../src/features/jobs/client.js";
+import { createLogger } from "../../src/base/log.js";
+import { publishEnvelope } from "../../src/bus/publish.js";
+import { EventPublisher } from "../../src/bus/events.js";
+import { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import { round, summarize, type Summary } from "./stats.js";
+import { stubReplies } from "./stub-replies.js";
+
+const quiet = createLogger({ name: "bench", level: "silent" });
+const SENDERS = 4;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface BenchContext {
+  server: string;
+  nc: NatsConnection;
+  quick: boolean;
+  /** Unique per run, so a bench on a user's mesh does not collide with real identities. */
+  tag: string;
+}
+
+async function sidecar(ctx: BenchContext, identity: string, hooks: HooksEndpoint, extra: Partial<ConstructorParameters<typeof Sidecar>[0]> = {}): Promise<Sidecar> {
+  const s = new Sidecar({
+    identity,
+    server: ctx.server,
+    agent: openclawHooksAgent({ endpoint: { url: hooks.url, hooksPath: "/hooks", hooksToken: hooks.token } }),
+    stateDir: mkdtempSync(join(tmpdir(), `mesh-bench-${identity}-`)),
+    log: quiet,
+    jobs: false,
+    presenceIntervalMs: 5000,
+    ...extra,
+  });
+  await s.start();
+  return s;
+}
+
+/** Publishes `n` messages at `rate`/s (0 = as fast as acks allow), calling `send(i)`. */
+async function paced(n: number, rate: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  const start = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    if (rate > 0) {
+      const due = start + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+    }
+    pending.push(send(i));
+    if (pending.length >= 256) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+}
+
+export interface LatencyRow {
+  path: string;
+  rate: string;
+  n: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  msgs_per_s: number;
+}
+
+/** 1. Inbox end to end: publish → the hooks endpoint gets the POST; beside raw JetStream publish → consume. */
+export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[]; httpPostP50: number }> {
+  const rows: LatencyRow[] = [];
+  const runs: Array<{ rate: number; n: number }> = ctx.quick
+    ? [{ rate: 100, n: 100 }, { rate: 0, n: 300 }]
+    : [{ rate: 100, n: 500 }, { rate: 1000, n: 3000 }, { rate: 0, n: 3000 }];
+  const hooks = await startHooksEndpoint();
+  hooks.record = false;
+  // One local HTTP POST on its own, for the target "raw p99 × 1.5 + one POST".
+  const post: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    await fetch(`${hooks.url}/hooks/agent`, { method: "POST", headers: { authorization: `Bearer ${hooks.token}`, "content-type": "application/json" }, body: JSON.stringify({ message: "x" }) });
+    post.push(performance.now() - t);
+  }
+  const mesh = `${ctx.tag}-lat`;
+  const s = await sidecar(ctx, mesh, hooks);
+  const js = jetstream(ctx.nc);
+  const jsm = await jetstreamManager(ctx.nc);
+  const raw = `${ctx.tag}-raw`;
+  await jsm.consumers.add(STREAMS.inbox, { durable_name: inboxConsumerName(raw), filter_subject: inboxSubject(raw), ack_policy: AckPolicy.Explicit });
+  const rawConsumer = await js.consumers.get(STREAMS.inbox, inboxConsumerName(raw));
+  const rawSent = new Map<string, number>();
+  const rawLat: number[] = [];
+  const rawMsgs = await rawConsumer.consume({ max_messages: 256 });
+  void (async () => {
+    for await (const m of rawMsgs) {
+      const id = m.headers?.get("Nats-Msg-Id") ?? "";
+      const t0 = rawSent.get(id);
+      if (t0 !== undefined) rawLat.push(performance.now() - t0);
+      m.ack();
+    }
+  })();
+  const meshSent = new Map<string, number>();
+  const meshLat: number[] = [];
+  hooks.onHook = (h) => {
+    const m = /#(\S+)#/.exec(h.body.message ?? "");
+    const t0 = m ? meshSent.get(m[1]!) : undefined;
+    if (t0 !== undefined) meshLat.push(performance.now() - t0);
+  };
+  for (const { rate, n } of runs) {
+    for (const path of ["raw nats.js", "mesh"] as const) {
+      const lat = path === "mesh" ? meshLat : rawLat;
+      lat.length = 0;
+      const t0 = performance.now();
+      await paced(n, rate, async (i) => {
+        // Four senders: the sidecar delivers each sender's messages in order, senders in parallel.
+        const env = newEnvelope({ from: `bench-${i % SENDERS}`, to: path === "mesh" ? mesh : raw, kind: "message", body: `#${ctx.tag}-${rate}-${i}# bench` });
+        const key = `${ctx.tag}-${rate}-${i}`;
+        if (path === "mesh") meshSent.set(key, performance.now());
+        else rawSent.set(env.id, performance.now());
+        await js.publish(inboxSubject(env.to), encodeEnvelope(env), { msgID: env.id });
+      });
+      const deadline = Date.now() + 60_000;
+      while (lat.length < n && Date.now() < deadline) await sleep(10);
+      const secs = (performance.now() - t0) / 1000;
+      const sm: Summary = summarize(lat);
+      rows.push({ path, rate: rate ? `${rate}/s` : "saturation", n: sm.n, p50_ms: sm.p50, p99_ms: sm.p99, max_ms: sm.max, msgs_per_s: Math.round(sm.n / secs) });
+    }
+  }
+  await rawMsgs.close();
+  await s.stop("bench done");
+  await jsm.consumers.delete(STREAMS.inbox, inboxConsumerName(raw)).catch(() => undefined);
+  await jsm.consumers.delete(STREAMS.inbox, inboxConsumerName(mesh)).catch(() => undefined);
+  await hooks.close();
+  return { rows, httpPostP50: summarize(post).p50 };
+}
+
+/** 2. Event publishing throughput: the sidecar's EventPublisher vs raw async JetStream publish. */
+export async function eventThroughput(ctx: BenchContext): Promise<Array<{ path: string; n: number; msgs_per_s: number }>> {
+  const n = ctx.quick ? 2000 : 20000;
+  const js = jetstream(ctx.nc);
+  const out: Array<{ path: string; n: number; msgs_per_s: number }> = [];
+  for (const path of ["raw nats.js", "mesh EventPublisher"] as const) {
+    const who = `${ctx.tag}-ev`;
+    const t0 = performance.now();
+    if (path === "raw nats.js") {
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < n; i++) {
+        const env = newEnvelope({ from: who, to: "*", kind: "event", type: "bench.tick", body: { i } });
+        pending.push(js.publish(eventSubject(who, "bench", "tick"), encodeEnvelope(env), { msgID: env.id }));
+        if (pending.length >= 1024) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+    } else {
+      const ev = new EventPublisher(ctx.nc, who, quiet);
+      for (let i = 0; i < n; i++) {
+        ev.emit("job.started", { jobId: String(i), queue: "bench", attempt: 1 });
+        if (i % 1024 === 1023) await ev.flush(60_000);
+      }
+      await ev.flush(60_000);
+    }
+    out.push({ path, n, msgs_per_s: Math.round(n / ((performance.now() - t0) / 1000)) });
+  }
+  return out;
+}
+
+/** 3. CLI cold start: `mesh send` vs a bare node script that connects and publishes with nats.js. */
+export function cliColdStart(ctx: BenchContext): Array<{ command: string; runs: number; median_ms: number }> {
+  const runs = ctx.quick ? 5 : 20;
+  const main = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "mesh-bench-cli-"));
+  const transport = import.meta.resolve("@nats-io/transport-node");
+  const jsmod = import.meta.resolve("@nats-io/jetstream");
+  const bare = join(dir, "bare.mjs");
+  writeFileSync(
+    bare,
+    `import { connect } from ${JSON.stringify(transport)};\nimport { jetstream } from ${JSON.stringify(jsmod)};\n` +
+      `const nc = await connect({ servers: process.env.S.split(",") });\nconst ack = await jetstream(nc).publish("agent.${ctx.tag}-cli.inbox", JSON.stringify({ body: "hi" }));\n` +
+      `console.log("sent", ack.seq);\nawait nc.drain();\n`,
+  );
+  const { servers } = { servers: ctx.server.replace(/^nats:\/\/[^@]*@/, "nats://") };
+  const time = (argv: string[]): number[] => {
+    const xs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      const r = spawnSync(process.execPath, argv, { env: { ...process.env, S: servers, MESH_SERVER: ctx.server, MESH_IDENTITY: "bench" }, encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr}`);
+      xs.push(performance.now() - t);
+    }
+    return xs;
+  };
+  time([bare]); // warm the file cache for both
+  time([main, "send", `${ctx.tag}-cli`, "hi"]);
+  const rows = [
+    { command: "node bare.mjs (nats.js connect + publish)", runs, median_ms: summarize(time([bare])).p50 },
+    { command: `mesh send ${ctx.tag}-cli hi`, runs, median_ms: summarize(time([main, "send", `${ctx.tag}-cli`, "hi"])).p50 },
+  ];
+  rmSync(dir, { recursive: true, force: true });
+  return rows;
+}
+
+/** 4. Jobs: 3 workers × 30 equal jobs; makespan vs ideal, per worker, duplicates. */
+export async function jobsSpread(ctx: BenchContext): Promise<{ workers: Record<string, number>; makespanMs: number; idealMs: number; duplicates: number; lost: number }> {
+  const duration = ctx.quick ? 100 : 500;
+  const queue = `${ctx.tag}-jobs`;
+  const ends: HooksEndpoint[] = [];
+  const workers: Sidecar[] = [];
+  for (const w of ["w1", "w2", "w3"]) {
+    const hooks = await startHooksEndpoint();
+    ends.push(hooks);
+    workers.push(await sidecar(ctx, `${ctx.tag}-${w}`, hooks, { agent: openclawHooksAgent({ endpoint: { url: hooks.url, hooksPath: "/hooks", hooksToken: hooks.token }, replies: stubReplies(hooks, duration) }), jobs: { queues: [queue] } }));
+  }
+  const t0 = performance.now();
+  const ids: string[] = [];
+  for (let i = 0; i < 30; i++) ids.push((await submitJob(ctx.nc, { from: "bench", task: `job ${i}`, queue })).id);
+  const done = await Promise.all(ids.map((id) => waitForJob(ctx.nc, id, 120_000)));
+  const makespanMs = Math.round(performance.now() - t0);
+  const posts = ends.flatMap((h) => h.received.map((r) => /\[mesh job ([0-9a-f-]+)\]/.exec(r.body.message ?? "")?.[1]).filter(Boolean));
+  const per: Record<string, number> = {};
+  for (const d of done) per[d.worker ?? "?"] = (per[d.worker ?? "?"] ?? 0) + 1;
+  for (const w of workers) await w.stop("bench done");
+  for (const h of ends) await h.close();
+  return { workers: per, makespanMs, idealMs: 10 * duration, duplicates: posts.length - new Set(posts).size, lost: ids.filter((id) => !done.find((d) => d.id === id && d.state === "done")).length };
+}
+
+/** 5. Scale: N identities with sidecars on one broker: per-message latency and memory per sidecar. */
+export async function scale(ctx: BenchContext): Promise<Array<{ identities: number; p50_ms: number; p99_ms: number; heap_mb_per_sidecar: number }>> {
+  const sizes = ctx.quick ? [1, 10] : [1, 10, 100];
+  const rows = [];
+  for (const n of sizes) {
+    const hooks = await startHooksEndpoint();
+    hooks.record = false;
+    global.gc?.();
+    await sleep(200);
+    const before = process.memoryUsage().heapUsed;
+    const ids = Array.from({ length: n }, (_, i) => `${ctx.tag}-s${n}-${i}`);
+    const cars: Sidecar[] = [];
+    for (const id of ids) cars.push(await sidecar(ctx, id, hooks));
+    await sleep(500);
+    global.gc?.();
+    const perSidecar = (process.memoryUsage().heapUsed - before) / n / 1024 / 1024;
+    const sent = new Map<string, number>();
+    const lat: number[] = [];
+    hooks.onHook = (h) => {
+      const m = /#(\S+)#/.exec(h.body.message ?? "");
+      const t0 = m ? sent.get(m[1]!) : undefined;
+      if (t0 !== undefined) lat.push(performance.now() - t0);
+    };
+    const total = ctx.quick ? 100 : 500;
+    await paced(total, 200, async (i) => {
+      const key = `${n}-${i}`;
+      sent.set(key, performance.now());
+      await publishEnvelope(ctx.nc, inboxSubject(ids[i % n]!), newEnvelope({ from: "bench", to: ids[i % n]!, kind: "message", body: `#${key}#` }));
+    });
+    const deadline = Date.now() + 60_000;
+    while (lat.length < total && Date.now() < deadline) await sleep(10);
+    const sm = summarize(lat);
+    rows.push({ identities: n, p50_ms: sm.p50, p99_ms: sm.p99, heap_mb_per_sidecar: round(perSidecar, 2) });
+    const jsm = await jetstreamManager(ctx.nc);
+    for (const c of cars) await c.stop("bench done");
+    for (const id of ids) await jsm.consumers.delete(STREAMS.inbox, inboxConsumerName(id)).catch(() => undefined);
+    await hooks.close();
+  }
+  return rows;
+}
+
+export { parseEnvelope, connectMesh };
