@@ -22,8 +22,15 @@ export class SlotPool implements Slots {
     return this.size - this.running.size;
   }
   async whenFree(signal: AbortSignal): Promise<void> {
-    const aborted = new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
-    while (this.free() <= 0 && !signal.aborted) await Promise.race([...this.running, aborted]);
+    if (this.free() > 0 || signal.aborted) return;
+    let onAbort = (): void => {};
+    const aborted = new Promise<void>((r) => (onAbort = r));
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      while (this.free() <= 0 && !signal.aborted) await Promise.race([...this.running, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
   run(p: Promise<unknown>): void {
     const tracked = p.finally(() => this.running.delete(tracked));

@@ -155,7 +155,7 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
     const kinds = (await storedEnvelopes(nc, "EVENTS", "events.nova.gateway.>")).map((e) => e.type);
     expect(kinds).toContain("gateway.unreachable");
     expect(kinds.lastIndexOf("gateway.reachable")).toBeGreaterThan(kinds.lastIndexOf("gateway.unreachable"));
-  });
+  }, 240_000);
 
   it("an alert's deliver/channel/to reach the real gateway's delivery validation (400: this host has no iMessage account)", async () => {
     const { runAction } = await import("../../src/features/hooks/actions.js");
