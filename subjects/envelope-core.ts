@@ -30,6 +30,13 @@ export interface Envelope {
   replyTo?: string | undefined;
   /** For kind=reply: the id of the ask this answers. */
   correlationId?: string | undefined;
+  /** For messages between agents: the conversation it belongs to (an A2A contextId). */
+  context?: string | undefined;
+  /**
+   * How many automatic forwards led to this message: 0 when a person or an agent sent it, +1 each
+   * time a sidecar forwards an agent's reply. Sidecars stop forwarding at their hop limit.
+   */
+  hops?: number | undefined;
   /** Signature over the canonical envelope (added by the security layer). */
   sig?: string | undefined;
 }
@@ -52,8 +59,14 @@ export interface NewEnvelope {
   type?: string;
   replyTo?: string;
   correlationId?: string;
+  context?: string;
+  hops?: number;
   id?: string;
 }
+
+/** A2A contextId rules: letters, digits, . _ : - and at most 128 characters. */
+export const CONTEXT_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+export const MAX_HOPS = 100;
 
 /** Builds an envelope; invalid input throws EnvelopeError (one line naming the field) before anything is sent. */
 export function newEnvelope(input: NewEnvelope): Envelope {
@@ -68,6 +81,8 @@ export function newEnvelope(input: NewEnvelope): Envelope {
   if (input.type !== undefined && input.type.length > 128) bad("type", "longer than 128 characters");
   if (input.replyTo !== undefined && input.replyTo.length > 256) bad("replyTo", "longer than 256 characters");
   if (input.correlationId !== undefined && input.correlationId.length > 64) bad("correlationId", "longer than 64 characters");
+  if (input.context !== undefined && !CONTEXT_RE.test(input.context)) bad("context", "must be 1-128 letters, digits, . _ : or -");
+  if (input.hops !== undefined && (!Number.isInteger(input.hops) || input.hops < 0 || input.hops > MAX_HOPS)) bad("hops", `must be a whole number 0-${MAX_HOPS}`);
   if (typeof input.body === "string" && Buffer.byteLength(input.body) > MAX_TEXT_BYTES) {
     bad("body", `is ${Buffer.byteLength(input.body)} bytes; the limit is ${MAX_TEXT_BYTES}`);
   }
@@ -82,6 +97,8 @@ export function newEnvelope(input: NewEnvelope): Envelope {
     body: input.body,
     ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
     ...(input.correlationId !== undefined ? { correlationId: input.correlationId } : {}),
+    ...(input.context !== undefined ? { context: input.context } : {}),
+    ...(input.hops !== undefined ? { hops: input.hops } : {}),
   };
 }
 

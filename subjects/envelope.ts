@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isIdentity, IDENTITY_MAX } from "./identity.js";
-import { ENVELOPE_VERSION, EnvelopeError, envelopeKinds, type Envelope } from "./envelope-core.js";
+import { CONTEXT_RE, ENVELOPE_VERSION, EnvelopeError, MAX_HOPS, envelopeKinds, type Envelope } from "./envelope-core.js";
 
 export {
   ENVELOPE_VERSION,
@@ -34,6 +34,8 @@ export const envelopeSchema = z
     body: z.unknown(),
     replyTo: z.string().max(256).optional(),
     correlationId: z.string().max(64).optional(),
+    context: z.string().regex(CONTEXT_RE).optional(),
+    hops: z.number().int().min(0).max(MAX_HOPS).optional(),
     sig: z.string().max(256).optional(),
   })
   .strict();

@@ -13,6 +13,9 @@ import { z } from "zod";
  *   message.retried        { id, from, seq, attempt, reason, nextDelayMs }
  *   message.dead-lettered  { id?, from?, seq, reason }
  *   ask.answered           { id, from, runId, status, latencyMs }
+ *   conversation.sent      { id, to, context, hops }            (this agent sent a2a:<to> natively)
+ *   conversation.replied   { id, to, inReplyTo, context, hops } (its answer forwarded to the sender)
+ *   conversation.stopped   { inReplyTo, to, reason }             (an answer not forwarded, and why)
  *
  * Mirrored from the gateway's WebSocket protocol (read-only client):
  *   gateway.run.started    { runId, sessionKey?, agentId? }         (agent event, stream lifecycle, phase start)
@@ -30,6 +33,9 @@ export const sidecarEventKinds = [
   "message.retried",
   "message.dead-lettered",
   "ask.answered",
+  "conversation.sent",
+  "conversation.replied",
+  "conversation.stopped",
   "gateway.run.started",
   "gateway.run.completed",
   "gateway.run.failed",
@@ -60,6 +66,9 @@ export const eventBodies = {
   "message.retried": z.object({ id: z.string(), from: z.string(), seq: z.number(), attempt: z.number(), reason: z.string(), nextDelayMs: z.number() }),
   "message.dead-lettered": z.object({ id: z.string().optional(), from: z.string().optional(), seq: z.number(), reason: z.string() }),
   "ask.answered": z.object({ id: z.string(), from: z.string(), runId: z.string().optional(), status: z.string(), latencyMs: z.number() }),
+  "conversation.sent": z.object({ id: z.string(), to: z.string(), context: z.string(), hops: z.number() }),
+  "conversation.replied": z.object({ id: z.string(), to: z.string(), inReplyTo: z.string(), context: z.string(), hops: z.number() }),
+  "conversation.stopped": z.object({ inReplyTo: z.string(), to: z.string(), reason: z.string() }),
   "gateway.run.started": z.object({ runId: z.string(), sessionKey: z.string().optional(), agentId: z.string().optional() }),
   "gateway.run.completed": z.object({ runId: z.string(), sessionKey: z.string().optional(), agentId: z.string().optional() }),
   "gateway.run.failed": z.object({ runId: z.string(), sessionKey: z.string().optional(), agentId: z.string().optional(), error: z.string().optional() }),

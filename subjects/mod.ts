@@ -50,5 +50,7 @@ export {
   parseSessionKey,
   isAutomationSession,
   sameSession,
+  defaultConversation,
 } from "./session-keys.js";
+export { ID_RE, CONTEXT_RE, MAX_HOPS } from "./envelope-core.js";
 export type { MeshSession } from "./session-keys.js";

@@ -29,6 +29,14 @@ export function alertSessionKey(rule: string): string {
   return `${SESSION_PREFIX}alert-${token(rule, "rule name")}`;
 }
 
+/**
+ * The A2A conversation (contextId) of messages between this agent and `peer` when nobody named
+ * one: the receiving gateway keeps one session per sender and context.
+ */
+export function defaultConversation(peer: string): string {
+  return `mesh-${identity(peer)}`;
+}
+
 export const PEER_ALERTS_SESSION_KEY = `${SESSION_PREFIX}alerts`;
 
 export type MeshSession =

@@ -13,6 +13,7 @@ const gatewayFile = z
   .object({
     hooks: z.object({ enabled: z.boolean().optional(), token: z.string().optional(), path: z.string().optional() }).passthrough().optional(),
     gateway: z.object({ port: z.number().optional(), auth: z.object({ token: z.string().optional() }).passthrough().optional() }).passthrough().optional(),
+    channels: z.object({ a2a: z.object({ enabled: z.boolean().optional() }).passthrough().optional() }).passthrough().optional(),
   })
   .passthrough();
 
@@ -25,6 +26,8 @@ export interface GatewayFacts {
   gatewayToken?: string;
   hooksPath?: string;
   port?: number;
+  /** channels.a2a.enabled: the gateway's A2A channel is on (the mesh then bridges through it). */
+  a2aEnabled?: boolean;
 }
 
 export function readGatewayConfig(path = openclawConfigPath()): GatewayFacts {
@@ -39,6 +42,7 @@ export function readGatewayConfig(path = openclawConfigPath()): GatewayFacts {
       ...(parsed.gateway?.auth?.token ? { gatewayToken: parsed.gateway.auth.token } : {}),
       ...(parsed.hooks?.path ? { hooksPath: parsed.hooks.path } : {}),
       ...(parsed.gateway?.port ? { port: parsed.gateway.port } : {}),
+      ...(parsed.channels?.a2a?.enabled ? { a2aEnabled: true } : {}),
     };
   } catch {
     return { path, exists: true };

@@ -14,6 +14,8 @@ export interface PeerMessage {
   from: string;
   kind: "message" | "ask";
   text: string;
+  /** The conversation (A2A contextId) it continues, when the sender named one. */
+  context?: string;
 }
 
 /** A job taken from the queue: the agent's final reply is the job's result. */
@@ -44,6 +46,8 @@ export interface AutomationTurn {
 
 /** Where a delivered ask or job's answer will come from (made by the adapter that delivered it). */
 export interface ReplyTicket {
+  /** The adapter that made it (a composite adapter routes awaitReply by it). */
+  readonly bridge: string;
   readonly session: string;
   readonly ref: string;
 }
@@ -56,6 +60,8 @@ export interface RunReply {
   status: "ok" | "error" | "timeout";
   text?: string;
   error?: string;
+  /** The agent chose not to answer (NO_REPLY, an empty turn): nothing to send back. */
+  silent?: boolean;
 }
 
 export interface CallOptions {

@@ -28,6 +28,14 @@ export const gatewayConfigSchema = z
     tokenFile: z.string().min(1).optional(),
     /** Agent id to run turns on (hooks `agentId`); the gateway default when unset. */
     agentId: z.string().min(1).optional(),
+    /**
+     * How peers' messages enter the gateway: "a2a" (OpenClaw's A2A channel: a conversation from a
+     * named sender), "hooks" (POST /hooks/agent: untrusted webhook content), or "auto" (a2a when
+     * the gateway's channels.a2a.enabled is true, else hooks).
+     */
+    bridge: z.enum(["auto", "a2a", "hooks"]).default("auto"),
+    /** The gateway's openclaw.json (the A2A bridge keeps channels.a2a.peers in it); default ~/.openclaw/openclaw.json. */
+    configFile: z.string().min(1).optional(),
   })
   .strict();
 
@@ -83,6 +91,8 @@ export const configSchema = z
         jobs: z.boolean().optional(),
         /** Ack wait of this identity's inbox consumer (default 30 s); also how long a restart after a crash waits. */
         inboxAckWaitMs: z.number().int().min(1000).max(600_000).optional(),
+        /** Automatic answers between agents in a row (A2A bridge; default 1: a message is answered, an answer is not). */
+        maxHops: z.number().int().min(0).max(10).optional(),
       })
       .strict()
       .optional(),

@@ -8,7 +8,10 @@ import type { Logger } from "../base/log.js";
 import type { AgentPort } from "../agent/port.js";
 import { openclawHooksAgent } from "../agent/openclaw-hooks/adapter.js";
 import type { GatewayEndpoint } from "../agent/openclaw-hooks/hooks-client.js";
-import { readGatewayConfig } from "../agent/openclaw-config.js";
+import { openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
+import { openclawA2AAgent } from "../agent/openclaw-a2a/adapter.js";
+import { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
+import { PeerSync } from "../features/conversations/peer-sync.js";
 import type { Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
 import { DEFAULT_HTTP_PORT } from "./http.js";
@@ -80,6 +83,31 @@ export async function agentFromConfig(r: Resolved, o: { gatewayUrl?: string; log
   return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, ...(agentId ? { agentId } : {}) });
 }
 
+export interface BridgeChoice {
+  bridge: "a2a" | "hooks";
+  why: string;
+  /** The gateway's openclaw.json (the A2A bridge keeps its channels.a2a.peers). */
+  configFile: string;
+}
+
+/** Which bridge carries peers' messages into the gateway, and why (for `mesh doctor`). */
+export function chooseBridge(r: Resolved): BridgeChoice {
+  const gw = r.config.gateway;
+  const configFile = expandHome(gw?.configFile ?? openclawConfigPath());
+  const want = gw?.bridge ?? "auto";
+  if (want === "a2a") return { bridge: "a2a", why: "gateway.bridge is \"a2a\" in the config", configFile };
+  if (want === "hooks") return { bridge: "hooks", why: "gateway.bridge is \"hooks\" in the config", configFile };
+  const facts = readGatewayConfig(configFile);
+  if (facts.a2aEnabled) return { bridge: "a2a", why: `channels.a2a.enabled is true in ${configFile}`, configFile };
+  return {
+    bridge: "hooks",
+    why: facts.exists
+      ? `channels.a2a is not enabled in ${configFile} (mesh init --configure-gateway enables it)`
+      : `no gateway config at ${configFile}`,
+    configFile,
+  };
+}
+
 /** This machine's capabilities: the flag (comma-separated) or the config; never more than the cap. */
 function capabilitiesOf(r: Resolved, flag?: string): string[] {
   const caps = flag ? flag.split(",").map((c) => checkIdentity(c.trim(), "capability")) : r.config.capabilities;
@@ -96,17 +124,30 @@ function capabilitiesOf(r: Resolved, flag?: string): string[] {
 export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions> = {}): Promise<Sidecar> {
   const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
   const sc = r.config.sidecar;
-  const agent = tuning.agent ?? (await agentFromConfig(r, { ...(flags.gateway ? { gatewayUrl: flags.gateway } : {}), log }));
+  const stateDir = expandHome(flags.stateDir ?? sc?.stateDir ?? join(meshHome(), `sidecar-${id}`));
+  let agent = tuning.agent ?? (await agentFromConfig(r, { ...(flags.gateway ? { gatewayUrl: flags.gateway } : {}), log }));
+  let a2a: SidecarOptions["a2a"];
+  const choice = chooseBridge(r);
+  if (!tuning.agent && choice.bridge === "a2a") {
+    const table = new A2APeerTable(stateDir, choice.configFile);
+    const sync = new PeerSync({ self: id, table, log });
+    a2a = { table, sync };
+    agent = openclawA2AAgent({ url: agent.url, peers: table, hooks: agent, addPeer: (peer) => sync.add(peer) });
+  }
+  log.info({ bridge: agent.bridge, why: tuning.agent ? "given" : choice.why }, "bridge to the gateway");
   return new Sidecar({
     identity: id,
     server: r.server,
     ...(r.creds ? { creds: r.creds } : {}),
     agent,
-    stateDir: expandHome(flags.stateDir ?? sc?.stateDir ?? join(meshHome(), `sidecar-${id}`)),
+    stateDir,
     capabilities: capabilitiesOf(r, flags.capabilities),
     hooks: r.config.hooks,
     ...(sc?.inboxAckWaitMs ? { inboxAckWaitMs: sc.inboxAckWaitMs } : {}),
-    ...(sc?.httpPort !== 0 ? { httpPort: sc?.httpPort ?? DEFAULT_HTTP_PORT } : {}),
+    // 0 in the config turns the port off, unless the A2A bridge needs it (then any free port).
+    ...(sc?.httpPort !== 0 ? { httpPort: sc?.httpPort ?? DEFAULT_HTTP_PORT } : a2a ? { httpPort: 0 } : {}),
+    ...(a2a ? { a2a } : {}),
+    ...(sc?.maxHops !== undefined ? { maxHops: sc.maxHops } : {}),
     ...(r.config.alerts ? { alerts: r.config.alerts } : {}),
     jobs:
       sc?.jobs === false

@@ -3,6 +3,10 @@ import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { inboxConsumerName, STREAMS } from "../../subjects/names.js";
 import type { Logger } from "../base/log.js";
+import { VERSION } from "../base/version.js";
+import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
+import type { Conversations } from "../features/conversations/conversations.js";
+import { MAX_REQUEST_BYTES, a2aEndpoint, agentCard } from "../features/conversations/endpoint.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { InboxStats } from "../features/inbox/consumer.js";
 import type { JobStats } from "../features/jobs/worker.js";
@@ -68,9 +72,46 @@ export async function metricsText(s: SidecarView): Promise<string> {
   return `${blocks.join("\n")}\n`;
 }
 
-/** /healthz and /metrics on 127.0.0.1 only. */
-export async function startHttp(s: SidecarView, port: number, log: Logger): Promise<Server | undefined> {
+/** The A2A bridge's routes, when the sidecar bridges through OpenClaw's A2A channel. */
+export interface A2ARoutes {
+  table: A2APeerTable;
+  conversations: Conversations;
+}
+
+const PEER_ROUTE = /^\/a2a\/peers\/([^/]+)\/v1\/?$/;
+
+/**
+ * On 127.0.0.1 only: /healthz, /metrics, and with the A2A bridge the JSON-RPC endpoint per mesh
+ * identity (/a2a/peers/<id>/v1) and the Agent Card (/.well-known/agent-card.json).
+ */
+export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server | undefined> {
+  const endpoint = a2a ? a2aEndpoint({ self: s.self, auth: { check: (peer, token) => a2a.table.checkOutbound(peer, token) }, conversations: a2a.conversations }) : undefined;
   const server = createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    const route = PEER_ROUTE.exec(path);
+    if (endpoint && route && req.method === "POST") {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_REQUEST_BYTES + 1) chunks.push(c);
+      });
+      req.on("end", () => {
+        void endpoint(decodeURIComponent(route[1] ?? ""), req.headers.authorization, Buffer.concat(chunks).toString("utf8")).then(
+          (r) => res.writeHead(r.status, { "content-type": "application/json" }).end(r.body),
+          (err: Error) => {
+            log.error({ err: err.message }, "A2A endpoint failed");
+            res.writeHead(500).end();
+          },
+        );
+      });
+      return;
+    }
+    if (a2a && (path === "/.well-known/agent-card.json" || path === "/.well-known/agent.json") && req.method === "GET") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(agentCard({ self: s.self, base: a2a.table.endpointBase, peers: a2a.table.ids(), version: VERSION })));
+      return;
+    }
     if (req.url === "/healthz") {
       const ok = !s.nc.isClosed();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
@@ -92,9 +133,9 @@ export async function startHttp(s: SidecarView, port: number, log: Logger): Prom
       server.listen(port, "127.0.0.1", () => resolve());
     });
   } catch (err) {
-    log.warn({ port, err: (err as Error).message }, "metrics endpoint not started (port in use?)");
+    log.warn({ port, err: (err as Error).message }, "sidecar HTTP endpoint not started (port in use?)");
     return undefined;
   }
-  log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` }, "metrics and healthz");
+  log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, a2a ? "metrics, healthz and the A2A endpoint" : "metrics and healthz");
   return server;
 }

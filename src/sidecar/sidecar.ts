@@ -19,6 +19,9 @@ import type { HookRule } from "../features/hooks/rules.js";
 import { PeerAlerter, type PeerAlertConfig } from "../features/alerts/peer-alerts.js";
 import type { AgentPort } from "../agent/port.js";
 import type { SidecarView } from "./http.js";
+import { Conversations } from "../features/conversations/conversations.js";
+import type { PeerSync } from "../features/conversations/peer-sync.js";
+import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 
 export interface SidecarOptions {
   identity: string;
@@ -41,8 +44,15 @@ export interface SidecarOptions {
   alerts?: PeerAlertConfig & { checkMs?: number };
   /** Ack wait of the inbox consumer (default 30 s; in-progress acks extend it while a POST runs). */
   inboxAckWaitMs?: number;
-  /** Loopback port for /healthz and /metrics (0: any free port; undefined: off). */
+  /** Loopback port for /healthz, /metrics and the A2A endpoint (0: any free port; undefined: off). */
   httpPort?: number;
+  /**
+   * The A2A bridge (agent = openclaw-a2a adapter): the gateway's peer table, kept in step with the
+   * mesh, and the hop limit of automatic answers.
+   */
+  a2a?: { table: A2APeerTable; sync: PeerSync };
+  /** Hop limit of automatic answers between agents (default 1). */
+  maxHops?: number;
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -56,6 +66,7 @@ export class Sidecar {
   events!: EventPublisher;
   inbox!: InboxConsumer;
   asks!: AskResponder;
+  conversations!: Conversations;
   jobs?: JobWorker;
   hooks?: HookRunner;
   alerter?: PeerAlerter;
@@ -106,6 +117,14 @@ export class Sidecar {
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
     const verify = await senderVerifier(this.nc, log);
     this.asks = new AskResponder(this.nc, this.self, this.o.agent, this.events, log);
+    this.conversations = new Conversations({
+      nc: this.nc,
+      self: this.self,
+      agent: this.o.agent,
+      events: this.events,
+      log,
+      ...(this.o.maxHops !== undefined ? { maxHops: this.o.maxHops } : {}),
+    });
     this.inbox = new InboxConsumer({
       nc: this.nc,
       self: this.self,
@@ -114,7 +133,10 @@ export class Sidecar {
       events: this.events,
       log,
       ...(this.o.hookTimeoutMs ? { hookTimeoutMs: this.o.hookTimeoutMs } : {}),
-      onAskAccepted: (env, runId, ticket) => this.asks.accepted(env, runId, ticket),
+      onAccepted: (env, runId, ticket) => {
+        if (env.kind === "ask") this.asks.accepted(env, runId, ticket);
+        else this.conversations.accepted(env, ticket);
+      },
       ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
       ...(verify ? { verify } : {}),
@@ -141,6 +163,17 @@ export class Sidecar {
         });
       } catch (err) {
         log.warn({ err: (err as Error).message }, "gateway event mirror not started");
+      }
+    }
+    if (this.o.httpPort !== undefined || this.o.a2a) {
+      const { startHttp } = await import("./http.js");
+      const a2a = this.o.a2a;
+      this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations } : undefined);
+      if (a2a) {
+        if (!this.http) throw new Error("the A2A bridge needs the sidecar's loopback HTTP port (sidecar.httpPort)");
+        a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;
+        // Before the first delivery: the gateway must know every peer (and reloads when it learns one).
+        await a2a.sync.start(this.nc);
       }
     }
     this.inbox.start();
@@ -178,10 +211,6 @@ export class Sidecar {
         log.warn({ err: (err as Error).message }, "job worker not started");
         this.jobs = undefined;
       }
-    }
-    if (this.o.httpPort !== undefined) {
-      const { startHttp } = await import("./http.js");
-      this.http = await startHttp(this.view(), this.o.httpPort, log);
     }
     log.info({ identity: this.self, server: this.o.server, gateway: this.o.agent.url }, "sidecar started");
   }
@@ -221,6 +250,8 @@ export class Sidecar {
     this.stopped = true;
     await Promise.all([this.inbox?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
     await this.asks?.drain();
+    await this.conversations?.drain();
+    this.o.a2a?.sync.stop();
     await this.o.agent.events?.close();
     this.http?.close();
     this.events?.emit("sidecar.stopped", { reason });

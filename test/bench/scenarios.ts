@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -171,10 +171,14 @@ export async function eventThroughput(ctx: BenchContext): Promise<Array<{ path: 
 /** 3. CLI cold start: `mesh send` vs a bare node script that connects and publishes with nats.js. */
 export function cliColdStart(ctx: BenchContext): Array<{ command: string; runs: number; median_ms: number }> {
   const runs = ctx.quick ? 5 : 20;
-  const main = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const main = join(root, "dist", "cli", "main.js");
   const dir = mkdtempSync(join(tmpdir(), "mesh-bench-cli-"));
-  const transport = import.meta.resolve("@nats-io/transport-node");
-  const jsmod = import.meta.resolve("@nats-io/jetstream");
+  // Resolved by node itself (the bench may run under vite-node, which has no import.meta.resolve).
+  const resolveModule = (spec: string): string =>
+    execFileSync(process.execPath, ["--input-type=module", "-e", `console.log(import.meta.resolve(${JSON.stringify(spec)}))`], { cwd: root, encoding: "utf8" }).trim();
+  const transport = resolveModule("@nats-io/transport-node");
+  const jsmod = resolveModule("@nats-io/jetstream");
   const bare = join(dir, "bare.mjs");
   writeFileSync(
     bare,

@@ -20,6 +20,12 @@ export interface TestSidecarOptions {
   hooksToken: string;
   /** The gateway's auth token: the sidecar then watches its WebSocket (replies, lifecycle). */
   gatewayToken?: string;
+  /** config gateway.bridge (default: the config's default, "auto"). */
+  bridge?: "auto" | "a2a" | "hooks";
+  /** config gateway.configFile: the gateway's openclaw.json. */
+  gatewayConfigFile?: string;
+  /** config sidecar.maxHops. */
+  maxHops?: number;
   creds?: string;
   /** A stand-in reply source (load tests without a real gateway WebSocket). */
   replies?: RunReplySource;
@@ -49,7 +55,14 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
   const config = {
     identity: o.identity,
     capabilities: o.capabilities ?? [],
-    gateway: { url: o.gatewayUrl, hooksToken: o.hooksToken, ...(o.gatewayToken ? { token: o.gatewayToken } : {}) },
+    gateway: {
+      url: o.gatewayUrl,
+      hooksToken: o.hooksToken,
+      ...(o.gatewayToken ? { token: o.gatewayToken } : {}),
+      // Never the test machine's own ~/.openclaw: "hooks" unless the test names a gateway config.
+      bridge: o.bridge ?? (o.gatewayConfigFile ? "auto" : "hooks"),
+      ...(o.gatewayConfigFile ? { configFile: o.gatewayConfigFile } : {}),
+    },
     hooks: o.hooks ?? [],
     ...(o.alerts ? { alerts: { channel: o.alerts.channel, to: o.alerts.to, downAfterMs: o.alerts.downAfterMs } } : {}),
     sidecar: {
@@ -59,6 +72,7 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
       ...(jobs && jobs.concurrency ? { jobConcurrency: jobs.concurrency } : {}),
       ...(jobs && jobs.queues ? { jobQueues: jobs.queues } : {}),
       ...(o.inboxAckWaitMs ? { inboxAckWaitMs: o.inboxAckWaitMs } : {}),
+      ...(o.maxHops !== undefined ? { maxHops: o.maxHops } : {}),
     },
   };
   const configPath = join(dir, "config.json");

@@ -21,7 +21,7 @@ describe("odds and ends", () => {
     const { req, ticket } = peerTurn({ id: env.id, from: env.from, kind: "ask", text: "status?" });
     expect(req.message).toContain(`[mesh ask ${env.id}]`);
     expect(req).toMatchObject({ sessionKey: "mesh:clawd", sessionMode: "persistent", deliver: false, idempotencyKey: `mesh-${env.id}` });
-    expect(ticket).toEqual({ session: "mesh:clawd", ref: `[mesh ask ${env.id}]` });
+    expect(ticket).toEqual({ bridge: "openclaw-hooks", session: "mesh:clawd", ref: `[mesh ask ${env.id}]` });
   });
 
   it("backoff grows, is capped, and jitters within 20 %", () => {

@@ -1,6 +1,6 @@
 import type { AgentPort, GatewayEventSource, ReplyTicket, RunReply } from "../port.js";
 import { postAgentHook, postWakeHook, type GatewayEndpoint } from "./hooks-client.js";
-import { automationTurn, jobTurn, peerTurn } from "./turns.js";
+import { HOOKS_BRIDGE, automationTurn, jobTurn, peerTurn } from "./turns.js";
 
 /** Something that can wait for the final reply of a hook-started run (the gateway WebSocket client). */
 export interface RunReplySource {
@@ -25,7 +25,7 @@ export function openclawHooksAgent(o: OpenclawHooksOptions): AgentPort {
   const { endpoint, agentId } = o;
   return {
     url: endpoint.url,
-    bridge: "openclaw-hooks",
+    bridge: HOOKS_BRIDGE,
     async deliver(m, opts) {
       const { req, ticket } = peerTurn(m, agentId);
       const res = await postAgentHook(endpoint, req, opts);

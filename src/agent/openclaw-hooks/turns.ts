@@ -9,6 +9,8 @@ import type { AgentHookRequest } from "./hooks-client.js";
  * second turn.
  */
 
+export const HOOKS_BRIDGE = "openclaw-hooks";
+
 /** The marker an ask or job carries in its text, so its run can be found in the session's events. */
 export function replyMarker(kind: "ask" | "job", id: string): string {
   return `[mesh ${kind} ${id}]`;
@@ -37,7 +39,7 @@ export function peerTurn(m: PeerMessage, agentId?: string): { req: AgentHookRequ
       idempotencyKey: `mesh-${m.id}`,
       ...(agentId ? { agentId } : {}),
     },
-    ...(m.kind === "ask" ? { ticket: { session: sessionKey, ref: marker } } : {}),
+    ...(m.kind === "ask" ? { ticket: { bridge: HOOKS_BRIDGE, session: sessionKey, ref: marker } } : {}),
   };
 }
 
@@ -54,7 +56,7 @@ export function jobTurn(j: JobTurn, agentId?: string): { req: AgentHookRequest; 
       idempotencyKey: `mesh-job-${j.id}-${j.attempt}`,
       ...(agentId ? { agentId } : {}),
     },
-    ticket: { session: sessionKey, ref: marker },
+    ticket: { bridge: HOOKS_BRIDGE, session: sessionKey, ref: marker },
   };
 }
 

@@ -21,8 +21,8 @@ export interface InboxOptions {
   events: EventPublisher;
   log: Logger;
   backoff?: BackoffPolicy;
-  /** Called for asks once the gateway accepted them (the reply is sent from there). */
-  onAskAccepted?: (env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined) => void;
+  /** Called once the gateway accepted a message or ask (answers are handled from there). */
+  onAccepted?: (env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined) => void;
   onGatewayState?: (up: boolean, reason?: string) => void;
   /** Secure mesh: checks the sender's signature; a failed check is dead-lettered, never delivered. */
   verify?: (env: Envelope) => Promise<Verdict>;
@@ -147,7 +147,7 @@ export class InboxConsumer {
       return;
     }
     const started = Date.now();
-    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(env) };
+    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(env), ...(env.context ? { context: env.context } : {}) };
     for (let attempt = 1; ; attempt++) {
       const res = await this.post(m, msg);
       if (res.ok) {
@@ -170,7 +170,7 @@ export class InboxConsumer {
           latencyMs: Date.now() - started,
         });
         log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
-        if (env.kind === "ask") this.o.onAskAccepted?.(env, res.runId, res.ticket);
+        this.o.onAccepted?.(env, res.runId, res.ticket);
         return;
       }
       if (!res.retryable) {

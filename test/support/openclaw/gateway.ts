@@ -29,6 +29,10 @@ process.once("exit", () => {
 
 export interface Gateway {
   url: string;
+  /** Its openclaw.json (the A2A bridge writes channels.a2a.peers there). */
+  configFile: string;
+  /** Runs the openclaw CLI against this gateway (same HOME), e.g. ["message", "send", …]. */
+  cli(args: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
   port: number;
   hooksToken: string;
   gatewayToken: string;
@@ -45,10 +49,13 @@ export interface GatewayOptions {
   gatewayToken?: string;
   /** Extra hooks config merged into hooks: {...}. */
   hooks?: Record<string, unknown>;
+  /** channels.a2a (OpenClaw's bundled A2A channel), e.g. { enabled: true, rateLimitPerMinute: 0 }. */
+  a2a?: Record<string, unknown>;
 }
 
-export function gatewayConfig(o: Required<Pick<GatewayOptions, "port" | "modelUrl">> & { hooksToken: string; gatewayToken: string; home: string; hooks?: Record<string, unknown> }): object {
+export function gatewayConfig(o: Required<Pick<GatewayOptions, "port" | "modelUrl">> & { hooksToken: string; gatewayToken: string; home: string; hooks?: Record<string, unknown>; a2a?: Record<string, unknown> }): object {
   return {
+    ...(o.a2a ? { channels: { a2a: o.a2a } } : {}),
     gateway: { mode: "local", bind: "loopback", port: o.port, auth: { mode: "token", token: o.gatewayToken } },
     hooks: {
       enabled: true,
@@ -92,12 +99,37 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   mkdirSync(join(home, ".openclaw", "workspace"), { recursive: true });
   writeFileSync(
     join(home, ".openclaw", "openclaw.json"),
-    JSON.stringify(gatewayConfig({ port: o.port, modelUrl: o.modelUrl, hooksToken, gatewayToken, home, ...(o.hooks ? { hooks: o.hooks } : {}) }), null, 2),
+    JSON.stringify(gatewayConfig({ port: o.port, modelUrl: o.modelUrl, hooksToken, gatewayToken, home, ...(o.hooks ? { hooks: o.hooks } : {}), ...(o.a2a ? { a2a: o.a2a } : {}) }), null, 2),
   );
   let child: ChildProcess | undefined;
   let log = "";
+  const childEnv = (): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: home,
+      PATH: `${join(NODE24, "..")}:${process.env.PATH ?? ""}`,
+      OPENCLAW_ALLOW_MULTI_GATEWAY: "1",
+      NO_COLOR: "1",
+    };
+    for (const k of Object.keys(env)) if (k.startsWith("OPENCLAW_") && k !== "OPENCLAW_ALLOW_MULTI_GATEWAY") delete env[k];
+    return env;
+  };
   const gw: Gateway = {
     url: `http://127.0.0.1:${o.port}`,
+    configFile: join(home, ".openclaw", "openclaw.json"),
+    cli: (args, timeoutMs = 60_000) =>
+      new Promise((resolve) => {
+        const c = spawn(NODE24, [OPENCLAW_BIN, ...args], { env: childEnv(), cwd: home, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        c.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        const t = setTimeout(() => c.kill("SIGKILL"), timeoutMs);
+        c.once("exit", (code) => {
+          clearTimeout(t);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+      }),
     port: o.port,
     hooksToken,
     gatewayToken,
@@ -105,14 +137,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     logs: () => log,
     start: async () => {
       if (child) return;
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        HOME: home,
-        PATH: `${join(NODE24, "..")}:${process.env.PATH ?? ""}`,
-        OPENCLAW_ALLOW_MULTI_GATEWAY: "1",
-        NO_COLOR: "1",
-      };
-      for (const k of Object.keys(env)) if (k.startsWith("OPENCLAW_") && k !== "OPENCLAW_ALLOW_MULTI_GATEWAY") delete env[k];
+      const env = childEnv();
       const c = spawn(NODE24, [OPENCLAW_BIN, "gateway", "--port", String(o.port), "--allow-unconfigured"], {
         env,
         cwd: home,

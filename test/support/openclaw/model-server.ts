@@ -12,6 +12,8 @@ export interface ModelRequest {
   lastUser: string;
   /** Every user message of the request, joined (the hook text may not be the last one). */
   allUser: string;
+  /** Every message of the request (system, user, assistant, tool), joined: what the model was shown. */
+  all: string;
   stream: boolean;
 }
 
@@ -21,6 +23,8 @@ export interface ModelServer {
   /** The assistant text for a request (default: echo of the last user message). */
   reply: (req: ModelRequest) => string;
   delayMs: number;
+  /** A delay for one request (e.g. a long turn), added to delayMs. */
+  delayFor: (req: ModelRequest) => number;
   waitForRequest(pred: (r: ModelRequest) => boolean, timeoutMs?: number): Promise<ModelRequest>;
   close(): Promise<void>;
 }
@@ -38,6 +42,7 @@ export async function startModelServer(): Promise<ModelServer> {
     requests: [],
     reply: (r) => `echo: ${r.lastUser.slice(-200)}`,
     delayMs: 0,
+    delayFor: () => 0,
     waitForRequest: async (pred, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -70,9 +75,10 @@ export async function startModelServer(): Promise<ModelServer> {
     }
     const users = (body.messages ?? []).filter((m) => m.role === "user");
     const lastUser = textOf(users[users.length - 1]?.content);
-    const rec: ModelRequest = { at: Date.now(), model: body.model ?? "", lastUser, allUser: users.map((m) => textOf(m.content)).join("\n"), stream: Boolean(body.stream) };
+    const rec: ModelRequest = { at: Date.now(), model: body.model ?? "", lastUser, allUser: users.map((m) => textOf(m.content)).join("\n"), all: (body.messages ?? []).map((m) => `[${m.role}] ${textOf(m.content)}`).join("\n"), stream: Boolean(body.stream) };
     ms.requests.push(rec);
-    if (ms.delayMs) await new Promise((r) => setTimeout(r, ms.delayMs));
+    const delay = ms.delayMs + ms.delayFor(rec);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const text = ms.reply(rec);
     const id = `chatcmpl-${ms.requests.length}`;
     const created = Math.floor(Date.now() / 1000);

@@ -1,0 +1,122 @@
+import type { AgentPort, CallOptions, DeliveryResult, PeerMessage, ReplyTicket, RunReply } from "../port.js";
+import { defaultConversation } from "../../../subjects/mod.js";
+import { sleep } from "../../base/backoff.js";
+import { a2aCall } from "./client.js";
+import type { A2APeerTable } from "./peers.js";
+import { RpcCodes, TaskStates, TERMINAL, statusText, taskText } from "./wire.js";
+
+export interface OpenclawA2AOptions {
+  /** The gateway's base URL, e.g. http://127.0.0.1:18789 (its A2A endpoint is <url>/a2a/v1). */
+  url: string;
+  peers: A2APeerTable;
+  /** Jobs, automation turns and wake still go through the hooks adapter: untrusted framing is right there. */
+  hooks: AgentPort;
+  /** Called for a sender the gateway does not know yet: add it as a peer now. */
+  addPeer?: (id: string) => Promise<void>;
+  /** How long a peer the gateway refuses (401) is retried before its messages are dead-lettered. */
+  unknownPeerGraceMs?: number;
+}
+
+export const A2A_BRIDGE = "openclaw-a2a";
+
+/** What OpenClaw answers when the model said NO_REPLY or nothing: not a reply to pass on. */
+const SILENT = [/^$/, /^NO_REPLY$/, /^⚠️ Agent couldn't generate a response/];
+
+/**
+ * The AgentPort over OpenClaw's bundled A2A channel: a peer's message arrives in the gateway as a
+ * conversation from a named sender (`channels.a2a.peers.<from>`), in its own session per peer and
+ * context, with the agent's tools — not as untrusted webhook content. Sent with
+ * returnImmediately; the reply is the task's artifact, polled with GetTask.
+ */
+export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
+  const endpoint = `${o.url.replace(/\/+$/, "")}/a2a/v1`;
+  const refusedSince = new Map<string, number>();
+  const grace = o.unknownPeerGraceMs ?? 30_000;
+
+  async function tokenFor(peer: string): Promise<string | undefined> {
+    let token = o.peers.inboundToken(peer);
+    if (!token && o.addPeer) {
+      await o.addPeer(peer);
+      token = o.peers.inboundToken(peer);
+    }
+    return token;
+  }
+
+  async function deliver(m: PeerMessage, opts: CallOptions = {}): Promise<DeliveryResult> {
+    const token = await tokenFor(m.from);
+    if (!token) return { ok: false, status: 0, retryable: false, reason: `${m.from} is not a peer of this gateway's A2A channel` };
+    const contextId = m.context ?? defaultConversation(m.from);
+    const r = await a2aCall(
+      endpoint,
+      token,
+      "SendMessage",
+      {
+        message: { messageId: m.id, role: "ROLE_USER", parts: [{ text: m.text }], contextId },
+        configuration: { returnImmediately: true },
+      },
+      { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}) },
+    );
+    switch (r.kind) {
+      case "unreachable":
+        return { ok: false, status: 0, retryable: true, reason: r.reason };
+      case "http": {
+        if (r.status === 401 || r.status === 403) {
+          // A peer just added may not be live yet (the gateway hot-reloads in ~0.2 s): retry a while.
+          const since = refusedSince.get(m.from) ?? Date.now();
+          refusedSince.set(m.from, since);
+          const retryable = Date.now() - since < grace;
+          return { ok: false, status: r.status, retryable, reason: `the gateway refused the A2A peer ${m.from} (${r.reason}); is channels.a2a.peers.${m.from} in its config?` };
+        }
+        return { ok: false, status: r.status, retryable: r.status >= 500 || r.status === 429 || r.status === 408, reason: r.reason };
+      }
+      case "rpc-error":
+        if (r.code === RpcCodes.RateLimited) return { ok: false, status: 429, retryable: true, reason: `A2A: ${r.message}` };
+        return { ok: false, status: 400, retryable: false, reason: `A2A error ${r.code}: ${r.message}` };
+      case "task": {
+        refusedSince.delete(m.from);
+        const state = r.task.status.state;
+        const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
+        if ((state === TaskStates.rejected || state === TaskStates.failed) && m.kind === "message") {
+          return { ok: false, status: 422, retryable: false, reason: `the gateway ${state === TaskStates.rejected ? "rejected" : "failed"} it: ${statusText(r.task) || state}` };
+        }
+        return { ok: true, status: 200, ticket };
+      }
+    }
+  }
+
+  async function awaitReply(ticket: ReplyTicket, timeoutMs: number): Promise<RunReply> {
+    if (ticket.bridge !== A2A_BRIDGE) {
+      // A job's turn went through the hooks adapter: its reply comes from there.
+      return o.hooks.awaitReply ? o.hooks.awaitReply(ticket, timeoutMs) : { status: "error", error: "this sidecar cannot read replies (no gateway token configured)" };
+    }
+    const deadline = Date.now() + timeoutMs;
+    const token = o.peers.inboundToken(ticket.session);
+    if (!token) return { status: "error", error: `${ticket.session} is no longer a peer of this gateway` };
+    for (let i = 0; ; i++) {
+      const r = await a2aCall(endpoint, token, "GetTask", { id: ticket.ref }, { timeoutMs: 10_000 });
+      if (r.kind === "task" && TERMINAL.has(r.task.status.state)) {
+        if (r.task.status.state !== TaskStates.completed) return { status: "error", error: statusText(r.task) || r.task.status.state };
+        const text = taskText(r.task);
+        return SILENT.some((re) => re.test(text)) ? { status: "ok", text: "", silent: true } : { status: "ok", text };
+      }
+      if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) {
+        return { status: "error", error: "the gateway no longer knows this task (it restarted or reloaded its A2A peers); its reply is lost" };
+      }
+      if (r.kind === "http" && r.status === 401) return { status: "error", error: `the gateway refused the A2A peer ${ticket.session}` };
+      // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
+      if (Date.now() >= deadline) return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
+      await sleep(Math.min(1000, 100 * 2 ** Math.min(i, 4)));
+    }
+  }
+
+  return {
+    url: o.url,
+    bridge: A2A_BRIDGE,
+    deliver,
+    awaitReply,
+    runJob: (j, opts) => o.hooks.runJob(j, opts),
+    automation: (t, opts) => o.hooks.automation(t, opts),
+    wake: (text, opts) => o.hooks.wake(text, opts),
+    ...(o.hooks.events ? { events: o.hooks.events } : {}),
+  };
+}

@@ -1,0 +1,124 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { bodyText, defaultConversation, ID_RE, newId, type Envelope } from "../../../subjects/mod.js";
+import { within } from "../../base/backoff.js";
+import type { Logger } from "../../base/log.js";
+import { MeshError } from "../../base/errors.js";
+import type { EventPublisher } from "../../bus/events.js";
+import { sendMessage } from "../../bus/publish.js";
+import type { AgentPort, ReplyTicket } from "../../agent/port.js";
+
+export interface ConversationOptions {
+  nc: NatsConnection;
+  self: string;
+  agent: AgentPort;
+  events: EventPublisher;
+  log: Logger;
+  /**
+   * Automatic forwards allowed in a row (default 1): a peer's message is answered, and that answer
+   * is delivered to the peer, but the peer's answer to the answer is not sent back on its own.
+   */
+  maxHops?: number;
+  /** How long to wait for the agent's answer to a peer's message (default 10 min). */
+  replyTimeoutMs?: number;
+  /** A message this agent sends to a peer within this window after one from that peer counts as its answer (default 2 min). */
+  hopWindowMs?: number;
+}
+
+export class HopLimitError extends MeshError {
+  override name = "HopLimitError";
+}
+
+interface OutboundTask {
+  to: string;
+  context: string;
+  at: number;
+  answer?: string;
+}
+
+const MAX_TRACKED = 1000;
+
+/**
+ * Agents converse: a peer's message goes into this agent's conversation with that peer, the
+ * agent's answer goes back into the peer's conversation with this agent — but never forever. A
+ * hop count travels in the envelope; an answer past the limit, an empty one or NO_REPLY is not
+ * sent, and each stop is an event with its reason. Also the state of what this agent sent
+ * natively (a2a:<peer>), for A2A GetTask.
+ */
+export class Conversations {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly lastInbound = new Map<string, { hops: number; at: number }>();
+  private readonly outbound = new Map<string, OutboundTask>();
+  readonly stats = { forwarded: 0, stopped: 0, sent: 0 };
+
+  constructor(private readonly o: ConversationOptions) {}
+
+  get maxHops(): number {
+    return this.o.maxHops ?? 1;
+  }
+
+  /** A peer's message reached the gateway; `ticket` says where the agent's answer will come from. */
+  accepted(env: Envelope, ticket: ReplyTicket | undefined): void {
+    this.lastInbound.set(env.from, { hops: env.hops ?? 0, at: Date.now() });
+    if (env.correlationId) {
+      const t = this.outbound.get(env.correlationId);
+      if (t && t.to === env.from) t.answer = bodyText(env);
+    }
+    if (!ticket || !this.o.agent.awaitReply) return;
+    const p = this.forward(env, ticket)
+      .catch((err: Error) => this.o.log.error({ id: env.id, err: err.message }, "could not forward an answer"))
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  private stop(env: Envelope, reason: string): void {
+    this.stats.stopped++;
+    this.o.log.info({ inReplyTo: env.id, to: env.from, reason }, "answer not forwarded");
+    this.o.events.emit("conversation.stopped", { inReplyTo: env.id, to: env.from, reason });
+  }
+
+  private async forward(env: Envelope, ticket: ReplyTicket): Promise<void> {
+    const r = await this.o.agent.awaitReply!(ticket, this.o.replyTimeoutMs ?? 10 * 60_000);
+    if (r.status !== "ok") return this.stop(env, `the turn ended without an answer: ${r.error ?? r.status}`);
+    if (r.silent || !r.text?.trim()) return this.stop(env, "the agent did not answer (NO_REPLY or empty)");
+    const hops = (env.hops ?? 0) + 1;
+    if (hops > this.maxHops) return this.stop(env, `hop limit ${this.maxHops} reached (an answer to an answer is not sent back automatically)`);
+    const context = env.context ?? defaultConversation(this.o.self);
+    const sent = await sendMessage(this.o.nc, { from: this.o.self, to: env.from, body: r.text, context, hops, correlationId: env.id });
+    this.stats.forwarded++;
+    this.o.events.emit("conversation.replied", { id: sent.envelope.id, to: env.from, inReplyTo: env.id, context, hops });
+  }
+
+  /**
+   * This agent sent `text` to `to` natively (the gateway's a2a:<to> → this sidecar's endpoint).
+   * Resolves once JetStream stored it, so the gateway hears "accepted" only for what is durable.
+   */
+  async send(to: string, text: string, messageId: string, context: string | undefined): Promise<{ id: string; context: string; hops: number }> {
+    const last = this.lastInbound.get(to);
+    const hops = last && Date.now() - last.at < (this.o.hopWindowMs ?? 120_000) ? last.hops + 1 : 0;
+    if (hops > this.maxHops) {
+      this.o.events.emit("conversation.stopped", { inReplyTo: messageId, to, reason: `hop limit ${this.maxHops} reached` });
+      throw new HopLimitError(`not sent: hop limit ${this.maxHops} reached in the conversation with ${to} (an answer to an answer is not sent on)`);
+    }
+    const ctx = context ?? defaultConversation(this.o.self);
+    const id = ID_RE.test(messageId) ? messageId : newId();
+    await sendMessage(this.o.nc, { id, from: this.o.self, to, body: text, context: ctx, hops });
+    this.track(id, { to, context: ctx, at: Date.now() });
+    this.stats.sent++;
+    this.o.events.emit("conversation.sent", { id, to, context: ctx, hops });
+    return { id, context: ctx, hops };
+  }
+
+  /** What became of a message this agent sent: working until the peer answers. */
+  task(id: string): { to: string; context: string; answer?: string } | undefined {
+    return this.outbound.get(id);
+  }
+
+  private track(id: string, t: OutboundTask): void {
+    this.outbound.set(id, t);
+    if (this.outbound.size > MAX_TRACKED) this.outbound.delete(this.outbound.keys().next().value as string);
+  }
+
+  async drain(timeoutMs = 2000): Promise<void> {
+    await within(Promise.allSettled([...this.pending]), timeoutMs);
+  }
+}
