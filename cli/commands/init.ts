@@ -5,6 +5,7 @@ import { printJson, resolved } from "./common.js";
 
 interface InitOpts extends GlobalOptions {
   server?: string;
+  peer?: string;
   alert?: string;
   capabilities?: string;
   tailscaleKey?: string;
@@ -27,12 +28,28 @@ const MARK: Record<Step["status"], string> = {
   would: "?",
 };
 
+/**
+ * `--peer http://100.x.x.x:18789` (a peer gateway's address, as the guide's bootstrap line has it)
+ * means the broker on that host: nats://100.x.x.x:4222.
+ */
+export function brokerOfPeer(peer: string): string {
+  let host: string;
+  try {
+    host = new URL(/^[a-z]+:\/\//i.test(peer) ? peer : `http://${peer}`).hostname;
+  } catch {
+    throw new MeshError(`--peer ${JSON.stringify(peer).slice(0, 60)} is not an address (e.g. http://100.101.102.103:18789)`);
+  }
+  if (!host) throw new MeshError(`--peer ${JSON.stringify(peer).slice(0, 60)} has no host`);
+  return `nats://${host.includes(":") ? `[${host}]` : host}:4222`;
+}
+
 export async function initCmd(opts: InitOpts): Promise<number> {
   if (!opts.identity) throw new MeshError("mesh init needs --identity <name> (e.g. --identity nova)");
   const r = await resolved({ ...opts, config: undefined });
+  if (opts.server && opts.peer) throw new MeshError("pass --server or --peer, not both (--peer http://<host>:18789 means the broker at nats://<host>:4222)");
   const steps = await init({
     identity: opts.identity,
-    server: opts.server ?? r.server,
+    server: opts.server ?? (opts.peer ? brokerOfPeer(opts.peer) : r.server),
     ...(opts.creds ? { creds: opts.creds } : {}),
     ...(opts.alert ? { alert: opts.alert } : {}),
     capabilities: (opts.capabilities ?? "").split(",").map((c) => c.trim()).filter(Boolean),

@@ -81,3 +81,27 @@ export function enableHooks(facts: GatewayFacts, dryRun: boolean): { changed: bo
   }
   return { changed, token };
 }
+
+/**
+ * Turns on the gateway's A2A channel (channels.a2a.enabled), so the sidecar bridges peers'
+ * messages as conversations (not webhooks); the sidecar itself keeps channels.a2a.peers in step
+ * with the mesh. rateLimitPerMinute is set to 0 only when unset: the only callers are this Mac's
+ * own sidecar (one token per mesh identity, loopback), and a backlog after an outage should not
+ * wait a minute per 30 messages. Writes a backup first. OpenClaw hot-reloads channels.a2a.
+ */
+export function enableA2A(facts: GatewayFacts, dryRun: boolean): { changed: boolean; backup?: string } {
+  if (!facts.parsed) throw new Error(`${facts.path} is not plain JSON; run: openclaw config set channels.a2a.enabled true`);
+  const cfg = structuredClone(facts.parsed) as Record<string, unknown> & { channels?: Record<string, unknown> };
+  const channels = { ...(cfg.channels ?? {}) } as Record<string, unknown>;
+  const a2a = { ...((channels.a2a as Record<string, unknown> | undefined) ?? {}) };
+  const next = { ...a2a, enabled: true, rateLimitPerMinute: a2a.rateLimitPerMinute ?? 0, peers: a2a.peers ?? {} };
+  const changed = JSON.stringify(next) !== JSON.stringify(channels.a2a);
+  if (changed && !dryRun) {
+    const backup = `${facts.path}.mesh-backup`;
+    if (!existsSync(backup)) copyFileSync(facts.path, backup);
+    const current = JSON.parse(readFileSync(facts.path, "utf8")) as Record<string, unknown>;
+    writeFileSync(facts.path, `${JSON.stringify({ ...current, channels: { ...((current.channels as object) ?? {}), a2a: next } }, null, 2)}\n`, { mode: 0o600 });
+    return { changed, backup };
+  }
+  return { changed };
+}

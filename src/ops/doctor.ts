@@ -10,7 +10,7 @@ import { servicePath } from "./service.js";
 import { assertPrivateFile, type Resolved } from "../config/config.js";
 import { connectMesh, parseServers } from "../bus/connection.js";
 import { postAgentHook } from "../agent/openclaw-hooks/hooks-client.js";
-import { gatewayEndpoint } from "../sidecar/from-config.js";
+import { chooseBridge, gatewayEndpoint } from "../sidecar/from-config.js";
 import { STALE_AFTER_MS } from "../features/presence/presence.js";
 import { CredentialsRefusedError } from "../base/errors.js";
 import { permissionDenied } from "../base/nats-errors.js";
@@ -132,6 +132,20 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       add({ name: "hooks token", status: "skip", detail: "gateway unreachable" });
       void err;
     }
+  }
+
+  // Which bridge carries peers' messages into the gateway, and why.
+  if (endpoint) {
+    const choice = chooseBridge(r);
+    add({
+      name: "bridge",
+      status: "ok",
+      detail:
+        choice.bridge === "a2a"
+          ? `A2A channel: peers' messages arrive as conversations from named senders (${choice.why})`
+          : `hooks: peers' messages arrive as untrusted webhook content (${choice.why})`,
+      ...(choice.bridge === "hooks" ? { fix: "mesh init --configure-gateway enables the gateway's A2A channel" } : {}),
+    });
   }
 
   // Tailscale, when used.

@@ -7,7 +7,7 @@ import { identity as checkIdentity } from "../../subjects/mod.js";
 import { configSchema, type MeshConfig } from "../config/config-file.js";
 import { connectMesh } from "../bus/connection.js";
 import { installSkill } from "./skill.js";
-import { enableHooks, openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
+import { enableA2A, enableHooks, openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
 import { renderLaunchdPlist, renderSystemdUnit, servicePath, SERVICE_LABEL, SYSTEMD_UNIT } from "./service.js";
 
 export interface InitOptions {
@@ -84,6 +84,18 @@ export async function init(o: InitOptions): Promise<Step[]> {
         });
       } catch (err) {
         steps.push({ step: "gateway hooks", status: "failed", detail: (err as Error).message });
+      }
+      try {
+        const r = enableA2A(readGatewayConfig(facts.path), dry);
+        steps.push({
+          step: "gateway A2A channel",
+          status: r.changed ? (dry ? "would" : "updated") : "unchanged",
+          detail: r.changed
+            ? `${dry ? "would enable" : "enabled"} channels.a2a in ${facts.path}: peers' messages arrive as conversations; the sidecar adds every mesh identity as a peer (a2a:<id>)`
+            : `channels.a2a already enabled in ${facts.path}`,
+        });
+      } catch (err) {
+        steps.push({ step: "gateway A2A channel", status: "failed", detail: (err as Error).message });
       }
     }
   } else {

@@ -67,6 +67,11 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
           const retryable = Date.now() - since < grace;
           return { ok: false, status: r.status, retryable, reason: `the gateway refused the A2A peer ${m.from} (${r.reason}); is channels.a2a.peers.${m.from} in its config?` };
         }
+        if (r.status === 404) {
+          // The A2A channel starts only once it has a peer, and restarts on a config reload: its
+          // route is missing meanwhile. Like a gateway that is down, wait for it.
+          return { ok: false, status: 404, retryable: true, reason: "the gateway's A2A channel is not serving /a2a/v1 yet (channels.a2a.enabled with at least one peer; OpenClaw with the bundled a2a plugin)" };
+        }
         return { ok: false, status: r.status, retryable: r.status >= 500 || r.status === 429 || r.status === 408, reason: r.reason };
       }
       case "rpc-error":

@@ -112,6 +112,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       NO_COLOR: "1",
     };
     for (const k of Object.keys(env)) if (k.startsWith("OPENCLAW_") && k !== "OPENCLAW_ALLOW_MULTI_GATEWAY") delete env[k];
+    // Run as users run it: under vitest's own variables OpenClaw takes its test paths and never
+    // starts its channels (the A2A channel's /a2a/v1 then stays 404).
+    for (const k of Object.keys(env)) if (k.startsWith("VITEST") || k === "NODE_ENV" || k === "TEST") delete env[k];
     return env;
   };
   const gw: Gateway = {
