@@ -8,9 +8,10 @@ import { connectMesh } from "../../src/bus/connection.js";
 import { VERSION } from "../../src/base/version.js";
 import { cliColdStart, eventThroughput, inboxLatency, jobsSpread, scale, type BenchContext } from "./scenarios.js";
 import { markdownTable, round, table } from "./stats.js";
+import { a2aVsDirect } from "./a2a.js";
 import { createServer } from "node:net";
 
-export const SCENARIOS = ["inbox", "events", "cli", "jobs", "scale"] as const;
+export const SCENARIOS = ["inbox", "events", "cli", "jobs", "scale", "a2a"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 function freePort(): Promise<number> {
@@ -112,6 +113,30 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       log(table(r as never));
       results.scale = r;
       md.push("## 5. Scale", "", markdownTable(r as never), "");
+    }
+    if (want("a2a")) {
+      log("\n6. agents talking: OpenClaw's direct A2A peering vs the mesh (two real gateways, stub model)");
+      const r = await timed("a2a", () => a2aVsDirect(ctx));
+      log(table(r.rows as never));
+      log(`ratio mesh/direct: p50 ${r.ratioP50}×, p99 ${r.ratioP99}× (aim ≤ 1.1)`);
+      log(table(r.down as never));
+      results.a2a = r;
+      md.push(
+        "## 6. Agents talking: direct A2A vs the mesh",
+        "",
+        "Two real OpenClaw gateways (2026.9.6, A2A channel on), a stub model that answers at once, one A2A client measuring",
+        "SendMessage → the peer agent's answer. Interleaved runs after 2 warm-up rounds each.",
+        "",
+        markdownTable(r.rows as never),
+        "",
+        `Ratio mesh / direct: p50 **${r.ratioP50}×**, p99 **${r.ratioP99}×** (aim ≤ 1.1). What the mesh adds: two JetStream hops, two`,
+        "sidecar deliveries with a journal fsync each, and GetTask polling (25 ms doubling to 250 ms) on both gateways.",
+        "",
+        "While nova's gateway is down:",
+        "",
+        markdownTable(r.down as never),
+        "",
+      );
     }
   } finally {
     await nc.close();

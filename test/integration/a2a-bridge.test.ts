@@ -40,20 +40,20 @@ function sidecarFor(id: string, g: Gateway): Promise<Sidecar> {
 }
 
 /** Model requests whose user text contains `marker`. */
-const turnsWith = (marker: string): ModelRequest[] => model.requests.filter((r) => r.lastUser.includes(marker));
+const turnsWith = (marker: string): ModelRequest[] => model.requests.filter((r) => r.turn.includes(marker));
 
 beforeAll(async () => {
   execFileSync("bash", [`${root}/test/support/openclaw/install.sh`], { stdio: "inherit" });
   model = await startModelServer();
   model.reply = (r) => {
-    const ping = [...r.lastUser.matchAll(/PING-([a-z0-9]+)/g)].at(-1);
+    const ping = [...r.turn.matchAll(/PING-([a-z0-9]+)/g)].at(-1);
     if (ping) return `PONG-${ping[1]}`;
-    const chat = /CHAT-([a-z0-9]+)/.exec(r.lastUser);
+    const chat = /CHAT-([a-z0-9]+)/.exec(r.turn);
     if (chat) return `answering CHAT-${chat[1]}`; // a model that always answers
-    if (/QUIET-/.test(r.lastUser)) return "NO_REPLY";
+    if (/QUIET-/.test(r.turn)) return "NO_REPLY";
     return "ok";
   };
-  model.delayFor = (r) => (r.lastUser.includes("PING-long") ? 7000 : 0);
+  model.delayFor = (r) => (r.turn.includes("PING-long") ? 7000 : 0);
   broker = await startBroker();
   nc = await connectMesh({ server: broker.url });
   await provision(nc);
@@ -96,9 +96,11 @@ describe("A2A bridge: agents converse across real gateways", () => {
   });
 
   it("a peer's message reaches the model as a conversation from the named sender, without the webhook wrapper the hooks bridge adds", async () => {
+    const t0 = Date.now();
     const r = await mesh(["send", "nova", "hey nova, can you run the test suite on the cackles repo? TOKEN-a1"], { env: { MESH_SERVER: broker.url, MESH_IDENTITY: "clawd" } });
     expect(r.code, r.stderr).toBe(0);
-    const req = await model.waitForRequest((q) => q.lastUser.includes("TOKEN-a1"), 90_000);
+    const req = await model.waitForRequest((q) => q.turn.includes("TOKEN-a1"), 90_000);
+    console.log(`first peer message → model request through A2A: ${req.at - t0} ms`);
     expect(req.all).toContain('"sender"');
     expect(req.all).toMatch(/"id":\s*"clawd"/);
     expect(req.all).not.toContain("EXTERNAL_UNTRUSTED_CONTENT");
@@ -109,16 +111,16 @@ describe("A2A bridge: agents converse across real gateways", () => {
     const hooks = openclawHooksAgent({ endpoint: { url: gw.nova!.url, hooksPath: "/hooks", hooksToken: gw.nova!.hooksToken } });
     const res = await hooks.deliver({ id: "0b6f5c0e-hooks-contrast", from: "clawd", kind: "message", text: "via hooks TOKEN-h1" });
     expect(res.ok).toBe(true);
-    const viaHooks = await model.waitForRequest((q) => q.lastUser.includes("TOKEN-h1"), 90_000);
+    const viaHooks = await model.waitForRequest((q) => q.turn.includes("TOKEN-h1"), 90_000);
     expect(viaHooks.all).toContain("EXTERNAL_UNTRUSTED_CONTENT");
     console.log(`hooks bridge, what the model is shown (excerpt):\n${viaHooks.all.slice(-700)}`);
-  });
+  }, 200_000);
 
   it("a second message from the same sender continues the same conversation (the model sees the first)", async () => {
     await sendMessage(nc, { from: "clawd", to: "nova", body: "first of two TOKEN-s1" });
-    await model.waitForRequest((q) => q.lastUser.includes("TOKEN-s1"), 90_000);
+    await model.waitForRequest((q) => q.turn.includes("TOKEN-s1"), 90_000);
     await sendMessage(nc, { from: "clawd", to: "nova", body: "second of two TOKEN-s2" });
-    const second = await model.waitForRequest((q) => q.lastUser.includes("TOKEN-s2"), 90_000);
+    const second = await model.waitForRequest((q) => q.turn.includes("TOKEN-s2"), 90_000);
     expect(second.allUser).toContain("TOKEN-s1");
   });
 
@@ -145,10 +147,10 @@ describe("A2A bridge: agents converse across real gateways", () => {
   it("`openclaw message send --channel a2a --target nova` on clawd's gateway reaches nova's model as a message from clawd", async () => {
     const r = await gw.clawd!.cli(["message", "send", "--channel", "a2a", "--target", "nova", "-m", "native hello TOKEN-n1"], 90_000);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    const req = await model.waitForRequest((q) => q.lastUser.includes("TOKEN-n1"), 90_000);
+    const req = await model.waitForRequest((q) => q.turn.includes("TOKEN-n1"), 90_000);
     expect(req.all).toMatch(/"id":\s*"clawd"/);
     const sent = await until("conversation.sent on clawd", async () => (await storedEnvelopes(nc, "EVENTS", "events.clawd.conversation.sent")).find((e) => (e.body as { to: string }).to === "nova"));
-    expect(sent.body).toMatchObject({ to: "nova", hops: expect.any(Number) });
+    expect(sent.body).toMatchObject({ to: "nova", hops: 0 });
   });
 
   it("two models that always answer: the answer goes back once, the answer to the answer is stopped by the hop limit", async () => {
@@ -191,7 +193,7 @@ describe("A2A bridge: agents converse across real gateways", () => {
     // Still alive: a well-formed SendMessage is stored and reaches clawd's model.
     const ok = await post(JSON.stringify({ jsonrpc: "2.0", id: 5, method: "SendMessage", params: { message: { messageId: "curl-msg-0001", role: "ROLE_USER", parts: [{ text: "from a plain JSON-RPC client TOKEN-j1" }] } } }));
     expect(ok.json.result).toMatchObject({ task: { status: { state: "TASK_STATE_WORKING" } } });
-    await model.waitForRequest((q) => q.lastUser.includes("TOKEN-j1"), 90_000);
+    await model.waitForRequest((q) => q.turn.includes("TOKEN-j1"), 90_000);
   });
 
   it("nova's gateway down → messages clawd's agent sends natively arrive once each, in order, when it is back", async () => {

@@ -110,7 +110,8 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       if (r.kind === "http" && r.status === 401) return { status: "error", error: `the gateway refused the A2A peer ${ticket.session}` };
       // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
       if (Date.now() >= deadline) return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
-      await sleep(Math.min(1000, 100 * 2 ** Math.min(i, 4)));
+      // 25, 50, 100, 200, then every 250 ms: GetTask is a cheap loopback call, and the answer is the latency.
+      await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)));
     }
   }
 

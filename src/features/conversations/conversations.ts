@@ -2,7 +2,6 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { bodyText, defaultConversation, ID_RE, newId, type Envelope } from "../../../subjects/mod.js";
 import { within } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
-import { MeshError } from "../../base/errors.js";
 import type { EventPublisher } from "../../bus/events.js";
 import { sendMessage } from "../../bus/publish.js";
 import type { AgentPort, ReplyTicket } from "../../agent/port.js";
@@ -20,12 +19,6 @@ export interface ConversationOptions {
   maxHops?: number;
   /** How long to wait for the agent's answer to a peer's message (default 10 min). */
   replyTimeoutMs?: number;
-  /** A message this agent sends to a peer within this window after one from that peer counts as its answer (default 2 min). */
-  hopWindowMs?: number;
-}
-
-export class HopLimitError extends MeshError {
-  override name = "HopLimitError";
 }
 
 interface OutboundTask {
@@ -46,7 +39,6 @@ const MAX_TRACKED = 1000;
  */
 export class Conversations {
   private readonly pending = new Set<Promise<void>>();
-  private readonly lastInbound = new Map<string, { hops: number; at: number }>();
   private readonly outbound = new Map<string, OutboundTask>();
   readonly stats = { forwarded: 0, stopped: 0, sent: 0 };
 
@@ -58,7 +50,6 @@ export class Conversations {
 
   /** A peer's message reached the gateway; `ticket` says where the agent's answer will come from. */
   accepted(env: Envelope, ticket: ReplyTicket | undefined): void {
-    this.lastInbound.set(env.from, { hops: env.hops ?? 0, at: Date.now() });
     if (env.correlationId) {
       const t = this.outbound.get(env.correlationId);
       if (t && t.to === env.from) t.answer = bodyText(env);
@@ -89,23 +80,18 @@ export class Conversations {
   }
 
   /**
-   * This agent sent `text` to `to` natively (the gateway's a2a:<to> → this sidecar's endpoint).
+   * This agent sent `text` to `to` on purpose (the gateway's a2a:<to> → this sidecar's endpoint).
    * Resolves once JetStream stored it, so the gateway hears "accepted" only for what is durable.
+   * A message sent on purpose starts a new hop count: the limit bounds automatic answers only.
    */
-  async send(to: string, text: string, messageId: string, context: string | undefined): Promise<{ id: string; context: string; hops: number }> {
-    const last = this.lastInbound.get(to);
-    const hops = last && Date.now() - last.at < (this.o.hopWindowMs ?? 120_000) ? last.hops + 1 : 0;
-    if (hops > this.maxHops) {
-      this.o.events.emit("conversation.stopped", { inReplyTo: messageId, to, reason: `hop limit ${this.maxHops} reached` });
-      throw new HopLimitError(`not sent: hop limit ${this.maxHops} reached in the conversation with ${to} (an answer to an answer is not sent on)`);
-    }
+  async send(to: string, text: string, messageId: string, context: string | undefined): Promise<{ id: string; context: string }> {
     const ctx = context ?? defaultConversation(this.o.self);
     const id = ID_RE.test(messageId) ? messageId : newId();
-    await sendMessage(this.o.nc, { id, from: this.o.self, to, body: text, context: ctx, hops });
+    await sendMessage(this.o.nc, { id, from: this.o.self, to, body: text, context: ctx, hops: 0 });
     this.track(id, { to, context: ctx, at: Date.now() });
     this.stats.sent++;
-    this.o.events.emit("conversation.sent", { id, to, context: ctx, hops });
-    return { id, context: ctx, hops };
+    this.o.events.emit("conversation.sent", { id, to, context: ctx, hops: 0 });
+    return { id, context: ctx };
   }
 
   /** What became of a message this agent sent: working until the peer answers. */

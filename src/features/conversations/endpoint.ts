@@ -10,7 +10,7 @@ import {
   rpcResult,
   sendParamsSchema,
 } from "../../agent/openclaw-a2a/wire.js";
-import { HopLimitError, type Conversations } from "./conversations.js";
+import type { Conversations } from "./conversations.js";
 
 /** Largest JSON-RPC request taken (OpenClaw's own A2A limit). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -62,7 +62,6 @@ export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations
           const sent = await o.conversations.send(peer, text, p.data.message.messageId, p.data.message.contextId);
           return { status: 200, body: rpcResult(id, { task: { id: sent.id, contextId: sent.context, status: { state: TaskStates.working, timestamp: new Date().toISOString() } } }) };
         } catch (err) {
-          if (err instanceof HopLimitError) return { status: 200, body: rpcError(id, RpcCodes.UnsupportedOperation, err.message) };
           return { status: 200, body: rpcError(id, RpcCodes.Internal, `not stored: ${firstLine(err)}`) };
         }
       }

@@ -12,6 +12,11 @@ export interface ModelRequest {
   lastUser: string;
   /** Every user message of the request, joined (the hook text may not be the last one). */
   allUser: string;
+  /**
+   * This turn's input: the user messages after the last assistant or tool message (OpenClaw's A2A
+   * channel puts the text in one and its internal context block in the last).
+   */
+  turn: string;
   /** Every message of the request (system, user, assistant, tool), joined: what the model was shown. */
   all: string;
   stream: boolean;
@@ -75,7 +80,11 @@ export async function startModelServer(): Promise<ModelServer> {
     }
     const users = (body.messages ?? []).filter((m) => m.role === "user");
     const lastUser = textOf(users[users.length - 1]?.content);
-    const rec: ModelRequest = { at: Date.now(), model: body.model ?? "", lastUser, allUser: users.map((m) => textOf(m.content)).join("\n"), all: (body.messages ?? []).map((m) => `[${m.role}] ${textOf(m.content)}`).join("\n"), stream: Boolean(body.stream) };
+    const msgs = body.messages ?? [];
+    let start = msgs.length;
+    while (start > 0 && msgs[start - 1]!.role === "user") start--;
+    const turn = msgs.slice(start).map((m) => textOf(m.content)).join("\n");
+    const rec: ModelRequest = { at: Date.now(), model: body.model ?? "", lastUser, turn, allUser: users.map((m) => textOf(m.content)).join("\n"), all: (body.messages ?? []).map((m) => `[${m.role}] ${textOf(m.content)}`).join("\n"), stream: Boolean(body.stream) };
     ms.requests.push(rec);
     const delay = ms.delayMs + ms.delayFor(rec);
     if (delay) await new Promise((r) => setTimeout(r, delay));

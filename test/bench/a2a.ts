@@ -1,0 +1,157 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import type { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
+import { startModelServer } from "../support/openclaw/model-server.js";
+import { freePort } from "../support/ports.js";
+import { testSidecar, until } from "../support/sidecar.js";
+import { round, summarize } from "./stats.js";
+import type { BenchContext } from "./scenarios.js";
+
+/**
+ * 6. Agents talking: OpenClaw's own direct A2A peering (an A2A client → nova's gateway over HTTP,
+ * no bus) against the mesh (the same client → clawd's sidecar endpoint → JetStream → nova's
+ * sidecar → nova's gateway, and the answer back the same way), two REAL gateways, a stub model
+ * that answers at once, one run. Then what each does while nova's gateway is down.
+ */
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+interface Rpc {
+  result?: { task?: Task } & Partial<Task>;
+  error?: { code: number; message: string };
+}
+interface Task {
+  id: string;
+  status: { state: string };
+  artifacts?: Array<{ parts?: Array<{ text?: string }> }>;
+}
+
+async function rpc(url: string, token: string, method: string, params: unknown, timeoutMs = 120_000): Promise<Rpc> {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: "2.0", id: randomBytes(4).toString("hex"), method, params }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return (await r.json()) as Rpc;
+}
+
+const message = (text: string, contextId: string) => ({ message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ text }], contextId } });
+
+/** Direct: one blocking SendMessage to nova's gateway; the task comes back completed. */
+async function direct(gatewayUrl: string, token: string, text: string): Promise<string> {
+  const r = await rpc(`${gatewayUrl}/a2a/v1`, token, "SendMessage", message(text, "bench-direct"));
+  const t = r.result?.task;
+  if (!t || t.status.state !== "TASK_STATE_COMPLETED") throw new Error(`direct: ${JSON.stringify(r).slice(0, 200)}`);
+  return t.artifacts?.[0]?.parts?.[0]?.text ?? "";
+}
+
+/** Mesh: SendMessage to clawd's sidecar (stored on the bus), then GetTask until nova's answer is there. */
+async function viaMesh(endpoint: string, token: string, text: string, timeoutMs = 120_000): Promise<string> {
+  const r = await rpc(endpoint, token, "SendMessage", message(text, "bench-mesh"));
+  const id = r.result?.task?.id;
+  if (!id) throw new Error(`mesh: ${JSON.stringify(r).slice(0, 200)}`);
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    const t = await rpc(endpoint, token, "GetTask", { id });
+    if (t.result?.status?.state === "TASK_STATE_COMPLETED") return t.result.artifacts?.[0]?.parts?.[0]?.text ?? "";
+    if (Date.now() > deadline) throw new Error("mesh: no answer in time");
+    await new Promise((res) => setTimeout(res, Math.min(250, 25 * 2 ** Math.min(i, 4))));
+  }
+}
+
+export async function a2aVsDirect(ctx: BenchContext): Promise<{
+  rows: Array<{ path: string; n: number; p50_ms: number; p99_ms: number; max_ms: number }>;
+  ratioP50: number;
+  ratioP99: number;
+  down: Array<{ path: string; while_down: string; after_restart: string }>;
+}> {
+  execFileSync("bash", [`${root}/test/support/openclaw/install.sh`], { stdio: "ignore" });
+  const model = await startModelServer();
+  // nova answers each BENCH-n; clawd, shown nova's answer, says nothing (no third turn).
+  model.reply = (r) => {
+    if (/answer to BENCH-/.test(r.turn)) return "NO_REPLY";
+    const m = /BENCH-\d+/.exec(r.turn);
+    return m ? `answer to ${m[0]}` : "NO_REPLY";
+  };
+  const directToken = `direct-${randomBytes(12).toString("hex")}`;
+  const gw: Gateway[] = [];
+  const sidecars: Sidecar[] = [];
+  try {
+    const p = await freePort();
+    const a2a = { enabled: true, rateLimitPerMinute: 0 };
+    // nova also has a hand-configured peer "bench-client" for the direct path (the mesh leaves it alone).
+    const [nova, clawd] = await Promise.all([
+      startGateway({ port: p, modelUrl: model.url, a2a: { ...a2a, peers: { "bench-client": { token: directToken } } } }),
+      startGateway({ port: p + 200, modelUrl: model.url, a2a }),
+    ]);
+    gw.push(nova, clawd);
+    const ids = { nova: `${ctx.tag}-nova`, clawd: `${ctx.tag}-clawd` };
+    for (const [id, g] of [[ids.nova, nova], [ids.clawd, clawd]] as const) {
+      sidecars.push(await testSidecar({ identity: id, server: ctx.server, gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false }));
+    }
+    const peerOf = (g: Gateway, id: string) =>
+      (JSON.parse(readFileSync(g.configFile, "utf8")) as { channels: { a2a: { peers: Record<string, { url: string; outboundToken: string }> } } }).channels.a2a.peers[id];
+    await until("both gateways know each other", () => peerOf(nova, ids.clawd) && peerOf(clawd, ids.nova), 60_000);
+    await until("both A2A channels serve", async () => {
+      const codes = await Promise.all(gw.map((g) => fetch(`${g.url}/a2a/v1`, { method: "POST", body: "{}" }).then((r) => r.status, () => 0)));
+      return codes.every((c) => c === 401);
+    }, 90_000);
+    const { url: endpoint, outboundToken } = peerOf(clawd, ids.nova)!;
+    const n = ctx.quick ? 5 : 20;
+    const warm = 2;
+    const timesDirect: number[] = [];
+    const timesMesh: number[] = [];
+    // Interleaved, so both paths see the same machine load.
+    for (let i = 0; i < n + warm; i++) {
+      let t = performance.now();
+      const a = await direct(nova.url, directToken, `BENCH-${i}0`);
+      if (i >= warm) timesDirect.push(performance.now() - t);
+      if (!a.includes(`BENCH-${i}0`)) throw new Error(`direct answered ${a}`);
+      t = performance.now();
+      const b = await viaMesh(endpoint, outboundToken, `BENCH-${i}1`);
+      if (i >= warm) timesMesh.push(performance.now() - t);
+      if (!b.includes(`BENCH-${i}1`)) throw new Error(`mesh answered ${b}`);
+    }
+    const sd = summarize(timesDirect);
+    const sm = summarize(timesMesh);
+    const rows = [
+      { path: "direct A2A (client → nova's gateway, blocking SendMessage)", n, p50_ms: sd.p50, p99_ms: sd.p99, max_ms: sd.max },
+      { path: "mesh (client → clawd's sidecar → JetStream → nova's sidecar → nova's gateway, and back)", n, p50_ms: sm.p50, p99_ms: sm.p99, max_ms: sm.max },
+    ];
+
+    // nova's gateway down: what each path does with a message sent meanwhile.
+    await nova.stop();
+    let directDown: string;
+    try {
+      await direct(nova.url, directToken, "BENCH-900");
+      directDown = "answered (unexpected)";
+    } catch (err) {
+      directDown = `error: ${String((err as Error).cause ?? (err as Error).message).slice(0, 60)} — the message is not kept`;
+    }
+    const meshAccepted = await rpc(endpoint, outboundToken, "SendMessage", message("BENCH-901 sent while nova is down", "bench-mesh"));
+    const meshId = meshAccepted.result?.task?.id;
+    const meshDown = meshId ? `accepted (${meshAccepted.result?.task?.status.state}), stored on the bus` : `refused: ${JSON.stringify(meshAccepted).slice(0, 80)}`;
+    const restarted = performance.now();
+    await nova.start();
+    let meshAfter = "not answered";
+    if (meshId) {
+      await until("the message sent while down is answered", async () => {
+        const t = await rpc(endpoint, outboundToken, "GetTask", { id: meshId });
+        return t.result?.status?.state === "TASK_STATE_COMPLETED" && t;
+      }, 180_000);
+      meshAfter = `delivered and answered ${round((performance.now() - restarted) / 1000, 1)} s after the gateway process was started`;
+    }
+    const down = [
+      { path: "direct A2A", while_down: directDown, after_restart: "nothing arrives (the sender must retry)" },
+      { path: "mesh", while_down: meshDown, after_restart: meshAfter },
+    ];
+    return { rows, ratioP50: round(sm.p50 / sd.p50), ratioP99: round(sm.p99 / sd.p99), down };
+  } finally {
+    for (const s of sidecars) await s.stop("bench done").catch(() => undefined);
+    await Promise.all(gw.map((g) => g.stop()));
+    await model.close();
+  }
+}
