@@ -154,18 +154,20 @@ describe("A2A bridge: agents converse across real gateways", () => {
   });
 
   it("two models that always answer: the answer goes back once, the answer to the answer is stopped by the hop limit", async () => {
-    await sendMessage(nc, { from: "clawd", to: "nova", body: "let us talk CHAT-c1" });
-    const stopped = await until("clawd's sidecar stops the answer to the answer", async () => {
-      const ev = await storedEnvelopes(nc, "EVENTS", "events.clawd.conversation.stopped");
-      return ev.find((e) => /hop limit/.test((e.body as { reason: string }).reason));
-    }, 120_000);
-    expect((stopped.body as { to: string }).to).toBe("nova");
-    const replied = (await storedEnvelopes(nc, "EVENTS", "events.nova.conversation.replied")).filter((e) => (e.body as { to: string }).to === "clawd");
-    expect(replied.length).toBeGreaterThanOrEqual(1);
+    const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "let us talk CHAT-c1" });
+    // nova's answer is forwarded to clawd (hops 1)…
+    const replied = await until("nova forwards its answer to clawd", async () =>
+      (await storedEnvelopes(nc, "EVENTS", "events.nova.conversation.replied")).find((e) => (e.body as { inReplyTo: string }).inReplyTo === sent.id), 90_000);
+    expect(replied.body).toMatchObject({ to: "clawd", hops: 1 });
+    // …clawd's answer to that answer is not sent back.
+    const forwardedId = (replied.body as { id: string }).id;
+    const stopped = await until("clawd's sidecar stops the answer to the answer", async () =>
+      (await storedEnvelopes(nc, "EVENTS", "events.clawd.conversation.stopped")).find((e) => (e.body as { inReplyTo: string }).inReplyTo === forwardedId), 90_000);
+    expect((stopped.body as { reason: string }).reason).toMatch(/hop limit 1/);
     // Turns: nova answered CHAT-c1 once, clawd answered nova's answer once; nothing after.
     await new Promise((r) => setTimeout(r, 5000));
     expect(turnsWith("CHAT-c1")).toHaveLength(2);
-  });
+  }, 200_000);
 
   it("an agent that answers NO_REPLY sends nothing back (stopped with the reason)", async () => {
     const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "just so you know QUIET-z1" });
@@ -204,7 +206,11 @@ describe("A2A bridge: agents converse across real gateways", () => {
     }
     await until("nova's sidecar sees its gateway down", () => sidecars.nova!.gatewayStatus === "down", 60_000);
     await gw.nova!.start();
-    await until("all 3 reached nova's model", () => [0, 1, 2].every((i) => turnsWith(`while you were down #${i} TOKEN-d`).length > 0), 120_000);
+    await until("all 3 reached nova's model", () => [0, 1, 2].every((i) => turnsWith(`while you were down #${i} TOKEN-d`).length > 0), 120_000).catch((err: Error) => {
+      console.log(`nova's inbox: ${JSON.stringify(sidecars.nova!.inbox.stats)}; model turns: ${model.requests.slice(-5).map((q) => q.turn.slice(0, 80)).join(" | ")}`);
+      console.log(`nova's gateway log:\n${gw.nova!.logs().split("\n").slice(-40).join("\n")}`);
+      throw err;
+    });
     await new Promise((r) => setTimeout(r, 3000));
     const order = [0, 1, 2].map((i) => turnsWith(`while you were down #${i} TOKEN-d`));
     expect(order.map((t) => t.length)).toEqual([1, 1, 1]);

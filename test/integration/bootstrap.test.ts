@@ -67,6 +67,8 @@ describe("mesh init", () => {
     const oc = JSON.parse(readFileSync(join(m.home, ".openclaw", "openclaw.json"), "utf8"));
     expect(oc.hooks).toMatchObject({ enabled: true, allowRequestSessionKey: true, allowedSessionKeyPrefixes: ["hook:", "mesh:"] });
     expect(readFileSync(cfg.gateway!.hooksTokenFile!, "utf8").trim()).toBe(oc.hooks.token);
+    // The A2A channel is on (the sidecar then bridges through it and keeps channels.a2a.peers itself).
+    expect(oc.channels.a2a).toMatchObject({ enabled: true, rateLimitPerMinute: 0, peers: {} });
     expect(existsSync(join(m.home, ".openclaw", "openclaw.json.mesh-backup"))).toBe(true);
     expect(existsSync(join(m.home, ".openclaw", "workspace", "skills", "mesh", "SKILL.md"))).toBe(true);
     expect(m.tailscaleArgs()).toContain("up --authkey tskey-auth-secret --hostname openclaw-nova");

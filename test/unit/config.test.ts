@@ -86,3 +86,13 @@ describe("hook rules in the config", () => {
     expect(loadConfigFile(file("h6.json", JSON.stringify({ hooks: [base] }))).hooks[0]!.maxAttempts).toBe(5);
   });
 });
+
+describe("mesh init --peer", () => {
+  it("a peer gateway's address means the broker on that host, port 4222", async () => {
+    const { brokerOfPeer } = await import("../../cli/commands/init.js");
+    expect(brokerOfPeer("http://100.101.102.103:18789")).toBe("nats://100.101.102.103:4222");
+    expect(brokerOfPeer("100.64.0.7:18789")).toBe("nats://100.64.0.7:4222");
+    expect(brokerOfPeer("https://nova.tail1234.ts.net")).toBe("nats://nova.tail1234.ts.net:4222");
+    expect(() => brokerOfPeer("http://")).toThrow(/not an address|no host/);
+  });
+});

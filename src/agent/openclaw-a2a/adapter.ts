@@ -3,7 +3,7 @@ import { defaultConversation } from "../../../subjects/mod.js";
 import { sleep } from "../../base/backoff.js";
 import { a2aCall } from "./client.js";
 import type { A2APeerTable } from "./peers.js";
-import { RpcCodes, TaskStates, TERMINAL, statusText, taskText } from "./wire.js";
+import { RpcCodes, TaskStates, TERMINAL, statusText, taskText, type Task } from "./wire.js";
 
 export interface OpenclawA2AOptions {
   /** The gateway's base URL, e.g. http://127.0.0.1:18789 (its A2A endpoint is <url>/a2a/v1). */
@@ -15,6 +15,13 @@ export interface OpenclawA2AOptions {
   addPeer?: (id: string) => Promise<void>;
   /** How long a peer the gateway refuses (401) is retried before its messages are dead-lettered. */
   unknownPeerGraceMs?: number;
+  /**
+   * How long a delivery waits for its turn to end before the message counts as delivered anyway
+   * (default 60 s; longer turns are answered later through awaitReply).
+   */
+  settleMs?: number;
+  /** Turns the gateway fails (e.g. in the seconds after it started) are sent again this many times (default 6, with the inbox backoff: about 30 s). */
+  failedTurnRetries?: number;
 }
 
 export const A2A_BRIDGE = "openclaw-a2a";
@@ -42,6 +49,29 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     return token;
   }
 
+  /** Failed turns per message id (a retry gets a new messageId: the channel ignores a repeated one). */
+  const failedTurns = new Map<string, number>();
+  /** Turns that already ended while deliver() waited: awaitReply answers from here. */
+  const settled = new Map<string, RunReply>();
+
+  /** Polls the task until it ends or `ms` pass; undefined when still working. */
+  async function settle(token: string, taskId: string, ms: number, signal?: AbortSignal): Promise<Task | undefined> {
+    const deadline = Date.now() + ms;
+    for (let i = 0; Date.now() < deadline && !signal?.aborted; i++) {
+      const r = await a2aCall(endpoint, token, "GetTask", { id: taskId }, { timeoutMs: 10_000 });
+      if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return r.task;
+      if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return undefined;
+      await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)), signal);
+    }
+    return undefined;
+  }
+
+  function replyOf(t: Task): RunReply {
+    if (t.status.state !== TaskStates.completed) return { status: "error", error: statusText(t) || t.status.state };
+    const text = taskText(t);
+    return SILENT.some((re) => re.test(text)) ? { status: "ok", text: "", silent: true } : { status: "ok", text };
+  }
+
   async function deliver(m: PeerMessage, opts: CallOptions = {}): Promise<DeliveryResult> {
     const token = await tokenFor(m.from);
     if (!token) return { ok: false, status: 0, retryable: false, reason: `${m.from} is not a peer of this gateway's A2A channel` };
@@ -51,7 +81,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       token,
       "SendMessage",
       {
-        message: { messageId: m.id, role: "ROLE_USER", parts: [{ text: m.text }], contextId },
+        message: { messageId: failedTurns.has(m.id) ? `${m.id}-r${failedTurns.get(m.id)}` : m.id, role: "ROLE_USER", parts: [{ text: m.text }], contextId },
         configuration: { returnImmediately: true },
       },
       { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}) },
@@ -79,11 +109,24 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
         return { ok: false, status: 400, retryable: false, reason: `A2A error ${r.code}: ${r.message}` };
       case "task": {
         refusedSince.delete(m.from);
-        const state = r.task.status.state;
         const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
-        if ((state === TaskStates.rejected || state === TaskStates.failed) && m.kind === "message") {
-          return { ok: false, status: 422, retryable: false, reason: `the gateway ${state === TaskStates.rejected ? "rejected" : "failed"} it: ${statusText(r.task) || state}` };
+        // Wait for the turn to end (the sender's next message would queue behind it in the same
+        // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.
+        const done = TERMINAL.has(r.task.status.state) ? r.task : await settle(token, r.task.id, o.settleMs ?? 60_000, opts.signal);
+        if (done?.status.state === TaskStates.failed) {
+          const failures = (failedTurns.get(m.id) ?? 0) + 1;
+          failedTurns.set(m.id, failures);
+          const reason = `the gateway failed the turn: ${statusText(done) || done.status.state}`;
+          if (failures <= (o.failedTurnRetries ?? 6)) return { ok: false, status: 503, retryable: true, reason: `${reason} (sending it again)` };
+          failedTurns.delete(m.id);
+          if (m.kind === "message") return { ok: false, status: 422, retryable: false, reason };
         }
+        failedTurns.delete(m.id);
+        if (done?.status.state === TaskStates.rejected && m.kind === "message") {
+          return { ok: false, status: 422, retryable: false, reason: `the gateway rejected it: ${statusText(done) || done.status.state}` };
+        }
+        if (done) settled.set(r.task.id, replyOf(done));
+        if (settled.size > 1000) settled.delete(settled.keys().next().value as string);
         return { ok: true, status: 200, ticket };
       }
     }
@@ -94,16 +137,17 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       // A job's turn went through the hooks adapter: its reply comes from there.
       return o.hooks.awaitReply ? o.hooks.awaitReply(ticket, timeoutMs) : { status: "error", error: "this sidecar cannot read replies (no gateway token configured)" };
     }
+    const known = settled.get(ticket.ref);
+    if (known) {
+      settled.delete(ticket.ref);
+      return known;
+    }
     const deadline = Date.now() + timeoutMs;
     const token = o.peers.inboundToken(ticket.session);
     if (!token) return { status: "error", error: `${ticket.session} is no longer a peer of this gateway` };
     for (let i = 0; ; i++) {
       const r = await a2aCall(endpoint, token, "GetTask", { id: ticket.ref }, { timeoutMs: 10_000 });
-      if (r.kind === "task" && TERMINAL.has(r.task.status.state)) {
-        if (r.task.status.state !== TaskStates.completed) return { status: "error", error: statusText(r.task) || r.task.status.state };
-        const text = taskText(r.task);
-        return SILENT.some((re) => re.test(text)) ? { status: "ok", text: "", silent: true } : { status: "ok", text };
-      }
+      if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return replyOf(r.task);
       if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) {
         return { status: "error", error: "the gateway no longer knows this task (it restarted or reloaded its A2A peers); its reply is lost" };
       }

