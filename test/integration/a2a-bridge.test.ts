@@ -105,7 +105,7 @@ describe("A2A bridge: agents converse across real gateways", () => {
     expect(req.all).toMatch(/"id":\s*"clawd"/);
     expect(req.all).not.toContain("EXTERNAL_UNTRUSTED_CONTENT");
     expect(req.all).not.toContain("unattended scheduled run");
-    console.log(`A2A bridge, what the model is shown (excerpt):\n${req.all.slice(-700)}`);
+    console.log(`A2A bridge, this turn as the model is shown it (excerpt):\n${req.turn.slice(0, 700)}`);
 
     // The same text through the hooks bridge (the old path) to the same gateway, for contrast.
     const hooks = openclawHooksAgent({ endpoint: { url: gw.nova!.url, hooksPath: "/hooks", hooksToken: gw.nova!.hooksToken } });
@@ -113,7 +113,7 @@ describe("A2A bridge: agents converse across real gateways", () => {
     expect(res.ok).toBe(true);
     const viaHooks = await model.waitForRequest((q) => q.turn.includes("TOKEN-h1"), 90_000);
     expect(viaHooks.all).toContain("EXTERNAL_UNTRUSTED_CONTENT");
-    console.log(`hooks bridge, what the model is shown (excerpt):\n${viaHooks.all.slice(-700)}`);
+    console.log(`hooks bridge, this turn as the model is shown it (excerpt):\n${viaHooks.turn.slice(0, 900)}`);
   }, 200_000);
 
   it("a second message from the same sender continues the same conversation (the model sees the first)", async () => {
