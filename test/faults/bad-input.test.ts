@@ -12,13 +12,13 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { publishRaw, sendMessage } from "../../src/bus/publish.js";
-import { EnvelopeError, eventSubject, inboxSubject, InvalidNameError, parseEnvelope, replySubject, jobSubject, newEnvelope } from "../../subjects/mod.js";
+import { EnvelopeError, type DeadLetterBody, eventSubject, inboxSubject, InvalidNameError, parseEnvelope, replySubject, jobSubject, newEnvelope } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
-import { record } from "./tally.js";
+import { observedBroker, record, recordProperty } from "./tally.js";
 
 const corpus = fileURLToPath(new URL("../corpus/", import.meta.url));
 const oneLine = (s: string): boolean => s.trim().length > 0 && s.trim().split("\n").length === 1 && !/\n\s+at /.test(s);
@@ -44,58 +44,144 @@ afterAll(async () => {
   await broker?.stop();
 });
 
+/**
+ * What the sidecar must say about each line of test/corpus/bad-envelopes.jsonl, in file order
+ * (TARGET is replaced by the sidecar's identity). One entry per line: a changed corpus fails here.
+ */
+const CORPUS_REASONS: RegExp[] = [
+  /^invalid envelope: not JSON$/, // not json at all
+  /^invalid envelope: not JSON$/, // truncated object
+  /^invalid envelope: wrong shape: \(root\): .*expected object, received array$/,
+  /^invalid envelope: wrong shape: \(root\): .*expected object, received null$/,
+  /^invalid envelope: wrong shape: \(root\): .*expected object, received number$/,
+  /^invalid envelope: wrong shape: \(root\): .*expected object, received string$/,
+  /^invalid envelope: unsupported envelope version 2 \(this build speaks v1\)$/,
+  /^invalid envelope: unsupported envelope version "1" \(this build speaks v1\)$/,
+  /^invalid envelope: wrong shape: from: .*expected string, received undefined$/, // missing fields
+  ...Array<RegExp>(8).fill(/^invalid envelope: wrong shape: from: must be an identity /), // dot, star, >, space, control, non-ASCII, zero-width, RTL
+  /^invalid envelope: wrong shape: time: /,
+  /^invalid envelope: wrong shape: kind: /, // shout
+  /^invalid envelope: wrong shape: \(root\): Unrecognized key: "admin"$/,
+  /^kind event does not belong in an inbox$/,
+  /^addressed to someone-else, not f6$/,
+  /^invalid envelope: wrong shape: id: /, // id with spaces
+  /^invalid envelope: not JSON$/, // binary garbage
+  /^invalid envelope: wrong shape: kind: /, // nested
+];
+
 describe("faults: bad input", () => {
-  it("6. the corpus on every entry point", async () => {
+  it("6. every corpus envelope, an over-limit body and a garbage gateway answer are each dead-lettered once with their own reason; only the good message becomes a turn; the CLI answers bad identities, payloads and configs with one line", async () => {
     const notes: string[] = [];
     // Sidecar: every bad envelope is dead-lettered with a reason, never delivered.
     const lines = readFileSync(join(corpus, "bad-envelopes.jsonl"), "utf8").split("\n").filter((l) => l.length > 0);
-    for (const l of lines) await publishRaw(nc, "agent.f6.inbox", new TextEncoder().encode(l.replace(/TARGET/g, "f6")));
+    expect(lines, "CORPUS_REASONS has one entry per corpus line").toHaveLength(CORPUS_REASONS.length);
+    // Each published message and what must become of it, by its INBOX sequence.
+    const published: Array<{ what: string; seq: number | undefined; duplicate: boolean; fate: "dead" | "turn"; reason?: RegExp; id?: string }> = [];
+    for (const [i, l] of lines.entries()) {
+      const p = await publishRaw(nc, "agent.f6.inbox", new TextEncoder().encode(l.replace(/TARGET/g, "f6")));
+      published.push({ what: `corpus line ${i + 1}: ${l.slice(0, 60)}`, seq: p.seq, duplicate: p.duplicate === true, fate: "dead", reason: CORPUS_REASONS[i]! });
+    }
     // Over the gateway's body limit (under the broker's): the gateway answers 413 → dead letter.
-    await sendMessage(nc, { from: "clawd", to: "f6", body: "x".repeat(300 * 1024) });
+    const big = await sendMessage(nc, { from: "clawd", to: "f6", body: "x".repeat(300 * 1024) });
+    published.push({ what: "over the gateway's body limit", seq: big.seq, duplicate: big.duplicate === true, fate: "dead", reason: /^gateway refused it: HTTP 413 payload too large$/, id: big.envelope.id });
     // Hooks receiver answering garbage (200 with HTML): dead letter, not an endless retry.
     hooks.respond = (h) => (h.body.message?.includes("garbage-please") ? { status: 200, body: "garbage" } : undefined);
-    await sendMessage(nc, { from: "lyra", to: "f6", body: "garbage-please" });
-    await sendMessage(nc, { from: "clawd", to: "f6", body: "a good one after all that" });
+    const garbage = await sendMessage(nc, { from: "lyra", to: "f6", body: "garbage-please" });
+    published.push({ what: "gateway answers garbage", seq: garbage.seq, duplicate: garbage.duplicate === true, fate: "dead", reason: /^gateway refused it: gateway answered 200 without \{"ok":true\} /, id: garbage.envelope.id });
+    const good = await sendMessage(nc, { from: "clawd", to: "f6", body: "a good one after all that" });
+    published.push({ what: "the good one", seq: good.seq, duplicate: good.duplicate === true, fate: "turn", id: good.envelope.id });
+    const acknowledged = published.filter((p) => p.seq !== undefined && !p.duplicate);
+    expect(acknowledged).toHaveLength(published.length);
+
     await until("the good one", () => hooks.received.some((h) => h.body.message?.includes("a good one after all that")), 30_000);
-    const expectedDead = lines.length + 2;
-    const dead = await until("all dead letters", async () => {
+    const mustDie = published.filter((p) => p.fate === "dead");
+    await until("a dead letter for every bad message", async () => {
       const d = await storedEnvelopes(nc, "DLQ", "dlq.f6.inbox");
-      return d.length >= expectedDead && d;
+      const seqs = new Set(d.map((e) => (e.body as DeadLetterBody).seq));
+      return mustDie.every((p) => seqs.has(p.seq)) && d;
     }, 30_000);
-    const reasons = dead.map((d) => (d.body as { reason: string }).reason);
-    expect(reasons.every((r) => r.length > 0 && !r.includes("\n"))).toBe(true);
-    expect(reasons.some((r) => /HTTP 413/.test(r))).toBe(true);
-    expect(reasons.some((r) => /without \{"ok":true\}/.test(r))).toBe(true);
-    expect(hooks.received.filter((h) => h.body.message?.includes("fault stream") || h.body.message === "hi")).toHaveLength(0);
+    // Anything late (a second dead letter for the same message) shows up in a second read.
+    await new Promise((r) => setTimeout(r, 1000));
+    const deadNow = await storedEnvelopes(nc, "DLQ", "dlq.f6.inbox");
+    const bySeq = new Map<number, DeadLetterBody[]>();
+    for (const d of deadNow) {
+      const b = d.body as DeadLetterBody;
+      expect(b.stream, JSON.stringify(b)).toBe("INBOX");
+      bySeq.set(b.seq!, [...(bySeq.get(b.seq!) ?? []), b]);
+    }
+    // Each message's own fate and reason, one by one.
+    for (const p of published) {
+      const letters = bySeq.get(p.seq!) ?? [];
+      if (p.fate === "dead") {
+        expect(letters.map((l) => l.reason), p.what).toHaveLength(1);
+        expect(letters[0]!.reason, p.what).toMatch(p.reason!);
+        expect(letters[0]!.reason, p.what).not.toContain("\n");
+        if (p.id !== undefined) expect(letters[0]!.originalId, p.what).toBe(p.id);
+      } else {
+        expect(letters, `${p.what} must not be dead-lettered`).toHaveLength(0);
+      }
+    }
+    // Nothing in the DLQ that is not one of these messages.
+    expect([...bySeq.keys()].sort((a, b) => a - b)).toEqual(mustDie.map((p) => p.seq!).sort((a, b) => a - b));
+    // The gateway: exactly one turn (the good one); POSTs only for the three that passed the sidecar's checks.
+    expect(hooks.received.map((h) => h.body.message?.endsWith("\n\na good one after all that"))).toEqual([true]);
+    const postedKeys = hooks.postLog.map((p) => p.idempotencyKey);
+    expect(new Set(postedKeys)).toEqual(new Set([`mesh-${big.envelope.id}`, `mesh-${garbage.envelope.id}`, `mesh-${good.envelope.id}`]));
+    expect(hooks.postLog.find((p) => p.idempotencyKey === `mesh-${big.envelope.id}`)?.status).toBe(413);
     expect(sidecar.inbox.stats.delivered).toBe(1);
-    notes.push(`${lines.length} corpus envelopes + 1 over the gateway limit + 1 garbage answer → ${dead.length} dead letters with reasons; sidecar alive`);
+    expect(sidecar.inbox.stats.deadLettered).toBe(mustDie.length);
+    const deadPerMessage = published.map((p) => (bySeq.get(p.seq!) ?? []).length);
+    const turned = (p: (typeof published)[number]): boolean => p.id !== undefined && hooks.postLog.some((x) => x.turn && x.idempotencyKey === `mesh-${p.id}`);
+    // Lost: acknowledged, yet neither dead-lettered nor turned into an agent turn.
+    const lost = published.filter((p, i) => deadPerMessage[i] === 0 && !turned(p)).length;
+    notes.push(
+      `${lines.length} corpus envelopes + 1 over the gateway limit + 1 garbage answer → ${deadNow.length} dead letters, ${deadPerMessage.filter((n) => n === 1).length} messages with exactly one, each with its expected reason; ${published.filter(turned).length} turn; sidecar kept going`,
+    );
 
     // CLI: identities from the corpus → one line, non-zero.
     const ids = JSON.parse(readFileSync(join(corpus, "bad-identities.json"), "utf8")) as string[];
+    let idsRefused = 0;
     for (const id of ids) {
       const r = await mesh(["send", id, "hi"], { env: env() });
       expect(r.code, JSON.stringify(id)).not.toBe(0);
       expect(oneLine(r.stderr), `${JSON.stringify(id)}: ${r.stderr}`).toBe(true);
+      idsRefused++;
     }
-    notes.push(`${ids.length} bad identities → one-line CLI errors`);
+    notes.push(`${idsRefused} of ${ids.length} bad identities → one-line CLI errors`);
     // CLI: over the broker's max payload.
-    const big = await mesh(["pub", "--raw", "events.clawd.big"], { env: env(), input: "y".repeat(1024 * 1024 + 10) });
-    expect(big.code).not.toBe(0);
-    expect(big.stderr).toMatch(/too large|maximum payload/i);
-    expect(oneLine(big.stderr)).toBe(true);
+    const bigPub = await mesh(["pub", "--raw", "events.clawd.big"], { env: env(), input: "y".repeat(1024 * 1024 + 10) });
+    expect(bigPub.code).not.toBe(0);
+    expect(bigPub.stderr).toMatch(/too large|maximum payload/i);
+    expect(oneLine(bigPub.stderr)).toBe(true);
+    notes.push(`over-size pub → exit ${bigPub.code} with a one-line error`);
     // CLI: config files with wrong types → one line naming the field.
     const expected = JSON.parse(readFileSync(join(corpus, "configs", "expected.json"), "utf8")) as Record<string, string>;
-    for (const f of readdirSync(join(corpus, "configs")).filter((x) => x !== "expected.json")) {
+    let configsRefused = 0;
+    const configFiles = readdirSync(join(corpus, "configs")).filter((x) => x !== "expected.json");
+    for (const f of configFiles) {
       const r = await mesh(["peers", "--config", join(corpus, "configs", f)], { env: env() });
       expect(r.code, f).not.toBe(0);
       expect(oneLine(r.stderr), `${f}: ${r.stderr}`).toBe(true);
       expect(r.stderr, f).toContain(expected[f]!);
+      configsRefused++;
     }
-    notes.push(`${Object.keys(expected).length} bad config files → one line naming the field`);
-    record({ scenario: "6. bad input (corpus in test/corpus)", sent: lines.length + 3, acknowledged: lines.length + 3, delivered: 1, duplicates: 0, lost: 0, notes: notes.join("; ") });
+    notes.push(`${configsRefused} of ${configFiles.length} bad config files → one line naming the field`);
+    const postKeys = hooks.postLog.map((p) => p.idempotencyKey ?? "(none)");
+    const turnIds = hooks.received.map((h) => h.body.message ?? "");
+    record({
+      scenario: "6. bad input (corpus in test/corpus)",
+      broker: observedBroker(broker.kind, nc),
+      sent: published.length,
+      acknowledged: acknowledged.length,
+      posts: { count: postKeys.length, duplicates: postKeys.length - new Set(postKeys).size },
+      turns: { count: turnIds.length, duplicates: turnIds.length - new Set(turnIds).size },
+      lost,
+      notes: `${notes.join("; ")}; dead letters beyond one per message: ${deadPerMessage.reduce((a, n) => a + Math.max(0, n - 1), 0)}`,
+    });
+    expect(lost).toBe(0);
   });
 
-  it("6b. property: generated envelopes and names never crash the parser or make a bad subject", () => {
+  it("6b. property (3000 generated payloads, 3000 generated names): whatever parseEnvelope accepts is a v1 envelope with a valid sender, anything else is a one-line EnvelopeError; subject builders either build a wildcard-free subject or throw a one-line InvalidNameError", () => {
     const anyJson = fc.jsonValue();
     const envLike = fc.record(
       {
@@ -110,32 +196,63 @@ describe("faults: bad input", () => {
       },
       { requiredKeys: [] },
     );
-    fc.assert(
-      fc.property(fc.oneof(anyJson.map((j) => JSON.stringify(j)), envLike.map((e) => JSON.stringify(e)), fc.string(), fc.uint8Array().map((b) => Buffer.from(b).toString("latin1"))), (raw) => {
+    // Real envelopes too (and the same with one field replaced), so the "parsed" branch is exercised.
+    const identity = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/);
+    const realEnv = fc
+      .record({ from: identity, to: fc.oneof(identity, fc.constant("*")), body: anyJson, kind: fc.constantFrom("message" as const, "ask" as const, "event" as const, "job" as const) })
+      .map((e) => newEnvelope({ from: e.from, to: e.to, kind: e.kind, body: e.body }) as unknown as Record<string, unknown>);
+    const mutated = fc
+      .tuple(realEnv, fc.constantFrom("v", "id", "from", "to", "time", "kind", "hops", "extra"), fc.jsonValue())
+      .map(([e, k, v]) => ({ ...e, [k]: v }));
+    // Counted inside the properties: what was really checked, not what was asked for.
+    const payloads = { checked: 0, parsed: 0, refused: 0 };
+    const parsing = fc.check(
+      fc.property(
+        fc.oneof(
+          anyJson.map((j) => JSON.stringify(j)),
+          envLike.map((e) => JSON.stringify(e)),
+          realEnv.map((e) => JSON.stringify(e)),
+          mutated.map((e) => JSON.stringify(e)),
+          fc.string(),
+          fc.uint8Array().map((b) => Buffer.from(b).toString("latin1")),
+        ),
+        (raw) => {
+        payloads.checked++;
+        let e: ReturnType<typeof parseEnvelope>;
         try {
-          const e = parseEnvelope(raw);
-          // Whatever parses is a well-formed envelope.
-          expect(e.v).toBe(1);
-          expect(inboxSubject(e.from)).toMatch(/^agent\.[a-z0-9-]+\.inbox$/);
+          e = parseEnvelope(raw);
         } catch (err) {
           expect(err).toBeInstanceOf(EnvelopeError);
           expect((err as Error).message).not.toContain("\n");
+          payloads.refused++;
+          return;
         }
-      }),
+        // Whatever parses is a well-formed envelope.
+        expect(e.v).toBe(1);
+        expect(inboxSubject(e.from)).toMatch(/^agent\.[a-z0-9-]+\.inbox$/);
+        payloads.parsed++;
+        },
+      ),
       { numRuns: 3000 },
     );
     const fullUnicode = fc.string({ unit: "binary" });
-    fc.assert(
+    const names = { checked: 0, built: 0, refused: 0 };
+    const building = fc.check(
       fc.property(fc.oneof(fc.string(), fullUnicode, fc.stringMatching(/^[a-z0-9-]{0,40}$/)), (name) => {
+        names.checked++;
         for (const build of [() => inboxSubject(name), () => eventSubject(name, "x"), () => replySubject("nova", name), () => jobSubject(name, [name])]) {
+          let s: string;
           try {
-            const s = build();
-            expect(s).toMatch(/^[a-z0-9+.-]+$/);
-            expect(s.split(".").every((t) => t.length > 0 && t !== "*" && t !== ">")).toBe(true);
+            s = build();
           } catch (err) {
             expect(err).toBeInstanceOf(InvalidNameError);
             expect((err as Error).message).not.toContain("\n");
+            names.refused++;
+            continue;
           }
+          expect(s).toMatch(/^[a-z0-9+.-]+$/);
+          expect(s.split(".").every((t) => t.length > 0 && t !== "*" && t !== ">")).toBe(true);
+          names.built++;
         }
         try {
           newEnvelope({ from: name, to: "nova", kind: "message", body: "x" });
@@ -145,6 +262,26 @@ describe("faults: bad input", () => {
       }),
       { numRuns: 3000 },
     );
-    record({ scenario: "6b. property test (fast-check)", sent: 6000, acknowledged: 6000, delivered: 0, duplicates: 0, lost: 0, notes: "3000 generated envelopes to parseEnvelope, 3000 generated names to every subject builder: only EnvelopeError / InvalidNameError, never a bad subject" });
+    recordProperty({
+      scenario: "6b. parseEnvelope on generated payloads (fast-check)",
+      inputs: payloads.checked,
+      held: !parsing.failed,
+      notes: `${parsing.numRuns} runs to a verdict; ${payloads.parsed} parsed to a v1 envelope with a valid sender, ${payloads.refused} refused with a one-line EnvelopeError`,
+    });
+    recordProperty({
+      scenario: "6b. subject builders on generated names (fast-check)",
+      inputs: names.checked,
+      held: !building.failed,
+      notes: `${building.numRuns} runs to a verdict; ${names.built + names.refused} builder calls: ${names.built} wildcard-free subjects built, ${names.refused} one-line InvalidNameErrors`,
+    });
+    expect(parsing.failed, fc.defaultReportMessage(parsing) ?? "").toBe(false);
+    expect(building.failed, fc.defaultReportMessage(building) ?? "").toBe(false);
+    expect(parsing.numRuns).toBe(3000);
+    expect(building.numRuns).toBe(3000);
+    // Both branches of each property ran (neither set of assertions was skipped by the inputs).
+    expect(payloads.parsed).toBeGreaterThan(0);
+    expect(payloads.refused).toBeGreaterThan(0);
+    expect(names.built).toBeGreaterThan(0);
+    expect(names.refused).toBeGreaterThan(0);
   });
 });

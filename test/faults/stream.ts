@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { newEnvelope } from "../../subjects/mod.js";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { keyOf } from "./tally.js";
 
 /**
  * A steady stream of inbox messages from several senders; every publish is retried (same id, so
@@ -10,8 +11,10 @@ import type { HooksEndpoint } from "../support/hooks-endpoint.js";
 export async function stream(
   nc: NatsConnection,
   o: { to: string; n: number; ratePerSec: number; senders: string[]; during?: (i: number) => Promise<void> | void },
-): Promise<{ sent: number; acked: string[]; maxPauseMs: number }> {
+): Promise<{ sent: number; acked: string[]; ackedAt: Map<string, number>; maxPauseMs: number }> {
   const acked: string[] = [];
+  /** Wall-clock time (Date.now()) each key's publish was acknowledged. */
+  const ackedAt = new Map<string, number>();
   let lastAck = performance.now();
   let maxPauseMs = 0;
   const start = performance.now();
@@ -30,6 +33,7 @@ export async function stream(
         maxPauseMs = Math.max(maxPauseMs, now - lastAck);
         lastAck = now;
         acked.push(key);
+        ackedAt.set(key, Date.now());
         break;
       } catch {
         if (attempt > 600) throw new Error(`publish of ${key} never acknowledged`);
@@ -37,11 +41,22 @@ export async function stream(
       }
     }
   }
-  return { sent: o.n, acked, maxPauseMs: Math.round(maxPauseMs) };
+  return { sent: o.n, acked, ackedAt, maxPauseMs: Math.round(maxPauseMs) };
 }
 
+/** The stream keys of the agent turns the gateway started, in arrival order (a replayed POST is not a turn). */
 export function keysSeen(hooks: HooksEndpoint): string[] {
-  return hooks.received.map((h) => /#([^#]+)#/.exec(h.body.message ?? "")?.[1]).filter((k): k is string => Boolean(k));
+  return hooks.received.map((h) => keyOf(h.body.message)).filter((k): k is string => Boolean(k));
+}
+
+/** When each key's first turn started (Date.now() at the gateway). */
+export function firstTurnAt(hooks: HooksEndpoint): Map<string, number> {
+  const at = new Map<string, number>();
+  for (const h of hooks.received) {
+    const k = keyOf(h.body.message);
+    if (k !== undefined && !at.has(k)) at.set(k, h.at);
+  }
+  return at;
 }
 
 /** Per-sender order: each sender's keys appear in increasing order (first delivery of each). */

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +8,37 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
-import { mesh } from "../support/cli.js";
+import { MESH_BIN, mesh } from "../support/cli.js";
+import { until } from "../support/sidecar.js";
+
+/** `mesh …` running in the background; each stdout line as it arrives, with the time it arrived. */
+function watch(args: string[], env: Record<string, string>): {
+  lines: Array<{ at: number; json: { seq?: number; envelope?: { id?: string; body?: unknown } } }>;
+  done: Promise<{ code: number; stderr: string }>;
+} {
+  const child = spawn(process.execPath, [MESH_BIN, ...args], {
+    env: { ...process.env, MESH_LOG_LEVEL: "warn", MESH_CONFIG: undefined, MESH_CREDS: undefined, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Array<{ at: number; json: { seq?: number; envelope?: { id?: string; body?: unknown } } }> = [];
+  let partial = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    partial += d.toString();
+    const parts = partial.split("\n");
+    partial = parts.pop()!;
+    for (const p of parts) if (p.trim()) lines.push({ at: Date.now(), json: JSON.parse(p) });
+  });
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const done = new Promise<{ code: number; stderr: string }>((resolve) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, stderr });
+    }),
+  );
+  return { lines, done };
+}
 
 let broker: TestBroker;
 let env: Record<string, string>;
@@ -71,18 +103,33 @@ describe(`CLI against a real nats-server`, () => {
     expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).envelope.body)).toEqual(["two", "three"]);
   });
 
-  it("sub --since replays events, then keeps going live", async () => {
-    const pub = await mesh(["pub", "events.clawd.note", '{"n":1}'], { env });
-    expect(pub.code).toBe(0);
-    expect(pub.stdout).toMatch(/EVENTS seq/);
-    const watcher = mesh(["sub", "events.clawd.>", "--since", "1m", "--count", "2", "--json"], { env });
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await mesh(["pub", "events.clawd.note", '{"n":2}'], { env })).code).toBe(0);
-    const out = await watcher;
-    expect(out.code).toBe(0);
-    const bodies = out.stdout.trim().split("\n").map((l) => JSON.parse(l).envelope);
-    expect(bodies.map((b) => b.body)).toEqual([{ n: 1 }, { n: 2 }]);
-    expect(bodies[0]).toMatchObject({ kind: "event", type: "note", from: "clawd" });
+  it("sub --since prints the stored event (replay), then an event published only after that line was printed (live)", async () => {
+    const tag = randomUUID();
+    const pub1 = await mesh(["pub", "events.clawd.note", JSON.stringify({ n: 1, tag }), "--json"], { env });
+    expect(pub1.code, pub1.stderr).toBe(0);
+    const first = JSON.parse(pub1.stdout) as { stream: string; seq: number; id: string };
+    expect(first.stream).toBe("EVENTS");
+    const watcher = watch(["sub", "events.clawd.note", "--since", "1m", "--count", "2", "--json"], env);
+    // The replay: the stored event, printed before the live one exists.
+    const replayed = await until("the replayed line", () => watcher.lines.find((l) => l.json.envelope?.id === first.id), 20_000);
+    const pubStartedAt = Date.now();
+    const pub2 = await mesh(["pub", "events.clawd.note", JSON.stringify({ n: 2, tag }), "--json"], { env });
+    expect(pub2.code, pub2.stderr).toBe(0);
+    const second = JSON.parse(pub2.stdout) as { stream: string; seq: number; id: string };
+    const out = await watcher.done;
+    expect(out.code, out.stderr).toBe(0);
+    expect(watcher.lines.map((l) => l.json.envelope?.body)).toEqual([
+      { n: 1, tag },
+      { n: 2, tag },
+    ]);
+    expect(replayed.json).toMatchObject({ seq: first.seq, envelope: { kind: "event", type: "note", from: "clawd" } });
+    // Live: the subscriber had already printed the replay when the event was published, and
+    // printed it afterwards, with the sequence the broker gave the publish.
+    const live = watcher.lines[1]!;
+    expect(replayed.at).toBeLessThan(pubStartedAt);
+    expect(live.at).toBeGreaterThanOrEqual(pubStartedAt);
+    expect(live.json).toMatchObject({ seq: second.seq, envelope: { id: second.id } });
+    expect(second.seq).toBeGreaterThan(first.seq);
   });
 
   it("live sub sees core messages; pub reads stdin", async () => {

@@ -114,8 +114,17 @@ describe("fan-out hooks", () => {
   });
 });
 
+/** The peer alerts the gateway received from index `from` on, as "down <peer>" / "up <peer>". */
+function alertsSince(from: number): string[] {
+  return gateway.received.slice(from).flatMap((h) => {
+    if (h.body.sessionKey !== "mesh:alerts") return [];
+    const m = /mesh: (\S+) is (offline|back online)/.exec(String(h.body.message));
+    return m ? [`${m[2] === "offline" ? "down" : "up"} ${m[1]}`] : [`unrecognised alert: ${String(h.body.message)}`];
+  });
+}
+
 describe("peer-down alerts", () => {
-  it("three sidecars watching a peer that dies → exactly one alert, and one 'back online'", async () => {
+  it("three sidecars watching a peer that dies → exactly one alert, and one 'back online'; after the leader leaves, its successor sends exactly one alert per later transition and none for peers that stayed up", async () => {
     const alerts = { channel: "imessage", to: "+15166334684", downAfterMs: 3000, checkMs: 300 };
     const watchers = await Promise.all(["obs1", "obs2", "obs3"].map((id) => sidecar(id, [], { alerts })));
     const peer = await sidecar("flaky-mac", [], { presenceIntervalMs: 500 });
@@ -135,16 +144,36 @@ describe("peer-down alerts", () => {
     expect(alertsSent[0]!.body).toMatchObject({ deliver: true, channel: "imessage", to: "+15166334684", sessionKey: "mesh:alerts" });
     expect(watchers.filter((w) => w.alerter!.isLeader)).toHaveLength(1);
     expect(down).toHaveLength(1);
-    await sidecar("flaky-mac", [], { presenceIntervalMs: 500 });
+    const peer2 = await sidecar("flaky-mac", [], { presenceIntervalMs: 500 });
     await until("back online", () => gateway.received.slice(before).filter((h) => String(h.body.message).includes("flaky-mac is back online")).length >= 1, 20_000);
     await new Promise((r) => setTimeout(r, 2000));
     expect(gateway.received.slice(before).filter((h) => String(h.body.message).includes("flaky-mac is back online"))).toHaveLength(1);
-    // The leader dies: another takes the lease (no duplicate alerts for peers that stayed up).
+
+    // The leader leaves (graceful stop: its lease and its presence entry go). Another takes the lease.
     const leader = watchers.find((w) => w.alerter!.isLeader)!;
+    const handover = gateway.received.length;
     await leader.stop("leader leaves");
     running.splice(running.indexOf(leader), 1);
-    await until("a new leader", () => watchers.filter((w) => w !== leader).some((w) => w.alerter!.isLeader), 20_000);
+    const rest = watchers.filter((w) => w !== leader);
+    await until("a new leader", () => rest.some((w) => w.alerter!.isLeader), 20_000);
+    // Transitions after the hand-over, each caused here: the old leader is gone; flaky-mac dies again, then returns.
+    await until("the old leader reported offline", () => alertsSince(handover).some((a) => a === `down ${leader.self}`), 20_000);
+    await peer2.nc.close();
+    running.splice(running.indexOf(peer2), 1);
+    await until("flaky-mac reported offline again", () => alertsSince(handover).some((a) => a === "down flaky-mac"), 20_000);
+    await sidecar("flaky-mac", [], { presenceIntervalMs: 500 });
+    await until("flaky-mac reported back again", () => alertsSince(handover).some((a) => a === "up flaky-mac"), 20_000);
+    // Longer than downAfterMs plus several checks: room for any second alert from either leader.
+    await new Promise((r) => setTimeout(r, alerts.downAfterMs + 2000));
+    // Exactly one alert per transition, none for the peers that stayed up (the other watchers).
+    expect(alertsSince(handover).sort()).toEqual([`down ${leader.self}`, "down flaky-mac", "up flaky-mac"].sort());
+    expect(rest.filter((w) => w.alerter!.isLeader)).toHaveLength(1);
     const events = await storedEnvelopes(nc, "EVENTS", "events.*.peer.>");
-    expect(events.map((e) => `${e.type}:${(e.body as { peer: string }).peer}`).filter((x) => x.includes("flaky-mac"))).toEqual(["peer.down:flaky-mac", "peer.up:flaky-mac"]);
+    expect(events.map((e) => `${e.type}:${(e.body as { peer: string }).peer}`).filter((x) => x.includes("flaky-mac"))).toEqual([
+      "peer.down:flaky-mac",
+      "peer.up:flaky-mac",
+      "peer.down:flaky-mac",
+      "peer.up:flaky-mac",
+    ]);
   });
 });

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe("jobs", () => {
-  it("3 workers × 30 equal jobs: each runs exactly once, none lost, spread over the workers", async () => {
+  it("3 workers × 30 equal jobs: each runs exactly once, none lost, every worker takes some, and no worker's job runs overlap (concurrency 1)", async () => {
     const DURATION = 300;
     const ws = await Promise.all(["w1", "w2", "w3"].map((id) => worker(id, { durationMs: DURATION, queues: ["bulk"] })));
     const t0 = Date.now();
@@ -63,10 +63,33 @@ describe("jobs", () => {
     const ideal = (30 / 3) * DURATION;
     console.log(`jobs per worker ${JSON.stringify(perWorker)}; makespan ${makespan} ms vs ideal ${ideal} ms (${(makespan / ideal).toFixed(2)}×)`);
     for (const n of Object.values(perWorker)) expect(n).toBeGreaterThan(0);
-    // A busy worker never runs two at once (concurrency 1).
     for (const { s } of ws) expect(s.jobs!.stats.started).toBe(perWorker[s.self]);
     const recs = (await listJobs(nc)).filter((j) => ids.includes(j.id));
+    expect(recs).toHaveLength(30);
     expect(new Set(recs.map((r) => r.worker))).toEqual(new Set(["w1", "w2", "w3"]));
+    // A busy worker never runs two at once (concurrency 1). Each job's run, per its record, is
+    // [startedAt, finishedAt]; the stand-in saw its POST inside that span, on the worker the record
+    // names, and the reply (DURATION after the POST) before it ended. No two spans of one worker overlap.
+    const spans = recs.map((r) => {
+      const owner = ws.find(({ s }) => s.self === r.worker)!;
+      const post = jobPosts(owner.hooks, "bulk").find((h) => h.body.message!.includes(`[mesh job ${r.id}]`));
+      expect(post, `job ${r.id}: no POST at ${r.worker}'s gateway`).toBeDefined();
+      const span = { id: r.id, worker: r.worker!, start: Date.parse(r.startedAt!), end: Date.parse(r.finishedAt!), postAt: post!.at };
+      expect(span.start, `job ${r.id} startedAt`).toBeLessThanOrEqual(span.postAt);
+      expect(span.end - span.postAt, `job ${r.id}: finished before its reply could arrive`).toBeGreaterThanOrEqual(DURATION - 5);
+      return span;
+    });
+    const overlaps: string[] = [];
+    for (const w of ["w1", "w2", "w3"]) {
+      const mine = spans.filter((x) => x.worker === w).sort((a, b) => a.start - b.start);
+      // Sorted by start: a span overlaps an earlier one iff it starts before the latest end so far.
+      let latest = mine[0];
+      for (const x of mine.slice(1)) {
+        if (x.start < latest!.end) overlaps.push(`${w}: ${latest!.id} until ${latest!.end}, ${x.id} from ${x.start}`);
+        if (x.end > latest!.end) latest = x;
+      }
+    }
+    expect(overlaps).toEqual([]);
     const started = await storedEnvelopes(nc, "EVENTS", "events.*.job.started");
     expect(started.filter((e) => ids.includes((e.body as { jobId: string }).jobId))).toHaveLength(30);
   });

@@ -97,6 +97,13 @@ export async function startBroker(opts: { kind?: BrokerKind; fixedPort?: boolean
   };
 }
 
+/** Runs a docker command; throws with its exit status and stderr when it fails. */
+function docker(args: string[]): void {
+  const r = spawnSync("docker", args, { encoding: "utf8", timeout: 30_000 });
+  if (r.error) throw new Error(`docker ${args.join(" ")}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.status ?? r.signal}: ${r.stderr.trim()}`);
+}
+
 export interface TestCluster {
   kind: BrokerKind;
   /** Comma-separated client URLs of all three nodes. */
@@ -142,9 +149,10 @@ export async function startCluster(opts: { kind?: BrokerKind } = {}): Promise<Te
         start: async () => {
           await c.restart();
         },
-        // Cut from / put back on the cluster network (docker network disconnect/connect).
-        cut: () => void spawnSync("docker", ["network", "disconnect", network.getName(), c.getId()], { stdio: "ignore" }),
-        heal: () => void spawnSync("docker", ["network", "connect", "--alias", names[i] as string, network.getName(), c.getId()], { stdio: "ignore" }),
+        // Cut from / put back on the cluster network (docker network disconnect/connect); a failed
+        // docker command throws with its own stderr.
+        cut: () => docker(["network", "disconnect", network.getName(), c.getId()]),
+        heal: () => docker(["network", "connect", "--alias", names[i] as string, network.getName(), c.getId()]),
       })),
       stop: async () => {
         // A node stopped and started again by a test is not always stopped by testcontainers'
