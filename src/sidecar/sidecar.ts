@@ -133,6 +133,7 @@ export class Sidecar {
       events: this.events,
       log,
       ...(this.o.hookTimeoutMs ? { hookTimeoutMs: this.o.hookTimeoutMs } : {}),
+      onArrived: (env) => this.conversations.arrived(env),
       onAccepted: (env, runId, ticket) => {
         if (env.kind === "ask") this.asks.accepted(env, runId, ticket);
         else this.conversations.accepted(env, ticket);

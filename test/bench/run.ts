@@ -125,7 +125,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "## 6. Agents talking: direct A2A vs the mesh",
         "",
         "Two real OpenClaw gateways (2026.9.6, A2A channel on), a stub model that answers at once, one A2A client measuring",
-        "SendMessage → the peer agent's answer. Interleaved runs after 2 warm-up rounds each.",
+        "SendMessage → the peer agent's answer. Interleaved runs after one completed warm-up turn per path; a failed turn is counted, not timed.",
         "",
         markdownTable(r.rows as never),
         "",

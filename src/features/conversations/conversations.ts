@@ -48,12 +48,15 @@ export class Conversations {
     return this.o.maxHops ?? 1;
   }
 
+  /** A peer's message was taken from the inbox: if it answers one this agent sent, that task is complete. */
+  arrived(env: Envelope): void {
+    if (env.kind !== "message" || !env.correlationId) return;
+    const t = this.outbound.get(env.correlationId);
+    if (t && t.to === env.from) t.answer = bodyText(env);
+  }
+
   /** A peer's message reached the gateway; `ticket` says where the agent's answer will come from. */
   accepted(env: Envelope, ticket: ReplyTicket | undefined): void {
-    if (env.correlationId) {
-      const t = this.outbound.get(env.correlationId);
-      if (t && t.to === env.from) t.answer = bodyText(env);
-    }
     if (!ticket || !this.o.agent.awaitReply) return;
     const p = this.forward(env, ticket)
       .catch((err: Error) => this.o.log.error({ id: env.id, err: err.message }, "could not forward an answer"))

@@ -21,6 +21,8 @@ export interface InboxOptions {
   events: EventPublisher;
   log: Logger;
   backoff?: BackoffPolicy;
+  /** Called when a verified message is taken, before it goes to the gateway (e.g. an answer someone waits for). */
+  onArrived?: (env: Envelope) => void;
   /** Called once the gateway accepted a message or ask (answers are handled from there). */
   onAccepted?: (env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined) => void;
   onGatewayState?: (up: boolean, reason?: string) => void;
@@ -146,6 +148,7 @@ export class InboxConsumer {
       await this.ack(m);
       return;
     }
+    this.o.onArrived?.(env);
     const started = Date.now();
     const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(env), ...(env.context ? { context: env.context } : {}) };
     for (let attempt = 1; ; attempt++) {
