@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer } from "../support/openclaw/model-server.js";
-import { freePort } from "../support/ports.js";
+import { gatewayPorts } from "../support/ports.js";
 import { testSidecar, until } from "../support/sidecar.js";
 import { round, summarize } from "./stats.js";
 import type { BenchContext } from "./scenarios.js";
@@ -81,12 +81,12 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
   const gw: Gateway[] = [];
   const sidecars: Sidecar[] = [];
   try {
-    const p = await freePort();
+    const [p1, p2] = await gatewayPorts();
     const a2a = { enabled: true, rateLimitPerMinute: 0 };
     // nova also has a hand-configured peer "bench-client" for the direct path (the mesh leaves it alone).
     const [nova, clawd] = await Promise.all([
-      startGateway({ port: p, modelUrl: model.url, a2a: { ...a2a, peers: { "bench-client": { token: directToken } } } }),
-      startGateway({ port: p + 200, modelUrl: model.url, a2a }),
+      startGateway({ port: p1, modelUrl: model.url, a2a: { ...a2a, peers: { "bench-client": { token: directToken } } } }),
+      startGateway({ port: p2, modelUrl: model.url, a2a }),
     ]);
     gw.push(nova, clawd);
     const ids = { nova: `${ctx.tag}-nova`, clawd: `${ctx.tag}-clawd` };

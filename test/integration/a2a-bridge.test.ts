@@ -15,7 +15,7 @@ import { openclawHooksAgent } from "../../src/agent/openclaw-hooks/adapter.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { freePort } from "../support/ports.js";
+import { gatewayPorts } from "../support/ports.js";
 import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelRequest, type ModelServer } from "../support/openclaw/model-server.js";
@@ -27,13 +27,6 @@ let model: ModelServer;
 const gw: Record<string, Gateway> = {};
 const sidecars: Record<string, Sidecar> = {};
 
-async function gatewayPorts(): Promise<[number, number]> {
-  for (;;) {
-    const a = await freePort();
-    if (a > 60_000) continue;
-    return [a, a + 200];
-  }
-}
 
 function sidecarFor(id: string, g: Gateway): Promise<Sidecar> {
   return testSidecar({ identity: id, server: broker.url, gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false });

@@ -14,7 +14,7 @@ import { gatewayWatch, type GatewayWatch } from "../../src/agent/openclaw-hooks/
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { freePort } from "../support/ports.js";
+import { gatewayPorts } from "../support/ports.js";
 import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelServer } from "../support/openclaw/model-server.js";
@@ -27,14 +27,6 @@ const gw: Record<string, Gateway> = {};
 const sidecars: Record<string, Sidecar> = {};
 const watches: GatewayWatch[] = [];
 
-/** Two free ports at least 200 apart (a gateway uses a few ports above its own). */
-async function gatewayPorts(): Promise<[number, number]> {
-  for (;;) {
-    const a = await freePort();
-    if (a > 60_000) continue;
-    return [a, a + 200];
-  }
-}
 
 async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken, jobs = true): Promise<Sidecar> {
   // The sidecar watches the gateway itself (config gateway.token); this second, read-only client

@@ -13,3 +13,12 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Two ports for two gateways, at least 200 apart (a gateway also uses a few ports above its own). */
+export async function gatewayPorts(): Promise<[number, number]> {
+  for (;;) {
+    const a = await freePort();
+    if (a > 60_000) continue;
+    return [a, a + 200];
+  }
+}
