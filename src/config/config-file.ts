@@ -91,6 +91,11 @@ export const configSchema = z
         jobs: z.boolean().optional(),
         /** Ack wait of this identity's inbox consumer (default 30 s); also how long a restart after a crash waits. */
         inboxAckWaitMs: z.number().int().min(1000).max(600_000).optional(),
+        /**
+         * Other A2A clients on this Mac (curl, another agent framework) that may send as this identity
+         * through the sidecar's endpoint: a name and a file holding its bearer token (0600).
+         */
+        a2aClients: z.array(z.object({ name: z.string().min(1).max(64), tokenFile: z.string().min(1) }).strict()).max(32).optional(),
         /** Automatic answers between agents in a row (A2A bridge; default 1: a message is answered, an answer is not). */
         maxHops: z.number().int().min(0).max(10).optional(),
       })

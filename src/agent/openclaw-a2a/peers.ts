@@ -25,6 +25,12 @@ export interface PeerSyncResult {
   wrote: boolean;
 }
 
+function sameToken(want: string, presented: string): boolean {
+  const a = Buffer.from(want);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export class A2APeerTable {
   private store: Store;
   private readonly storePath: string;
@@ -52,14 +58,15 @@ export class A2APeerTable {
     return this.store.peers[id]?.inbound;
   }
 
-  /** Constant-time check of the token the gateway presented on `id`'s endpoint. */
+  /** Constant-time check of the token the gateway (or a configured A2A client) presented on `id`'s endpoint. */
   checkOutbound(id: string, presented: string): boolean {
     const want = this.store.peers[id]?.outbound;
     if (!want) return false;
-    const a = Buffer.from(want);
-    const b = Buffer.from(presented);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return sameToken(want, presented) || this.clientTokens.some((t) => sameToken(t, presented));
   }
+
+  /** Bearer tokens of other A2A clients allowed to send as this identity (config sidecar.a2aClients). */
+  clientTokens: string[] = [];
 
   /**
    * Makes the peers equal to `ids`: new ones get tokens, gone ones lose them, and the gateway's

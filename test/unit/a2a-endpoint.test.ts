@@ -1,0 +1,64 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { A2APeerTable } from "../../src/agent/openclaw-a2a/peers.js";
+import { a2aEndpoint } from "../../src/features/conversations/endpoint.js";
+import type { Conversations } from "../../src/features/conversations/conversations.js";
+
+/**
+ * The peer table and the endpoint's request handling, without a gateway or a broker (the real
+ * path — gateway → endpoint → JetStream → peer — is test/integration/a2a-bridge.test.ts).
+ */
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), "mesh-a2a-unit-"));
+  const configFile = join(dir, "openclaw.json");
+  writeFileSync(configFile, JSON.stringify({ gateway: { port: 18789 }, channels: { a2a: { enabled: true, peers: { hermes: { token: "by-hand-token-0123456789", url: "https://hermes.example/a2a/v1" } } } } }));
+  const table = new A2APeerTable(join(dir, "state"), configFile, "http://127.0.0.1:9469");
+  const sent: Array<{ to: string; text: string }> = [];
+  const conversations = {
+    send: async (to: string, text: string, messageId: string, context: string | undefined) => {
+      sent.push({ to, text });
+      return { id: messageId, context: context ?? "mesh-me" };
+    },
+    task: () => undefined,
+  } as unknown as Conversations;
+  const endpoint = a2aEndpoint({ self: "me", auth: { check: (p, t) => table.checkOutbound(p, t) }, conversations });
+  const send = (text: string) => JSON.stringify({ jsonrpc: "2.0", id: 7, method: "SendMessage", params: { message: { messageId: "m-00000001", role: "ROLE_USER", parts: [{ text }] } } });
+  return { configFile, table, endpoint, send, sent };
+}
+
+describe("A2A peer table and endpoint", () => {
+  it("sync writes one peer entry per mesh identity into openclaw.json, keeps hand-added peers, removes departed ones", () => {
+    const { configFile, table } = setup();
+    expect(table.sync(["nova", "clawd"])).toMatchObject({ added: ["nova", "clawd"], removed: [], wrote: true });
+    let peers = JSON.parse(readFileSync(configFile, "utf8")).channels.a2a.peers;
+    expect(Object.keys(peers).sort()).toEqual(["clawd", "hermes", "nova"]);
+    expect(peers.nova).toEqual({ token: table.inboundToken("nova"), url: "http://127.0.0.1:9469/a2a/peers/nova/v1", outboundToken: expect.any(String) });
+    expect(table.sync(["nova", "clawd"])).toMatchObject({ added: [], removed: [], wrote: false });
+    expect(table.sync(["nova"])).toMatchObject({ removed: ["clawd"], wrote: true });
+    peers = JSON.parse(readFileSync(configFile, "utf8")).channels.a2a.peers;
+    expect(Object.keys(peers).sort()).toEqual(["hermes", "nova"]);
+    expect(peers.hermes.token).toBe("by-hand-token-0123456789");
+  });
+
+  it("SendMessage is taken with the gateway's outbound token or a configured client's token, refused (401) with any other", async () => {
+    const { configFile, table, endpoint, send, sent } = setup();
+    table.sync(["nova"]);
+    const gatewayToken = JSON.parse(readFileSync(configFile, "utf8")).channels.a2a.peers.nova.outboundToken as string;
+    table.clientTokens = ["curl-client-token-0123456789"];
+    const ok = await endpoint("nova", `Bearer ${gatewayToken}`, send("from the gateway"));
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).result.task.status.state).toBe("TASK_STATE_WORKING");
+    expect((await endpoint("nova", "Bearer curl-client-token-0123456789", send("from curl"))).status).toBe(200);
+    expect(sent).toEqual([{ to: "nova", text: "from the gateway" }, { to: "nova", text: "from curl" }]);
+    const wrong = await endpoint("nova", "Bearer not-a-token", send("x"));
+    expect(wrong.status).toBe(401);
+    expect(JSON.parse(wrong.body).error.code).toBe(-32003);
+    // The inbound token (what the sidecar shows the gateway) is not an outbound one.
+    expect((await endpoint("nova", `Bearer ${table.inboundToken("nova")}`, send("x"))).status).toBe(401);
+    expect((await endpoint("hermes", "Bearer by-hand-token-0123456789", send("x"))).status).toBe(401);
+    expect((await endpoint("me", `Bearer ${gatewayToken}`, send("x"))).status).toBe(404);
+    expect(sent).toHaveLength(2);
+  });
+});
