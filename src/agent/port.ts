@@ -94,6 +94,8 @@ export interface AgentPort {
   awaitReply?(ticket: ReplyTicket, timeoutMs: number): Promise<RunReply>;
   /** The gateway's lifecycle, when the adapter can watch it. */
   readonly events?: GatewayEventSource;
+  /** Ends every wait in progress (awaitReply answers "stopping"): the sidecar is stopping. */
+  close?(): void;
 }
 
 /** Retryable: the gateway may take it later (unreachable, timeout, 5xx, 408, 429); other 4xx not. */

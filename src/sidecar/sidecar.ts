@@ -250,6 +250,8 @@ export class Sidecar {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all([this.inbox?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
+    // Answers still awaited end now ("sidecar stopping"); the broker keeps what was not acked.
+    this.o.agent.close?.();
     await this.asks?.drain();
     await this.conversations?.drain();
     this.o.a2a?.sync.stop();

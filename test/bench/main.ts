@@ -28,11 +28,18 @@ for (const s of only ?? []) {
     process.exit(2);
   }
 }
-await runBench({
+// Exit when done (or failed), even if a library left a timer behind: CI must never wait on a bench.
+runBench({
   ...(values.server ? { server: values.server } : {}),
   ...(values.creds ? { creds: values.creds } : {}),
   quick: Boolean(values.quick),
   ...(only ? { only: only as Scenario[] } : {}),
   ...(values.out ? { out: values.out } : {}),
   ...(values.markdown ? { markdown: values.markdown } : {}),
-});
+}).then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -49,6 +49,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     return token;
   }
 
+  const stopping = new AbortController();
   /** Failed turns per message id (a retry gets a new messageId: the channel ignores a repeated one). */
   const failedTurns = new Map<string, number>();
   /** Turns that already ended while deliver() waited: awaitReply answers from here. */
@@ -57,11 +58,11 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
   /** Polls the task until it ends or `ms` pass; undefined when still working. */
   async function settle(token: string, taskId: string, ms: number, signal?: AbortSignal): Promise<Task | undefined> {
     const deadline = Date.now() + ms;
-    for (let i = 0; Date.now() < deadline && !signal?.aborted; i++) {
+    for (let i = 0; Date.now() < deadline && !signal?.aborted && !stopping.signal.aborted; i++) {
       const r = await a2aCall(endpoint, token, "GetTask", { id: taskId }, { timeoutMs: 10_000 });
       if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return r.task;
       if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return undefined;
-      await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)), signal);
+      await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)), signal ?? stopping.signal);
     }
     return undefined;
   }
@@ -155,7 +156,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
       if (Date.now() >= deadline) return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
       // 25, 50, 100, 200, then every 250 ms: GetTask is a cheap loopback call, and the answer is the latency.
-      await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)));
+      if (!(await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)), stopping.signal))) return { status: "error", error: "sidecar stopping" };
     }
   }
 
@@ -168,5 +169,9 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     automation: (t, opts) => o.hooks.automation(t, opts),
     wake: (text, opts) => o.hooks.wake(text, opts),
     ...(o.hooks.events ? { events: o.hooks.events } : {}),
+    close: () => {
+      stopping.abort();
+      o.hooks.close?.();
+    },
   };
 }

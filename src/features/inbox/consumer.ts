@@ -21,7 +21,7 @@ export interface InboxOptions {
   events: EventPublisher;
   log: Logger;
   backoff?: BackoffPolicy;
-  /** Called when a verified message is taken, before it goes to the gateway (e.g. an answer someone waits for). */
+  /** Called when a message is taken from the broker and its sender verified, before it waits for its lane (e.g. an answer someone waits for). */
   onArrived?: (env: Envelope) => void;
   /** Called once the gateway accepted a message or ask (answers are handled from there). */
   onAccepted?: (env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined) => void;
@@ -83,6 +83,7 @@ export class InboxConsumer {
     } catch (err) {
       env = err as Error; // dead-lettered on the "?" lane
     }
+    if (!(env instanceof Error)) this.arrived(env);
     this.held.add(m);
     const next = (this.lanes.get(from) ?? Promise.resolve())
       .then(async () => {
@@ -95,6 +96,20 @@ export class InboxConsumer {
         if (this.lanes.get(from) === next) this.lanes.delete(from);
       });
     this.lanes.set(from, next);
+  }
+
+  /**
+   * Tells onArrived as soon as a message is taken from the broker (once its sender is verified),
+   * not when its turn in the sender's lane comes: an answer someone waits for is known at once.
+   */
+  private arrived(env: Envelope): void {
+    const notify = this.o.onArrived;
+    if (!notify || env.to !== this.o.self) return;
+    const verdict = this.o.verify ? this.o.verify(env) : Promise.resolve({ ok: true as const });
+    void verdict.then(
+      (v) => v.ok && notify(env),
+      () => undefined,
+    );
   }
 
   private run(): Promise<void> {
@@ -148,7 +163,6 @@ export class InboxConsumer {
       await this.ack(m);
       return;
     }
-    this.o.onArrived?.(env);
     const started = Date.now();
     const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(env), ...(env.context ? { context: env.context } : {}) };
     for (let attempt = 1; ; attempt++) {
