@@ -31,7 +31,6 @@ export const TaskStates = {
   rejected: "TASK_STATE_REJECTED",
   canceled: "TASK_STATE_CANCELED",
 } as const;
-export type TaskState = (typeof TaskStates)[keyof typeof TaskStates];
 export const TERMINAL: ReadonlySet<string> = new Set([TaskStates.completed, TaskStates.failed, TaskStates.rejected, TaskStates.canceled]);
 
 const part = z.object({ text: z.string().optional(), data: z.unknown().optional() }).passthrough();
@@ -46,7 +45,6 @@ export const messageSchema = z
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .passthrough();
-export type A2AMessage = z.infer<typeof messageSchema>;
 
 export const sendParamsSchema = z
   .object({
