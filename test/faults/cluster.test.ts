@@ -13,7 +13,7 @@ import { stream } from "./stream.js";
 import { countReads, observedBroker, record } from "./tally.js";
 
 describe("faults: cluster", () => {
-  it("4. R3 stream on 3 nodes: n1 stopped and started, then n2 cut from the network (verified: unreachable, reported offline or silent by the group) and healed; the publisher on n3 never pauses 30 s or more; nothing acknowledged is lost or read twice", async () => {
+  it("4. R3 stream on 3 nodes: n1 stopped and started, then n2 cut from the cluster network (verified: the stream's raft group reports n2 offline or silent) and healed; the publisher on n3 never pauses 30 s or more; nothing acknowledged is lost or read twice", async () => {
     expect(
       brokerKind(),
       "the partition scenario needs Docker (it cuts a node with `docker network disconnect`); CI runs it with Docker (.ci/run fails when dockerd does not start). Start dockerd, or set MESH_TEST_BROKER=docker",
@@ -41,24 +41,19 @@ describe("faults: cluster", () => {
       const at = (what: string): void => void events.push(`${what} +${((Date.now() - t0) / 1000).toFixed(1)} s`);
       let cutAt = 0;
       let healedAt = 0;
-      let cutCheck: Promise<{ refused: string; replica: PeerInfo; seenAfterMs: number }> | undefined;
+      let cutCheck: Promise<{ replica: PeerInfo; seenAfterMs: number }> | undefined;
       let healing: Promise<void> | undefined;
-      /** After the cut: n2 refuses a client from here, and the stream's group (led from n1 or n3) reports n2 offline or silent for 3 s. */
-      const verifyCut = async (): Promise<{ refused: string; replica: PeerInfo; seenAfterMs: number }> => {
-        const attempt = await connectMesh({ server: n2.url, timeoutMs: 2000 }).then(
-          async (c) => {
-            await c.close();
-            return undefined;
-          },
-          (err: Error) => err.message,
-        );
-        if (attempt === undefined) throw new Error("n2 still accepted a client connection after the cut");
+      /**
+       * After the cut the stream's group (led from n1 or n3) reports n2 offline or silent for 3 s. (A client on
+       * this host may still reach n2 through its published port: the cut is between the cluster's nodes.)
+       */
+      const verifyCut = async (): Promise<{ replica: PeerInfo; seenAfterMs: number }> => {
         const deadline = Date.now() + 30_000;
         for (;;) {
           const info = await jsm.streams.info("INBOX").catch(() => undefined);
           const replica = info?.cluster?.leader !== "n2" ? info?.cluster?.replicas?.find((r) => r.name === "n2") : undefined;
           // Offline, or not heard from for 3 s: raft heartbeats reach a connected peer far more often.
-          if (replica && (replica.offline || replica.active > 3e9)) return { refused: attempt, replica, seenAfterMs: Date.now() - cutAt };
+          if (replica && (replica.offline || replica.active > 3e9)) return { replica, seenAfterMs: Date.now() - cutAt };
           if (Date.now() > deadline) throw new Error(`30 s after the cut the INBOX group still reports n2 as ${JSON.stringify(info?.cluster)}`);
           await new Promise((r) => setTimeout(r, 250));
         }
@@ -123,9 +118,8 @@ describe("faults: cluster", () => {
         broker: observedBroker(cluster.kind, nc),
         sent: r.sent,
         ...counts,
-        notes: `${events.join(", ")}; cut verified: a client to n2 got "${cut.refused}", asked ${(cut.seenAfterMs / 1000).toFixed(1)} s after the cut, the INBOX group reported n2 ${cut.replica.offline ? "offline" : `not heard from for ${(cut.replica.active / 1e9).toFixed(1)} s`}; n2 cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; publisher on n3; longest publish pause ${r.maxPauseMs} ms; stream ran ${((lastAck - t0) / 1000).toFixed(1)} s; stream R${(await jsm.streams.info("INBOX")).config.num_replicas}`,
+        notes: `${events.join(", ")}; cut verified: ${(cut.seenAfterMs / 1000).toFixed(1)} s after the cut the INBOX group reported n2 ${cut.replica.offline ? "offline" : `not heard from for ${(cut.replica.active / 1e9).toFixed(1)} s`}; n2 cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; publisher on n3; longest publish pause ${r.maxPauseMs} ms; stream ran ${((lastAck - t0) / 1000).toFixed(1)} s; stream R${(await jsm.streams.info("INBOX")).config.num_replicas}`,
       });
-      expect(cut.refused).toMatch(/\S/);
       expect(cut.replica.offline || cut.replica.active > 3e9).toBe(true);
       expect(r.maxPauseMs).toBeGreaterThan(0);
       expect(r.maxPauseMs).toBeLessThan(30_000);
