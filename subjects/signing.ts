@@ -37,7 +37,58 @@ export function signerFromSeed(seed: string | Uint8Array): Signer {
   };
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: string };
+/** `retry`: the check could not be made now (registry unreadable); the message should wait, not be dead-lettered. */
+export type Verdict = { ok: true } | { ok: false; reason: string; retry?: boolean };
+
+/** How far the signed time may be from when the broker stored (or we received) a message. */
+export const MAX_SKEW_MS = 5 * 60_000;
+
+/**
+ * What a signed message is bound to: its recipient (`to`, signed) and the subject it arrived on
+ * (the identity token in it must be the recipient's, or for events and job results the sender's).
+ */
+export interface Binding {
+  /** The identity this message must be addressed to (`to`). */
+  to?: string;
+  /** The subject it arrived on. */
+  subject?: string;
+  /** Which identity the subject's second token must name: the recipient (inbox, reply, dlq) or the sender (events). */
+  subjectNames?: "to" | "from";
+}
+
+export function checkBinding(env: Envelope, b: Binding): Verdict {
+  if (b.to !== undefined && env.to !== b.to) return { ok: false, reason: `addressed to ${env.to}, not ${b.to}` };
+  if (b.subject !== undefined && b.subjectNames) {
+    const named = b.subject.split(".")[1];
+    const want = b.subjectNames === "to" ? env.to : env.from;
+    if (named !== want) {
+      return {
+        ok: false,
+        reason:
+          b.subjectNames === "from"
+            ? `published on ${b.subject} but claims to be from ${env.from}`
+            : `arrived on ${b.subject} but is addressed to ${env.to} (replayed to another recipient?)`,
+      };
+    }
+  }
+  return { ok: true };
+}
+
+/** A signed message is fresh when its signed time is within MAX_SKEW_MS of when it was stored: a replay is not. */
+export function checkFreshness(env: Envelope, at: Date, maxSkewMs = MAX_SKEW_MS): Verdict {
+  const signed = Date.parse(env.time);
+  if (!Number.isFinite(signed)) return { ok: false, reason: `unreadable time ${JSON.stringify(env.time)}` };
+  const skew = at.getTime() - signed;
+  if (Math.abs(skew) <= maxSkewMs) return { ok: true };
+  const mins = Math.round(Math.abs(skew) / 60_000);
+  return {
+    ok: false,
+    reason:
+      skew > 0
+        ? `stale: signed ${env.time}, stored ${mins} min later (a replay, or a clock off by more than ${maxSkewMs / 60_000} min)`
+        : `signed ${env.time}, ${mins} min in the future (clock off by more than ${maxSkewMs / 60_000} min)`,
+  };
+}
 
 export function verifyEnvelope(env: Envelope, publicKey: string | undefined): Verdict {
   if (!publicKey) return { ok: false, reason: `sender ${env.from} is not a registered identity` };

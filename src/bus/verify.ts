@@ -2,47 +2,91 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS } from "../../subjects/names.js";
 import type { Envelope } from "../../subjects/envelope-core.js";
-import { verifyEnvelope, type Verdict } from "../../subjects/signing.js";
+import { checkBinding, checkFreshness, verifyEnvelope, type Binding, type Verdict } from "../../subjects/signing.js";
 import type { Logger } from "../base/log.js";
+import { firstLine, isNotFound } from "../base/nats-errors.js";
+import { signerOf } from "./connection.js";
+
+export type { Verdict } from "../../subjects/signing.js";
 
 const CACHE_MS = 30_000;
 
+/** What a check needs besides the envelope: who it must be for, where it arrived, when it was stored. */
+export interface Check extends Binding {
+  /** When the broker stored it (JetStream), or when it arrived (core NATS); default now. */
+  at?: Date;
+}
+
 /**
- * In a secure mesh (the mesh-identities registry has entries) every inbox message must carry a
- * valid signature of its `from` identity. Keys are cached for 30 s, so a revocation or a new
- * identity applies within that time. Returns undefined on an open mesh (no registry).
+ * Checks that an envelope is what it claims: signed by its `from` (key in mesh-identities), for
+ * this recipient and subject, and fresh. Fails closed: a connection made with an nkey is a secure
+ * mesh, so a missing or unreadable registry refuses (with `retry`, so a message waits rather than
+ * being dead-lettered), never waves a message through. On an open mesh (no credentials and an
+ * empty registry) only the binding is checked.
  */
-export async function senderVerifier(nc: NatsConnection, log: Logger): Promise<((env: Envelope) => Promise<Verdict>) | undefined> {
-  let kv: KV;
-  try {
-    kv = await new Kvm(nc).open(BUCKETS.identities);
-    const keys = await kv.keys();
+export class MeshVerifier {
+  private cache = new Map<string, { key: string | undefined; at: number }>();
+
+  private constructor(
+    private readonly kv: KV | undefined,
+    readonly secure: boolean,
+    private readonly openError: string | undefined,
+  ) {}
+
+  static async open(nc: NatsConnection, log: Logger): Promise<MeshVerifier> {
+    const withKey = signerOf(nc) !== undefined;
+    let kv: KV | undefined;
     let any = false;
-    for await (const _ of keys) {
-      any = true;
-      break;
+    let openError: string | undefined;
+    try {
+      kv = await new Kvm(nc).open(BUCKETS.identities);
+      for await (const _ of await kv.keys()) {
+        any = true;
+        break;
+      }
+    } catch (err) {
+      openError = firstLine(err);
     }
-    if (!any) return undefined;
-  } catch {
-    return undefined;
+    const secure = withKey || any;
+    if (secure) log.info("secure mesh: verifying the sender of every message, reply, event and job");
+    if (secure && openError) log.error({ err: openError }, "identity registry unreadable: refusing everything until it can be read");
+    return new MeshVerifier(kv, secure, openError);
   }
-  log.info("secure mesh: verifying the sender of every inbox message");
-  const cache = new Map<string, { key: string | undefined; at: number }>();
-  return async (env) => {
-    let hit = cache.get(env.from);
-    if (!hit || Date.now() - hit.at > CACHE_MS) {
-      const e = await kv.get(env.from).catch(() => null);
-      let key: string | undefined;
+
+  /** For tests and tools: a verifier over a given registry reader. */
+  static secureOver(kv: KV): MeshVerifier {
+    return new MeshVerifier(kv, true, undefined);
+  }
+
+  async verify(env: Envelope, check: Check = {}): Promise<Verdict> {
+    const bound = checkBinding(env, check);
+    if (!bound.ok || !this.secure) return bound;
+    const fresh = checkFreshness(env, check.at ?? new Date());
+    if (!fresh.ok) return fresh;
+    const key = await this.keyOf(env.from);
+    if (typeof key === "object") return key;
+    return verifyEnvelope(env, key);
+  }
+
+  private async keyOf(id: string): Promise<string | undefined | Verdict> {
+    const hit = this.cache.get(id);
+    if (hit && Date.now() - hit.at <= CACHE_MS) return hit.key;
+    if (!this.kv) return { ok: false, reason: `identity registry unreadable (${this.openError ?? "not opened"}): cannot check ${id}'s key`, retry: true };
+    let key: string | undefined;
+    try {
+      const e = await this.kv.get(id);
       if (e && e.operation === "PUT") {
         try {
-          key = (JSON.parse(e.string()) as { publicKey?: string }).publicKey;
+          const v = JSON.parse(e.string()) as { publicKey?: unknown };
+          key = typeof v.publicKey === "string" ? v.publicKey : undefined;
         } catch {
           key = undefined;
         }
       }
-      hit = { key, at: Date.now() };
-      cache.set(env.from, hit);
+    } catch (err) {
+      if (!isNotFound(err)) return { ok: false, reason: `identity registry unreadable (${firstLine(err)}): cannot check ${id}'s key`, retry: true };
     }
-    return verifyEnvelope(env, hit.key);
-  };
+    this.cache.set(id, { key, at: Date.now() });
+    return key;
+  }
 }

@@ -12,7 +12,7 @@ import { DeliveredJournal } from "../features/inbox/delivered-journal.js";
 import { EventPublisher } from "../bus/events.js";
 import { InboxConsumer } from "../features/inbox/consumer.js";
 import { PresenceHeartbeat } from "../features/presence/presence.js";
-import { senderVerifier } from "../bus/verify.js";
+import { MeshVerifier } from "../bus/verify.js";
 import { JobWorker } from "../features/jobs/worker.js";
 import { HookRunner } from "../features/hooks/runner.js";
 import type { HookRule } from "../features/hooks/rules.js";
@@ -72,6 +72,7 @@ export class Sidecar {
   alerter?: PeerAlerter;
   private presence?: PresenceHeartbeat;
   private journal?: DeliveredJournal;
+  verifier?: MeshVerifier;
   private ownsConnection = false;
   private gatewayState: GatewayState = "unknown";
   private stopped = false;
@@ -115,7 +116,8 @@ export class Sidecar {
     }
     this.events = new EventPublisher(this.nc, this.self, log);
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
-    const verify = await senderVerifier(this.nc, log);
+    this.verifier = await MeshVerifier.open(this.nc, log);
+    const verifier = this.verifier;
     this.asks = new AskResponder(this.nc, this.self, this.o.agent, this.events, log);
     this.conversations = new Conversations({
       nc: this.nc,
@@ -140,7 +142,8 @@ export class Sidecar {
       },
       ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
-      ...(verify ? { verify } : {}),
+      verify: (env, check) => verifier.verify(env, check),
+      deadLettered: new DeliveredJournal(join(this.o.stateDir, "dead-lettered.log")),
     });
     this.presence = new PresenceHeartbeat(
       this.nc,

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { STREAMS, inboxConsumerName } from "../../../subjects/names.js";
 import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
 import { bodyText, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
-import type { Verdict } from "../../../subjects/signing.js";
+import type { Check, Verdict } from "../../bus/verify.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
@@ -27,7 +27,9 @@ export interface InboxOptions {
   onAccepted?: (env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined) => void;
   onGatewayState?: (up: boolean, reason?: string) => void;
   /** Secure mesh: checks the sender's signature; a failed check is dead-lettered, never delivered. */
-  verify?: (env: Envelope) => Promise<Verdict>;
+  verify?: (env: Envelope, check: Check) => Promise<Verdict>;
+  /** Ids this sidecar dead-lettered: the same id again is a replay and is refused. */
+  deadLettered?: DeliveredJournal;
   /** Per-POST timeout. */
   hookTimeoutMs?: number;
   /** In-progress ack interval while holding a message (a third of the ack wait). */
@@ -105,7 +107,7 @@ export class InboxConsumer {
   private arrived(env: Envelope): void {
     const notify = this.o.onArrived;
     if (!notify || env.to !== this.o.self) return;
-    const verdict = this.o.verify ? this.o.verify(env) : Promise.resolve({ ok: true as const });
+    const verdict = this.o.verify ? this.o.verify(env, { to: this.o.self }) : Promise.resolve({ ok: true as const });
     void verdict.then(
       (v) => v.ok && notify(env),
       () => undefined,
@@ -151,11 +153,21 @@ export class InboxConsumer {
       return;
     }
     if (this.o.verify) {
-      const verdict = await this.o.verify(env);
+      // Bound to this inbox (subject and `to`), signed by `from`, and signed when it was stored.
+      const verdict = await this.o.verify(env, { to: self, subject: m.subject, subjectNames: "to", at: new Date(Math.floor(Number(m.info.timestampNanos) / 1e6)) });
+      if (!verdict.ok && verdict.retry) {
+        log.warn({ id: env.id, seq: m.seq, reason: verdict.reason }, "cannot verify the sender now; the message waits");
+        safeNak(m, 5000);
+        return;
+      }
       if (!verdict.ok) {
         await this.reject(m, verdict.reason, env);
         return;
       }
+    }
+    if (this.o.deadLettered?.has(env.id)) {
+      await this.reject(m, `replay of ${env.id}, which this inbox already dead-lettered`, env);
+      return;
     }
     if (this.o.journal.has(env.id)) {
       this.stats.duplicatesSkipped++;
@@ -250,6 +262,7 @@ export class InboxConsumer {
       safeNak(m, 5000);
       return;
     }
+    if (env) await this.o.deadLettered?.record(env.id).catch(() => undefined);
     this.o.events.emit("message.dead-lettered", {
       seq: m.seq,
       reason,
