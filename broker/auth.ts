@@ -5,9 +5,10 @@ import { createUser } from "@nats-io/nkeys";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS } from "../subjects/names.js";
-import { identity as checkIdentity } from "../subjects/identity.js";
+import { identity as checkIdentity, token } from "../subjects/identity.js";
+import { MAX_CAPABILITIES } from "../subjects/jobs.js";
 import { MeshError } from "../src/base/errors.js";
-import { identityPermissions } from "./permissions.js";
+import { identityPermissions, type Grants } from "./permissions.js";
 import { credentialText } from "./credentials.js";
 
 export { credentialText, parseCredential } from "./credentials.js";
@@ -22,7 +23,7 @@ export { credentialText, parseCredential } from "./credentials.js";
  */
 export interface Registry {
   admin: string;
-  identities: Record<string, { publicKey: string; addedAt: string }>;
+  identities: Record<string, { publicKey: string; addedAt: string } & Grants>;
   tls?: { cert: string; key: string; ca: string };
 }
 
@@ -53,8 +54,8 @@ function q(s: string): string {
 export function renderAuth(reg: Registry): string {
   const users = [
     `    { nkey: ${q(reg.admin)} }`,
-    ...Object.entries(reg.identities).map(([id, { publicKey }]) => {
-      const p = identityPermissions(id);
+    ...Object.entries(reg.identities).map(([id, { publicKey, ...grants }]) => {
+      const p = identityPermissions(id, grants);
       return `    { nkey: ${q(publicKey)}, permissions: { publish: { allow: [${p.publish.allow.map(q).join(", ")}] }, subscribe: { allow: [${p.subscribe.allow.map(q).join(", ")}] } } }`;
     }),
   ];
@@ -156,18 +157,39 @@ export async function syncIdentityRegistry(nc: NatsConnection, stateDir: string)
 }
 
 /** `mesh broker add-identity`: a new nkey user for the identity; writes its seed file (0600). */
-export function addIdentity(stateDir: string, rawId: string, out?: string): { id: string; publicKey: string; seedFile: string; reloaded: boolean; existed: boolean } {
+export function addIdentity(
+  stateDir: string,
+  rawId: string,
+  out?: string,
+  grants?: Grants,
+): { id: string; publicKey: string; seedFile: string; reloaded: boolean; existed: boolean } {
   const id = checkIdentity(rawId);
   const reg = readRegistry(stateDir);
   const seedFile = out ?? join(paths(stateDir).creds, `${id}.nk`);
   const existing = reg.identities[id];
-  if (existing && existsSync(seedFile)) return { id, publicKey: existing.publicKey, seedFile, reloaded: false, existed: true };
+  const granted = normalGrants(grants ?? {});
+  if (existing && existsSync(seedFile)) {
+    // Same key; grants given again replace the old ones (and the broker reloads the permissions).
+    if (!grants || JSON.stringify(normalGrants(existing)) === JSON.stringify(granted)) {
+      return { id, publicKey: existing.publicKey, seedFile, reloaded: false, existed: true };
+    }
+    reg.identities[id] = { publicKey: existing.publicKey, addedAt: existing.addedAt, ...granted };
+    save(stateDir, reg);
+    return { id, publicKey: existing.publicKey, seedFile, reloaded: reloadBroker(stateDir), existed: true };
+  }
   const kp = createUser();
   mkdirSync(paths(stateDir).creds, { recursive: true, mode: 0o700 });
   writePrivate(seedFile, credentialText(id, new TextDecoder().decode(kp.getSeed())));
-  reg.identities[id] = { publicKey: kp.getPublicKey(), addedAt: new Date().toISOString() };
+  reg.identities[id] = { publicKey: kp.getPublicKey(), addedAt: new Date().toISOString(), ...granted };
   save(stateDir, reg);
   return { id, publicKey: kp.getPublicKey(), seedFile, reloaded: reloadBroker(stateDir), existed: false };
+}
+
+function normalGrants(g: Grants): Grants {
+  const caps = [...new Set((g.capabilities ?? []).map((c) => token(c, "capability")))].sort();
+  if (caps.length > MAX_CAPABILITIES) throw new MeshError(`at most ${MAX_CAPABILITIES} capabilities per identity (got ${caps.length})`);
+  const queues = [...new Set((g.queues ?? ["default"]).map((q) => token(q, "queue")))].sort();
+  return { capabilities: caps, queues, alerts: Boolean(g.alerts) };
 }
 
 /** `mesh broker revoke`: removes the identity's key; the reload disconnects it at once. */

@@ -9,11 +9,13 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import {
-  ALL_DLQ,
   ALL_EVENTS,
-  ALL_INBOXES,
   ALL_JOBS,
   STREAMS,
+  dlqOf,
+  dlqStreamName,
+  hooksStreamName,
+  inboxStreamName,
   hookConsumerName,
   inboxConsumerName,
   inboxSubject,
@@ -35,27 +37,25 @@ export const LEADER_TTL_MS = 15_000;
 /** Presence entries expire after this long without a heartbeat (the bucket's TTL). */
 export const PRESENCE_TTL_MS = 60_000;
 
-export type StreamDefinition = Pick<
-  StreamConfig,
-  | "name"
-  | "description"
-  | "subjects"
-  | "retention"
-  | "storage"
-  | "discard"
-  | "max_age"
-  | "max_bytes"
-  | "max_msg_size"
-  | "duplicate_window"
-  | "num_replicas"
-  | "allow_direct"
->;
+export type StreamDefinition = Partial<StreamConfig> &
+  Pick<StreamConfig, "name" | "description" | "retention" | "storage" | "discard" | "max_age" | "max_bytes" | "max_msg_size" | "max_consumers" | "num_replicas">;
 
+/** What one identity's streams may hold; reserved for it alone (the broker refuses a stream it cannot reserve). */
+export interface IdentityLimits {
+  /** Bytes of its inbox (default 64 MiB); full → a sender gets "stream full", nobody else's inbox is affected. */
+  inboxBytes: number;
+  /** Messages in its inbox (default 10 000). */
+  inboxMessages: number;
+}
+export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxBytes: 64 * 1024 ** 2, inboxMessages: 10_000 };
+
+/** The streams everyone shares: EVENTS (read by all, written per identity) and the JOBS work queue. */
 export function streamDefinitions(replicas = 1): StreamDefinition[] {
   return [
     {
       // Replayable monitoring: everything any sidecar reports, kept for a week (or 1 GiB).
-      // Old events are dropped first when full: monitoring must never block a publisher.
+      // Old events are dropped first when full: monitoring must never block a publisher. At most
+      // 10 000 per subject, so one identity's flood of one kind rolls over only its own history.
       name: STREAMS.events,
       description: "openclaw-mesh lifecycle events (events.<identity>.<kind>)",
       subjects: [ALL_EVENTS],
@@ -65,24 +65,8 @@ export function streamDefinitions(replicas = 1): StreamDefinition[] {
       max_age: nanos(7 * DAY),
       max_bytes: 1024 ** 3,
       max_msg_size: 1024 * 1024,
-      duplicate_window: nanos(2 * 60_000),
-      num_replicas: replicas,
-      allow_direct: true,
-    },
-    {
-      // Durable inboxes: one stream for every agent.<id>.inbox, one durable consumer per identity.
-      // Limits retention (not work-queue) so a message stays readable for `mesh sub --last` and audit
-      // after its owner took it; the owner's consumer position, not deletion, marks it delivered.
-      // Discard *new* when full: the sender gets an error instead of an old unread message vanishing.
-      name: STREAMS.inbox,
-      description: "openclaw-mesh durable inboxes (agent.<identity>.inbox)",
-      subjects: [ALL_INBOXES],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.New,
-      max_age: nanos(14 * DAY),
-      max_bytes: 2 * 1024 ** 3,
-      max_msg_size: 1024 * 1024,
+      max_msgs_per_subject: 10_000,
+      max_consumers: 512,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: true,
@@ -99,24 +83,68 @@ export function streamDefinitions(replicas = 1): StreamDefinition[] {
       max_age: nanos(7 * DAY),
       max_bytes: 1024 ** 3,
       max_msg_size: 1024 * 1024,
+      max_consumers: 512,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: false,
+    },
+  ];
+}
+
+/** The streams of one identity: its inbox, its dead letters, its copy of EVENTS for hook rules. */
+export function identityStreamDefinitions(id: string, replicas = 1, limits: IdentityLimits = DEFAULT_IDENTITY_LIMITS): StreamDefinition[] {
+  return [
+    {
+      // Its durable inbox. Limits retention (not work-queue) so a message stays readable for
+      // audit after its owner took it; the consumer position, not deletion, marks it delivered.
+      // Discard *new* when full: the sender gets an error instead of an old unread message vanishing.
+      name: inboxStreamName(id),
+      description: `openclaw-mesh durable inbox of ${id} (${inboxSubject(id)})`,
+      subjects: [inboxSubject(id)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(14 * DAY),
+      max_bytes: limits.inboxBytes,
+      max_msgs: limits.inboxMessages,
+      max_msg_size: 1024 * 1024,
+      max_consumers: 4,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: true,
+    },
+    {
+      // Its dead letters with their reason, kept a month (`mesh sub 'dlq.<id>.>' --last 20`).
+      // Only the identity (and the admin) can read them; full → its oldest go first.
+      name: dlqStreamName(id),
+      description: `openclaw-mesh dead letters of ${id} (dlq.${id}.<source>)`,
+      subjects: [dlqOf(id)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(30 * DAY),
+      max_bytes: 32 * 1024 ** 2,
+      max_msg_size: 2 * 1024 * 1024,
+      max_consumers: 16,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: false,
     },
     {
-      // Dead letters with their reason, kept a month for inspection (`mesh sub 'dlq.>' --last 20`).
-      name: STREAMS.dlq,
-      description: "openclaw-mesh dead letters (dlq.<identity>.<source>)",
-      subjects: [ALL_DLQ],
+      // Its own copy of EVENTS (a source, filled by the server): its hook-rule consumers live
+      // here, where no other identity can delete or re-create them. A day of events at most.
+      name: hooksStreamName(id),
+      description: `openclaw-mesh events for the hook rules of ${id}`,
+      sources: [{ name: STREAMS.events }],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: nanos(30 * DAY),
-      max_bytes: 512 * 1024 ** 2,
-      max_msg_size: 2 * 1024 * 1024,
-      duplicate_window: nanos(2 * 60_000),
+      max_age: nanos(DAY),
+      max_bytes: 64 * 1024 ** 2,
+      max_msg_size: 1024 * 1024,
+      max_consumers: 64,
       num_replicas: replicas,
-      allow_direct: true,
+      allow_direct: false,
     },
   ];
 }

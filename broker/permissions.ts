@@ -1,5 +1,15 @@
-import { ALL_EVENTS, ALL_INBOXES, ALL_JOBS, ALL_REPLIES, dlqOf, eventsOf, identity, repliesTo } from "../subjects/mod.js";
-import { BUCKETS, STREAMS, clientInboxPrefix, inboxConsumerName, kvSubject } from "../subjects/names.js";
+import { ALL_EVENTS, ALL_INBOXES, ALL_JOBS, ALL_REPLIES, MAX_CAPABILITIES, dlqOf, eventsOf, identity, jobNeedsToken, jobSubject, repliesTo } from "../subjects/mod.js";
+import {
+  BUCKETS,
+  STREAMS,
+  clientInboxPrefix,
+  dlqStreamName,
+  hooksStreamName,
+  inboxConsumerName,
+  inboxStreamName,
+  jobConsumerName,
+  kvSubject,
+} from "../subjects/names.js";
 
 /**
  * Least privilege for one identity, as nats-server permissions. Every JetStream API subject listed
@@ -24,56 +34,104 @@ const kvRead = (bucket: string): string[] => [
 ];
 
 
-export function identityPermissions(rawId: string): Permissions {
+/**
+ * What the admin granted an identity beyond messaging (`mesh broker add-identity --capabilities
+ * --queues --alerts`): which job consumers it may pull from, and whether it may hold the
+ * peer-alert lease and record alert transitions.
+ */
+export interface Grants {
+  capabilities?: readonly string[];
+  queues?: readonly string[];
+  alerts?: boolean;
+}
+
+/** Every subset of the capabilities (a worker serves the jobs needing any of them). */
+function subsets(caps: readonly string[]): string[][] {
+  const out: string[][] = [[]];
+  for (const c of [...caps].sort()) for (const s of [...out]) out.push([...s, c]);
+  return out;
+}
+
+/** The JetStream API subjects of the job consumers an identity may create, pull and ack. */
+function jobWorker(grants: Grants): string[] {
+  const out: string[] = [];
+  for (const queue of grants.queues ?? ["default"]) {
+    for (const needs of subsets((grants.capabilities ?? []).slice(0, MAX_CAPABILITIES))) {
+      const name = jobConsumerName(queue, jobNeedsToken(needs));
+      // Created only through the filtered API subject (the server checks the body's filter equals
+      // it), never DURABLE.CREATE, whose subject does not say what the consumer would take.
+      out.push(
+        `$JS.API.CONSUMER.CREATE.${STREAMS.jobs}.${name}.${jobSubject(queue, needs)}`,
+        `$JS.API.CONSUMER.INFO.${STREAMS.jobs}.${name}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${name}`,
+        `$JS.ACK.${STREAMS.jobs}.${name}.>`,
+      );
+    }
+  }
+  return out;
+}
+
+export function identityPermissions(rawId: string, grants: Grants = {}): Permissions {
   const id = identity(rawId);
   const inbox = inboxConsumerName(id);
+  const inboxStream = inboxStreamName(id);
+  const dlq = dlqStreamName(id);
+  const hooks = hooksStreamName(id);
   return {
     publish: {
       allow: [
-        // messaging
+        // messaging: any inbox (the recipient verifies the signature), its own events and dead
+        // letters, answers to asks, job submissions
         ALL_INBOXES,
         eventsOf(id),
         dlqOf(id),
         ALL_REPLIES,
         ALL_JOBS,
-        // JetStream basics
+        // JetStream basics: stream names, and info of the shared streams and its own
         "$JS.API.INFO",
-        `$JS.API.STREAM.INFO.${STREAMS.inbox}`,
+        "$JS.API.STREAM.NAMES",
         `$JS.API.STREAM.INFO.${STREAMS.events}`,
         `$JS.API.STREAM.INFO.${STREAMS.jobs}`,
-        `$JS.API.STREAM.INFO.${STREAMS.dlq}`,
-        "$JS.API.STREAM.NAMES",
-        "$JS.API.STREAM.LIST",
+        `$JS.API.STREAM.INFO.${inboxStream}`,
+        `$JS.API.STREAM.INFO.${dlq}`,
+        `$JS.API.STREAM.INFO.${hooks}`,
         // its own inbox consumer: info and pull, acks; nobody else's
-        `$JS.API.CONSUMER.INFO.${STREAMS.inbox}.${inbox}`,
-        `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.inbox}.${inbox}`,
-        `$JS.ACK.${STREAMS.inbox}.${inbox}.>`,
-        // events: read (replay with ordered consumers) and its own hook-rule consumers
+        `$JS.API.CONSUMER.INFO.${inboxStream}.${inbox}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${inboxStream}.${inbox}`,
+        `$JS.ACK.${inboxStream}.${inbox}.>`,
+        // its own dead letters: read with ephemeral consumers or by sequence; nobody else's
+        `$JS.API.CONSUMER.CREATE.${dlq}`,
+        `$JS.API.CONSUMER.CREATE.${dlq}.>`,
+        `$JS.API.CONSUMER.INFO.${dlq}.*`,
+        `$JS.API.CONSUMER.DELETE.${dlq}.*`,
+        `$JS.API.CONSUMER.MSG.NEXT.${dlq}.*`,
+        `$JS.ACK.${dlq}.>`,
+        `$JS.API.STREAM.MSG.GET.${dlq}`,
+        // its hook-rule consumers, on its own copy of EVENTS: create, change, delete, pull
+        `$JS.API.CONSUMER.CREATE.${hooks}.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${hooks}.*`,
+        `$JS.API.CONSUMER.INFO.${hooks}.*`,
+        `$JS.API.CONSUMER.DELETE.${hooks}.*`,
+        `$JS.API.CONSUMER.MSG.NEXT.${hooks}.*`,
+        `$JS.ACK.${hooks}.>`,
+        // events: read by everyone (replay with ephemeral ordered consumers, single messages)
+        `$JS.API.CONSUMER.CREATE.${STREAMS.events}`,
         `$JS.API.CONSUMER.CREATE.${STREAMS.events}.>`,
         `$JS.API.CONSUMER.INFO.${STREAMS.events}.*`,
-        `$JS.API.CONSUMER.DELETE.${STREAMS.events}.*`,
         `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.events}.*`,
-        `$JS.ACK.${STREAMS.events}.>`,
         `$JS.API.DIRECT.GET.${STREAMS.events}`,
         `$JS.API.STREAM.MSG.GET.${STREAMS.events}`,
-        // dead letters: read its own
-        `$JS.API.STREAM.MSG.GET.${STREAMS.dlq}`,
-        // jobs: worker and submitter
-        `$JS.API.CONSUMER.CREATE.${STREAMS.jobs}.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${STREAMS.jobs}.*`,
-        `$JS.API.CONSUMER.INFO.${STREAMS.jobs}.*`,
-        `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.*`,
-        `$JS.ACK.${STREAMS.jobs}.>`,
-        `$JS.API.STREAM.MSG.DELETE.${STREAMS.jobs}`,
+        // jobs: the consumers of the queues and capabilities the admin granted; job records
+        // (signed by their writer, checked by every reader)
+        ...jobWorker(grants),
         `$KV.${BUCKETS.jobs}.>`,
         ...kvRead(BUCKETS.jobs),
         // presence: its own key only; read everyone's
         kvSubject(BUCKETS.presence, id),
         ...kvRead(BUCKETS.presence),
-        // alert lease and peer state
-        `$KV.${BUCKETS.leader}.>`,
+        // peer alerts: the lease and the transitions only for identities granted --alerts
+        ...(grants.alerts ? [`$KV.${BUCKETS.leader}.>`, `$KV.${BUCKETS.alerts}.>`] : []),
         ...kvRead(BUCKETS.leader),
-        `$KV.${BUCKETS.alerts}.>`,
         ...kvRead(BUCKETS.alerts),
         // the identity registry: read only
         ...kvRead(BUCKETS.identities),

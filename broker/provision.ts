@@ -7,11 +7,13 @@ import {
   hookConsumer,
   inboxConsumer,
   jobConsumer,
+  identityStreamDefinitions,
   streamDefinitions,
   type ConsumerDefinition,
+  type IdentityLimits,
   type StreamDefinition,
 } from "./definitions.js";
-import { BUCKETS, STREAMS } from "../subjects/names.js";
+import { BUCKETS, STREAMS, hooksStreamName, inboxStreamName } from "../subjects/names.js";
 import { isAlreadyExists, isNotFound } from "../src/base/nats-errors.js";
 
 export type Change = "created" | "updated" | "unchanged";
@@ -64,7 +66,7 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, def: Consum
 }
 
 export function ensureInboxConsumer(jsm: JetStreamManager, id: string, ackWaitMs?: number): Promise<Change> {
-  return ensureConsumer(jsm, STREAMS.inbox, inboxConsumer(id, ackWaitMs));
+  return ensureConsumer(jsm, inboxStreamName(id), inboxConsumer(id, ackWaitMs));
 }
 
 export function ensureJobConsumer(jsm: JetStreamManager, queue: string, needs: readonly string[], ackWaitMs?: number): Promise<Change> {
@@ -78,13 +80,13 @@ export function ensureJobConsumer(jsm: JetStreamManager, queue: string, needs: r
 export async function ensureHookConsumer(jsm: JetStreamManager, id: string, rule: string, filter: string): Promise<Change> {
   const def = hookConsumer(id, rule, filter);
   try {
-    const info = await jsm.consumers.info(STREAMS.events, def.durable_name);
+    const info = await jsm.consumers.info(hooksStreamName(id), def.durable_name);
     if (info.config.filter_subject === filter) return "unchanged";
-    await jsm.consumers.delete(STREAMS.events, def.durable_name);
+    await jsm.consumers.delete(hooksStreamName(id), def.durable_name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  await jsm.consumers.add(STREAMS.events, def);
+  await jsm.consumers.add(hooksStreamName(id), def);
   return "created";
 }
 
@@ -125,7 +127,24 @@ export async function provision(
   }
   report.buckets = await ensureBuckets(nc, opts.replicas ?? 1);
   for (const id of opts.identities ?? []) {
-    report.consumers[`${STREAMS.inbox}/${inboxConsumer(id).durable_name}`] = await ensureInboxConsumer(jsm, id);
+    const one = await provisionIdentity(jsm, id, { replicas: opts.replicas ?? 1 });
+    Object.assign(report.streams, one.streams);
+    Object.assign(report.consumers, one.consumers);
   }
   return report;
+}
+
+/**
+ * One identity's streams (inbox, dead letters, hook events) and its inbox consumer. The admin runs
+ * it at `add-identity`; on an open mesh a sidecar runs it for itself at start.
+ */
+export async function provisionIdentity(
+  jsm: JetStreamManager,
+  id: string,
+  opts: { replicas?: number; limits?: IdentityLimits; ackWaitMs?: number } = {},
+): Promise<Pick<ProvisionReport, "streams" | "consumers">> {
+  const out: Pick<ProvisionReport, "streams" | "consumers"> = { streams: {}, consumers: {} };
+  for (const def of identityStreamDefinitions(id, opts.replicas ?? 1, opts.limits)) out.streams[def.name] = await ensureStream(jsm, def);
+  out.consumers[`${inboxStreamName(id)}/${inboxConsumer(id).durable_name}`] = await ensureInboxConsumer(jsm, id, opts.ackWaitMs);
+  return out;
 }

@@ -1,7 +1,7 @@
 import { isNotFound } from "../src/base/nats-errors.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS, STREAMS } from "../subjects/names.js";
+import { BUCKETS, STREAMS, inboxStreamName, streamOwner } from "../subjects/names.js";
 
 export interface StreamStatus {
   name: string;
@@ -35,7 +35,9 @@ export async function brokerStatus(nc: NatsConnection): Promise<BrokerStatus> {
   const jsm = await jetstreamManager(nc);
   const acct = await jsm.getAccountInfo();
   status.account = { memory: acct.memory, storage: acct.storage, streams: acct.streams, consumers: acct.consumers };
-  const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`)];
+  const perIdentity: string[] = [];
+  for await (const n of jsm.streams.names()) if (streamOwner(n)) perIdentity.push(n);
+  const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`), ...perIdentity.sort()];
   for (const name of names) {
     try {
       const si = await jsm.streams.info(name);
@@ -52,8 +54,10 @@ export async function brokerStatus(nc: NatsConnection): Promise<BrokerStatus> {
       status.streams.push({ name, present: false });
     }
   }
-  if (status.streams.find((s) => s.name === STREAMS.inbox)?.present) {
-    for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
+  for (const stream of perIdentity) {
+    const id = streamOwner(stream);
+    if (!id || stream !== inboxStreamName(id)) continue;
+    for await (const ci of jsm.consumers.list(stream)) {
       if (!ci.config.durable_name) continue; // ephemeral replay consumers of `mesh sub`
       status.inboxConsumers.push({
         name: ci.name,

@@ -313,7 +313,14 @@ broker
   .argument("<identity>", "e.g. nova")
   .option("--state-dir <dir>", "broker state directory")
   .option("--out <file>", "where to write the credential (default <state-dir>/creds/<identity>.nk)")
-  .addHelpText("after", "\nNo broker downtime: the running broker reloads its configuration.")
+  .option("--capabilities <list>", "comma-separated capabilities it may serve jobs for (e.g. gpu,xcode; default none)")
+  .option("--queues <list>", "comma-separated job queues it may serve (default: default)")
+  .option("--alerts", "may hold the peer-alert lease and record peer up/down transitions")
+  .addHelpText(
+    "after",
+    "\nNo broker downtime: the running broker reloads its configuration. Run it again with other\n" +
+      "grants to change them (same key). Example:\n  mesh broker add-identity nova --capabilities gpu,xcode --alerts",
+  )
   .action(run(async () => (await import("./commands/broker-auth.js")).addIdentityCmd));
 
 broker

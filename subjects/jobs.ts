@@ -39,6 +39,20 @@ export const jobRecordSchema = z
     result: z.string().optional(),
     error: z.string().optional(),
     cancelRequested: z.boolean().optional(),
+    /** Who wrote this version (the submitter or the worker), and their signature over it. */
+    by: z.string().optional(),
+    sig: z.string().max(256).optional(),
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;
+
+/**
+ * Who may write which version of a job record: its submitter (queued, a cancel) or its worker
+ * (anything, and only the worker a result). Checked with the writer's signature by every reader.
+ */
+export function recordWriterAllowed(r: JobRecord): string | undefined {
+  if (!r.by) return "the record does not say who wrote it";
+  if ((r.state === "done" || r.state === "failed") && r.by !== r.worker) return `a ${r.state} result written by ${r.by}, not by its worker ${r.worker ?? "(none)"}`;
+  if (r.by !== r.submittedBy && r.by !== r.worker) return `written by ${r.by}, neither its submitter ${r.submittedBy} nor its worker`;
+  return undefined;
+}

@@ -35,11 +35,11 @@ export {
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
 export { sidecarEventKinds, eventBodies, deadLetterBody, presenceSchema } from "./events.js";
 export type { EventKind, EventBody, DeadLetterBody, Presence } from "./events.js";
-export { jobBodySchema, jobRecordSchema, jobStates, MAX_CAPABILITIES } from "./jobs.js";
+export { jobBodySchema, jobRecordSchema, jobStates, MAX_CAPABILITIES, recordWriterAllowed } from "./jobs.js";
 export type { JobBody, JobRecord, JobState } from "./jobs.js";
 export { signerFromSeed, verifyEnvelope, signingBytes } from "./signing.js";
 export type { Signer, Verdict } from "./signing.js";
-export { STREAMS, BUCKETS, inboxConsumerName, inboxConsumerOwner, hookConsumerName, jobConsumerName, clientInboxPrefix, kvSubject } from "./names.js";
+export { STREAMS, BUCKETS, inboxConsumerName, inboxStreamName, dlqStreamName, hooksStreamName, streamOwner, inboxConsumerOwner, hookConsumerName, jobConsumerName, clientInboxPrefix, kvSubject } from "./names.js";
 export {
   SESSION_PREFIX,
   PEER_ALERTS_SESSION_KEY,

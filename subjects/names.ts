@@ -4,18 +4,42 @@ import { identity, isIdentity, token } from "./identity.js";
  * Every stream, consumer, bucket and client-inbox name of the mesh. broker/ defines what they
  * are (limits, policies, permissions); everything else refers to them through these names.
  *
- *   stream  INBOX   agent.*.inbox       consumer inbox-<id>              (one per identity)
- *   stream  EVENTS  events.>            consumer hook-<id>-<rule>        (one per hook rule)
- *   stream  JOBS    jobs.>              consumer jobs-<queue>-<needs>    (shared by all workers)
- *   stream  DLQ     dlq.>
+ *   stream  EVENTS        events.>             (shared, read by everyone)
+ *   stream  JOBS          jobs.>               consumer jobs-<queue>-<needs>  (shared by the workers allowed to run them)
+ *   stream  INBOX-<id>    agent.<id>.inbox     consumer inbox-<id>            (one stream per identity)
+ *   stream  DLQ-<id>      dlq.<id>.>                                          (one stream per identity)
+ *   stream  HOOKS-<id>    sources EVENTS       consumer hook-<id>-<rule>      (one stream per identity)
  *   request replies on _INBOX_<id>.>    (the only client inbox an identity may subscribe to)
+ *
+ * Per-identity streams are what lets the broker keep identities apart on nats-server 2.9: a
+ * permission names a stream, so "only your own inbox, dead letters and hook consumers" is a list
+ * of exact API subjects, and each stream's byte limit is reserved for its identity alone.
  */
 export const STREAMS = {
   events: "EVENTS",
-  inbox: "INBOX",
   jobs: "JOBS",
-  dlq: "DLQ",
 } as const;
+
+/** The durable inbox stream of one identity (agent.<id>.inbox). */
+export function inboxStreamName(id: string): string {
+  return `INBOX-${identity(id)}`;
+}
+
+/** The dead-letter stream of one identity (dlq.<id>.>). */
+export function dlqStreamName(id: string): string {
+  return `DLQ-${identity(id)}`;
+}
+
+/** One identity's copy of EVENTS, where its hook-rule consumers live (nobody else may touch them). */
+export function hooksStreamName(id: string): string {
+  return `HOOKS-${identity(id)}`;
+}
+
+/** The identity whose per-identity stream this is (INBOX-<id>, DLQ-<id>, HOOKS-<id>), if any. */
+export function streamOwner(name: string): string | undefined {
+  const m = /^(?:INBOX|DLQ|HOOKS)-(.+)$/.exec(name);
+  return m && isIdentity(m[1]) ? m[1] : undefined;
+}
 
 export const BUCKETS = {
   presence: "mesh-presence",

@@ -27,6 +27,25 @@ export function signingBytes(env: Envelope): Uint8Array {
 export interface Signer {
   publicKey: string;
   sign(env: Envelope): Envelope;
+  /** Signs any JSON record the same way (every field but `sig`, keys sorted): job records, alert transitions. */
+  signRecord<T extends { sig?: string | undefined }>(record: T): T;
+}
+
+function canonicalBytes(value: { sig?: unknown }): Uint8Array {
+  const { sig: _sig, ...rest } = value;
+  return new TextEncoder().encode(JSON.stringify(canonical(rest)));
+}
+
+/** Checks a signed record (job record, alert transition) against its writer's public key. */
+export function verifyRecord(record: { sig?: string | undefined }, writer: string, publicKey: string | undefined): Verdict {
+  if (!publicKey) return { ok: false, reason: `written by ${writer}, who is not a registered identity` };
+  if (!record.sig) return { ok: false, reason: `unsigned record claiming to be written by ${writer}` };
+  try {
+    const ok = fromPublic(publicKey).verify(canonicalBytes(record), Buffer.from(record.sig, "base64url"));
+    return ok ? { ok: true } : { ok: false, reason: `signature does not match ${writer}'s key (forged record?)` };
+  } catch {
+    return { ok: false, reason: `malformed signature on a record written by ${writer}` };
+  }
 }
 
 export function signerFromSeed(seed: string | Uint8Array): Signer {
@@ -34,6 +53,7 @@ export function signerFromSeed(seed: string | Uint8Array): Signer {
   return {
     publicKey: kp.getPublicKey(),
     sign: (env) => ({ ...env, sig: Buffer.from(kp.sign(signingBytes(env))).toString("base64url") }),
+    signRecord: (record) => ({ ...record, sig: Buffer.from(kp.sign(canonicalBytes({ ...record, sig: undefined }))).toString("base64url") }),
   };
 }
 

@@ -17,7 +17,7 @@ export async function askCmd(to: string, text: string | undefined, opts: AskOpti
   const r = await resolved(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin("question"));
-  const res = await withConnection(r, (nc) => ask(nc, { from, to, text: body, timeoutMs }));
+  const res = await withConnection(r, (nc) => ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`) }));
   if (opts.json) {
     printJson({ id: res.id, seq: res.seq, status: res.reply.type, reply: res.reply.body, latencyMs: res.latencyMs });
   } else if (res.reply.type === "ok") {

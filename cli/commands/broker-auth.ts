@@ -1,5 +1,5 @@
 import { addIdentity as addIdentityFiles, initAuth, paths, readRegistry, revokeIdentity, syncIdentityRegistry } from "../../broker/auth.js";
-import { ensureInboxConsumer, provision } from "../../broker/provision.js";
+import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { GlobalOptions, Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
@@ -11,6 +11,9 @@ interface AuthOpts extends GlobalOptions {
   tls?: boolean;
   host?: string[];
   out?: string;
+  capabilities?: string;
+  queues?: string;
+  alerts?: boolean;
 }
 
 /** Runs `fn` with an admin connection when the broker answers; says so when it does not. */
@@ -53,17 +56,23 @@ export async function init(opts: AuthOpts): Promise<void> {
 export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
   const stateDir = brokerStateDir(r, opts.stateDir);
-  const res = addIdentityFiles(stateDir, id, opts.out);
+  const list = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(",").map((x) => x.trim()).filter(Boolean));
+  const caps = list(opts.capabilities);
+  const queues = list(opts.queues);
+  const grants =
+    caps || queues || opts.alerts ? { ...(caps ? { capabilities: caps } : {}), ...(queues ? { queues } : {}), alerts: Boolean(opts.alerts) } : undefined;
+  const res = addIdentityFiles(stateDir, id, opts.out, grants);
   if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
   await asAdmin(r, stateDir, async (nc) => {
     await provision(nc);
-    await ensureInboxConsumer(await jetstreamManager(nc), res.id);
+    await provisionIdentity(await jetstreamManager(nc), res.id);
     await syncIdentityRegistry(nc, stateDir);
   });
   const tls = readRegistry(stateDir).tls;
   process.stdout.write(
     [
-      `${res.existed ? "already registered" : "registered"} ${res.id} (${res.publicKey})`,
+      `${res.existed ? (res.reloaded ? "updated the grants of" : "already registered") : "registered"} ${res.id} (${res.publicKey})`,
+      `grants: ${describeGrants(readRegistry(stateDir).identities[res.id] ?? {})}`,
       `credential: ${res.seedFile} (0600) — copy it to ${res.id}'s Mac, e.g. to ~/.config/openclaw-mesh/${res.id}.nk, then run there:`,
       `  mesh init --identity ${res.id} --server ${r.server.replace(/\/\/[^@]*@/, "//")} --creds ~/.config/openclaw-mesh/${res.id}.nk`,
       ...(tls ? [`TLS: also copy ${tls.ca} and set MESH_TLS_CA to it there (server URL tls://…)`] : []),
@@ -77,4 +86,9 @@ export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
   const res = revokeIdentity(stateDir, id);
   await asAdmin(r, stateDir, async (nc) => void (await syncIdentityRegistry(nc, stateDir)));
   process.stdout.write(`revoked ${res.id}${res.reloaded ? "; the broker reloaded and refuses it now" : ""}\n`);
+}
+
+function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly string[]; alerts?: boolean }): string {
+  const caps = g.capabilities?.length ? g.capabilities.join(", ") : "none";
+  return `runs jobs of queues ${(g.queues ?? ["default"]).join(", ")} needing at most capabilities ${caps}; peer alerts ${g.alerts ? "yes" : "no"}`;
 }

@@ -43,6 +43,7 @@ function line(j: JobView): string {
   const who = j.worker ? ` on ${j.worker}` : "";
   const extra = j.state === "queued" && j.why ? ` — ${j.why}` : j.error && j.state !== "done" ? ` — ${j.error}` : "";
   const task = j.task.length > 50 ? `${j.task.slice(0, 47)}...` : j.task;
+  if (j.refused) return `${j.id}  ${"refused".padEnd(9)} record cannot be trusted: ${j.refused}`;
   return `${j.id}  ${j.state.padEnd(9)} ${j.queue}${j.needs.length ? `[${j.needs.join("+")}]` : ""}${who}  ${JSON.stringify(task)}${extra}`;
 }
 
@@ -66,7 +67,7 @@ export async function list(opts: GlobalOptions & { json?: boolean; state?: strin
 
 export async function cancel(id: string, opts: GlobalOptions): Promise<void> {
   const r = await resolved(opts);
-  const j = await withConnection(r, (nc) => cancelJob(nc, id));
+  const j = await withConnection(r, (nc) => cancelJob(nc, id, selfIdentity(r)));
   process.stdout.write(j.state === "cancelled" ? `cancelled ${id}\n` : `asked ${j.worker ?? "its worker"} to stop ${id}\n`);
 }
 

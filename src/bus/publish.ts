@@ -2,7 +2,8 @@ import { jetstream, type PubAck } from "@nats-io/jetstream";
 import { errors, headers, type NatsConnection } from "@nats-io/nats-core";
 import { ApiCodes, apiCode, firstLine, isNoResponders, permissionDenied } from "../base/nats-errors.js";
 // Specific modules, not subjects/mod.js: publishing must not load zod (CLI start-up time).
-import { inboxSubject, isStoredSubject } from "../../subjects/subjects.js";
+import { inboxSubject, isStoredSubject, ownerOf } from "../../subjects/subjects.js";
+import { isIdentity } from "../../subjects/identity.js";
 import { encodeEnvelope, newEnvelope, type Envelope, type NewEnvelope } from "../../subjects/envelope-core.js";
 import { MeshError } from "../base/errors.js";
 import { signerOf } from "./connection.js";
@@ -18,7 +19,13 @@ export interface Published {
 
 function jsError(err: unknown, subject: string): MeshError {
   const msg = firstLine(err);
-  if (isNoResponders(err)) return new MeshError(`no stream stores ${subject}: run \`mesh broker provision\` first`);
+  if (isNoResponders(err)) {
+    const to = ownerOf(subject);
+    if (to && isIdentity(to) && subject === inboxSubject(to)) {
+      return new MeshError(`${to} has no inbox yet: its sidecar makes it on first start (on a secure mesh: \`mesh broker add-identity ${to}\`)`);
+    }
+    return new MeshError(`no stream stores ${subject}: run \`mesh broker provision\` first`);
+  }
   // nats.js refuses a payload over the server's max_payload before sending it.
   if (err instanceof errors.InvalidArgumentError) return new MeshError(`message too large for the broker (${msg})`);
   if (apiCode(err) === ApiCodes.StreamStoreFailed) return new MeshError(`the broker did not store it: the stream is full (${msg})`);

@@ -2,7 +2,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS } from "../../subjects/names.js";
 import type { Envelope } from "../../subjects/envelope-core.js";
-import { checkBinding, checkFreshness, verifyEnvelope, type Binding, type Verdict } from "../../subjects/signing.js";
+import { checkBinding, checkFreshness, verifyEnvelope, verifyRecord, type Binding, type Verdict } from "../../subjects/signing.js";
 import type { Logger } from "../base/log.js";
 import { firstLine, isNotFound } from "../base/nats-errors.js";
 import { signerOf } from "./connection.js";
@@ -66,6 +66,14 @@ export class MeshVerifier {
     const key = await this.keyOf(env.from);
     if (typeof key === "object") return key;
     return verifyEnvelope(env, key);
+  }
+
+  /** A signed record (job record, alert transition) written by `writer`; open mesh: accepted. */
+  async verifyRecord(record: { sig?: string | undefined }, writer: string): Promise<Verdict> {
+    if (!this.secure) return { ok: true };
+    const key = await this.keyOf(writer);
+    if (typeof key === "object") return key;
+    return verifyRecord(record, writer, key);
   }
 
   private async keyOf(id: string): Promise<string | undefined | Verdict> {

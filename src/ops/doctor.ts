@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS, STREAMS, inboxConsumerName } from "../../subjects/names.js";
+import { BUCKETS, STREAMS, dlqStreamName, hooksStreamName, inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import { encodeEnvelope, eventSubject, identityFromHostname, newEnvelope, presenceSchema } from "../../subjects/mod.js";
 import { servicePath } from "./service.js";
 import { assertPrivateFile, type Resolved } from "../config/config.js";
@@ -66,10 +66,10 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       const acct = await jsm.getAccountInfo();
       add({ name: "jetstream", status: "ok", detail: `on (${acct.streams} streams, ${acct.consumers} consumers)` });
       const missing: string[] = [];
-      for (const s of [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`)]) {
+      for (const s of [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`), inboxStreamName(self), dlqStreamName(self), hooksStreamName(self)]) {
         await jsm.streams.info(s).catch(() => missing.push(s));
       }
-      await jsm.consumers.info(STREAMS.inbox, inboxConsumerName(self)).catch(() => missing.push(`INBOX/${inboxConsumerName(self)}`));
+      await jsm.consumers.info(inboxStreamName(self), inboxConsumerName(self)).catch(() => missing.push(`${inboxStreamName(self)}/${inboxConsumerName(self)}`));
       add(
         missing.length
           ? { name: "provisioned", status: "fail", detail: `missing: ${missing.join(", ")}`, fix: `mesh broker provision --for ${self}` }

@@ -23,7 +23,7 @@ export async function topFrame(nc: NatsConnection, opts: { events?: number; widt
       ),
     );
   }
-  const jobs = await (await JobStore.open(nc)).list();
+  const jobs = (await (await JobStore.open(nc)).list()).filter((s) => !s.refused).map((s) => s.record);
   const counts = Object.fromEntries(jobStates.map((s) => [s, jobs.filter((j) => j.state === s).length]));
   out.push("", `JOBS  ${jobStates.map((s) => `${s} ${counts[s]}`).join("  ")}`);
   for (const j of jobs.filter((x) => x.state === "running" || x.state === "queued").slice(-5)) {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { inboxConsumerName, STREAMS } from "../../subjects/names.js";
+import { inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import type { Logger } from "../base/log.js";
 import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
@@ -40,7 +40,7 @@ export async function metricsText(s: SidecarView): Promise<string> {
   let pending = -1;
   try {
     const jsm = await jetstreamManager(s.nc);
-    pending = (await jsm.consumers.info(STREAMS.inbox, inboxConsumerName(s.self))).num_pending;
+    pending = (await jsm.consumers.info(inboxStreamName(s.self), inboxConsumerName(s.self))).num_pending;
   } catch {
     /* broker unreachable (or the consumer missing): the gauge says -1, "unknown" */
   }

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ensureInboxConsumer } from "../../broker/provision.js";
+import { provisionIdentity } from "../../broker/provision.js";
 import { identity as checkIdentity, inboxConsumerName } from "../../subjects/mod.js";
 import { connectMesh } from "../bus/connection.js";
 import type { Logger } from "../base/log.js";
@@ -108,8 +108,11 @@ export class Sidecar {
     void this.watchConnection();
     try {
       const jsm = await jetstreamManager(this.nc);
-      const change = await ensureInboxConsumer(jsm, this.self, this.o.inboxAckWaitMs);
-      if (change !== "unchanged") log.info({ consumer: inboxConsumerName(this.self), change }, "inbox consumer ready");
+      // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
+      // admin made them at add-identity and this identity may not change them: nothing to do then.
+      const report = await provisionIdentity(jsm, this.self, { ...(this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {}) });
+      const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
     } catch (err) {
       // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
       log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
@@ -189,6 +192,7 @@ export class Sidecar {
       this.alerter = new PeerAlerter({
         nc: this.nc,
         self: this.self,
+        verifier,
         config: this.o.alerts,
         agent: this.o.agent,
         events: this.events,
@@ -208,6 +212,7 @@ export class Sidecar {
         ...(this.o.jobs?.queues ? { queues: this.o.jobs.queues } : {}),
         ...(this.o.jobs?.concurrency ? { concurrency: this.o.jobs.concurrency } : {}),
         ...(this.o.jobs?.ackWaitMs ? { ackWaitMs: this.o.jobs.ackWaitMs } : {}),
+        verifier,
       });
       try {
         await this.jobs.start();

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { STREAMS, inboxConsumerName } from "../../subjects/names.js";
+import { dlqStreamName, hooksStreamName, inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
+import { provisionIdentity } from "../../broker/provision.js";
 import { encodeEnvelope, eventSubject, inboxSubject, newEnvelope, parseEnvelope } from "../../subjects/mod.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { openclawHooksAgent } from "../../src/agent/openclaw-hooks/adapter.js";
@@ -91,8 +92,8 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   const js = jetstream(ctx.nc);
   const jsm = await jetstreamManager(ctx.nc);
   const raw = `${ctx.tag}-raw`;
-  await jsm.consumers.add(STREAMS.inbox, { durable_name: inboxConsumerName(raw), filter_subject: inboxSubject(raw), ack_policy: AckPolicy.Explicit });
-  const rawConsumer = await js.consumers.get(STREAMS.inbox, inboxConsumerName(raw));
+  await provisionIdentity(jsm, raw);
+  const rawConsumer = await js.consumers.get(inboxStreamName(raw), inboxConsumerName(raw));
   const rawSent = new Map<string, number>();
   const rawLat: number[] = [];
   const rawMsgs = await rawConsumer.consume({ max_messages: 256 });
@@ -133,8 +134,7 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   }
   await rawMsgs.close();
   await s.stop("bench done");
-  await jsm.consumers.delete(STREAMS.inbox, inboxConsumerName(raw)).catch(() => undefined);
-  await jsm.consumers.delete(STREAMS.inbox, inboxConsumerName(mesh)).catch(() => undefined);
+  for (const id of [raw, mesh]) for (const st of [inboxStreamName(id), dlqStreamName(id), hooksStreamName(id)]) await jsm.streams.delete(st).catch(() => undefined);
   await hooks.close();
   return { rows, httpPostP50: summarize(post).p50 };
 }
@@ -266,7 +266,7 @@ export async function scale(ctx: BenchContext): Promise<Array<{ identities: numb
     rows.push({ identities: n, p50_ms: sm.p50, p99_ms: sm.p99, heap_mb_per_sidecar: round(perSidecar, 2) });
     const jsm = await jetstreamManager(ctx.nc);
     for (const c of cars) await c.stop("bench done");
-    for (const id of ids) await jsm.consumers.delete(STREAMS.inbox, inboxConsumerName(id)).catch(() => undefined);
+    for (const id of ids) for (const st of [inboxStreamName(id), dlqStreamName(id), hooksStreamName(id)]) await jsm.streams.delete(st).catch(() => undefined);
     await hooks.close();
   }
   return rows;

@@ -96,13 +96,13 @@ describe("faults: bad input", () => {
     await until("the good one", () => hooks.received.some((h) => h.body.message?.includes("a good one after all that")), 30_000);
     const mustDie = published.filter((p) => p.fate === "dead");
     await until("a dead letter for every bad message", async () => {
-      const d = await storedEnvelopes(nc, "DLQ", "dlq.f6.inbox");
+      const d = await storedEnvelopes(nc, "DLQ-f6", "dlq.f6.inbox");
       const seqs = new Set(d.map((e) => (e.body as DeadLetterBody).seq));
       return mustDie.every((p) => seqs.has(p.seq)) && d;
     }, 30_000);
     // Anything late (a second dead letter for the same message) shows up in a second read.
     await new Promise((r) => setTimeout(r, 1000));
-    const deadNow = await storedEnvelopes(nc, "DLQ", "dlq.f6.inbox");
+    const deadNow = await storedEnvelopes(nc, "DLQ-f6", "dlq.f6.inbox");
     const bySeq = new Map<number, DeadLetterBody[]>();
     for (const d of deadNow) {
       const b = d.body as DeadLetterBody;

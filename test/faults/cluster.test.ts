@@ -101,7 +101,7 @@ describe("faults: cluster", () => {
       expect(healedAt).toBeGreaterThan(cutAt);
       // Read everything back through the durable consumer.
       const js = jetstream(nc);
-      const c = await js.consumers.get("INBOX", "inbox-f4");
+      const c = await js.consumers.get("INBOX-f4", "inbox-f4");
       const seen: string[] = [];
       for (let round = 0; round < 20 && new Set(seen).size < r.acked.length; round++) {
         const batch = await c.fetch({ max_messages: 200, expires: 3000 });

@@ -205,7 +205,7 @@ describe("faults: delivery", () => {
     await waitFor(() => keysSeen(hooks).length >= 4, 60_000);
     await new Promise((res) => setTimeout(res, 3000));
     const jsm = await jetstreamManager(nc);
-    const ci = await jsm.consumers.info("INBOX", "inbox-f5");
+    const ci = await jsm.consumers.info("INBOX-f5", "inbox-f5");
     const c = count(r.acked, hooks);
     const answerMs = hooks.postLog.filter((p) => p.answeredAt > 0).map((p) => p.answeredAt - p.at);
     const ackWaitMs = (ci.config.ack_wait ?? 0) / 1e6;

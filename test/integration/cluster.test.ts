@@ -56,7 +56,7 @@ describe("3-node JetStream cluster", () => {
     expect(after.state.messages).toBe(25);
     // Every acknowledged message is readable with the node still down.
     const js = jetstream(nc);
-    const c = await js.consumers.get("INBOX", "inbox-nova");
+    const c = await js.consumers.get("INBOX-nova", "inbox-nova");
     const bodies: string[] = [];
     const it = await c.fetch({ max_messages: 25, expires: 5000 });
     for await (const m of it) {

@@ -95,7 +95,7 @@ describe("fan-out hooks", () => {
     await until("flaky and after delivered", () => rx.received.length >= 2);
     expect(rx.received.map((r) => r.body)).toEqual(["flaky", "after"]);
     expect(s.hooks!.stats.get("relay")).toMatchObject({ fired: 2, retried: 2, deadLettered: 1 });
-    const dead = await until("dead letter", async () => (await storedEnvelopes(nc, "DLQ", "dlq.watcher3.hooks"))[0]);
+    const dead = await until("dead letter", async () => (await storedEnvelopes(nc, "DLQ-watcher3", "dlq.watcher3.hooks"))[0]);
     expect((dead.body as { reason: string }).reason).toBe("rule relay: HTTP 400");
     await rx.close();
   });

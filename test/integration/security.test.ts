@@ -147,7 +147,7 @@ describe("broker auth and least privilege (every denial from a real nats-server)
       await sendMessage(await as("lyra"), { from: "lyra", to: "clawd", body: "a real one from lyra" });
       await until("lyra's real one", () => hooks.received.find((h) => h.body.message?.includes("a real one from lyra")), 15_000);
       const dead = await until("2 dead letters", async () => {
-        const d = await storedEnvelopes(admin, "DLQ", "dlq.clawd.inbox");
+        const d = await storedEnvelopes(admin, "DLQ-clawd", "dlq.clawd.inbox");
         return d.length >= 2 && d;
       });
       expect(dead.map((d) => (d.body as { reason: string }).reason)).toEqual([

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
+import { provision, provisionIdentity } from "../../broker/provision.js";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { sendMessage, publishRaw } from "../../src/bus/publish.js";
 import { DeliveredJournal } from "../../src/features/inbox/delivered-journal.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
@@ -118,7 +119,7 @@ describe("sidecar: inbox → gateway hooks", () => {
     await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# fine` });
     await until("the good one delivered", () => texts(me).length >= 1);
     const dead = await until("2 dead letters", async () => {
-      const d = await storedEnvelopes(nc, "DLQ", `dlq.${me}.inbox`);
+      const d = await storedEnvelopes(nc, `DLQ-${me}`, `dlq.${me}.inbox`);
       return d.length >= 2 && d;
     });
     expect(dead.map((d) => (d.body as { reason: string }).reason)).toEqual([
@@ -147,7 +148,7 @@ describe("sidecar: inbox → gateway hooks", () => {
     await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# after the junk` });
     await until("the good one delivered", () => texts(me).length >= 1);
     const reasons = (await until("4 dead letters", async () => {
-      const d = await storedEnvelopes(nc, "DLQ", `dlq.${me}.inbox`);
+      const d = await storedEnvelopes(nc, `DLQ-${me}`, `dlq.${me}.inbox`);
       return d.length >= 4 && d;
     })).map((d) => (d.body as { reason: string }).reason);
     expect(reasons[0]).toBe("invalid envelope: not JSON");
@@ -160,6 +161,8 @@ describe("sidecar: inbox → gateway hooks", () => {
   it("a message already journaled as delivered is acked without a second POST", async () => {
     const me = fresh();
     const stateDir = (await import("node:fs")).mkdtempSync(join((await import("node:os")).tmpdir(), "mesh-j-"));
+    // Its inbox exists before its sidecar ever ran (as after `mesh broker add-identity`).
+    await provisionIdentity(await jetstreamManager(nc), me);
     const sent = await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# once` });
     // As if a previous run POSTed it and crashed before the ack.
     const j = new DeliveredJournal(join(stateDir, "delivered.log"));

@@ -8,6 +8,9 @@ import type { EventPublisher } from "../../bus/events.js";
 import type { AgentPort } from "../../agent/port.js";
 import { isWrongLastSequence } from "../../base/nats-errors.js";
 import { formatDuration } from "../../base/duration.js";
+import { firstLine, permissionDenied } from "../../base/nats-errors.js";
+import { signerOf } from "../../bus/connection.js";
+import type { MeshVerifier } from "../../bus/verify.js";
 
 export interface PeerAlertConfig {
   channel: string;
@@ -19,6 +22,9 @@ interface PeerState {
   state: "up" | "down";
   since: string;
   lastSeen: string;
+  /** The alerter that recorded it, and its signature (secure mesh): a forged transition is not believed. */
+  by?: string;
+  sig?: string;
 }
 
 /**
@@ -37,11 +43,13 @@ export class PeerAlerter {
   private busy = false;
   isLeader = false;
   sent: Array<{ peer: string; kind: "down" | "up"; text: string }> = [];
+  refused: Array<{ peer: string; reason: string }> = [];
 
   constructor(
     private readonly o: {
       nc: NatsConnection;
       self: string;
+      verifier?: MeshVerifier;
       config: PeerAlertConfig;
       agent: AgentPort;
       events: EventPublisher;
@@ -75,6 +83,12 @@ export class PeerAlerter {
       this.isLeader = await this.lease();
       if (this.isLeader) await this.check();
     } catch (err) {
+      if (permissionDenied(err)) {
+        // Only identities the admin granted --alerts may hold the lease and record transitions.
+        this.o.log.error({ err: firstLine(err) }, "not granted peer alerts (mesh broker add-identity <id> --alerts); alerts off");
+        if (this.timer) clearInterval(this.timer);
+        return;
+      }
       this.o.log.warn({ err: (err as Error).message }, "peer alert check failed");
     } finally {
       this.busy = false;
@@ -123,15 +137,24 @@ export class PeerAlerter {
     for await (const k of stateKeys) known.add(k);
     for (const peer of known) {
       const e = await this.alerts!.get(peer);
-      const rec = e && e.operation === "PUT" ? (JSON.parse(e.string()) as PeerState) : undefined;
+      const raw = e && e.operation === "PUT" ? (safeJson(e.string()) as PeerState | undefined) : undefined;
+      const refused = raw ? await this.refusal(raw) : undefined;
+      const rec = refused ? undefined : raw;
       const seen = this.lastSeen.get(peer) ?? (rec ? Date.parse(rec.lastSeen) : undefined);
       if (seen === undefined) continue;
       const silent = now - seen;
       const up = present.has(peer) && silent < this.o.config.downAfterMs;
       const down = silent >= this.o.config.downAfterMs;
       const next: PeerState = { state: up ? "up" : "down", since: new Date().toISOString(), lastSeen: new Date(seen).toISOString() };
+      if (refused) {
+        // A transition someone forged: not alerted on; replaced by what this alerter observes.
+        this.o.log.warn({ peer, reason: refused }, "refused a peer-alert record; recording the observed state instead");
+        this.refused.push({ peer, reason: refused });
+        await this.alerts!.update(peer, this.sign(next), e!.revision).catch(() => undefined);
+        continue;
+      }
       if (!rec) {
-        if (up) await this.alerts!.create(peer, JSON.stringify(next)).catch(() => undefined);
+        if (up) await this.alerts!.create(peer, this.sign(next)).catch(() => undefined);
         continue;
       }
       if (rec.state === "up" && down) await this.transition(peer, next, e!.revision, `⚠️ mesh: ${peer} is offline (last seen ${formatDuration(silent)} ago)`);
@@ -139,9 +162,23 @@ export class PeerAlerter {
     }
   }
 
+  /** Why a stored transition cannot be believed (secure mesh: unsigned, or not signed by its `by`). */
+  private async refusal(rec: PeerState): Promise<string | undefined> {
+    if (!this.o.verifier?.secure) return undefined;
+    if (!rec.by) return "unsigned peer-alert record";
+    const v = await this.o.verifier.verifyRecord(rec, rec.by);
+    return v.ok ? undefined : v.reason;
+  }
+
+  private sign(state: PeerState): string {
+    const signer = signerOf(this.o.nc);
+    const stamped: PeerState = { ...state, by: this.o.self };
+    return JSON.stringify(signer ? signer.signRecord(stamped) : stamped);
+  }
+
   private async transition(peer: string, next: PeerState, revision: number, text: string): Promise<void> {
     try {
-      await this.alerts!.update(peer, JSON.stringify(next), revision);
+      await this.alerts!.update(peer, this.sign(next), revision);
     } catch (err) {
       if (isWrongLastSequence(err)) return; // someone else recorded this transition (and alerted)
       throw err;
@@ -159,5 +196,13 @@ export class PeerAlerter {
     });
     if (!res.ok) this.o.log.error({ peer, kind, reason: res.reason }, "peer alert not accepted by the gateway");
     else this.o.log.warn({ peer, kind }, "peer alert sent");
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

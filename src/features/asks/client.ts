@@ -4,12 +4,16 @@ import { formatDuration } from "../../base/duration.js";
 import { MeshError } from "../../base/errors.js";
 import { publishEnvelope } from "../../bus/publish.js";
 import { isTimeout } from "../../base/nats-errors.js";
+import { MeshVerifier } from "../../bus/verify.js";
+import { createLogger } from "../../base/log.js";
 
 export interface AskResult {
   id: string;
   seq?: number;
   reply: Envelope;
   latencyMs: number;
+  /** Replies that arrived on the reply subject and were refused, with the verifier's reason. */
+  refused: string[];
 }
 
 /**
@@ -19,8 +23,12 @@ export interface AskResult {
  */
 export async function ask(
   nc: NatsConnection,
-  a: { from: string; to: string; text: string; timeoutMs: number },
+  a: { from: string; to: string; text: string; timeoutMs: number; onRefused?: (reason: string) => void },
 ): Promise<AskResult> {
+  // In a secure mesh an answer must be signed by the identity asked, for this asker, and fresh:
+  // anyone may publish on reply.<asker>.<id> (the id is visible in public events).
+  const verifier = await MeshVerifier.open(nc, createLogger({ name: "ask", level: "silent" }));
+  const refused: string[] = [];
   const id = newId();
   const replyTo = replySubject(a.from, id.replace(/-/g, ""));
   const env = newEnvelope({ id, from: a.from, to: a.to, kind: "ask", body: a.text, replyTo });
@@ -35,8 +43,18 @@ export async function ask(
       } catch {
         continue;
       }
-      if (reply.kind !== "reply" || reply.correlationId !== id || reply.from !== a.to) continue;
-      return { id, ...(sent.seq !== undefined ? { seq: sent.seq } : {}), reply, latencyMs: Date.now() - started };
+      if (reply.kind !== "reply" || reply.correlationId !== id) continue;
+      const verdict =
+        reply.from !== a.to
+          ? { ok: false as const, reason: `a reply from ${reply.from}, but the question went to ${a.to}` }
+          : await verifier.verify(reply, { to: a.from, subject: m.subject, subjectNames: "to" });
+      if (!verdict.ok) {
+        const reason = `refused a reply claiming to be from ${reply.from}: ${verdict.reason}`;
+        refused.push(reason);
+        a.onRefused?.(reason);
+        continue;
+      }
+      return { id, ...(sent.seq !== undefined ? { seq: sent.seq } : {}), reply, latencyMs: Date.now() - started, refused };
     }
     throw new MeshError(`no answer from ${a.to}`);
   } catch (err) {

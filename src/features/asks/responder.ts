@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
+import { signerOf } from "../../bus/connection.js";
 import { isReplySubjectOf, encodeEnvelope, newEnvelope, type Envelope } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 import { within } from "../../base/backoff.js";
@@ -46,7 +47,9 @@ export class AskResponder {
       text = r.text ?? r.error ?? "";
     }
     const reply = newEnvelope({ from: this.self, to: env.from, kind: "reply", type: status, body: text, correlationId: env.id });
-    this.nc.publish(replyTo, encodeEnvelope(reply));
+    // Signed like every envelope in a secure mesh: the asker checks it came from the identity it asked.
+    const signer = signerOf(this.nc);
+    this.nc.publish(replyTo, encodeEnvelope(signer ? signer.sign(reply) : reply));
     this.answered++;
     this.events.emit("ask.answered", {
       id: env.id,

@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { STREAMS, inboxConsumerName } from "../../../subjects/names.js";
+import { inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
 import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
 import { bodyText, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
 import type { Check, Verdict } from "../../bus/verify.js";
@@ -117,7 +117,7 @@ export class InboxConsumer {
   private run(): Promise<void> {
     return consumeDurable({
       nc: this.o.nc,
-      stream: STREAMS.inbox,
+      stream: inboxStreamName(this.o.self),
       consumer: inboxConsumerName(this.o.self),
       maxMessages: INBOX_MAX_IN_FLIGHT,
       signal: this.abort.signal,
@@ -252,7 +252,7 @@ export class InboxConsumer {
       await deadLetter(this.o.nc, this.o.self, "inbox", {
         reason,
         subject: m.subject,
-        stream: STREAMS.inbox,
+        stream: inboxStreamName(this.o.self),
         seq: m.seq,
         original: m.data,
         ...(env ? { originalId: env.id, from: env.from } : {}),

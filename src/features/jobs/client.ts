@@ -1,11 +1,9 @@
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { STREAMS } from "../../../subjects/names.js";
 import { jobBodySchema, jobSubject, newEnvelope, newId, token, zodLine, type JobRecord } from "../../../subjects/mod.js";
 import { MeshError } from "../../base/errors.js";
 import { publishEnvelope } from "../../bus/publish.js";
 import { listPeers } from "../presence/presence.js";
-import { JobStore } from "./store.js";
+import { JobStore, type StoredRecord } from "./store.js";
 
 export interface SubmitOptions {
   from: string;
@@ -29,7 +27,7 @@ export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<J
   });
   if (!body.success) throw new MeshError(`invalid job: ${zodLine(body.error)}`);
   const id = newId();
-  const store = await JobStore.open(nc);
+  const store = await JobStore.open(nc, o.from);
   const record: JobRecord = {
     id,
     task: o.task,
@@ -49,15 +47,21 @@ export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<J
 export interface JobView extends JobRecord {
   /** For queued jobs: why nobody runs it yet, when that can be told. */
   why?: string;
+  /** The stored version failed its signature or writer check: shown, never trusted. */
+  refused?: string;
+}
+
+function view(s: StoredRecord): JobRecord & { refused?: string } {
+  return s.refused ? { ...s.record, refused: s.refused } : s.record;
 }
 
 /** Adds the reason a queued job waits (no online worker has what it needs). */
-export async function explain(nc: NatsConnection, records: JobRecord[]): Promise<JobView[]> {
-  const queued = records.filter((r) => r.state === "queued");
+export async function explain(nc: NatsConnection, records: Array<JobRecord & { refused?: string }>): Promise<JobView[]> {
+  const queued = records.filter((r) => r.state === "queued" && !r.refused);
   if (queued.length === 0) return records;
   const peers = (await listPeers(nc)).filter((p) => p.state === "online" && p.presence);
   return records.map((r) => {
-    if (r.state !== "queued") return r;
+    if (r.state !== "queued" || r.refused) return r;
     const able = peers.filter((p) => r.needs.every((n) => p.presence!.capabilities.includes(n)));
     if (able.length > 0) return { ...r, why: `waiting for a free worker (${able.map((p) => p.identity).join(", ")} can run it)` };
     return {
@@ -71,19 +75,25 @@ export async function jobStatus(nc: NatsConnection, id: string): Promise<JobView
   const store = await JobStore.open(nc);
   const cur = await store.get(id);
   if (!cur) throw new MeshError(`no job ${id}`);
-  return (await explain(nc, [cur.record]))[0]!;
+  return (await explain(nc, [view(cur)]))[0]!;
 }
 
 export async function listJobs(nc: NatsConnection): Promise<JobView[]> {
   const store = await JobStore.open(nc);
-  return explain(nc, await store.list());
+  return explain(nc, (await store.list()).map(view));
 }
 
-/** Cancels a queued job (removed from the queue) or asks its worker to stop a running one. */
-export async function cancelJob(nc: NatsConnection, id: string): Promise<JobRecord> {
-  const store = await JobStore.open(nc);
+/**
+ * Cancels a queued job (its record says so; a worker that is offered it drops it) or asks its
+ * worker to stop a running one. Only the submitter may: the record is signed, and readers refuse a
+ * cancel written by anyone else.
+ */
+export async function cancelJob(nc: NatsConnection, id: string, self?: string): Promise<JobRecord> {
+  const store = await JobStore.open(nc, self);
   const cur = await store.get(id);
   if (!cur) throw new MeshError(`no job ${id}`);
+  if (cur.refused) throw new MeshError(`job ${id}: its record cannot be trusted (${cur.refused})`);
+  if (store.secure && self && cur.record.submittedBy !== self) throw new MeshError(`job ${id} was submitted by ${cur.record.submittedBy}; only they can cancel it`);
   if (cur.record.state === "done" || cur.record.state === "failed" || cur.record.state === "cancelled") {
     throw new MeshError(`job ${id} is already ${cur.record.state}`);
   }
@@ -94,10 +104,6 @@ export async function cancelJob(nc: NatsConnection, id: string): Promise<JobReco
         ? { ...r, cancelRequested: true }
         : undefined,
   );
-  if (next?.state === "cancelled" && cur.record.seq !== undefined) {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.deleteMessage(STREAMS.jobs, cur.record.seq, false).catch(() => undefined);
-  }
   return next ?? cur.record;
 }
 
@@ -111,7 +117,7 @@ export async function waitForJob(nc: NatsConnection, id: string, timeoutMs: numb
     for await (const e of watch) {
       if (e.operation !== "PUT") continue;
       const r = await store.get(id);
-      if (r && ["done", "failed", "cancelled"].includes(r.record.state)) return r.record;
+      if (r && !r.refused && ["done", "failed", "cancelled"].includes(r.record.state)) return r.record;
     }
   } finally {
     clearTimeout(timer);

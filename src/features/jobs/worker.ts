@@ -6,6 +6,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { STREAMS, jobConsumerName } from "../../../subjects/names.js";
 import { MAX_CAPABILITIES, jobBodySchema, jobNeedsToken, parseEnvelope, zodLine, type Envelope, type JobBody } from "../../../subjects/mod.js";
 import { DEFAULT_BACKOFF, backoffDelay, sleep } from "../../base/backoff.js";
+import { firstLine, permissionDenied } from "../../base/nats-errors.js";
+import type { MeshVerifier } from "../../bus/verify.js";
+import type { JobRecord } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import { SlotPool, consumeDurable } from "../../bus/consume.js";
@@ -36,6 +39,8 @@ export interface JobWorkerOptions {
   concurrency?: number;
   /** Ack wait of the job consumers this worker creates (default 30 s; in-progress acks extend it). */
   ackWaitMs?: number;
+  /** Checks the submitter's signature on every job (secure mesh); an unsigned or forged job is dead-lettered. */
+  verifier?: MeshVerifier;
 }
 
 export interface JobStats {
@@ -63,13 +68,20 @@ export class JobWorker {
   constructor(private readonly o: JobWorkerOptions) {}
 
   async start(): Promise<void> {
-    this.store = await JobStore.open(this.o.nc);
+    this.store = await JobStore.open(this.o.nc, this.o.self);
     this.slots = new SlotPool(this.o.concurrency ?? 1);
     const jsm = await jetstreamManager(this.o.nc);
     const names: string[] = [];
     for (const queue of this.o.queues ?? ["default"]) {
       for (const needs of eligibleNeeds(this.o.capabilities)) {
-        await ensureJobConsumer(jsm, queue, needs, this.o.ackWaitMs);
+        try {
+          await ensureJobConsumer(jsm, queue, needs, this.o.ackWaitMs);
+        } catch (err) {
+          // A secure mesh serves only what the admin granted (add-identity --capabilities --queues).
+          if (!permissionDenied(err)) throw err;
+          this.o.log.warn({ queue, needs, err: firstLine(err) }, "not granted to run these jobs (mesh broker add-identity --capabilities/--queues); skipping them");
+          continue;
+        }
         names.push(jobConsumerName(queue, jobNeedsToken(needs)));
       }
     }
@@ -110,8 +122,26 @@ export class JobWorker {
       return;
     }
     const id = env.id;
+    const verdict = this.o.verifier
+      ? await this.o.verifier.verify(env, { at: new Date(Math.floor(Number(m.info.timestampNanos) / 1e6)) })
+      : { ok: true as const };
+    if (!verdict.ok && verdict.retry) {
+      safeNak(m, 5000);
+      return;
+    }
+    if (!verdict.ok) {
+      log.warn({ id, from: env.from, reason: verdict.reason }, "job refused");
+      await deadLetter(this.o.nc, self, "jobs", { reason: verdict.reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from }).catch(() => undefined);
+      this.o.events.emit("job.failed", { jobId: id, queue: body.queue, reason: verdict.reason, final: true });
+      await m.ackAck().catch(() => undefined);
+      return;
+    }
+    // The record is rebuilt from the signed job when the stored one fails its check.
+    const base = baseRecord(env, body);
     const attempt = m.info.deliveryCount;
-    const cur = await this.store.get(id);
+    const stored = await this.store.get(id);
+    const cur = stored && !stored.refused && stored.record.submittedBy === env.from ? stored : undefined;
+    if (stored?.refused) log.warn({ id, reason: stored.refused }, "job record refused; rebuilding it from the signed job");
     if (cur && (cur.record.state === "cancelled" || cur.record.state === "done")) {
       log.info({ id, state: cur.record.state }, "job already finished; dropping the offer");
       await m.ackAck().catch(() => undefined);
@@ -122,7 +152,7 @@ export class JobWorker {
       return;
     }
     this.stats.started++;
-    await this.store.update(id, (r) => ({ ...r, state: "running", worker: self, attempts: attempt, startedAt: new Date().toISOString() }));
+    await this.store.update(id, (r) => ({ ...r, state: "running", worker: self, attempts: attempt, startedAt: new Date().toISOString() }), base);
     this.o.events.emit("job.started", { jobId: id, queue: body.queue, attempt });
     const started = Date.now();
     const keepAlive = setInterval(() => safeWorking(m), (this.o.ackWaitMs ?? JOB_ACK_WAIT_MS) / 3);
@@ -131,7 +161,8 @@ export class JobWorker {
       void this.store
         .get(id)
         .then((r) => {
-          if (r?.record.cancelRequested) cancelled.abort();
+          // Only a cancel its submitter signed counts.
+          if (r && !r.refused && r.record.submittedBy === env.from && r.record.cancelRequested) cancelled.abort();
         })
         .catch(() => undefined);
     }, 1000);
@@ -147,12 +178,12 @@ export class JobWorker {
         }),
       ]);
       if (reply.status === "cancelled") {
-        await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled while running" }));
+        await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled while running" }), base);
         await m.ackAck().catch(() => undefined);
         return;
       }
       if (reply.status !== "ok") throw new Error(reply.error ?? `run ${reply.status}`);
-      await this.store.update(id, (r) => ({ ...r, state: "done", result: reply.text ?? "", finishedAt: new Date().toISOString() }));
+      await this.store.update(id, (r) => ({ ...r, state: "done", result: reply.text ?? "", finishedAt: new Date().toISOString() }), base);
       await m.ackAck().catch((err: Error) => log.warn({ id, err: err.message }, "job ack not confirmed"));
       this.stats.completed++;
       this.o.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
@@ -184,11 +215,11 @@ export class JobWorker {
     this.o.log.warn({ id: env.id, reason, final }, "job failed");
     this.o.events.emit("job.failed", { jobId: env.id, queue: body.queue, reason, final });
     if (!final) {
-      await this.store.update(env.id, (r) => ({ ...r, state: "queued", error: reason }));
+      await this.store.update(env.id, (r) => ({ ...r, state: "queued", error: reason }), baseRecord(env, body));
       safeNak(m, 2000);
       return;
     }
-    await this.store.update(env.id, (r) => ({ ...r, state: "failed", error: reason, finishedAt: new Date().toISOString() }));
+    await this.store.update(env.id, (r) => ({ ...r, state: "failed", error: reason, finishedAt: new Date().toISOString() }), baseRecord(env, body));
     await deadLetter(this.o.nc, this.o.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from }).catch(() => undefined);
     await m.ackAck().catch(() => undefined);
   }
@@ -200,4 +231,9 @@ export class JobWorker {
     await Promise.race([this.loop, sleep(200)]);
     // Running jobs are left unacked: the broker hands them out again after the ack wait.
   }
+}
+
+/** The job's record as its signed envelope tells it (when the stored record cannot be trusted). */
+function baseRecord(env: Envelope, body: JobBody): JobRecord {
+  return { id: env.id, task: body.task, queue: body.queue, needs: body.needs, state: "queued", submittedBy: env.from, submittedAt: env.time, attempts: 0 };
 }

@@ -3,9 +3,9 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { PRESENCE_TTL_MS } from "../../../broker/definitions.js";
-import { BUCKETS, STREAMS, inboxConsumerOwner } from "../../../subjects/names.js";
+import { BUCKETS, inboxConsumerName, inboxStreamName, streamOwner } from "../../../subjects/names.js";
 import { isAbsentOrDenied } from "../../base/nats-errors.js";
-import { ALL_INBOXES, ownerOf, presenceSchema, type Presence } from "../../../subjects/mod.js";
+import { ALL_INBOXES, presenceSchema, type Presence } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 
 export const HEARTBEAT_MS = 5_000;
@@ -92,31 +92,29 @@ export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<P
     const state: PeerState = ageMs <= STALE_AFTER_MS ? "online" : ageMs <= PRESENCE_TTL_MS ? "stale" : "offline";
     peers.set(key, { identity: key, state, presence: parsed.data, ageMs });
   }
+  // Inbox depth: each identity's inbox stream and consumer, as far as this credential may see
+  // them (an identity sees its own; the admin sees all). Identities that were provisioned but
+  // never started a sidecar show up here too: their messages wait.
   const jsm = await jetstreamManager(nc);
+  const ids = new Set(peers.keys());
   try {
-    for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
-      const id = ci.config.durable_name ? inboxConsumerOwner(ci.config.durable_name) : undefined;
-      if (!id) continue;
+    for await (const name of jsm.streams.names(ALL_INBOXES)) {
+      const id = streamOwner(name);
+      if (id) ids.add(id);
+    }
+  } catch (err) {
+    if (!isAbsentOrDenied(err)) throw err;
+  }
+  for (const id of ids) {
+    try {
+      const ci = await jsm.consumers.info(inboxStreamName(id), inboxConsumerName(id));
       const peer = peers.get(id) ?? { identity: id, state: "offline" as const };
       peer.inbox = { waiting: ci.num_pending, inFlight: ci.num_ack_pending };
       peers.set(id, peer);
+    } catch (err) {
+      if (!isAbsentOrDenied(err)) throw err;
+      if (!peers.has(id)) peers.set(id, { identity: id, state: "offline" as const });
     }
-  } catch (err) {
-    // No INBOX stream yet, or this credential may not list consumers: presence alone then.
-    if (!isAbsentOrDenied(err)) throw err;
-  }
-  try {
-    // Identities that were sent messages but never started a sidecar: their messages wait too.
-    const si = await jsm.streams.info(STREAMS.inbox, { subjects_filter: ALL_INBOXES });
-    for (const [subject, count] of Object.entries(si.state.subjects ?? {})) {
-      const id = ownerOf(subject);
-      if (!id || peers.get(id)?.inbox) continue;
-      const peer = peers.get(id) ?? { identity: id, state: "offline" as const };
-      peer.inbox = { waiting: count, inFlight: 0 };
-      peers.set(id, peer);
-    }
-  } catch (err) {
-    if (!isAbsentOrDenied(err)) throw err;
   }
   return [...peers.values()].sort((a, b) => a.identity.localeCompare(b.identity));
 }
