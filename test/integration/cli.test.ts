@@ -60,18 +60,42 @@ describe(`CLI against a real nats-server`, () => {
     const again = await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env });
     expect(again.code).toBe(0);
     const first = JSON.parse(again.stdout);
-    expect(Object.values(first.streams)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
-    // clawd's consumer came from the first provision (MESH_IDENTITY=clawd).
-    expect(first.consumers).toEqual({ "INBOX/inbox-nova": "created", "INBOX/inbox-clawd": "unchanged" });
+    // clawd's streams and consumer came from the first provision (MESH_IDENTITY=clawd).
+    expect(first.streams).toEqual({
+      EVENTS: "unchanged",
+      JOBS: "unchanged",
+      "INBOX-nova": "created",
+      "DLQ-nova": "created",
+      "HOOKS-nova": "created",
+      "INBOX-clawd": "unchanged",
+      "DLQ-clawd": "unchanged",
+      "HOOKS-clawd": "unchanged",
+    });
+    expect(first.consumers).toEqual({ "INBOX-nova/inbox-nova": "created", "INBOX-clawd/inbox-clawd": "unchanged" });
     const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
-    expect(third.consumers).toEqual({ "INBOX/inbox-nova": "unchanged", "INBOX/inbox-clawd": "unchanged" });
+    expect(Object.values(third.streams)).toEqual(Array(8).fill("unchanged"));
+    expect(third.consumers).toEqual({ "INBOX-nova/inbox-nova": "unchanged", "INBOX-clawd/inbox-clawd": "unchanged" });
     expect(Object.values(third.buckets)).toEqual(Array(5).fill("unchanged"));
 
     const nc = await connectMesh({ server: broker.url });
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
     for await (const s of jsm.streams.list()) names.push(s.config.name);
-    expect(names.sort()).toEqual(["DLQ", "EVENTS", "INBOX", "JOBS", "KV_mesh-alerts", "KV_mesh-identities", "KV_mesh-jobs", "KV_mesh-leader", "KV_mesh-presence"]);
+    expect(names.sort()).toEqual([
+      "DLQ-clawd",
+      "DLQ-nova",
+      "EVENTS",
+      "HOOKS-clawd",
+      "HOOKS-nova",
+      "INBOX-clawd",
+      "INBOX-nova",
+      "JOBS",
+      "KV_mesh-alerts",
+      "KV_mesh-identities",
+      "KV_mesh-jobs",
+      "KV_mesh-leader",
+      "KV_mesh-presence",
+    ]);
     // A drifted setting is put back by the next provision.
     const info = await jsm.streams.info("EVENTS");
     await jsm.streams.update("EVENTS", { ...info.config, max_bytes: 1024 * 1024 });
@@ -83,7 +107,7 @@ describe(`CLI against a real nats-server`, () => {
   it("send prints the id and sequence; sub --last replays it", async () => {
     const sent = await mesh(["send", "nova", "hello"], { env });
     expect(sent.code).toBe(0);
-    const m = /^sent ([0-9a-f-]{36}) to nova \(INBOX seq (\d+)\)$/.exec(sent.stdout.trim());
+    const m = /^sent ([0-9a-f-]{36}) to nova \(INBOX-nova seq (\d+)\)$/.exec(sent.stdout.trim());
     expect(m, sent.stdout).not.toBeNull();
 
     const replay = await mesh(["sub", "agent.nova.inbox", "--last", "1", "--count", "1", "--json"], { env });
@@ -97,6 +121,7 @@ describe(`CLI against a real nats-server`, () => {
   });
 
   it("sub --last N returns exactly the newest N of the filtered subject", async () => {
+    expect((await mesh(["broker", "provision", "--for", "lyra"], { env })).code).toBe(0);
     for (const t of ["one", "two", "three"]) expect((await mesh(["send", "lyra", t], { env })).code).toBe(0);
     await mesh(["send", "nova", "other inbox"], { env });
     const r = await mesh(["sub", "agent.lyra.inbox", "--last", "2", "--count", "2", "--json"], { env });
@@ -126,7 +151,7 @@ describe(`CLI against a real nats-server`, () => {
     // Live: the subscriber had already printed the replay when the event was published, and
     // printed it afterwards, with the sequence the broker gave the publish.
     const live = watcher.lines[1]!;
-    expect(replayed.at).toBeLessThan(pubStartedAt);
+    expect(replayed.at).toBeLessThanOrEqual(pubStartedAt);
     expect(live.at).toBeGreaterThanOrEqual(pubStartedAt);
     expect(live.json).toMatchObject({ seq: second.seq, envelope: { id: second.id } });
     expect(second.seq).toBeGreaterThan(first.seq);

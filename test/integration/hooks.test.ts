@@ -94,6 +94,8 @@ describe("fan-out hooks", () => {
     await event("lyra", "note", { text: "after" });
     await until("flaky and after delivered", () => rx.received.length >= 2);
     expect(rx.received.map((r) => r.body)).toEqual(["flaky", "after"]);
+    // The counters move once each action returned: wait for the last one rather than racing it.
+    await until("relay stats", () => s.hooks!.stats.get("relay")!.fired === 2);
     expect(s.hooks!.stats.get("relay")).toMatchObject({ fired: 2, retried: 2, deadLettered: 1 });
     const dead = await until("dead letter", async () => (await storedEnvelopes(nc, "DLQ-watcher3", "dlq.watcher3.hooks"))[0]);
     expect((dead.body as { reason: string }).reason).toBe("rule relay: HTTP 400");

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AddressInfo } from "node:net";
 import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
+import { provision, provisionIdentity } from "../../broker/provision.js";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { sendMessage } from "../../src/bus/publish.js";
 import { submitJob } from "../../src/features/jobs/client.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
@@ -48,6 +49,8 @@ describe("operations", () => {
   });
 
   it("mesh top --once shows peers, inbox depths, jobs and recent events", async () => {
+    // lyra was added (its inbox exists) but never started a sidecar.
+    await provisionIdentity(await jetstreamManager(nc), "lyra");
     await sendMessage(nc, { from: "clawd", to: "lyra", body: "waiting for lyra" });
     await submitJob(nc, { from: "clawd", task: "needs a tpu", queue: "ops", needs: ["tpu"] });
     const r = await mesh(["top", "--once"], { env: { MESH_SERVER: broker.url } });

@@ -100,25 +100,25 @@ describe("broker auth and least privilege (every denial from a real nats-server)
     const nova2 = await as("nova");
     expect(await violation(nova2, () => nova2.publish("events.clawd.x", "forged"))).toMatch(/Permissions Violation for Publish to "events\.clawd\.x"/);
     const js = jetstream(await as("nova"));
-    await expect(js.consumers.get("INBOX", "inbox-clawd")).rejects.toThrow(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.INFO\.INBOX\.inbox-clawd"/);
+    await expect(js.consumers.get("INBOX-clawd", "inbox-clawd")).rejects.toThrow(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.INFO\.INBOX-clawd\.inbox-clawd"/);
     const raw = await as("nova");
-    expect(await violation(raw, () => raw.request("$JS.API.CONSUMER.MSG.NEXT.INBOX.inbox-clawd", JSON.stringify({ batch: 1 }), { timeout: 1500 }))).toMatch(
-      /Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.MSG\.NEXT\.INBOX\.inbox-clawd"/,
+    expect(await violation(raw, () => raw.request("$JS.API.CONSUMER.MSG.NEXT.INBOX-clawd.inbox-clawd", JSON.stringify({ batch: 1 }), { timeout: 1500 }))).toMatch(
+      /Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.MSG\.NEXT\.INBOX-clawd\.inbox-clawd"/,
     );
     const jsm = await jetstreamManager(await as("nova"), { timeout: 2000 }).catch((e: Error) => e);
     if (jsm instanceof Error) throw jsm;
     // Each refusal is the server's Permissions Violation for that API subject (a timeout fails these).
-    await expect(jsm.consumers.delete("INBOX", "inbox-clawd")).rejects.toThrow(deniedPublish("$JS.API.CONSUMER.DELETE.INBOX.inbox-clawd"));
-    await expect(jsm.streams.purge("INBOX")).rejects.toThrow(deniedPublish("$JS.API.STREAM.PURGE.INBOX"));
+    await expect(jsm.consumers.delete("INBOX-clawd", "inbox-clawd")).rejects.toThrow(deniedPublish("$JS.API.CONSUMER.DELETE.INBOX-clawd.inbox-clawd"));
+    await expect(jsm.streams.purge("INBOX-clawd")).rejects.toThrow(deniedPublish("$JS.API.STREAM.PURGE.INBOX-clawd"));
     await expect(jsm.streams.delete("KV_mesh-presence")).rejects.toThrow(deniedPublish("$JS.API.STREAM.DELETE.KV_mesh-presence"));
-    await expect(jsm.consumers.add("INBOX", { durable_name: "steal", filter_subject: "agent.clawd.inbox" })).rejects.toThrow(
-      /^Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.(DURABLE\.)?CREATE\.INBOX\.steal(\.agent\.clawd\.inbox)?"/,
+    await expect(jsm.consumers.add("INBOX-clawd", { durable_name: "steal", filter_subject: "agent.clawd.inbox" })).rejects.toThrow(
+      /^Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.(DURABLE\.)?CREATE\.INBOX-clawd\.steal(\.agent\.clawd\.inbox)?"/,
     );
     const kv = await new Kvm(await as("nova")).open("mesh-presence");
     await expect(kv.put("clawd", "{}")).rejects.toThrow(deniedPublish("$KV.mesh-presence.clawd"));
     // The admin sees all of clawd's state intact.
     const ajsm = await jetstreamManager(admin);
-    expect((await ajsm.consumers.info("INBOX", "inbox-clawd")).name).toBe("inbox-clawd");
+    expect((await ajsm.consumers.info("INBOX-clawd", "inbox-clawd")).name).toBe("inbox-clawd");
   });
 
   it("with its own credential, an identity sends (signed), runs its sidecar, publishes its events and presence", async () => {

@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureHookConsumer } from "../../../broker/provision.js";
-import { STREAMS, hookConsumerName } from "../../../subjects/names.js";
+import { hookConsumerName, hooksStreamName } from "../../../subjects/names.js";
 import { isAutomationSession, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
@@ -61,7 +61,7 @@ export class HookRunner {
   private run(rule: HookRule, consumerName: string): Promise<void> {
     return consumeDurable({
       nc: this.o.nc,
-      stream: STREAMS.events,
+      stream: hooksStreamName(this.o.self),
       consumer: consumerName,
       maxMessages: 4,
       signal: this.abort.signal,
@@ -102,7 +102,7 @@ export class HookRunner {
         await deadLetter(this.o.nc, this.o.self, "hooks", {
           reason,
           subject: m.subject,
-          stream: STREAMS.events,
+          stream: hooksStreamName(this.o.self),
           seq: m.seq,
           original: m.data,
           originalId: env.id,

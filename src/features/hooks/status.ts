@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { STREAMS, hookConsumerName } from "../../../subjects/names.js";
+import { hookConsumerName, hooksStreamName } from "../../../subjects/names.js";
 import { isNotFound } from "../../base/nats-errors.js";
 import type { AgentPort, DeliveryResult } from "../../agent/port.js";
 import { runAction } from "./actions.js";
@@ -24,7 +24,7 @@ export async function ruleStatus(nc: NatsConnection, self: string, rules: HookRu
   for (const rule of rules) {
     const row: RuleStatus = { name: rule.name, on: rule.on, action: rule.action.type, when: rule.when ?? null };
     try {
-      const ci = await jsm.consumers.info(STREAMS.events, hookConsumerName(self, rule.name));
+      const ci = await jsm.consumers.info(hooksStreamName(self), hookConsumerName(self, rule.name));
       row.lag = ci.num_pending;
       row.inFlight = ci.num_ack_pending;
     } catch (err) {
