@@ -1,4 +1,4 @@
-import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -93,24 +93,33 @@ export async function ensureHookConsumer(jsm: JetStreamManager, id: string, rule
 export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<Record<string, Change>> {
   const kvm = new Kvm(nc);
   const out: Record<string, Change> = {};
-  const wanted: Array<[string, { ttl?: number; history: number; replicas: number; description: string }]> = [
-    [BUCKETS.presence, { ttl: PRESENCE_TTL_MS, history: 1, replicas, description: "openclaw-mesh presence heartbeats" }],
-    [BUCKETS.jobs, { history: 1, replicas, description: "openclaw-mesh job status and results" }],
-    [BUCKETS.leader, { ttl: LEADER_TTL_MS, history: 1, replicas, description: "openclaw-mesh leases (peer alerts)" }],
-    [BUCKETS.alerts, { history: 1, replicas, description: "openclaw-mesh peer up/down state" }],
-    [BUCKETS.identities, { history: 1, replicas, description: "openclaw-mesh identity public keys" }],
+  // Every bucket is bounded (bytes, and the size of one value), so no identity can fill one.
+  const MB = 1024 ** 2;
+  const wanted: Array<[string, { ttl?: number; history: number; replicas: number; description: string; max_bytes: number; maxValueSize: number }]> = [
+    [BUCKETS.presence, { ttl: PRESENCE_TTL_MS, history: 1, replicas, description: "openclaw-mesh presence heartbeats", max_bytes: 16 * MB, maxValueSize: 8 * 1024 }],
+    [BUCKETS.jobs, { history: 1, replicas, description: "openclaw-mesh job status and results", max_bytes: 256 * MB, maxValueSize: 512 * 1024 }],
+    [BUCKETS.leader, { ttl: LEADER_TTL_MS, history: 1, replicas, description: "openclaw-mesh leases (peer alerts)", max_bytes: 1 * MB, maxValueSize: 4 * 1024 }],
+    [BUCKETS.alerts, { history: 1, replicas, description: "openclaw-mesh peer up/down state", max_bytes: 4 * MB, maxValueSize: 4 * 1024 }],
+    [BUCKETS.identities, { history: 1, replicas, description: "openclaw-mesh identity public keys", max_bytes: 4 * MB, maxValueSize: 4 * 1024 }],
   ];
   const jsm = await jetstreamManager(nc);
   for (const [name, opts] of wanted) {
-    let existed = true;
+    let info: StreamInfo | undefined;
     try {
-      await jsm.streams.info(`KV_${name}`);
+      info = await jsm.streams.info(`KV_${name}`);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      existed = false;
     }
-    await kvm.create(name, opts);
-    out[name] = existed ? "unchanged" : "created";
+    if (!info) {
+      await kvm.create(name, opts);
+      out[name] = "created";
+    } else if (info.config.max_bytes !== opts.max_bytes || info.config.max_msg_size !== opts.maxValueSize) {
+      // A bucket from an earlier version: put its limits in place.
+      await jsm.streams.update(`KV_${name}`, { ...info.config, max_bytes: opts.max_bytes, max_msg_size: opts.maxValueSize });
+      out[name] = "updated";
+    } else {
+      out[name] = "unchanged";
+    }
   }
   return out;
 }

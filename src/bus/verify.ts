@@ -4,7 +4,7 @@ import { BUCKETS } from "../../subjects/names.js";
 import type { Envelope } from "../../subjects/envelope-core.js";
 import { checkBinding, checkFreshness, verifyEnvelope, verifyRecord, type Binding, type Verdict } from "../../subjects/signing.js";
 import type { Logger } from "../base/log.js";
-import { firstLine, isNotFound } from "../base/nats-errors.js";
+import { firstLine } from "../base/nats-errors.js";
 import { signerOf } from "./connection.js";
 
 export type { Verdict } from "../../subjects/signing.js";
@@ -92,7 +92,8 @@ export class MeshVerifier {
         }
       }
     } catch (err) {
-      if (!isNotFound(err)) return { ok: false, reason: `identity registry unreadable (${firstLine(err)}): cannot check ${id}'s key`, retry: true };
+      // A missing key reads as null; anything thrown (bucket gone, denied, broker away) is "cannot tell now".
+      return { ok: false, reason: `identity registry unreadable (${firstLine(err)}): cannot check ${id}'s key`, retry: true };
     }
     this.cache.set(id, { key, at: Date.now() });
     return key;

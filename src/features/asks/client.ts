@@ -33,7 +33,14 @@ export async function ask(
   const replyTo = replySubject(a.from, id.replace(/-/g, ""));
   const env = newEnvelope({ id, from: a.from, to: a.to, kind: "ask", body: a.text, replyTo });
   const started = Date.now();
-  const sub = nc.subscribe(replyTo, { timeout: a.timeoutMs });
+  // One deadline for the whole wait (a subscription timeout only covers the first message, and
+  // anyone may publish refused replies on the subject to keep it alive).
+  const sub = nc.subscribe(replyTo);
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    sub.unsubscribe();
+  }, a.timeoutMs);
   try {
     const sent = await publishEnvelope(nc, inboxSubject(a.to), env);
     for await (const m of sub) {
@@ -56,7 +63,11 @@ export async function ask(
       }
       return { id, ...(sent.seq !== undefined ? { seq: sent.seq } : {}), reply, latencyMs: Date.now() - started, refused };
     }
-    throw new MeshError(`no answer from ${a.to}`);
+    if (!timedOut) throw new MeshError(`no answer from ${a.to}`);
+    throw new MeshError(
+      `no answer from ${a.to} within ${formatDuration(a.timeoutMs)} (the question ${id} stays in ${a.to}'s inbox; try \`mesh peers\`)`,
+      3,
+    );
   } catch (err) {
     if (isTimeout(err)) {
       throw new MeshError(
@@ -66,6 +77,7 @@ export async function ask(
     }
     throw err;
   } finally {
+    clearTimeout(deadline);
     sub.unsubscribe();
   }
 }
