@@ -121,7 +121,7 @@ const refusalOf = (rule: string, id: string): Promise<string> =>
 const turnsOf = (rule: string): string[] => hooks.received.filter((h) => h.body.sessionKey === `mesh:hook-${rule}`).map((h) => String(h.body.message));
 
 describe("events are verified before a hook rule looks at them (threat 5)", () => {
-  it("(a) nova publishes on events.nova.deploy an event claiming from: lyra → lyra's rule does not fire, the refusal is logged, counted and shown by `mesh hooks list`; lyra's own event fires", async () => {
+  it("(a) nova publishes on events.nova.deploy an event claiming from: lyra → lyra's rule does not fire, the refusal is logged, counted, shown by `mesh hooks list` and marked by `mesh sub`; lyra's own event fires", async () => {
     const nova = await as("nova");
     const forged = event("lyra", "deploy", { version: "forged-by-nova" });
     const ack = await publishEnvelope(nova, eventSubject("nova", "deploy"), forged);
@@ -145,6 +145,14 @@ describe("events are verified before a hook rule looks at them (threat 5)", () =
     const row = lines.findIndex((l) => l.startsWith("lyra-deploys"));
     expect(lines[row]).toContain("fired 1, skipped 0, refused 1, dead-lettered 0");
     expect(lines[row + 1]).toBe("  last refused: published on events.nova.deploy but claims to be from lyra");
+
+    // `mesh sub` (monitoring) prints both, and marks the forged one with the verifier's reason.
+    const sub = await mesh(["sub", "events.*.deploy", "--last", "2", "--count", "2", "--creds", creds("clawd")], { env: { ...env, MESH_IDENTITY: "clawd" } });
+    expect(sub.code, sub.stderr).toBe(0);
+    const printed = sub.stdout.trim().split("\n");
+    expect(printed).toHaveLength(2);
+    expect(printed[0]).toMatch(/ events\.nova\.deploy {2}deploy: .*forged-by-nova.*  ⚠ unverified \(published on events\.nova\.deploy but claims to be from lyra\)$/);
+    expect(printed[1]).toMatch(/ events\.lyra\.deploy {2}deploy: .*v42[^⚠]*$/);
   });
 
   it("(b) on nova's own subject, an unsigned event and one signed with another key are refused with the verifier's reasons; nova's signed event fires", async () => {
