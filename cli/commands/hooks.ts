@@ -23,7 +23,7 @@ export async function list(opts: GlobalOptions & { json?: boolean }): Promise<vo
   for (const row of rows) {
     const lag = row.lag === undefined ? "not started" : `lag ${row.lag}${row.inFlight ? ` (+${row.inFlight} in flight)` : ""}`;
     const counts = row.fired === undefined ? "" : `  fired ${row.fired}, skipped ${row.skipped ?? 0}, refused ${row.refused ?? 0}, dead-lettered ${row.deadLettered ?? 0}`;
-    process.stdout.write(`${row.name.padEnd(20)} ${row.on.padEnd(28)} ${row.action.padEnd(8)} ${lag}${counts}${row.when ? `  when ${JSON.stringify(row.when)}` : ""}\n`);
+    process.stdout.write(`${row.name.padEnd(20)} ${row.on.padEnd(28)} ${row.action.padEnd(8)} ${lag}${counts}${row.from ? `  from ${row.from.join(",")}` : ""}${row.when ? `  when ${JSON.stringify(row.when)}` : ""}\n`);
     if (row.lastRefusal) process.stdout.write(`  last refused: ${row.lastRefusal}\n`);
   }
 }

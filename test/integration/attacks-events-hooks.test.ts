@@ -174,7 +174,7 @@ describe("events are verified before a hook rule looks at them (threat 5)", () =
 });
 
 describe("hook rules: allowed senders and the kind's schema (threat 11, issue bullet)", () => {
-  it("(c) a rule with from: [clawd] → nova's (validly signed) release does not fire, the reason is logged; clawd's fires", async () => {
+  it("(c) a rule with from: [clawd] → nova's (validly signed) release does not fire, the reason is logged and `mesh hooks list` counts it skipped; clawd's fires", async () => {
     const fromNova = event("nova", "release", { version: "1.0-nova" });
     await publishEnvelope(await as("nova"), eventSubject("nova", "release"), fromNova);
     const fromClawd = event("clawd", "release", { version: "1.0" });
@@ -184,6 +184,12 @@ describe("hook rules: allowed senders and the kind's schema (threat 11, issue bu
     expect(turnsOf("clawd-releases")).toEqual([`${framed("clawd-releases", "clawd")}\nrelease "1.0" by clawd`]);
     expect(logged("event skipped", "clawd-releases").map((l) => l.reason)).toEqual(["sender nova is not in the rule's from list (clawd)"]);
     expect(clawd.hooks!.stats.get("clawd-releases")).toMatchObject({ fired: 1, skipped: 1, refused: 0 });
+    const row = await until("mesh hooks list shows the skip", async () => {
+      const r = await mesh(["hooks", "list", "--config", clawd.configPath, "--creds", creds("clawd")], { env });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.split("\n").find((l) => l.startsWith("clawd-releases") && l.includes("skipped 1"));
+    });
+    expect(row).toContain("fired 1, skipped 1, refused 0, dead-lettered 0  from clawd");
   });
 
   it("(d) a body not matching its kind's schema is refused with the schema's reason, and an unknown kind does not fire a rule on events.*.>; a valid body fires", async () => {

@@ -13,6 +13,8 @@ export interface RuleStatus {
   on: string;
   action: HookRule["action"]["type"];
   when: HookRule["when"] | null;
+  /** The allowed senders, or null for any. */
+  from: string[] | null;
   /** Undefined until the sidecar started the rule (its consumer does not exist yet). */
   lag?: number;
   inFlight?: number;
@@ -30,7 +32,7 @@ export async function ruleStatus(nc: NatsConnection, self: string, rules: HookRu
   const jsm = await jetstreamManager(nc);
   const out: RuleStatus[] = [];
   for (const rule of rules) {
-    const row: RuleStatus = { name: rule.name, on: rule.on, action: rule.action.type, when: rule.when ?? null };
+    const row: RuleStatus = { name: rule.name, on: rule.on, action: rule.action.type, when: rule.when ?? null, from: rule.from ?? null };
     const st = stats?.rules[rule.name];
     if (st) {
       Object.assign(row, { fired: st.fired, skipped: st.skipped, refused: st.refused, deadLettered: st.deadLettered });
