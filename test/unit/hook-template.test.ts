@@ -38,7 +38,11 @@ describe("render: a peer's values are quoted data, the rule's own text stays as 
   });
 
   it("plain quoting (phone alerts) replaces control characters by a space and still escapes quotes", () => {
-    expect(quoteValue('a\nb\r\n\tc\u0007"d"\u2028e', { quote: "plain" })).toBe('"a b c \\"d\\" e"');
+    expect(quoteValue('a\nb\r\n\tc\u0007"d"\u2028e\u202ef', { quote: "plain" })).toBe('"a b c \\"d\\" e f"');
+  });
+
+  it("json quoting also escapes line separators and direction overrides (JSON.stringify leaves them raw)", () => {
+    expect(quoteValue("a\u2028b\u202ec\u0085d")).toBe('"a\\u2028b\\u202ec\\u0085d"');
   });
 
   it("a template without peer fields is left exactly as written", () => {

@@ -50,14 +50,19 @@ export interface RenderOptions {
   maxChars?: number;
 }
 
+/** Control characters, line/paragraph separators and bidirectional overrides: never shown raw. */
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g;
+
 /** A peer's value as a JSON string literal, capped and (plain) without control characters. */
 export function quoteValue(v: unknown, o: RenderOptions = {}): string {
   let text = typeof v === "string" ? v : JSON.stringify(v) ?? "";
-  if (o.quote === "plain") text = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+  if (o.quote === "plain") text = text.replace(INVISIBLE, " ");
   const max = o.maxChars ?? MAX_QUOTED_CHARS;
   if (max > 0 && text.length > max) text = `${text.slice(0, max)}…`;
-  return JSON.stringify(text);
+  // JSON.stringify escapes U+0000–U+001F; the other line breaks and direction overrides are escaped too.
+  return JSON.stringify(text).replace(INVISIBLE, (c) => Array.from(c, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""));
 }
+
 
 /** True when the template puts any of a peer's own text (a quoted field) into the result. */
 export function quotesPeerText(t: string): boolean {
