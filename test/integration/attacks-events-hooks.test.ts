@@ -1,7 +1,8 @@
 /**
- * Issue 14, threats 5, 9 and 11, attacked as an identity holding one credential (nova) on a secure
- * mesh with clawd and lyra: forged and unsigned events, senders a rule does not allow, bodies not
- * matching their kind, a peer's text put into an agent turn, and the broker's monitoring port.
+ * Issue 14, threats 5, 9, 10 (for hook rules) and 11, attacked as an identity holding one credential
+ * (nova) on a secure mesh with clawd and lyra: forged and unsigned events, senders a rule does not
+ * allow, bodies not matching their kind, a peer's text put into an agent turn, a registry that cannot
+ * be read, and the broker's monitoring port.
  * A REAL nats-server started by the real CLI (`mesh broker up/init/add-identity`); every refusal is
  * observed from the verifier (its reason in the sidecar's log, its counts, `mesh hooks list`) or
  * from nats-server itself (/varz), with its text.
