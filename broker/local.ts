@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync, openSync, writeFileSync } from "node:
 import { createConnection } from "node:net";
 import { delimiter, join } from "node:path";
 import { MeshError } from "../src/base/errors.js";
-import { DEFAULT_CLIENT_PORT, DEFAULT_MONITOR_PORT, renderServerConfig } from "./server-config.js";
+import { DEFAULT_CLIENT_PORT, DEFAULT_MONITOR_HOST, DEFAULT_MONITOR_PORT, renderServerConfig } from "./server-config.js";
 
 /**
  * The embedded broker: nats-server as a child process with its own state directory
@@ -35,6 +35,8 @@ export interface LocalBrokerOptions {
   stateDir: string;
   host?: string;
   port?: number;
+  /** Where the monitoring port listens: 127.0.0.1 unless asked (it is unauthenticated). */
+  monitorHost?: string;
   monitorPort?: number;
   serverName?: string;
   /** Extra nats-server config (auth, TLS). */
@@ -97,6 +99,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
   const host = o.host ?? "127.0.0.1";
   const port = o.port ?? DEFAULT_CLIENT_PORT;
   const monitorPort = o.monitorPort ?? DEFAULT_MONITOR_PORT;
+  const monitorHost = o.monitorHost ?? DEFAULT_MONITOR_HOST;
   mkdirSync(join(o.stateDir, "jetstream"), { recursive: true, mode: 0o700 });
   const configPath = join(o.stateDir, "nats-server.conf");
   writeFileSync(
@@ -105,6 +108,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
       serverName: o.serverName ?? "mesh-local",
       host,
       port,
+      monitorHost,
       monitorPort,
       storeDir: join(o.stateDir, "jetstream"),
       ...(o.extra ? { extra: o.extra } : {}),
@@ -137,7 +141,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
   if (o.detach) child.unref();
   return {
     url: `nats://${connectHost}:${port}`,
-    monitorUrl: `http://${connectHost}:${monitorPort}`,
+    monitorUrl: `http://${monitorHost === "0.0.0.0" || monitorHost === "::" ? "127.0.0.1" : monitorHost.includes(":") ? `[${monitorHost}]` : monitorHost}:${monitorPort}`,
     configPath,
     pid: child.pid ?? -1,
     child,

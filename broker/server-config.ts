@@ -7,6 +7,11 @@ export interface ServerConfigOptions {
   serverName: string;
   host: string;
   port: number;
+  /**
+   * Where the monitoring port listens (default 127.0.0.1, whatever `host` is): it has no
+   * authentication and lists every client, nkey and subscription (`/connz?subs=1&auth=1`).
+   */
+  monitorHost?: string;
   monitorPort: number;
   storeDir: string;
   /** Largest message the broker accepts. 1 MiB is the NATS default and plenty for text turns. */
@@ -21,13 +26,27 @@ export interface ServerConfigOptions {
 export const DEFAULT_CLIENT_PORT = 4222;
 export const DEFAULT_MONITOR_PORT = 8222;
 export const DEFAULT_MAX_PAYLOAD = "1MB";
+export const DEFAULT_MONITOR_HOST = "127.0.0.1";
+
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The warning printed (stderr) when the monitoring port listens beyond loopback. */
+export function monitorExposedWarning(host: string, port: number): string {
+  return `warning: the monitoring port ${host}:${port} is reachable beyond this machine; it is unauthenticated and lists every client, nkey and subscription (use --monitor-host 127.0.0.1 unless you need it)`;
+}
 
 export function renderServerConfig(o: ServerConfigOptions): string {
   const lines = [
     "# openclaw-mesh broker configuration (rendered by broker/server-config.ts; keep in sync)",
     `server_name: ${JSON.stringify(o.serverName)}`,
     `listen: ${JSON.stringify(`${o.host}:${o.port}`)}`,
-    `http: ${JSON.stringify(`${o.host}:${o.monitorPort}`)}`,
+    ...(isLoopback(o.monitorHost ?? DEFAULT_MONITOR_HOST)
+      ? []
+      : ["# monitoring beyond loopback: unauthenticated, lists every client, nkey and subscription; publish it on 127.0.0.1 only"]),
+    `http: ${JSON.stringify(`${o.monitorHost ?? DEFAULT_MONITOR_HOST}:${o.monitorPort}`)}`,
     `max_payload: ${o.maxPayload ?? DEFAULT_MAX_PAYLOAD}`,
     "",
     "jetstream {",
@@ -52,11 +71,16 @@ export function renderServerConfig(o: ServerConfigOptions): string {
   return lines.join("\n") + "\n";
 }
 
-/** The settings of broker/nats-server.conf, the file docker-compose.yml mounts. */
+/**
+ * The settings of broker/nats-server.conf, the file docker-compose.yml mounts. Inside a container
+ * the monitoring port has to listen on 0.0.0.0 for Docker to publish it at all; docker-compose.yml
+ * publishes it on the host's 127.0.0.1 only.
+ */
 export const CONTAINER_CONFIG: ServerConfigOptions = {
   serverName: "mesh",
   host: "0.0.0.0",
   port: DEFAULT_CLIENT_PORT,
+  monitorHost: "0.0.0.0",
   monitorPort: DEFAULT_MONITOR_PORT,
   storeDir: "/data/jetstream",
 };
@@ -67,6 +91,8 @@ export const CLUSTER_NODES = ["n1", "n2", "n3"] as const;
 export function containerClusterConfig(node: (typeof CLUSTER_NODES)[number]): ServerConfigOptions {
   return {
     ...CONTAINER_CONFIG,
+    // No node's monitoring port is published: it stays on the container's own loopback.
+    monitorHost: "127.0.0.1",
     serverName: node,
     cluster: { name: "mesh", host: "0.0.0.0", port: 6222, routes: CLUSTER_NODES.map((n) => `nats://${n}:6222`) },
   };

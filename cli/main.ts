@@ -273,6 +273,7 @@ broker
   .option("--host <host>", "address to listen on (0.0.0.0 or the tailnet IP to serve other machines)", "127.0.0.1")
   .option("--port <port>", "client port", (v) => parsePort(v), 4222)
   .option("--monitor-port <port>", "monitoring (HTTP) port", (v) => parsePort(v), 8222)
+  .option("--monitor-host <host>", "address of the monitoring port (unauthenticated: keep it on loopback unless you need it elsewhere)", "127.0.0.1")
   .option("--detach", "run in the background (pid in the state directory)")
   .option("--no-provision", "do not create streams and buckets")
   .addHelpText(
@@ -280,7 +281,7 @@ broker
     `
 Examples:
   $ mesh broker up                                 loopback only, foreground (Ctrl-C stops it)
-  $ mesh broker up --host 100.101.102.103 --detach serve the tailnet from this Mac`,
+  $ mesh broker up --host 100.101.102.103 --detach serve the tailnet from this Mac (monitoring stays on 127.0.0.1)`,
   )
   .action(run(async () => (await import("./commands/broker.js")).up));
 

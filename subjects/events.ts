@@ -1,4 +1,7 @@
 import { z } from "zod";
+import type { Envelope } from "./envelope-core.js";
+import { zodLine } from "./envelope.js";
+import { isIdentity } from "./identity.js";
 
 /**
  * Lifecycle events: `events.<identity>.<kind>` where kind is one of the dotted paths below
@@ -82,6 +85,27 @@ export const eventBodies = {
 } satisfies Record<EventKind, z.ZodType>;
 
 export type EventBody<K extends EventKind> = z.infer<(typeof eventBodies)[K]>;
+
+export type EventCheck = { ok: true; known: boolean } | { ok: false; reason: string };
+
+/**
+ * Is this envelope the event its subject says it is? kind "event", each kind token of
+ * `events.<id>.<kind…>` a valid token, `type` equal to that kind, and — for a kind of this table —
+ * a body matching its schema. `known: false` for a kind outside the table (its body is not checked:
+ * the caller decides whether to accept it).
+ */
+export function checkEvent(env: Envelope, subject: string): EventCheck {
+  if (env.kind !== "event") return { ok: false, reason: `kind ${JSON.stringify(env.kind)} is not an event` };
+  const tokens = subject.split(".").slice(2);
+  const bad = tokens.find((t) => !isIdentity(t));
+  if (tokens.length === 0 || bad !== undefined) return { ok: false, reason: `event kind ${JSON.stringify(tokens.join("."))} on ${subject} is not lowercase letters, digits and dashes` };
+  const kind = tokens.join(".");
+  if (env.type !== kind) return { ok: false, reason: `type ${JSON.stringify(env.type ?? null)} does not match its subject ${subject}` };
+  if (!(kind in eventBodies)) return { ok: true, known: false };
+  const parsed = eventBodies[kind as EventKind].safeParse(env.body);
+  if (!parsed.success) return { ok: false, reason: `body does not match the ${kind} schema (${zodLine(parsed.error)})` };
+  return { ok: true, known: true };
+}
 
 /** A dead letter's body (`dlq.<id>.<source>`, envelope kind "dead-letter"). */
 export const deadLetterBody = z.object({

@@ -33,8 +33,8 @@ export {
   EnvelopeError,
 } from "./envelope.js";
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
-export { sidecarEventKinds, eventBodies, deadLetterBody, presenceSchema } from "./events.js";
-export type { EventKind, EventBody, DeadLetterBody, Presence } from "./events.js";
+export { sidecarEventKinds, eventBodies, checkEvent, deadLetterBody, presenceSchema } from "./events.js";
+export type { EventKind, EventBody, EventCheck, DeadLetterBody, Presence } from "./events.js";
 export { jobBodySchema, jobRecordSchema, jobStates, MAX_CAPABILITIES, recordWriterAllowed } from "./jobs.js";
 export type { JobBody, JobRecord, JobState } from "./jobs.js";
 export { signerFromSeed, verifyEnvelope, signingBytes } from "./signing.js";

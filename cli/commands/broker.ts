@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { identity } from "../../subjects/mod.js";
-import { brokerStatus, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
+import { brokerStatus, isLoopback, monitorExposedWarning, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
 import { meshHome, type GlobalOptions, type Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { authInclude, paths } from "../../broker/auth.js";
@@ -10,6 +10,7 @@ interface UpOptions extends GlobalOptions {
   stateDir?: string;
   host: string;
   port: number;
+  monitorHost: string;
   monitorPort: number;
   detach?: boolean;
   provision: boolean;
@@ -44,11 +45,13 @@ export async function up(opts: UpOptions): Promise<void> {
     stateDir,
     host: opts.host,
     port: opts.port,
+    monitorHost: opts.monitorHost,
     monitorPort: opts.monitorPort,
     ...(opts.detach ? { detach: true } : {}),
     ...(auth ? { extra: auth } : {}),
   });
   process.stdout.write(`broker: ${broker.url} (pid ${broker.pid}, state ${stateDir}, monitoring ${broker.monitorUrl})\n`);
+  if (!isLoopback(opts.monitorHost)) process.stderr.write(`${monitorExposedWarning(opts.monitorHost, opts.monitorPort)}\n`);
   if (opts.provision) {
     const nc = await connectMesh({ server: broker.url, name: "mesh-broker-up", ...(auth ? { creds: paths(stateDir).admin } : {}) });
     try {

@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { identityFromHostname } from "../../subjects/mod.js";
 import { ruleStatus, testRule } from "../../src/features/hooks/status.js";
+import { HOOK_STATS_FILE, readHookStats } from "../../src/features/hooks/stats-file.js";
 import type { AgentPort } from "../../src/agent/port.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
@@ -14,11 +16,15 @@ export async function list(opts: GlobalOptions & { json?: boolean }): Promise<vo
     process.stdout.write(`no hook rules in ${r.configPath} (see README "Hooks and alerts")\n`);
     return;
   }
-  const rows = await withConnection(r, (nc) => ruleStatus(nc, self, rules));
+  const { sidecarStateDir } = await import("../../src/sidecar/from-config.js");
+  const stats = readHookStats(join(sidecarStateDir(r, self), HOOK_STATS_FILE));
+  const rows = await withConnection(r, (nc) => ruleStatus(nc, self, rules, stats));
   if (opts.json) return printJson(rows);
   for (const row of rows) {
     const lag = row.lag === undefined ? "not started" : `lag ${row.lag}${row.inFlight ? ` (+${row.inFlight} in flight)` : ""}`;
-    process.stdout.write(`${row.name.padEnd(20)} ${row.on.padEnd(28)} ${row.action.padEnd(8)} ${lag}${row.when ? `  when ${JSON.stringify(row.when)}` : ""}\n`);
+    const counts = row.fired === undefined ? "" : `  fired ${row.fired}, skipped ${row.skipped ?? 0}, refused ${row.refused ?? 0}, dead-lettered ${row.deadLettered ?? 0}`;
+    process.stdout.write(`${row.name.padEnd(20)} ${row.on.padEnd(28)} ${row.action.padEnd(8)} ${lag}${counts}${row.from ? `  from ${row.from.join(",")}` : ""}${row.when ? `  when ${JSON.stringify(row.when)}` : ""}\n`);
+    if (row.lastRefusal) process.stdout.write(`  last refused: ${row.lastRefusal}\n`);
   }
 }
 

@@ -3,14 +3,17 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeEnvelope, eventSubject, newEnvelope, type EventBody, type EventKind } from "../../subjects/mod.js";
 import type { Logger } from "../base/log.js";
 import { within } from "../base/backoff.js";
+import { signerOf } from "./connection.js";
 
 /**
- * Publishes this identity's lifecycle events (events.<id>.<kind>) to the EVENTS stream.
+ * Publishes this identity's lifecycle events (events.<id>.<kind>) to the EVENTS stream, signed
+ * with the connection's nkey when it has one (hook rules verify every event before acting on it).
  * Publishing never blocks the caller's work: the JetStream ack is awaited in the background and a
  * failure is logged (monitoring must not stop delivery).
  */
 export class EventPublisher {
   private readonly js: JetStreamClient;
+  private readonly nc: NatsConnection;
   private inflight = new Set<Promise<unknown>>();
   published = 0;
   failed = 0;
@@ -20,11 +23,15 @@ export class EventPublisher {
     private readonly self: string,
     private readonly log: Logger,
   ) {
+    this.nc = nc;
     this.js = jetstream(nc);
   }
 
   emit<K extends EventKind>(kind: K, body: EventBody<K>): void {
-    const env = newEnvelope({ from: this.self, to: "*", kind: "event", type: kind, body });
+    const unsigned = newEnvelope({ from: this.self, to: "*", kind: "event", type: kind, body });
+    // Signed with this identity's nkey (secure mesh), like every other envelope: hook rules verify it.
+    const signer = signerOf(this.nc);
+    const env = signer ? signer.sign(unsigned) : unsigned;
     const p = this.js
       .publish(eventSubject(this.self, ...kind.split(".")), encodeEnvelope(env), { msgID: env.id })
       .then(() => {

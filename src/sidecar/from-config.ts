@@ -117,6 +117,11 @@ function capabilitiesOf(r: Resolved, flag?: string): string[] {
   return caps;
 }
 
+/** The sidecar's state directory: the flag, the config's sidecar.stateDir, or ~/.config/openclaw-mesh/sidecar-<id>. */
+export function sidecarStateDir(r: Resolved, id: string, flag?: string): string {
+  return expandHome(flag ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`));
+}
+
 /**
  * Builds a Sidecar from the resolved configuration. `tuning` overrides options the config file does
  * not carry (timers in tests, a stand-in agent in load tests); users never pass it.
@@ -124,7 +129,7 @@ function capabilitiesOf(r: Resolved, flag?: string): string[] {
 export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions> = {}): Promise<Sidecar> {
   const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
   const sc = r.config.sidecar;
-  const stateDir = expandHome(flags.stateDir ?? sc?.stateDir ?? join(meshHome(), `sidecar-${id}`));
+  const stateDir = sidecarStateDir(r, id, flags.stateDir);
   let agent = tuning.agent ?? (await agentFromConfig(r, { ...(flags.gateway ? { gatewayUrl: flags.gateway } : {}), log }));
   let a2a: SidecarOptions["a2a"];
   const choice = chooseBridge(r);

@@ -10,7 +10,7 @@ import { MAX_REQUEST_BYTES, a2aEndpoint, agentCard } from "../features/conversat
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { InboxStats } from "../features/inbox/consumer.js";
 import type { JobStats } from "../features/jobs/worker.js";
-import type { RuleStats } from "../features/hooks/runner.js";
+import type { RuleStats } from "../features/hooks/stats-file.js";
 
 /** What the endpoints read from a running sidecar. */
 export interface SidecarView {
@@ -67,6 +67,7 @@ export async function metricsText(s: SidecarView): Promise<string> {
   if (hooks) {
     const rules = [...hooks.entries()];
     blocks.push(line("mesh_hooks_fired_total", "Hook actions that succeeded.", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.fired])));
+    blocks.push(line("mesh_hooks_refused_total", "Events refused before matching (unverified sender, wrong shape).", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.refused])));
     blocks.push(line("mesh_hooks_dead_lettered_total", "Hook actions given up on.", "counter", rules.map(([r, st]) => [{ ...id, rule: r }, st.deadLettered])));
   }
   return `${blocks.join("\n")}\n`;

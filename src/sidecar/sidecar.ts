@@ -16,6 +16,7 @@ import { MeshVerifier } from "../bus/verify.js";
 import { JobWorker } from "../features/jobs/worker.js";
 import { HookRunner } from "../features/hooks/runner.js";
 import type { HookRule } from "../features/hooks/rules.js";
+import { HOOK_STATS_FILE } from "../features/hooks/stats-file.js";
 import { PeerAlerter, type PeerAlertConfig } from "../features/alerts/peer-alerts.js";
 import type { AgentPort } from "../agent/port.js";
 import type { SidecarView } from "./http.js";
@@ -185,7 +186,15 @@ export class Sidecar {
     }
     this.inbox.start();
     if (this.o.hooks?.length) {
-      this.hooks = new HookRunner({ nc: this.nc, self: this.self, rules: this.o.hooks, agent: this.o.agent, log });
+      this.hooks = new HookRunner({
+        nc: this.nc,
+        self: this.self,
+        rules: this.o.hooks,
+        agent: this.o.agent,
+        log,
+        verifier,
+        statsFile: join(this.o.stateDir, HOOK_STATS_FILE),
+      });
       await this.hooks.start();
     }
     if (this.o.alerts) {

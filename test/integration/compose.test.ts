@@ -54,10 +54,15 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
     expect(r.stdout.trim().split("\n").sort()).toEqual(["n1", "n2", "n3", "nats"]);
   });
 
-  it("runs the single broker with broker/nats-server.conf, JetStream on", async () => {
+  it("runs the single broker with broker/nats-server.conf, JetStream on; its monitoring port is published on the host's 127.0.0.1 only", async () => {
     const port = await freePort();
-    const r = run(["up", "-d", "nats"], { MESH_PORT: String(port), MESH_MONITOR_PORT: String(await freePort()) });
+    const monitor = await freePort();
+    const r = run(["up", "-d", "nats"], { MESH_PORT: String(port), MESH_MONITOR_PORT: String(monitor) });
     expect(r.status, r.stderr).toBe(0);
+    // Docker's own answer: where the container's 8222 is published.
+    const published = run(["port", "nats", "8222"], { MESH_PORT: String(port), MESH_MONITOR_PORT: String(monitor) });
+    expect(published.status, published.stderr).toBe(0);
+    expect(published.stdout.trim()).toBe(`127.0.0.1:${monitor}`);
     let nc;
     for (let i = 0; ; i++) {
       try {
@@ -70,6 +75,9 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
     }
     expect(nc.info?.server_name).toBe("mesh");
     expect(nc.info?.max_payload).toBe(1024 * 1024);
+    // Inside the container it listens on 0.0.0.0 (Docker could not publish it otherwise), as the rendered file says.
+    const varz = (await (await fetch(`http://127.0.0.1:${monitor}/varz`)).json()) as { http_host: string };
+    expect(varz.http_host).toBe("0.0.0.0");
     await provision(nc);
     const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via compose" });
     expect(sent.stream).toBe("INBOX");

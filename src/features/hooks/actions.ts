@@ -3,7 +3,7 @@ import { alertSessionKey, hookSessionKey, type Envelope } from "../../../subject
 import { postJson, type PostError } from "../../base/http-post.js";
 import { retryableStatus, type AgentPort, type DeliveryResult } from "../../agent/port.js";
 import type { HookAction } from "./rules.js";
-import { render } from "./template.js";
+import { framing, quotesPeerText, render } from "./template.js";
 
 export interface ActionContext {
   agent: AgentPort;
@@ -22,12 +22,23 @@ export function actionSession(action: HookAction, ruleName: string): string | un
   return undefined;
 }
 
+/**
+ * The text of a turn for the agent (agent, alert, wake): the rule's own text as written, a peer's
+ * values quoted and capped, and — when any are quoted — the framing line first, so the agent knows
+ * they are data from a peer's event, not instructions.
+ */
+export function agentText(t: string, ctx: Record<string, unknown>, env: Envelope, rule: string, quote: "json" | "plain"): string {
+  const text = render(t, ctx, { quote });
+  return quotesPeerText(t) ? `${framing(rule, env.from)}\n${text}` : text;
+}
+
 /** Runs one action for one event; the result says whether a retry can help. */
 export async function runAction(action: HookAction, env: Envelope, subject: string, c: ActionContext): Promise<DeliveryResult> {
   const ctx = templateContext(env, subject);
   switch (action.type) {
     case "webhook": {
-      const body = action.body ? render(action.body, ctx) : JSON.stringify(env);
+      // A machine reads it: peer values quoted as JSON string literals, not cut.
+      const body = action.body ? render(action.body, ctx, { maxChars: 0 }) : JSON.stringify(env);
       const headers: Record<string, string> = { "content-type": action.body ? "text/plain; charset=utf-8" : "application/json", ...action.headers };
       if (action.secret) headers["x-mesh-signature"] = `sha256=${createHmac("sha256", action.secret).update(body).digest("hex")}`;
       headers["x-mesh-rule"] = c.ruleName;
@@ -41,14 +52,15 @@ export async function runAction(action: HookAction, env: Envelope, subject: stri
       }
     }
     case "wake":
-      return c.agent.wake(render(action.text, ctx));
+      return c.agent.wake(agentText(action.text, ctx, env, c.ruleName, "json"));
     case "agent":
     case "alert":
       return c.agent.automation({
         source: action.type === "agent" ? "hook" : "alert",
         rule: c.ruleName,
         eventId: env.id,
-        text: render(action.message, ctx),
+        // An alert's text ends up on a phone: its peer values keep no control characters.
+        text: agentText(action.message, ctx, env, c.ruleName, action.type === "alert" ? "plain" : "json"),
         session: actionSession(action, c.ruleName)!,
         ...(action.type === "alert" ? { deliverTo: { channel: action.channel, to: action.to } } : {}),
       });

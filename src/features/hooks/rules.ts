@@ -72,6 +72,14 @@ export const ruleSchema = z
         ctx.addIssue({ code: "custom", message: (err as Error).message });
       }
     }),
+    /**
+     * Allowed senders: the event's (verified) `from` must be one of these identities, else the rule
+     * does not fire. Unset: any identity whose events match `on`.
+     */
+    from: z
+      .array(z.string().refine(isIdentity, { message: "identities are lowercase letters, digits and dashes" }))
+      .min(1, { message: "list at least one identity (or leave `from` out for any sender)" })
+      .optional(),
     /** Every listed path must equal the value (or match the regex / be in the list). */
     when: z.record(z.string(), condition).optional(),
     action: actionSchema,
@@ -80,6 +88,24 @@ export const ruleSchema = z
   })
   .strict();
 export type HookRule = z.infer<typeof ruleSchema>;
+
+/** Why this sender may not fire the rule (its `from` list), or undefined when it may. */
+export function senderRefused(rule: HookRule, from: string): string | undefined {
+  if (!rule.from || rule.from.includes(from)) return undefined;
+  return `sender ${from} is not in the rule's from list (${rule.from.join(", ")})`;
+}
+
+/**
+ * Whether the rule takes events of kinds outside subjects/events.ts (which have no schema): only when
+ * it names who or what it listens to — a literal sender or kind in `on` (`events.nova.>`,
+ * `events.*.build.>`) or a `from` list. `events.>` and `events.*.>` fire on the known kinds only.
+ */
+export function takesUnknownKinds(rule: HookRule): boolean {
+  if (rule.from) return true;
+  const [, who, kind] = rule.on.split(".");
+  const literal = (t: string | undefined): boolean => t !== undefined && t !== "*" && t !== ">";
+  return literal(who) || literal(kind);
+}
 
 export function matches(rule: HookRule, ctx: Record<string, unknown>): boolean {
   if (!rule.when) return true;

@@ -3,22 +3,23 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureHookConsumer } from "../../../broker/provision.js";
 import { hookConsumerName, hooksStreamName } from "../../../subjects/names.js";
-import { isAutomationSession, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
+import { checkEvent, isAutomationSession, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import { deadLetter } from "../../bus/dead-letter.js";
+import { MeshVerifier } from "../../bus/verify.js";
+import { writeHookStats, type RuleStats } from "./stats-file.js";
 import type { AgentPort } from "../../agent/port.js";
 import { runAction, templateContext } from "./actions.js";
-import { matches, type HookRule } from "./rules.js";
+import { matches, senderRefused, takesUnknownKinds, type HookRule } from "./rules.js";
 
-export interface RuleStats {
-  fired: number;
-  skipped: number;
-  retried: number;
-  deadLettered: number;
-}
+/** What the runner needs of the verifier (src/bus/verify.ts). */
+export type EventVerifier = Pick<MeshVerifier, "verify">;
+
+/** How long an event waits before it is checked again when the registry cannot be read. */
+const VERIFY_RETRY_MS = 5000;
 
 /** True for events this sidecar caused by running a hook action (firing on them would loop). */
 function causedByHook(env: Envelope, self: string): boolean {
@@ -45,15 +46,23 @@ export class HookRunner {
       agent: AgentPort;
       log: Logger;
       backoff?: BackoffPolicy;
+      /** The sidecar's verifier; opened here when not given. */
+      verifier?: EventVerifier;
+      /** Where the counts and the last refusal are kept for `mesh hooks list` (the sidecar's state dir). */
+      statsFile?: string;
     },
   ) {}
 
+  private verifier!: EventVerifier;
+  private statsTimer: NodeJS.Timeout | undefined;
+
   async start(): Promise<void> {
+    this.verifier = this.o.verifier ?? (await MeshVerifier.open(this.o.nc, this.o.log));
     const jsm = await jetstreamManager(this.o.nc);
     for (const rule of this.o.rules) {
       const change = await ensureHookConsumer(jsm, this.o.self, rule.name, rule.on);
       if (change !== "unchanged") this.o.log.info({ rule: rule.name, on: rule.on }, "hook rule starts from now");
-      this.stats.set(rule.name, { fired: 0, skipped: 0, retried: 0, deadLettered: 0 });
+      this.stats.set(rule.name, { fired: 0, skipped: 0, refused: 0, retried: 0, deadLettered: 0 });
       this.loops.push(this.run(rule, hookConsumerName(this.o.self, rule.name)));
     }
   }
@@ -71,32 +80,84 @@ export class HookRunner {
     });
   }
 
+  /** Counts a refusal, logs its reason at warn, and acks: the event never fires this rule. */
+  private async refuse(rule: HookRule, m: JsMsg, reason: string, env?: Envelope): Promise<void> {
+    const stats = this.stats.get(rule.name)!;
+    stats.refused++;
+    stats.lastRefusal = reason;
+    this.o.log.warn({ rule: rule.name, seq: m.seq, subject: m.subject, event: env?.id, from: env?.from, reason }, "event refused; the rule does not fire");
+    this.statsChanged();
+    await m.ackAck().catch(() => undefined);
+  }
+
+  private async skip(rule: HookRule, m: JsMsg, reason?: string): Promise<void> {
+    this.stats.get(rule.name)!.skipped++;
+    if (reason) this.o.log.info({ rule: rule.name, seq: m.seq, subject: m.subject, reason }, "event skipped");
+    this.statsChanged();
+    await m.ackAck().catch(() => undefined);
+  }
+
   private async handle(rule: HookRule, m: JsMsg): Promise<void> {
     const stats = this.stats.get(rule.name)!;
     let env: Envelope;
     try {
       env = parseEnvelope(m.data);
     } catch (err) {
-      stats.skipped++;
-      this.o.log.warn({ rule: rule.name, seq: m.seq, err: (err as Error).message }, "not an envelope; skipped");
-      await m.ackAck().catch(() => undefined);
+      await this.refuse(rule, m, `not an envelope: ${(err as Error).message}`);
+      return;
+    }
+    // Verified before anything looks at it: its sender is the identity in its subject, it is signed
+    // by that identity's key, and it was signed when it was stored.
+    const verdict = await this.verifier.verify(env, {
+      subject: m.subject,
+      subjectNames: "from",
+      at: new Date(Math.floor(Number(m.info.timestampNanos) / 1e6)),
+    });
+    if (!verdict.ok && verdict.retry) {
+      // Fail closed without losing it: the event waits until the registry can be read.
+      this.o.log.warn({ rule: rule.name, seq: m.seq, reason: verdict.reason }, "cannot verify the event now; it waits");
+      safeNak(m, VERIFY_RETRY_MS);
+      return;
+    }
+    if (!verdict.ok) {
+      await this.refuse(rule, m, verdict.reason, env);
+      return;
+    }
+    const shape = checkEvent(env, m.subject);
+    if (!shape.ok) {
+      await this.refuse(rule, m, shape.reason, env);
+      return;
+    }
+    if (!shape.known && !takesUnknownKinds(rule)) {
+      await this.refuse(
+        rule,
+        m,
+        `unknown event kind ${env.type ?? ""} (a rule whose on is ${rule.on} fires on the known kinds only; name the sender or kind in on, or list from)`,
+        env,
+      );
+      return;
+    }
+    const notAllowed = senderRefused(rule, env.from);
+    if (notAllowed) {
+      await this.skip(rule, m, notAllowed);
       return;
     }
     if (causedByHook(env, this.o.self) || !matches(rule, templateContext(env, m.subject))) {
-      stats.skipped++;
-      await m.ackAck().catch(() => undefined);
+      await this.skip(rule, m);
       return;
     }
     for (let attempt = 1; ; attempt++) {
       const res = await runAction(rule.action, env, m.subject, { agent: this.o.agent, ruleName: rule.name });
       if (res.ok) {
         stats.fired++;
+        this.statsChanged();
         this.o.log.info({ rule: rule.name, event: env.id, type: env.type }, "hook fired");
         await m.ackAck().catch(() => undefined);
         return;
       }
       if (!res.retryable || attempt >= rule.maxAttempts) {
         stats.deadLettered++;
+        this.statsChanged();
         const reason = `rule ${rule.name}: ${res.reason}${res.retryable ? ` (gave up after ${attempt} attempts)` : ""}`;
         this.o.log.error({ rule: rule.name, event: env.id, reason }, "hook action dead-lettered");
         await deadLetter(this.o.nc, this.o.self, "hooks", {
@@ -120,8 +181,29 @@ export class HookRunner {
     }
   }
 
+  /** Keeps the stats file (for `mesh hooks list`) at most 200 ms behind. */
+  private statsChanged(): void {
+    if (!this.o.statsFile || this.statsTimer) return;
+    this.statsTimer = setTimeout(() => {
+      this.statsTimer = undefined;
+      this.writeStats();
+    }, 200);
+  }
+
+  private writeStats(): void {
+    if (!this.o.statsFile) return;
+    try {
+      writeHookStats(this.o.statsFile, this.stats);
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message, file: this.o.statsFile }, "could not write the hook stats file");
+    }
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.all(this.loops);
+    if (this.statsTimer) clearTimeout(this.statsTimer);
+    this.statsTimer = undefined;
+    this.writeStats();
   }
 }
