@@ -153,7 +153,9 @@ export async function provisionIdentity(
   opts: { replicas?: number; limits?: IdentityLimits; ackWaitMs?: number } = {},
 ): Promise<Pick<ProvisionReport, "streams" | "consumers">> {
   const out: Pick<ProvisionReport, "streams" | "consumers"> = { streams: {}, consumers: {} };
-  for (const def of identityStreamDefinitions(id, opts.replicas ?? 1, opts.limits)) out.streams[def.name] = await ensureStream(jsm, def);
+  // As many replicas as the mesh's shared streams have (a cluster provisioned with --replicas 3).
+  const replicas = opts.replicas ?? (await jsm.streams.info(STREAMS.events).then((i) => i.config.num_replicas, () => 1));
+  for (const def of identityStreamDefinitions(id, replicas, opts.limits)) out.streams[def.name] = await ensureStream(jsm, def);
   out.consumers[`${inboxStreamName(id)}/${inboxConsumer(id).durable_name}`] = await ensureInboxConsumer(jsm, id, opts.ackWaitMs);
   return out;
 }

@@ -1,4 +1,4 @@
-import { jetstream, type PubAck } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { errors, headers, type NatsConnection } from "@nats-io/nats-core";
 import { ApiCodes, apiCode, firstLine, isNoResponders, permissionDenied } from "../base/nats-errors.js";
 // Specific modules, not subjects/mod.js: publishing must not load zod (CLI start-up time).
@@ -17,12 +17,17 @@ export interface Published {
   duplicate?: boolean;
 }
 
+/** The recipient has no inbox stream (never provisioned). */
+export class NoInboxError extends MeshError {
+  override name = "NoInboxError";
+}
+
 function jsError(err: unknown, subject: string): MeshError {
   const msg = firstLine(err);
   if (isNoResponders(err)) {
     const to = ownerOf(subject);
     if (to && isIdentity(to) && subject === inboxSubject(to)) {
-      return new MeshError(`${to} has no inbox yet: its sidecar makes it on first start (on a secure mesh: \`mesh broker add-identity ${to}\`)`);
+      return new NoInboxError(`${to} has no inbox yet: its sidecar makes it on first start (on a secure mesh: \`mesh broker add-identity ${to}\`)`);
     }
     return new MeshError(`no stream stores ${subject}: run \`mesh broker provision\` first`);
   }
@@ -71,12 +76,32 @@ export async function publishRaw(
   return { subject };
 }
 
+/**
+ * Publishes into a recipient's durable inbox. On an open mesh an identity that never started has
+ * no inbox stream yet: it is made here (as its sidecar would), so the message waits for it. On a
+ * secure mesh only the admin may make one (`add-identity`), and the sender is told so.
+ */
+export async function publishToInbox(nc: NatsConnection, env: Envelope): Promise<Published> {
+  try {
+    return await publishEnvelope(nc, inboxSubject(env.to), env);
+  } catch (err) {
+    if (!(err instanceof NoInboxError)) throw err;
+    try {
+      const { provisionIdentity } = await import("../../broker/provision.js");
+      await provisionIdentity(await jetstreamManager(nc), env.to);
+    } catch {
+      throw err;
+    }
+    return publishEnvelope(nc, inboxSubject(env.to), env);
+  }
+}
+
 /** `mesh send`: a text message into another identity's durable inbox. */
 export async function sendMessage(
   nc: NatsConnection,
   m: Omit<NewEnvelope, "kind"> & { kind?: NewEnvelope["kind"] },
 ): Promise<Published & { envelope: Envelope }> {
   const env = newEnvelope({ ...m, kind: m.kind ?? "message" });
-  const published = await publishEnvelope(nc, inboxSubject(env.to), env);
+  const published = await publishToInbox(nc, env);
   return { ...published, envelope: env };
 }

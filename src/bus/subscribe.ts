@@ -22,6 +22,15 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
 }
 
+
+function decode(m: Omit<SeenMessage, "envelope">): SeenMessage {
+  try {
+    return { ...m, envelope: parseEnvelope(m.data) };
+  } catch {
+    return m;
+  }
+}
+
 /** Does subject pattern `a` overlap pattern `b` (both may contain * and >)? */
 export function overlaps(a: string, b: string): boolean {
   const x = a.split(".");
@@ -34,14 +43,6 @@ export function overlaps(a: string, b: string): boolean {
     if (p !== "*" && q !== "*" && p !== q) return false;
   }
   return true;
-}
-
-function decode(m: Omit<SeenMessage, "envelope">): SeenMessage {
-  try {
-    return { ...m, envelope: parseEnvelope(m.data) };
-  } catch {
-    return m;
-  }
 }
 
 /** Live + replay: with last/since, ordered consumers on every stream the pattern touches. */
@@ -84,9 +85,9 @@ export async function subscribe(
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     const streams: string[] = [];
-    for await (const si of jsm.streams.list()) {
-      if (si.config.subjects?.some((s) => overlaps(s, pattern))) streams.push(si.config.name);
-    }
+    // Stream names by subject (the server matches the pattern): STREAM.NAMES, which every
+    // identity may call, where STREAM.LIST would show other identities' streams' state.
+    for await (const name of jsm.streams.names(pattern)) streams.push(name);
     if (streams.length === 0) {
       throw new MeshError(`no stream stores ${pattern}, so there is nothing to replay (drop --last/--since for live messages)`);
     }

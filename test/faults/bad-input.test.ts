@@ -106,7 +106,7 @@ describe("faults: bad input", () => {
     const bySeq = new Map<number, DeadLetterBody[]>();
     for (const d of deadNow) {
       const b = d.body as DeadLetterBody;
-      expect(b.stream, JSON.stringify(b)).toBe("INBOX");
+      expect(b.stream, JSON.stringify(b)).toBe("INBOX-f6");
       bySeq.set(b.seq!, [...(bySeq.get(b.seq!) ?? []), b]);
     }
     // Each message's own fate and reason, one by one.

@@ -50,11 +50,11 @@ describe("faults: cluster", () => {
       const verifyCut = async (): Promise<{ replica: PeerInfo; seenAfterMs: number }> => {
         const deadline = Date.now() + 30_000;
         for (;;) {
-          const info = await jsm.streams.info("INBOX").catch(() => undefined);
+          const info = await jsm.streams.info("INBOX-f4").catch(() => undefined);
           const replica = info?.cluster?.leader !== "n2" ? info?.cluster?.replicas?.find((r) => r.name === "n2") : undefined;
           // Offline, or not heard from for 3 s: raft heartbeats reach a connected peer far more often.
           if (replica && (replica.offline || replica.active > 3e9)) return { replica, seenAfterMs: Date.now() - cutAt };
-          if (Date.now() > deadline) throw new Error(`30 s after the cut the INBOX group still reports n2 as ${JSON.stringify(info?.cluster)}`);
+          if (Date.now() > deadline) throw new Error(`30 s after the cut the INBOX-f4 group still reports n2 as ${JSON.stringify(info?.cluster)}`);
           await new Promise((r) => setTimeout(r, 250));
         }
       };
@@ -118,7 +118,7 @@ describe("faults: cluster", () => {
         broker: observedBroker(cluster.kind, nc),
         sent: r.sent,
         ...counts,
-        notes: `${events.join(", ")}; cut verified: ${(cut.seenAfterMs / 1000).toFixed(1)} s after the cut the INBOX group reported n2 ${cut.replica.offline ? "offline" : `not heard from for ${(cut.replica.active / 1e9).toFixed(1)} s`}; n2 cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; publisher on n3; longest publish pause ${r.maxPauseMs} ms; stream ran ${((lastAck - t0) / 1000).toFixed(1)} s; stream R${(await jsm.streams.info("INBOX")).config.num_replicas}`,
+        notes: `${events.join(", ")}; cut verified: ${(cut.seenAfterMs / 1000).toFixed(1)} s after the cut the INBOX-f4 group reported n2 ${cut.replica.offline ? "offline" : `not heard from for ${(cut.replica.active / 1e9).toFixed(1)} s`}; n2 cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; publisher on n3; longest publish pause ${r.maxPauseMs} ms; stream ran ${((lastAck - t0) / 1000).toFixed(1)} s; stream R${(await jsm.streams.info("INBOX-f4")).config.num_replicas}`,
       });
       expect(cut.replica.offline || cut.replica.active > 3e9).toBe(true);
       expect(r.maxPauseMs).toBeGreaterThan(0);

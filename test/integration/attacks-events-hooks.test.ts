@@ -265,13 +265,13 @@ describe("fail closed: a registry that cannot be read (threat 10, for hook rules
     }, 20_000);
     expect(new Set(waits.map((l) => l.reason))).toEqual(new Set(["identity registry unreadable (closed connection): cannot check nova's key"]));
     expect(blind.stats.get("registry-down")).toMatchObject({ fired: 0, refused: 0, skipped: 0, deadLettered: 0 });
-    const ci = await (await jetstreamManager(nc)).consumers.info("EVENTS", "hook-clawd-registry-down");
+    const ci = await (await jetstreamManager(nc)).consumers.info("HOOKS-clawd", "hook-clawd-registry-down");
     expect(ci.num_redelivered).toBeGreaterThanOrEqual(1);
     await blind.stop();
     expect(turnsOf("registry-down")).toEqual([]);
     const admin = await connectMesh({ server, creds: join(state, "admin.nk") });
     conns.push(admin);
-    expect((await storedEnvelopes(admin, "DLQ", "dlq.clawd.hooks")).filter((d) => (d.body as { originalId?: string }).originalId === ping.id)).toEqual([]);
+    expect((await storedEnvelopes(admin, "DLQ-clawd", "dlq.clawd.hooks")).filter((d) => (d.body as { originalId?: string }).originalId === ping.id)).toEqual([]);
 
     // The registry readable again (a runner with a working verifier on the same durable consumer): it fires once.
     const seeing = new HookRunner({ nc, self: "clawd", rules: [rule], agent, log: createLogger({ name: "seeing", level: "silent" }), verifier: await MeshVerifier.open(nc, createLogger({ name: "v", level: "silent" })) });

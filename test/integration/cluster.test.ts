@@ -33,7 +33,7 @@ afterAll(async () => {
 describe("3-node JetStream cluster", () => {
   it("replicated streams keep accepting messages with one node stopped", async () => {
     const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info("INBOX");
+    const info = await jsm.streams.info("INBOX-nova");
     expect(info.config.num_replicas).toBe(3);
     expect(info.cluster?.replicas?.length).toBe(2);
 
@@ -52,7 +52,7 @@ describe("3-node JetStream cluster", () => {
       }
     }
     expect(acked).toHaveLength(20);
-    const after = await jsm.streams.info("INBOX");
+    const after = await jsm.streams.info("INBOX-nova");
     expect(after.state.messages).toBe(25);
     // Every acknowledged message is readable with the node still down.
     const js = jetstream(nc);

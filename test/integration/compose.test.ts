@@ -80,7 +80,7 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
     expect(varz.http_host).toBe("0.0.0.0");
     await provision(nc);
     const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via compose" });
-    expect(sent.stream).toBe("INBOX");
+    expect(sent.stream).toBe("INBOX-nova");
     await nc.close();
   });
 
@@ -98,7 +98,7 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
       // The meta group needs a leader before a replicated stream can be made.
       for (let i = 0; ; i++) {
         try {
-          await provision(nc, { replicas: 3 });
+          await provision(nc, { replicas: 3, identities: ["nova"] });
           break;
         } catch (err) {
           if (i > 60) throw err;
@@ -106,8 +106,8 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
         }
       }
       const jsm = await jetstreamManager(nc);
-      const info = await until("INBOX replicated on all 3 nodes", async () => {
-        const i = await jsm.streams.info("INBOX");
+      const info = await until("INBOX-nova replicated on all 3 nodes", async () => {
+        const i = await jsm.streams.info("INBOX-nova");
         return i.cluster?.leader !== undefined && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current) ? i : undefined;
       }, 30_000);
       expect(info.config.num_replicas).toBe(3);
@@ -115,7 +115,7 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
       // A message published on one node is stored by the cluster and readable from another.
       const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via the compose cluster" });
       const other = await jetstreamManager(conns[2]!);
-      expect((await other.streams.getMessage("INBOX", { seq: sent.seq! }))!.json<{ id: string }>().id).toBe(sent.envelope.id);
+      expect((await other.streams.getMessage("INBOX-nova", { seq: sent.seq! }))!.json<{ id: string }>().id).toBe(sent.envelope.id);
     } finally {
       for (const c of conns) await c.close();
     }

@@ -34,7 +34,7 @@ describe("mesh up (embedded broker)", () => {
     try {
       await waitFor(() => out, /mesh is up/, 30_000);
       expect(out).toMatch(new RegExp(`broker: started nats://127\\.0\\.0\\.1:${port} \\(embedded nats-server`));
-      expect(out).toMatch(/stream INBOX created/);
+      expect(out).toMatch(/stream INBOX-clawd created/);
 
       const sent = await mesh(["send", "nova", "hello"], { env: { MESH_HOME: home, MESH_SERVER: env.MESH_SERVER, MESH_IDENTITY: "clawd" } });
       expect(sent.code, sent.stderr).toBe(0);

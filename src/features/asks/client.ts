@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { inboxSubject, newEnvelope, newId, parseEnvelope, replySubject, type Envelope } from "../../../subjects/mod.js";
+import { newEnvelope, newId, parseEnvelope, replySubject, type Envelope } from "../../../subjects/mod.js";
 import { formatDuration } from "../../base/duration.js";
 import { MeshError } from "../../base/errors.js";
-import { publishEnvelope } from "../../bus/publish.js";
+import { publishToInbox } from "../../bus/publish.js";
 import { isTimeout } from "../../base/nats-errors.js";
 import { MeshVerifier } from "../../bus/verify.js";
 import { createLogger } from "../../base/log.js";
@@ -42,7 +42,7 @@ export async function ask(
     sub.unsubscribe();
   }, a.timeoutMs);
   try {
-    const sent = await publishEnvelope(nc, inboxSubject(a.to), env);
+    const sent = await publishToInbox(nc, env);
     for await (const m of sub) {
       let reply: Envelope;
       try {
