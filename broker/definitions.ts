@@ -108,7 +108,8 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       max_bytes: limits.inboxBytes,
       max_msgs: limits.inboxMessages,
       max_msg_size: 1024 * 1024,
-      max_consumers: 4,
+      // Its durable consumer plus the admin's short-lived replay consumers.
+      max_consumers: 32,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: true,
@@ -125,7 +126,7 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       max_age: nanos(30 * DAY),
       max_bytes: 32 * 1024 ** 2,
       max_msg_size: 2 * 1024 * 1024,
-      max_consumers: 16,
+      max_consumers: 32,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: false,

@@ -19,6 +19,7 @@ import { MeshError } from "../../src/base/errors.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { storedEnvelopes, testSidecar, until } from "../support/sidecar.js";
 import { deniedPublish, startSecureMesh, violation, type SecureMesh } from "../support/secure-mesh.js";
+import { mesh } from "../support/cli.js";
 
 let m: SecureMesh;
 let hooks: HooksEndpoint;
@@ -39,11 +40,11 @@ afterAll(async () => {
 const reasons = (d: Array<{ body?: unknown }>): string[] => d.map((x) => (x.body as { reason: string }).reason);
 
 describe("attacker with nova's credential", () => {
-  it("1. forged answers: replies on reply.lyra.<id> claiming to be clawd's are refused by the asker's verifier (unsigned, signed by nova, honestly from nova); the ask times out (exit 3) instead of printing them", async () => {
+  it("1. forged answers: replies on reply.lyra.<id> claiming to be clawd's are refused by the asker's verifier (unsigned, signed by nova, honestly from nova); the genuine answer signed by clawd that follows is the one returned", async () => {
     const lyra = await m.as("lyra");
     const nova = await m.as("nova");
     const refused: string[] = [];
-    const asking = ask(lyra, { from: "lyra", to: "clawd", text: "what is the build status?", timeoutMs: 4000, onRefused: (r) => refused.push(r) }).catch((e: unknown) => e);
+    const asking = ask(lyra, { from: "lyra", to: "clawd", text: "what is the build status?", timeoutMs: 15_000, onRefused: (r) => refused.push(r) }).catch((e: unknown) => e);
     // The question's id (public in message.* events; here read by the admin from clawd's inbox).
     const q = await until("the stored question", async () => (await storedEnvelopes(m.admin, inboxStreamName("clawd"), "agent.clawd.inbox")).find((e) => e.kind === "ask"));
     const subject = replySubject("lyra", q.id.replace(/-/g, ""));
@@ -51,15 +52,35 @@ describe("attacker with nova's credential", () => {
     nova.publish(subject, encodeEnvelope(answer("clawd")));
     nova.publish(subject, encodeEnvelope(m.signer("nova").sign(answer("clawd"))));
     nova.publish(subject, encodeEnvelope(m.signer("nova").sign(answer("nova"))));
+    await nova.flush();
+    // What clawd's sidecar publishes (src/features/asks/responder.ts signs with clawd's key).
+    const clawd = await m.as("clawd");
+    clawd.publish(subject, encodeEnvelope(m.signer("clawd").sign({ ...answer("clawd"), body: "the real answer: 2 failures" })));
     const res = await asking;
-    expect(res).toBeInstanceOf(MeshError);
-    expect((res as MeshError).exitCode).toBe(3);
-    expect((res as MeshError).message).toMatch(/^no answer from clawd within 4.0s /);
+    expect(res).not.toBeInstanceOf(Error);
+    expect((res as Awaited<ReturnType<typeof ask>>).reply).toMatchObject({ from: "clawd", body: "the real answer: 2 failures" });
     expect(refused).toEqual([
       "refused a reply claiming to be from clawd: unsigned message claiming to be from clawd",
       "refused a reply claiming to be from clawd: signature does not match clawd's key (forged sender?)",
       "refused a reply claiming to be from nova: a reply from nova, but the question went to clawd",
     ]);
+  });
+
+  it("1b. a stream of forged replies does not keep an ask waiting: it ends at its deadline with exit code 3, every forgery refused", async () => {
+    const lyra = await m.as("lyra");
+    const nova = await m.as("nova");
+    const refused: string[] = [];
+    const asking = ask(lyra, { from: "lyra", to: "clawd", text: "still there?", timeoutMs: 3000, onRefused: (r) => refused.push(r) }).catch((e: unknown) => e);
+    const q = await until("the stored question", async () => (await storedEnvelopes(m.admin, inboxStreamName("clawd"), "agent.clawd.inbox")).find((e) => e.kind === "ask" && e.body === "still there?"));
+    const subject = replySubject("lyra", q.id.replace(/-/g, ""));
+    const spam = setInterval(() => nova.publish(subject, encodeEnvelope(newEnvelope({ from: "clawd", to: "lyra", kind: "reply", type: "ok", body: "fake", correlationId: q.id }))), 200);
+    const res = await asking;
+    clearInterval(spam);
+    expect(res).toBeInstanceOf(MeshError);
+    expect((res as MeshError).exitCode).toBe(3);
+    expect((res as MeshError).message).toMatch(/^no answer from clawd within 3\.0s /);
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(refused)).toEqual(new Set(["refused a reply claiming to be from clawd: unsigned message claiming to be from clawd"]));
   });
 
   it("2. dead letters are private: nova cannot read clawd's (consumer, MSG.GET, DIRECT.GET, subscribe), and reads its own", async () => {
@@ -212,6 +233,30 @@ describe("attacker with nova's credential", () => {
     expect(toLyra.stream).toBe("INBOX-lyra");
     const pres = await new Kvm(nova).open("mesh-presence");
     await expect(pres.put("nova", "x".repeat(16 * 1024))).rejects.toThrow("message size exceeds maximum allowed");
+  });
+
+  it("legitimate flows keep working under nova's own credential: send, replay of events and of its own dead letters, peers, job submit and list — with no permission error on stderr", async () => {
+    const env = { ...m.env, MESH_IDENTITY: "nova", MESH_CREDS: m.creds("nova") };
+    const sent = await mesh(["send", "lyra", "hello lyra", "--creds", m.creds("nova")], { env });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toMatch(/^sent [0-9a-f-]{36} to lyra \(INBOX-lyra seq \d+\)$/m);
+    await jetstream(await m.as("nova")).publish("events.nova.note", encodeEnvelope(m.signer("nova").sign(newEnvelope({ from: "nova", to: "*", kind: "event", type: "note", body: { n: 1 } }))));
+    const ev = await mesh(["sub", "events.>", "--last", "1", "--count", "1", "--json", "--creds", m.creds("nova")], { env });
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(ev.stderr).toBe("");
+    expect(JSON.parse(ev.stdout.trim()).envelope).toMatchObject({ from: "nova", type: "note" });
+    const dl = await mesh(["sub", "dlq.nova.>", "--last", "1", "--count", "1", "--json", "--creds", m.creds("nova")], { env });
+    expect(dl.code, dl.stderr).toBe(0);
+    expect(dl.stderr).toBe("");
+    expect(JSON.parse(dl.stdout.trim()).subject).toBe("dlq.nova.probe");
+    const peers = await mesh(["peers", "--creds", m.creds("nova")], { env });
+    expect(peers.code, peers.stderr).toBe(0);
+    expect(peers.stderr).toBe("");
+    const job = await mesh(["job", "submit", "tidy the notes", "--creds", m.creds("nova")], { env });
+    expect(job.code, job.stderr).toBe(0);
+    const list = await mesh(["job", "list", "--creds", m.creds("nova")], { env });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/queued +default +"tidy the notes"/);
   });
 
   it("10. fail closed: with an nkey but no readable registry, the verifier refuses (to retry later), never waves a message through", async () => {

@@ -22,6 +22,7 @@ import { parseCredential } from "../../broker/credentials.js";
 import { freePort } from "../support/ports.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { storedEnvelopes, until } from "../support/sidecar.js";
+import { deniedPublish, violation } from "../support/secure-mesh.js";
 
 const HOOKS_TOKEN = "hooks-token-SECRET-4f9a8b7c6d";
 let home: string;
@@ -61,30 +62,6 @@ afterAll(async () => {
 async function as(id: string): Promise<NatsConnection> {
   return connectMesh({ server, creds: creds(id), identity: id });
 }
-
-/**
- * The server's own permission error for an action on this connection: thrown by the action (a
- * request is rejected with it) or reported asynchronously on the connection's status stream. No
- * answer within 3 s is a failure, never a denial.
- */
-async function violation(nc: NatsConnection, action: () => unknown): Promise<string> {
-  const seen = (async () => {
-    for await (const s of nc.status()) if (s.type === "error") return String((s.error as Error).message);
-    return "";
-  })();
-  try {
-    await action();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return Promise.race([
-    seen,
-    new Promise<string>((_, reject) => setTimeout(() => reject(new Error("no permission error from the server within 3 s")), 3000)),
-  ]);
-}
-
-/** The server's Permissions Violation text for a publish (a JetStream API call is a publish to its subject). */
-const deniedPublish = (subject: string): RegExp => new RegExp(`^Permissions Violation for Publish to "${subject.replace(/[.$*+?^(){}|[\]\\]/g, "\\$&")}"`);
 
 describe("broker auth and least privilege (every denial from a real nats-server)", () => {
   it("anonymous connect is refused", async () => {
