@@ -114,8 +114,8 @@ export class MeshSource {
     if (replayMs <= 0) return;
     try {
       const js = jetstream(this.o.nc);
+      // EVENTS stores only events.> (no filter: nats-server 2.9 has no filter_subjects).
       const c = await js.consumers.get(STREAMS.events, {
-        filter_subjects: [ALL_EVENTS],
         deliver_policy: DeliverPolicy.StartTime,
         opt_start_time: new Date(Date.now() - replayMs).toISOString(),
       });
