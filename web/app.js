@@ -71,8 +71,10 @@ function nodeItem(n) {
   const inbox = !n.inbox
     ? "–"
     : n.inbox.visible
-      ? `${n.inbox.waiting} waiting, ${n.inbox.inFlight} in flight${n.inbox.oldestWaiting ? `; oldest since ${clock(n.inbox.oldestWaiting)}` : ""}`
-      : n.inbox.why;
+      ? `${n.inbox.waiting} waiting, ${n.inbox.inFlight} in flight${n.inbox.oldestWaiting ? `; oldest since ${clock(n.inbox.oldestWaiting)}` : ""}${n.inbox.oldestNotVisible ? `; oldest: ${n.inbox.oldestNotVisible}` : ""}`
+      : n.inbox.serverSaid
+        ? `${n.inbox.why} (${n.inbox.serverSaid})`
+        : n.inbox.why;
   const rows = [
     ["host", n.host ?? "–"],
     ["seen", n.lastSeen ? ago(Date.now() - Date.parse(n.lastSeen)) : n.note],

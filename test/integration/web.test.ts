@@ -43,6 +43,7 @@ let home: string;
 let webConfig: string;
 let webPort: number;
 let web: WebProcess;
+let lyraSentAt: number;
 const cleanup: Array<() => Promise<unknown> | unknown> = [];
 
 interface WebProcess {
@@ -100,7 +101,10 @@ beforeAll(async () => {
   cleanup.push(() => broker.stop());
   nc = await connectMesh({ server: broker.url, persistent: true });
   cleanup.push(() => nc.close());
-  await provision(nc, { identities: ["clawd", "nova"] });
+  // lyra has an inbox but never starts a sidecar: its message waits.
+  await provision(nc, { identities: ["clawd", "nova", "lyra"] });
+  lyraSentAt = Date.now();
+  await sendMessage(nc, { from: "clawd", to: "lyra", body: "waiting for lyra" });
   home = mkdtempSync(join(tmpdir(), "mesh-web-"));
 
   hooksA = await startHooksEndpoint({ token: HOOKS_SECRET });
@@ -168,7 +172,7 @@ describe("mesh web in Chromium", () => {
     expect(s.lumaVariance).toBeLessThan(1e-6);
   });
 
-  it("shows both peers online with host, capabilities, gateway state and bridge", async () => {
+  it("shows both peers online with host, capabilities, gateway state and bridge, and a third identity's waiting message with its time", async () => {
     await page.locator('li.node[data-identity="clawd"][data-state="online"]').waitFor({ timeout: 20_000 });
     await page.locator('li.node[data-identity="nova"][data-state="online"]').waitFor({ timeout: 20_000 });
     const field = (id: string, f: string) => page.locator(`li.node[data-identity="${id}"] dd[data-field="${f}"]`).textContent();
@@ -181,6 +185,16 @@ describe("mesh web in Chromium", () => {
     expect(["up", "unknown"]).toContain(await field("nova", "gateway"));
     // Inbox depth of each identity (an open mesh: every inbox consumer is readable).
     expect(await field("nova", "inbox")).toMatch(/^0 waiting, 0 in flight/);
+    // An identity with an inbox and no sidecar: offline, its message waiting since it was sent.
+    await page.locator('li.node[data-identity="lyra"] dd[data-field="inbox"]', { hasText: "1 waiting" }).waitFor({ timeout: 10_000 });
+    expect(await nodeState("lyra")).toBe("offline");
+    const lyraInbox = await field("lyra", "inbox");
+    const since = /^1 waiting, 0 in flight; oldest since (\d\d):(\d\d):(\d\d)$/.exec(lyraInbox ?? "");
+    expect(since, `lyra inbox: ${lyraInbox}`).not.toBeNull();
+    const sentClock = new Date(lyraSentAt);
+    const shownSecs = Number(since![1]) * 3600 + Number(since![2]) * 60 + Number(since![3]);
+    const sentSecs = sentClock.getHours() * 3600 + sentClock.getMinutes() * 60 + sentClock.getSeconds();
+    expect(Math.abs(shownSecs - sentSecs)).toBeLessThanOrEqual(1);
     expect(await page.locator("#conn").getAttribute("data-state")).toBe("live");
     await shot("01-peers-online.png");
   });

@@ -22,8 +22,8 @@ import {
 export type NodeState = "online" | "stale" | "offline";
 
 export type InboxView =
-  | { visible: true; waiting: number; inFlight: number; oldestWaiting?: string }
-  | { visible: false; why: string };
+  | { visible: true; waiting: number; inFlight: number; oldestWaiting?: string; oldestNotVisible?: string }
+  | { visible: false; why: string; serverSaid?: string };
 
 export interface NodeView {
   identity: string;

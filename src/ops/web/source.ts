@@ -3,7 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { BUCKETS, STREAMS, inboxConsumerName, inboxConsumerOwner } from "../../../subjects/names.js";
 import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, inboxSubject } from "../../../subjects/subjects.js";
-import { isAbsentOrDenied, isNotFound, permissionDenied } from "../../base/nats-errors.js";
+import { firstLine, isAbsentOrDenied, isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import type { MeshModel } from "./model.js";
 
@@ -13,6 +13,7 @@ import type { MeshModel } from "./model.js";
  * page as "not visible to this identity", never as an error.
  *
  *   presence      KV watch on BUCKETS.presence        (live; ages computed by the model's tick)
+ *   identities    KV watch on BUCKETS.identities      (keys only: every registered identity is a node)
  *   jobs          KV watch on BUCKETS.jobs            (live)
  *   events        core subscription on ALL_EVENTS    (live) + the last hour replayed from STREAMS.events
  *   messages      core subscription on ALL_INBOXES   (live; denied on a secure mesh → events only)
@@ -40,6 +41,9 @@ export class MeshSource {
   private jsm?: JetStreamManager;
   private stopped = false;
   private readonly deniedUntil = new Map<string, number>();
+  /** The server's own words for each subject it refused this connection (from the status stream). */
+  private readonly denials = new Map<string, string>();
+  private readonly refusedDirect = new Map<string, { until: number; why: string }>();
 
   constructor(private readonly o: SourceOptions) {}
 
@@ -49,14 +53,24 @@ export class MeshSource {
     void this.watchStatus();
     this.jsm = await jetstreamManager(nc, { timeout: 2000 });
     this.subscribe(ALL_EVENTS, (s, d) => model.event(s, d), () => undefined);
-    this.subscribe(ALL_INBOXES, (s, d) => model.inboxMessage(s, d), () =>
-      model.visibilityChanged({ flows: false, note: "other identities' inboxes are not visible to this identity: messages are shown from their delivery events" }),
-    );
+    this.subscribe(ALL_INBOXES, (s, d) => model.inboxMessage(s, d), (why) => this.flowsDenied(why));
     this.subscribe(ALL_DLQ, (s, d) => model.deadLetter(s, d), () => model.visibilityChanged({ deadLetters: false }));
-    await Promise.all([this.watchKv(BUCKETS.presence, (k, v) => model.presenceChanged(k, v)), this.watchKv(BUCKETS.jobs, (k, v) => model.jobChanged(k, v))]);
+    await Promise.all([
+      this.watchKv(BUCKETS.presence, (k, v) => model.presenceChanged(k, v)),
+      this.watchKv(BUCKETS.jobs, (k, v) => model.jobChanged(k, v)),
+      // On a secure mesh the registry names every identity, even one never started.
+      this.watchKv(BUCKETS.identities, (k, v) => v !== undefined && model.identitySeen(k)),
+    ]);
     void this.replayEvents();
     void this.recentDeadLetters();
     void this.pollInboxes();
+  }
+
+  private flowsDenied(serverSaid: string): void {
+    this.o.model.visibilityChanged({
+      flows: false,
+      note: `other identities' inboxes are not visible to this identity (${serverSaid}); messages are shown from their delivery events`,
+    });
   }
 
   stop(): void {
@@ -65,11 +79,11 @@ export class MeshSource {
     for (const f of this.stops) f();
   }
 
-  private subscribe(subject: string, onMsg: (subject: string, data: Uint8Array) => void, onDenied: () => void): void {
+  private subscribe(subject: string, onMsg: (subject: string, data: Uint8Array) => void, onDenied: (serverSaid: string) => void): void {
     const sub = this.o.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) {
-          if (permissionDenied(err)) onDenied();
+          if (permissionDenied(err)) onDenied(firstLine(err));
           else this.o.log.warn({ subject, err: err.message }, "subscription error");
           return;
         }
@@ -77,7 +91,7 @@ export class MeshSource {
       },
     });
     void sub.closed.then((err) => {
-      if (err && permissionDenied(err)) onDenied();
+      if (err && permissionDenied(err)) onDenied(firstLine(err));
     });
     this.subs.push(sub);
   }
@@ -85,6 +99,12 @@ export class MeshSource {
   private async watchStatus(): Promise<void> {
     const { nc, model, log } = this.o;
     for await (const s of nc.status()) {
+      const pv = s.type === "error" ? permissionDenied(s.error) : undefined;
+      if (pv) {
+        this.denials.set(pv.subject, firstLine(pv));
+        if (pv.operation === "subscription" && pv.subject === ALL_INBOXES) this.flowsDenied(firstLine(pv));
+        if (pv.operation === "subscription" && pv.subject === ALL_DLQ) model.visibilityChanged({ deadLetters: false });
+      }
       if (s.type === "disconnect") model.brokerChanged("reconnecting");
       else if (s.type === "reconnect") {
         model.brokerChanged("connected", { server: nc.getServer(), ...(nc.info?.version ? { version: nc.info.version } : {}) });
@@ -150,6 +170,29 @@ export class MeshSource {
     }
   }
 
+  /** When the oldest unacknowledged message of an inbox was stored (a direct get: may be refused). */
+  private async oldestWaiting(id: string, fromSeq: number): Promise<{ oldestWaiting?: string; oldestNotVisible?: string }> {
+    const key = `direct:${id}`;
+    const refused = this.refusedDirect.get(key);
+    if (refused && refused.until > Date.now()) return { oldestNotVisible: refused.why };
+    try {
+      const m = await this.jsm!.direct.getMessage(STREAMS.inbox, { seq: fromSeq, next_by_subj: inboxSubject(id) });
+      return m ? { oldestWaiting: m.time.toISOString() } : {};
+    } catch (err) {
+      if (!isAbsentOrDenied(err)) throw err;
+      const said = permissionDenied(err) ? firstLine(err) : this.deniedSubject(`.DIRECT.GET.${STREAMS.inbox}`);
+      const why = said ? `not visible to this identity (${said})` : "not visible to this identity";
+      this.refusedDirect.set(key, { until: Date.now() + DENIED_RECHECK_MS, why });
+      return { oldestNotVisible: why };
+    }
+  }
+
+  /** The server's refusal of a JetStream API subject ending like this, if it reported one. */
+  private deniedSubject(suffix: string): string | undefined {
+    for (const [subject, text] of this.denials) if (subject.endsWith(suffix)) return text;
+    return undefined;
+  }
+
   private async pollInboxes(): Promise<void> {
     const every = this.o.inboxPollMs ?? 2000;
     while (!this.stopped) {
@@ -161,15 +204,18 @@ export class MeshSource {
   private async readInboxes(): Promise<void> {
     const jsm = this.jsm!;
     const ids = new Set<string>([this.o.self, ...this.o.model.knownIdentities()]);
-    try {
-      for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
-        const id = ci.config.durable_name ? inboxConsumerOwner(ci.config.durable_name) : undefined;
-        if (id) ids.add(id);
-      }
-    } catch (err) {
-      if (!isAbsentOrDenied(err)) throw err;
-    }
     const now = Date.now();
+    if ((this.deniedUntil.get("*") ?? 0) <= now) {
+      try {
+        for await (const ci of jsm.consumers.list(STREAMS.inbox)) {
+          const id = ci.config.durable_name ? inboxConsumerOwner(ci.config.durable_name) : undefined;
+          if (id) ids.add(id);
+        }
+      } catch (err) {
+        if (!isAbsentOrDenied(err)) throw err;
+        if (!isNotFound(err)) this.deniedUntil.set("*", now + DENIED_RECHECK_MS);
+      }
+    }
     for (const id of ids) {
       if (this.stopped) return;
       if ((this.deniedUntil.get(id) ?? 0) > now) continue;
@@ -177,19 +223,16 @@ export class MeshSource {
       try {
         const ci = await jsm.consumers.info(STREAMS.inbox, inboxConsumerName(id));
         const unacked = ci.num_pending + ci.num_ack_pending;
-        let oldestWaiting: string | undefined;
-        if (unacked > 0) {
-          const m = await jsm.direct
-            .getMessage(STREAMS.inbox, { seq: ci.ack_floor.stream_seq + 1, next_by_subj: inboxSubject(id) })
-            .catch(() => null);
-          if (m) oldestWaiting = m.time.toISOString();
-        }
-        this.o.model.inboxChanged(id, { visible: true, waiting: ci.num_pending, inFlight: ci.num_ack_pending, ...(oldestWaiting ? { oldestWaiting } : {}) });
+        const oldest = unacked > 0 ? await this.oldestWaiting(id, ci.ack_floor.stream_seq + 1) : {};
+        this.o.model.inboxChanged(id, { visible: true, waiting: ci.num_pending, inFlight: ci.num_ack_pending, ...oldest });
       } catch (err) {
         if (isNotFound(err)) continue; // no inbox consumer (yet) for this identity
         if (!isAbsentOrDenied(err)) throw err;
         this.deniedUntil.set(id, now + DENIED_RECHECK_MS);
-        this.o.model.inboxChanged(id, { visible: false, why: "not visible to this identity" });
+        // nats-server answers a denied API request with nothing and reports the violation on the
+        // connection: show its own words when it did.
+        const said = permissionDenied(err) ? firstLine(err) : this.deniedSubject(`.CONSUMER.INFO.${STREAMS.inbox}.${inboxConsumerName(id)}`);
+        this.o.model.inboxChanged(id, { visible: false, why: "not visible to this identity", ...(said ? { serverSaid: said } : {}) });
       }
     }
   }
