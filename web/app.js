@@ -255,7 +255,12 @@ function renderChart() {
     const x = L + i * w;
     const h = ((H - T - B) * b.deliveries) / maxN;
     if (b.deliveries > 0) root.append(svg("rect", { class: "bar", x: x + 1, y: H - B - h, width: Math.max(1, w - 2), height: h }));
-    if (b.latencyAvgMs !== null) points += `${(x + w / 2).toFixed(1)},${(H - B - ((H - T - B) * b.latencyAvgMs) / maxLat).toFixed(1)} `;
+    if (b.latencyAvgMs !== null) {
+      const cx = (x + w / 2).toFixed(1);
+      const cy = (H - B - ((H - T - B) * b.latencyAvgMs) / maxLat).toFixed(1);
+      points += `${cx},${cy} `;
+      root.append(svg("circle", { class: "lat-dot", cx, cy, r: 2.5 }));
+    }
   });
   if (points) root.append(svg("polyline", { class: "lat", points: points.trim() }));
   const label = (/** @type {number} */ x, /** @type {number} */ y, /** @type {string} */ t, anchor = "start") => {

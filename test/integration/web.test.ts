@@ -88,6 +88,26 @@ async function shot(name: string): Promise<string> {
   return file;
 }
 
+/**
+ * Runs in the page: for every element with its own visible text, the WCAG contrast ratio of its
+ * colour against the first opaque background behind it; returns the lowest and how many were checked.
+ */
+const CONTRAST_CHECK = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3); } return rgb(getComputedStyle(document.documentElement).backgroundColor).slice(0, 3); };
+  let worst = { ratio: 99, text: "", count: 0 };
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].filter((n) => n.nodeType === 3 && n.textContent.trim()).map((n) => n.textContent.trim()).join(" ");
+    if (!own || !el.getClientRects().length || el.closest(".sr-only, [hidden]") || el.classList.contains("skip") || el.closest("svg")) continue;
+    const a = lum(rgb(getComputedStyle(el).color).slice(0, 3)), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    worst.count++;
+    if (ratio < worst.ratio) worst = { ratio, text: own.slice(0, 60), count: worst.count };
+  }
+  return worst;
+})()`;
+
 /** The page's own counters (web/app.js exposes them as window.meshView.stats). */
 const pageStat = (k: "errors" | "snapshots" | "batches" | "reconnects") => page.evaluate(`window.meshView.stats.${k}`) as Promise<number>;
 const nodeState = (id: string) => page.locator(`li.node[data-identity="${id}"]`).getAttribute("data-state");
@@ -258,6 +278,27 @@ describe("mesh web in Chromium", () => {
     const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "still alive?" });
     await page.locator(`tr[data-flow-id="${sent.envelope.id}"]`).waitFor({ timeout: 2000 });
     await shot("04-unreadable-events.png");
+  });
+
+  it("accessible: landmarks and headings, the skip link is the first Tab stop, and every text has WCAG AA contrast (4.5:1) in light and in dark", async () => {
+    expect(await page.locator("header[role=banner], main#main, footer[role=contentinfo]").count()).toBe(3);
+    expect(await page.locator("main section[aria-labelledby] > h2").count()).toBe(7);
+    expect(await page.locator("#flow").getAttribute("aria-live")).toBe("polite");
+    // A fresh load (the page starts over from a snapshot), then the first Tab.
+    await page.reload();
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('li.node[data-identity="nova"]').waitFor({ timeout: 10_000 });
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.className")).toBe("skip");
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const worst = (await page.evaluate(CONTRAST_CHECK)) as { ratio: number; text: string; count: number };
+      console.log(`${scheme}: ${worst.count} text elements, lowest contrast ${worst.ratio.toFixed(2)}:1 (${JSON.stringify(worst.text)})`);
+      expect(worst.count).toBeGreaterThan(50);
+      expect(worst.ratio, `${scheme}: ${worst.text}`).toBeGreaterThanOrEqual(4.5);
+      await shot(`08-${scheme}.png`);
+    }
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   it("stopping a sidecar (SIGKILL) turns its node stale, then offline", async () => {

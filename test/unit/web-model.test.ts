@@ -70,6 +70,20 @@ describe("web view model", () => {
     expect(m.snapshot().counters).toMatchObject({ delivered: 1, messages: 1, unreadable: 0 });
   });
 
+  it("alerts: peer down/up and gateway unreachable; gateway reachable only after it was unreachable", () => {
+    const m = model({ t: Date.now() });
+    m.event("events.nova.gateway.reachable", event("nova", "gateway.reachable", { url: "http://127.0.0.1:18789" }));
+    expect(m.snapshot().alerts).toEqual([]);
+    m.event("events.nova.gateway.unreachable", event("nova", "gateway.unreachable", { url: "http://127.0.0.1:18789", reason: "ECONNREFUSED" }));
+    m.event("events.nova.gateway.reachable", event("nova", "gateway.reachable", { url: "http://127.0.0.1:18789" }));
+    m.event("events.clawd.peer.down", event("clawd", "peer.down", { peer: "nova", lastSeen: "2026-11-25T10:00:00Z" }));
+    expect(m.snapshot().alerts.map((a) => [a.level, a.text])).toEqual([
+      ["warn", "nova's gateway is unreachable: ECONNREFUSED"],
+      ["ok", "nova's gateway is reachable again"],
+      ["warn", "nova is offline (last seen 2026-11-25T10:00:00Z; reported by clawd)"],
+    ]);
+  });
+
   it("the same event seen twice (replayed and live) is counted once", () => {
     const m = model({ t: Date.now() });
     const e = event("nova", "sidecar.stopped", { reason: "SIGTERM" });

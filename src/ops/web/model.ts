@@ -196,6 +196,7 @@ export class MeshModel {
   private readonly presence = new Map<string, PresenceSlot>();
   private readonly inboxes = new Map<string, InboxView>();
   private readonly seenIds = new Set<string>();
+  private readonly gatewayDown = new Set<string>();
   private readonly nodes = new Map<string, NodeView>();
   private readonly flows = new Map<string, FlowView>();
   private readonly bodies = new Map<string, string>();
@@ -560,6 +561,9 @@ export class MeshModel {
       if (b.id) this.updateFlow(b.id, env.from, b.from, at, { state: "dead-lettered", reason: b.reason });
     } else if (ALERT_KINDS.has(kind)) {
       const b = body as Record<string, string>;
+      // "reachable" is news only after "unreachable" (every sidecar reports it once at start).
+      if (kind === "gateway.unreachable") this.gatewayDown.add(env.from);
+      if (kind === "gateway.reachable" && !this.gatewayDown.delete(env.from)) return;
       const text =
         kind === "peer.down"
           ? `${b.peer} is offline (last seen ${b.lastSeen}; reported by ${env.from})`
