@@ -114,7 +114,7 @@ function flowRow(f) {
     bodyCell.append(btn);
     if (shown) bodyCell.append(el("pre", { class: "body", text: revealed.get(f.id) }));
   } else {
-    bodyCell.append(el("span", { class: "hint", text: "not visible to this identity" }));
+    bodyCell.append(el("span", { class: "hint", text: f.body === "not-kept" ? "not kept (before this process started)" : "not visible to this identity" }));
   }
   const stateText = f.state === "retried" && f.attempts ? `retried (attempt ${f.attempts})` : f.state;
   const stateCell = el("td", {}, [el("span", { class: "state", "data-state": f.state, text: stateText })]);

@@ -299,6 +299,7 @@ describe("mesh web in Chromium", () => {
       await shot(`08-${scheme}.png`);
     }
     await page.emulateMedia({ colorScheme: "light" });
+    await page.evaluate("document.activeElement.blur()");
   });
 
   it("stopping a sidecar (SIGKILL) turns its node stale, then offline", async () => {

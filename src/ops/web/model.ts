@@ -54,8 +54,11 @@ export interface FlowView {
   attempts?: number;
   latencyMs?: number;
   reason?: string;
-  /** "hidden": the owner may reveal it (GET /api/body/<id>); "not-visible": this identity never saw it. */
-  body: "hidden" | "not-visible";
+  /**
+   * "hidden": the owner may reveal it (GET /api/body/<id>); "not-visible": this identity may not read
+   * other inboxes; "not-kept": it passed before this process started (known from its events only).
+   */
+  body: "hidden" | "not-visible" | "not-kept";
 }
 
 export interface JobView {
@@ -288,20 +291,20 @@ export class MeshModel {
     if (env.from !== to) this.identitySeen(env.from);
   }
 
-  /** Anything published on events.<id>.<kind>. */
-  event(subject: string, data: Uint8Array): void {
+  /** Anything published on events.<id>.<kind> (storedAt: when the stream stored it, for a replay). */
+  event(subject: string, data: Uint8Array, storedAt?: Date): void {
     let env: Envelope;
     try {
       env = parseEnvelope(data);
     } catch (err) {
-      this.unreadable(subject, data.length, (err as Error).message);
+      this.unreadable(subject, data.length, (err as Error).message, storedAt);
       return;
     }
     if (this.seenIds.has(env.id)) return; // replayed and live: once
     this.rememberId(env.id);
     const owner = ownerOf(subject);
     if (env.kind !== "event" || owner !== env.from) {
-      this.unreadable(subject, data.length, env.kind !== "event" ? `kind ${env.kind} on an event subject` : `from ${env.from} on ${owner}'s subject`);
+      this.unreadable(subject, data.length, env.kind !== "event" ? `kind ${env.kind} on an event subject` : `from ${env.from} on ${owner}'s subject`, storedAt);
       return;
     }
     const type = env.type ?? "";
@@ -315,7 +318,7 @@ export class MeshModel {
     const kind = type as EventKind;
     const body = eventBodies[kind].safeParse(env.body);
     if (!body.success) {
-      this.unreadable(subject, data.length, `body of ${kind} does not match its schema`);
+      this.unreadable(subject, data.length, `body of ${kind} does not match its schema`, storedAt);
       return;
     }
     this.count();
@@ -500,13 +503,13 @@ export class MeshModel {
     this.countersDirty = true;
   }
 
-  private unreadable(subject: string, size: number, why: string): void {
+  private unreadable(subject: string, size: number, why: string, at?: Date): void {
     this.counters.events++;
     this.counters.unreadable++;
     this.countersDirty = true;
     const item: ActivityView = {
       key: `u${++this.seq}`,
-      at: new Date(this.now()).toISOString(),
+      at: (at ?? new Date(this.now())).toISOString(),
       subject: subject.slice(0, 200),
       unreadable: true,
       text: `unreadable event (${why.slice(0, 160)})`,
@@ -584,7 +587,7 @@ export class MeshModel {
     // A later "retried" never overrides a final state that arrived first (events of one message may interleave).
     if (cur && (cur.state === "delivered" || cur.state === "dead-lettered") && change.state === "retried") return;
     this.putFlow({
-      ...(cur ?? { id, to, at, kind: "message", body: this.bodies.has(id) ? "hidden" : "not-visible" }),
+      ...(cur ?? { id, to, at, kind: "message", body: this.bodies.has(id) ? "hidden" : this.visibility.flows ? "not-kept" : "not-visible" }),
       ...(from && !cur?.from ? { from } : {}),
       ...change,
     } as FlowView);

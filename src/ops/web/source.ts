@@ -144,7 +144,7 @@ export class MeshSource {
         const batch = await c.fetch({ max_messages: Math.min(left, 500), expires: 2000 });
         let got = 0;
         for await (const m of batch) {
-          this.o.model.event(m.subject, m.data);
+          this.o.model.event(m.subject, m.data, m.time);
           got++;
           if (--left === 0) break;
         }
