@@ -21,7 +21,7 @@ const state = {
 /** Body texts revealed by the owner (id → text), kept while the row is shown. */
 const revealed = new Map();
 /** For tests and the bench: how many snapshots/batches the page applied, and reconnects. */
-const stats = { snapshots: 0, batches: 0, reconnects: 0, errors: 0, lastApplyMs: 0 };
+const stats = { snapshots: 0, batches: 0, renders: 0, reconnects: 0, errors: 0, lastApplyMs: 0 };
 Object.defineProperty(window, "meshView", { value: { stats, state } });
 
 /** @param {string} id */
@@ -151,6 +151,7 @@ async function toggleBody(id) {
 function renderFlows(changed, full) {
   const body = $("flow");
   if (full) {
+    // Many changed at once: one replacement instead of a lookup per row.
     body.replaceChildren(...[...state.flows.values()].reverse().slice(0, MAX_FLOWS).map(flowRow));
     return;
   }
@@ -299,6 +300,10 @@ function applyBroker(b) {
 /** @param {any} s */
 function applySnapshot(s) {
   const t0 = performance.now();
+  deferred = false;
+  dirty.nodes = dirty.jobs = dirty.deadLetters = dirty.alerts = dirty.chart = false;
+  dirty.flows = new Map();
+  dirty.activity = [];
   state.self = s.self;
   $("self").textContent = s.self;
   state.nodes = new Map(s.nodes.map((/** @type {any} */ n) => [n.identity, n]));
@@ -323,49 +328,81 @@ function applySnapshot(s) {
   stats.lastApplyMs = performance.now() - t0;
 }
 
+/**
+ * What changed since the last render. A batch updates `state`, marks what to redraw and redraws at
+ * once; in a tab in the background nothing is drawn until it is shown again (then once).
+ */
+const dirty = { nodes: false, flows: /** @type {Map<string, any>} */ (new Map()), jobs: false, deadLetters: false, alerts: false, activity: /** @type {any[]} */ ([]), chart: false };
+let deferred = false;
+
+function render() {
+  deferred = false;
+  const t0 = performance.now();
+  if (dirty.nodes) renderNodes();
+  if (dirty.flows.size) renderFlows([...dirty.flows.values()], dirty.flows.size >= MAX_FLOWS);
+  if (dirty.jobs) renderJobs();
+  if (dirty.deadLetters) renderDeadLetters();
+  if (dirty.alerts) renderAlerts();
+  if (dirty.activity.length) renderActivity(dirty.activity, dirty.activity.length >= MAX_ACTIVITY);
+  if (dirty.chart) renderChart();
+  renderCounters();
+  dirty.nodes = dirty.jobs = dirty.deadLetters = dirty.alerts = dirty.chart = false;
+  dirty.flows = new Map();
+  dirty.activity = [];
+  stats.renders++;
+  stats.lastApplyMs = performance.now() - t0;
+}
+
+function scheduleRender() {
+  if (document.hidden) deferred = true;
+  else render();
+}
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && deferred) render();
+});
+
 /** @param {any} b */
 function applyBatch(b) {
-  const t0 = performance.now();
   if (b.nodes || b.removedNodes) {
     for (const n of b.nodes ?? []) state.nodes.set(n.identity, n);
     for (const id of b.removedNodes ?? []) state.nodes.delete(id);
-    renderNodes();
+    dirty.nodes = true;
   }
   if (b.flows) {
     for (const f of b.flows) {
       state.flows.delete(f.id);
       state.flows.set(f.id, f);
+      dirty.flows.delete(f.id);
+      dirty.flows.set(f.id, f);
     }
     while (state.flows.size > MAX_FLOWS * 2) state.flows.delete(/** @type {string} */ (state.flows.keys().next().value));
-    renderFlows(b.flows, false);
   }
   if (b.jobs || b.removedJobs) {
     for (const j of b.jobs ?? []) state.jobs.set(j.id, j);
     for (const id of b.removedJobs ?? []) state.jobs.delete(id);
-    renderJobs();
+    dirty.jobs = true;
   }
   if (b.deadLetters) {
     state.deadLetters = [...state.deadLetters, ...b.deadLetters].slice(-MAX_LIST);
-    renderDeadLetters();
+    dirty.deadLetters = true;
   }
   if (b.alerts) {
     state.alerts = [...state.alerts, ...b.alerts].slice(-MAX_LIST);
-    renderAlerts();
+    dirty.alerts = true;
   }
   if (b.activity) {
     state.activity = [...state.activity, ...b.activity].slice(-MAX_ACTIVITY);
-    renderActivity(b.activity, false);
+    dirty.activity = [...dirty.activity, ...b.activity].slice(-MAX_ACTIVITY);
   }
   if (b.chart) {
     state.chart = b.chart;
-    renderChart();
+    dirty.chart = true;
   }
   if (b.broker) applyBroker(b.broker);
   if (b.visibility) applyVisibility(b.visibility);
   state.counters = b.counters;
-  renderCounters();
   stats.batches++;
-  stats.lastApplyMs = performance.now() - t0;
+  scheduleRender();
 }
 
 /** @param {string} s */
