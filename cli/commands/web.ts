@@ -3,6 +3,7 @@ import { createLogger } from "../../src/base/log.js";
 import { parseDuration } from "../../src/base/duration.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { isLoopback, startWebView } from "../../src/ops/web/mod.js";
+import { MeshError } from "../../src/base/errors.js";
 import { untilSignal } from "./broker.js";
 import { resolved, selfIdentity } from "./common.js";
 
@@ -34,6 +35,10 @@ export async function web(opts: WebOptions): Promise<void> {
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.staleAfter ? { staleAfterMs: parseDuration(opts.staleAfter) } : {}),
     ...(opts.offlineAfter ? { offlineAfterMs: parseDuration(opts.offlineAfter) } : {}),
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    await nc.close();
+    if (err.code === "EADDRINUSE") throw new MeshError(`port ${opts.port} on ${opts.host} is in use (another mesh web?): pass --port`);
+    throw err;
   });
   const open = view.token && view.generatedToken ? `${view.url}?token=${view.token}` : view.url;
   process.stdout.write(`web: ${open} (read-only, as ${self}; Ctrl-C to stop)\n`);

@@ -250,6 +250,31 @@ describe("mesh web in Chromium", () => {
     await shot("02-message-flow.png");
   });
 
+  it("a message the gateway keeps refusing with 503 shows retried, then delivered; one it rejects with 400 shows dead-lettered with the reason", async () => {
+    const until503 = Date.now() + 1500;
+    hooksB.respond = (h) =>
+      h.body.message?.includes("try again later") && Date.now() < until503
+        ? { status: 503, body: { ok: false, error: "busy" } }
+        : h.body.message?.includes("reject me")
+          ? { status: 400, body: { ok: false, error: "bad message" } }
+          : undefined;
+    try {
+      const retried = await sendMessage(nc, { from: "clawd", to: "nova", body: "try again later" });
+      await page.locator(`tr[data-flow-id="${retried.envelope.id}"][data-state="retried"]`).waitFor({ timeout: 5000 });
+      expect(await page.locator(`tr[data-flow-id="${retried.envelope.id}"] .reason`).textContent()).toMatch(/503/);
+      await page.locator(`tr[data-flow-id="${retried.envelope.id}"][data-state="delivered"]`).waitFor({ timeout: 15_000 });
+      const rejected = await sendMessage(nc, { from: "clawd", to: "nova", body: "reject me" });
+      const row = page.locator(`tr[data-flow-id="${rejected.envelope.id}"][data-state="dead-lettered"]`);
+      await row.waitFor({ timeout: 10_000 });
+      const reason = await row.locator(".reason").textContent();
+      expect(reason).toMatch(/400/);
+      await page.locator("#dlq li", { hasText: reason! }).waitFor({ timeout: 5000 });
+      await page.locator("#count-dead").filter({ hasText: /^[1-9]/ }).waitFor({ timeout: 5000 });
+    } finally {
+      hooksB.respond = undefined;
+    }
+  });
+
   it("a failing job appears as failed with its reason, and its dead letter with the reason", async () => {
     const job = await submitJob(nc, { from: "clawd", task: "doomed", queue: "fails", maxAttempts: 1 });
     const done = await waitForJob(nc, job.id, 30_000);
@@ -401,6 +426,12 @@ describe("mesh web in Chromium", () => {
       );
     });
     expect(rebound).toBe(421);
+  });
+
+  it("a second mesh web on the same port exits 1 with one line saying so", async () => {
+    const r = await mesh(["web", "--port", String(webPort)], { env: { MESH_CONFIG: webConfig, MESH_HOME: home } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`mesh: port ${webPort} on 127.0.0.1 is in use (another mesh web?): pass --port\n`);
   });
 });
 

@@ -46,10 +46,17 @@ export async function startWebView(o: WebViewOptions): Promise<WebView> {
     staleAfterMs: o.staleAfterMs ?? STALE_AFTER_MS,
     offlineAfterMs: o.offlineAfterMs ?? PRESENCE_TTL_MS,
   });
-  const source = new MeshSource({ nc: o.nc, self: o.self, model, log: o.log, ...(o.inboxPollMs ? { inboxPollMs: o.inboxPollMs } : {}) });
-  await source.start();
-  const tick = setInterval(() => model.tick(), 1000);
+  // Listen first: a port in use is reported before anything is read from the bus.
   const server = await startWebServer({ host, port: o.port ?? DEFAULT_WEB_PORT, ...(token ? { token } : {}), model, log: o.log });
+  const source = new MeshSource({ nc: o.nc, self: o.self, model, log: o.log, ...(o.inboxPollMs ? { inboxPollMs: o.inboxPollMs } : {}) });
+  try {
+    await source.start();
+  } catch (err) {
+    source.stop();
+    await server.close();
+    throw err;
+  }
+  const tick = setInterval(() => model.tick(), 1000);
   return {
     url: server.url,
     port: server.port,

@@ -161,11 +161,6 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       if (frame) res.write(frame);
     }
   };
-  const flushTimer = setInterval(flush, o.flushMs ?? 100);
-  // A comment line now and then keeps proxies and idle timeouts from closing the stream.
-  const keepAlive = setInterval(() => {
-    for (const res of clients) res.write(": keep-alive\n\n");
-  }, 15_000);
 
   const server = createServer((req, res) => {
     try {
@@ -180,6 +175,11 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     server.listen(o.port, o.host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  const flushTimer = setInterval(flush, o.flushMs ?? 100);
+  // A comment line now and then keeps proxies and idle timeouts from closing the stream.
+  const keepAlive = setInterval(() => {
+    for (const res of clients) res.write(": keep-alive\n\n");
+  }, 15_000);
   const shownHost = o.host.includes(":") ? `[${o.host}]` : o.host;
   return {
     url: `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}/`,
