@@ -118,7 +118,7 @@ function flowRow(f) {
   }
   const stateText = f.state === "retried" && f.attempts ? `retried (attempt ${f.attempts})` : f.state;
   const stateCell = el("td", {}, [el("span", { class: "state", "data-state": f.state, text: stateText })]);
-  if (f.latencyMs !== undefined && f.state === "delivered") stateCell.append(` ${f.latencyMs} ms`);
+  if (f.latencyMs !== undefined && f.state === "delivered") stateCell.append(` ${f.latencyMs} ms${f.attempts > 1 ? `, ${f.attempts} attempts` : ""}`);
   if (f.reason) stateCell.append(el("div", { class: "reason", text: f.reason }));
   return el("tr", { "data-flow-id": f.id, "data-state": f.state }, [
     el("td", {}, [el("time", { datetime: f.at, text: clock(f.at) })]),

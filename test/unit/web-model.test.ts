@@ -51,7 +51,7 @@ describe("web view model", () => {
     expect(state()).toEqual({ clawd: "offline", nova: "offline" });
   });
 
-  it("a message on an inbox is a flow with its size and a hidden body; message.delivered makes it delivered and counts in the chart; a retried arriving later does not undo it", () => {
+  it("a message on an inbox is a flow with its size and a hidden body; message.delivered makes it delivered and counts in the chart; a retried arriving later does not undo it; a retried one delivered later drops the retry reason", () => {
     const m = model({ t: Date.now() });
     const env = newEnvelope({ from: "clawd", to: "nova", kind: "message", body: "secret plans" });
     const bytes = encodeEnvelope(env);
@@ -64,10 +64,19 @@ describe("web view model", () => {
     m.event("events.nova.message.retried", event("nova", "message.retried", { id: env.id, from: "clawd", seq: 1, attempt: 2, reason: "late", nextDelayMs: 1 }));
     const batch = m.drain();
     expect(batch?.flows).toEqual([expect.objectContaining({ id: env.id, state: "delivered", latencyMs: 12, attempts: 1 })]);
+    // Retried, then delivered: the retry's reason does not stay on a delivered message.
+    const second = newEnvelope({ from: "clawd", to: "nova", kind: "message", body: "again" });
+    m.inboxMessage("agent.nova.inbox", encodeEnvelope(second));
+    m.event("events.nova.message.retried", event("nova", "message.retried", { id: second.id, from: "clawd", seq: 2, attempt: 1, reason: "HTTP 503 busy", nextDelayMs: 250 }));
+    expect(m.snapshot().flows.find((f) => f.id === second.id)).toMatchObject({ state: "retried", reason: "HTTP 503 busy" });
+    m.event("events.nova.message.delivered", event("nova", "message.delivered", { id: second.id, from: "clawd", seq: 2, attempts: 2, latencyMs: 300 }));
+    const delivered = m.snapshot().flows.find((f) => f.id === second.id);
+    expect(delivered).toMatchObject({ state: "delivered", attempts: 2 });
+    expect(delivered).not.toHaveProperty("reason");
     const chart = m.snapshot().chart;
     expect(chart).toHaveLength(60);
-    expect(chart.at(-1)).toMatchObject({ deliveries: 1, latencyAvgMs: 12, latencyMaxMs: 12 });
-    expect(m.snapshot().counters).toMatchObject({ delivered: 1, messages: 1, unreadable: 0 });
+    expect(chart.at(-1)).toMatchObject({ deliveries: 2, latencyAvgMs: 156, latencyMaxMs: 300 });
+    expect(m.snapshot().counters).toMatchObject({ delivered: 2, messages: 2, unreadable: 0 });
   });
 
   it("alerts: peer down/up and gateway unreachable; gateway reachable only after it was unreachable", () => {

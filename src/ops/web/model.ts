@@ -586,11 +586,14 @@ export class MeshModel {
     const cur = this.flows.get(id);
     // A later "retried" never overrides a final state that arrived first (events of one message may interleave).
     if (cur && (cur.state === "delivered" || cur.state === "dead-lettered") && change.state === "retried") return;
-    this.putFlow({
+    const next = {
       ...(cur ?? { id, to, at, kind: "message", body: this.bodies.has(id) ? "hidden" : this.visibility.flows ? "not-kept" : "not-visible" }),
       ...(from && !cur?.from ? { from } : {}),
       ...change,
-    } as FlowView);
+    } as FlowView;
+    // A delivered message keeps no retry reason (its attempts say it was retried).
+    if (next.state === "delivered") delete next.reason;
+    this.putFlow(next);
   }
 
   private putFlow(f: FlowView): void {
