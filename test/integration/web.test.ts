@@ -170,7 +170,7 @@ beforeAll(async () => {
     { mode: 0o600 },
   );
   webPort = await freePort();
-  web = await startWeb(["--port", String(webPort), "--stale-after", "7s", "--offline-after", "12s"]);
+  web = await startWeb(["--port", String(webPort), "--stale-after", "9s", "--offline-after", "15s"]);
 
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(web.url);
@@ -347,7 +347,7 @@ describe("mesh web in Chromium", () => {
     expect(await stopChild(web.child)).toBe("exit 0");
     expect(web.stdout()).toContain("SIGTERM: stopping");
     await page.locator('#conn[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
-    web = await startWeb(["--port", String(webPort), "--stale-after", "7s", "--offline-after", "12s"]);
+    web = await startWeb(["--port", String(webPort), "--stale-after", "9s", "--offline-after", "15s"]);
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
     const snapshotsAfter = await pageStat("snapshots");
     expect(snapshotsAfter).toBe(snapshotsBefore + 1);
