@@ -99,6 +99,8 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.API.CONSUMER.INFO.${inboxStream}.${inbox}`,
         `$JS.API.CONSUMER.MSG.NEXT.${inboxStream}.${inbox}`,
         `$JS.ACK.${inboxStream}.${inbox}.>`,
+        // its own inbox's messages by sequence (when the oldest waiting one was sent)
+        `$JS.API.DIRECT.GET.${inboxStream}`,
         // its own dead letters: read with ephemeral consumers or by sequence; nobody else's
         `$JS.API.CONSUMER.CREATE.${dlq}`,
         `$JS.API.CONSUMER.CREATE.${dlq}.>`,

@@ -264,6 +264,26 @@ program
   .option("--interval <ms>", "refresh interval", "2000")
   .action(run(async () => (await import("./commands/top.js")).top));
 
+program
+  .command("web")
+  .description("a live web page of the mesh: peers, inboxes, messages, jobs, dead letters, alerts (read-only)")
+  .option("--host <host>", "address to listen on; anything but loopback needs a token (printed when generated)", "127.0.0.1")
+  .option("--port <port>", "port", (v) => parsePort(v), 9470)
+  .option("--token <token>", "the token the page must present off loopback (default: generated and printed)")
+  .option("--stale-after <duration>", "a peer silent this long is shown stale (default 15s)")
+  .option("--offline-after <duration>", "a peer silent this long is shown offline (default 60s)")
+  .addHelpText(
+    "after",
+    `
+Reads the mesh with this identity's own credential (--creds / config), so it shows only what this
+identity may see. No gateway or hooks token is ever sent to the page.
+
+Examples:
+  $ mesh web                                          http://127.0.0.1:9470/
+  $ mesh web --host "$(tailscale ip -4)"              on the tailnet, with a generated token`,
+  )
+  .action(run(async () => (await import("./commands/web.js")).web));
+
 const broker = program.command("broker").description("run and manage the NATS broker");
 
 broker
@@ -335,6 +355,8 @@ program
   .command("up")
   .description("run the mesh on this machine: a local broker if none is reachable, provisioned")
   .option("--state-dir <dir>", "broker state directory (default ~/.config/openclaw-mesh/broker)")
+  .option("--no-web", "do not start the web view (mesh web)")
+  .option("--web-port <port>", "port of the web view on 127.0.0.1", (v) => parsePort(v), 9470)
   .addHelpText(
     "after",
     `

@@ -130,5 +130,7 @@ export const presenceSchema = z.object({
   startedAt: z.string(),
   lastSeen: z.string(),
   status: z.enum(["online", "stopping"]).default("online"),
+  /** The bridge into the gateway (the adapter's name, e.g. "openclaw-a2a"); absent from older sidecars. */
+  bridge: z.string().optional(),
 });
 export type Presence = z.infer<typeof presenceSchema>;

@@ -15,6 +15,17 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
   fi
 fi
 
+# The web view's browser test (test/integration/web.test.ts) drives Debian's Chromium; it fails without it.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${MESH_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "setup: chromium is missing (the web view test needs it): sudo apt-get install chromium, or set MESH_CHROMIUM" >&2
+  fi
+fi
+
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   bash test/support/build-nats-image.sh
 else

@@ -16,6 +16,8 @@ function hasGateway(r: Resolved): boolean {
 
 interface UpOptions extends GlobalOptions {
   stateDir?: string;
+  web: boolean;
+  webPort: number;
 }
 
 /** `mesh up`: use the configured broker when it answers, else start an embedded one; provision. */
@@ -56,9 +58,27 @@ export async function up(opts: UpOptions): Promise<void> {
   } else {
     process.stdout.write(`sidecar: not started (no gateway hooks token configured; see \`mesh init\` or README "Two Macs")\n`);
   }
+  let web: { close(): Promise<void> } | undefined;
+  if (opts.web) {
+    // The live page (mesh web) on loopback, on its own reconnecting connection as this identity.
+    const { startWebView } = await import("../../src/ops/web/mod.js");
+    const { createLogger } = await import("../../src/base/log.js");
+    const server = broker?.url ?? r.server;
+    const creds = broker ? undefined : r.creds;
+    const webNc = await connectMesh({ server, ...(creds ? { creds } : {}), name: `mesh-web-${self}`, identity: self, persistent: true });
+    try {
+      const view = await startWebView({ nc: webNc, self, port: opts.webPort, log: createLogger({ name: "mesh-web" }) });
+      process.stdout.write(`web: ${view.url}\n`);
+      web = { close: async () => (await view.close(), await webNc.drain().catch(() => undefined)) };
+    } catch (err) {
+      await webNc.close();
+      process.stdout.write(`web: not started (${(err as Error).message}); run \`mesh web --port <port>\`\n`);
+    }
+  }
   process.stdout.write(`mesh is up as ${self}; Ctrl-C to stop\n`);
   const signal = await untilSignal();
   process.stdout.write(`${signal}: shutting down\n`);
+  await web?.close();
   await sidecar?.stop(signal);
   await nc.drain().catch(() => undefined);
   if (broker) await broker.stop();

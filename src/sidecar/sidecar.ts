@@ -151,7 +151,7 @@ export class Sidecar {
     });
     this.presence = new PresenceHeartbeat(
       this.nc,
-      { identity: this.self, version: VERSION, capabilities: this.o.capabilities ?? [] },
+      { identity: this.self, version: VERSION, capabilities: this.o.capabilities ?? [], bridge: this.o.agent.bridge },
       () => this.gatewayState,
       log,
       this.o.presenceIntervalMs,

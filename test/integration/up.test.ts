@@ -23,11 +23,12 @@ function waitFor(read: () => string, re: RegExp, timeoutMs: number): Promise<voi
 }
 
 describe("mesh up (embedded broker)", () => {
-  it("starts a local broker when none answers, provisions it, and stops it on Ctrl-C", async () => {
+  it("starts a local broker when none answers, provisions it, prints the web view's URL (which answers), and stops it on Ctrl-C", async () => {
     const port = await freePort();
+    const webPort = await freePort();
     const home = mkdtempSync(join(tmpdir(), "mesh-up-"));
     const env = { ...process.env, MESH_HOME: home, MESH_SERVER: `nats://127.0.0.1:${port}`, MESH_IDENTITY: "clawd", MESH_LOG_LEVEL: "warn" };
-    const child = spawn(process.execPath, [MESH_BIN, "up"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [MESH_BIN, "up", "--web-port", String(webPort)], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -35,6 +36,9 @@ describe("mesh up (embedded broker)", () => {
       await waitFor(() => out, /mesh is up/, 30_000);
       expect(out).toMatch(new RegExp(`broker: started nats://127\\.0\\.0\\.1:${port} \\(embedded nats-server`));
       expect(out).toMatch(/stream INBOX-clawd created/);
+      expect(out).toContain(`web: http://127.0.0.1:${webPort}/\n`);
+      const state = (await (await fetch(`http://127.0.0.1:${webPort}/api/state`)).json()) as { self: string; broker: { status: string } };
+      expect(state).toMatchObject({ self: "clawd", broker: { status: "connected" } });
 
       const sent = await mesh(["send", "nova", "hello"], { env: { MESH_HOME: home, MESH_SERVER: env.MESH_SERVER, MESH_IDENTITY: "clawd" } });
       expect(sent.code, sent.stderr).toBe(0);
@@ -48,5 +52,6 @@ describe("mesh up (embedded broker)", () => {
     expect(out).toMatch(/SIGINT: shutting down/);
     expect(child.exitCode).toBe(0);
     expect(await isListening("127.0.0.1", port)).toBe(false);
+    expect(await isListening("127.0.0.1", webPort)).toBe(false);
   });
 });

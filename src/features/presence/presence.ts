@@ -20,7 +20,7 @@ export class PresenceHeartbeat {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly info: { identity: string; version: string; capabilities: string[] },
+    private readonly info: { identity: string; version: string; capabilities: string[]; bridge?: string },
     private readonly gatewayStatus: () => Presence["gateway"],
     private readonly log: Logger,
     private readonly intervalMs = HEARTBEAT_MS,
@@ -43,6 +43,7 @@ export class PresenceHeartbeat {
       startedAt: this.startedAt,
       lastSeen: new Date().toISOString(),
       status,
+      ...(this.info.bridge ? { bridge: this.info.bridge } : {}),
     };
   }
 

@@ -1,0 +1,250 @@
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, streamOwner } from "../../../subjects/names.js";
+import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, inboxSubject } from "../../../subjects/subjects.js";
+import { firstLine, isAbsentOrDenied, isNotFound, permissionDenied } from "../../base/nats-errors.js";
+import type { Logger } from "../../base/log.js";
+import type { MeshModel } from "./model.js";
+
+/**
+ * Every NATS read of the web view, in one place: names come from subjects/ only. Reads with this
+ * identity's own connection, so it sees what its credential may see; a denial is shown on the
+ * page as "not visible to this identity", never as an error.
+ *
+ *   presence      KV watch on BUCKETS.presence        (live; ages computed by the model's tick)
+ *   identities    KV watch on BUCKETS.identities      (keys only: every registered identity is a node)
+ *   jobs          KV watch on BUCKETS.jobs            (live)
+ *   events        core subscription on ALL_EVENTS    (live) + the last hour replayed from STREAMS.events
+ *   messages      core subscription on ALL_INBOXES   (live; denied on a secure mesh → events only)
+ *   dead letters  core subscription on ALL_DLQ       (live) + the last 20 of each DLQ-<id> it may read
+ *   inboxes       consumer info of each identity's inbox consumer, every pollMs (one request each)
+ */
+export interface SourceOptions {
+  nc: NatsConnection;
+  self: string;
+  model: MeshModel;
+  log: Logger;
+  /** How often inbox depths are read (default 2 s). */
+  inboxPollMs?: number;
+  /** Replay this much of EVENTS at start (default 1 h; 0: none). */
+  replayMs?: number;
+}
+
+const DENIED_RECHECK_MS = 30_000;
+const REPLAY_MAX = 20_000;
+const RECENT_DEAD_LETTERS = 20;
+
+export class MeshSource {
+  private readonly subs: Subscription[] = [];
+  private readonly stops: Array<() => void> = [];
+  private jsm?: JetStreamManager;
+  private stopped = false;
+  private readonly deniedUntil = new Map<string, number>();
+  /** The server's own words for each subject it refused this connection (from the status stream). */
+  private readonly denials = new Map<string, string>();
+  private readonly refusedDirect = new Map<string, { until: number; why: string }>();
+
+  constructor(private readonly o: SourceOptions) {}
+
+  async start(): Promise<void> {
+    const { nc, model } = this.o;
+    model.brokerChanged("connected", { server: nc.getServer(), ...(nc.info?.version ? { version: nc.info.version } : {}) });
+    void this.watchStatus();
+    this.jsm = await jetstreamManager(nc, { timeout: 2000 });
+    this.subscribe(ALL_EVENTS, (s, d) => model.event(s, d), () => undefined);
+    this.subscribe(ALL_INBOXES, (s, d) => model.inboxMessage(s, d), (why) => this.flowsDenied(why));
+    this.subscribe(ALL_DLQ, (s, d) => model.deadLetter(s, d), () => model.visibilityChanged({ deadLetters: false }));
+    await Promise.all([
+      this.watchKv(BUCKETS.presence, (k, v) => model.presenceChanged(k, v)),
+      this.watchKv(BUCKETS.jobs, (k, v) => model.jobChanged(k, v)),
+      // On a secure mesh the registry names every identity, even one never started.
+      this.watchKv(BUCKETS.identities, (k, v) => v !== undefined && model.identitySeen(k)),
+    ]);
+    void this.replayEvents();
+    void this.recentDeadLetters();
+    void this.pollInboxes();
+  }
+
+  private flowsDenied(serverSaid: string): void {
+    this.o.model.visibilityChanged({
+      flows: false,
+      note: `other identities' inboxes are not visible to this identity (${serverSaid}); messages are shown from their delivery events`,
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.subs) s.unsubscribe();
+    for (const f of this.stops) f();
+  }
+
+  private subscribe(subject: string, onMsg: (subject: string, data: Uint8Array) => void, onDenied: (serverSaid: string) => void): void {
+    const sub = this.o.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          if (permissionDenied(err)) onDenied(firstLine(err));
+          else this.o.log.warn({ subject, err: err.message }, "subscription error");
+          return;
+        }
+        onMsg(msg.subject, msg.data);
+      },
+    });
+    void sub.closed.then((err) => {
+      if (err && permissionDenied(err)) onDenied(firstLine(err));
+    });
+    this.subs.push(sub);
+  }
+
+  private async watchStatus(): Promise<void> {
+    const { nc, model, log } = this.o;
+    for await (const s of nc.status()) {
+      const pv = s.type === "error" ? permissionDenied(s.error) : undefined;
+      if (pv) {
+        this.denials.set(pv.subject, firstLine(pv));
+        if (pv.operation === "subscription" && pv.subject === ALL_INBOXES) this.flowsDenied(firstLine(pv));
+        if (pv.operation === "subscription" && pv.subject === ALL_DLQ) model.visibilityChanged({ deadLetters: false });
+      }
+      if (s.type === "disconnect") model.brokerChanged("reconnecting");
+      else if (s.type === "reconnect") {
+        model.brokerChanged("connected", { server: nc.getServer(), ...(nc.info?.version ? { version: nc.info.version } : {}) });
+        log.info("broker connection back");
+      }
+    }
+    if (!this.stopped) model.brokerChanged("disconnected");
+  }
+
+  private async watchKv(bucket: string, onChange: (key: string, value: string | undefined) => void): Promise<void> {
+    try {
+      const kv = await new Kvm(this.o.nc).open(bucket);
+      const iter = await kv.watch();
+      this.stops.push(() => iter.stop());
+      void (async () => {
+        for await (const e of iter) onChange(e.key, e.operation === "PUT" ? e.string() : undefined);
+      })().catch((err: Error) => this.o.log.warn({ bucket, err: err.message }, "watch ended"));
+    } catch (err) {
+      if (!isAbsentOrDenied(err)) throw err;
+      this.o.log.warn({ bucket, err: (err as Error).message }, "bucket not readable");
+    }
+  }
+
+  /** The last hour of events (chart, recent activity), each envelope once with the live feed. */
+  private async replayEvents(): Promise<void> {
+    const replayMs = this.o.replayMs ?? 3_600_000;
+    if (replayMs <= 0) return;
+    try {
+      const js = jetstream(this.o.nc);
+      // EVENTS stores only events.> (no filter: nats-server 2.9 has no filter_subjects).
+      const c = await js.consumers.get(STREAMS.events, {
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: new Date(Date.now() - replayMs).toISOString(),
+      });
+      let left = Math.min((await c.info(true)).num_pending, REPLAY_MAX);
+      while (left > 0 && !this.stopped) {
+        const batch = await c.fetch({ max_messages: Math.min(left, 500), expires: 2000 });
+        let got = 0;
+        for await (const m of batch) {
+          this.o.model.event(m.subject, m.data, m.time);
+          got++;
+          if (--left === 0) break;
+        }
+        if (got === 0) break;
+      }
+      await c.delete().catch(() => undefined);
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, "could not replay the last hour of events");
+    }
+  }
+
+  private async recentDeadLetters(): Promise<void> {
+    // Each identity's dead letters are its own stream (DLQ-<id>): this credential reads its own
+    // (the admin reads all); the others are refused by the server and not shown.
+    const streams: string[] = [];
+    try {
+      for await (const name of this.jsm!.streams.names(ALL_DLQ)) if (streamOwner(name)) streams.push(name);
+    } catch (err) {
+      if (!isAbsentOrDenied(err)) this.o.log.warn({ err: (err as Error).message }, "could not list dead-letter streams");
+      return;
+    }
+    for (const stream of streams) {
+      try {
+        const si = await this.jsm!.streams.info(stream);
+        const from = Math.max(si.state.first_seq, si.state.last_seq - RECENT_DEAD_LETTERS + 1);
+        for (let seq = from; seq <= si.state.last_seq && si.state.messages > 0; seq++) {
+          const m = await this.jsm!.streams.getMessage(stream, { seq });
+          if (m) this.o.model.deadLetter(m.subject, m.data, m.time);
+        }
+      } catch (err) {
+        if (!isAbsentOrDenied(err)) this.o.log.warn({ err: (err as Error).message, stream }, "could not read recent dead letters");
+        else if (stream === dlqStreamName(this.o.self) && !isNotFound(err)) this.o.model.visibilityChanged({ deadLetters: false });
+      }
+    }
+  }
+
+  /** When the oldest unacknowledged message of an inbox was stored (a direct get: may be refused). */
+  private async oldestWaiting(id: string, fromSeq: number): Promise<{ oldestWaiting?: string; oldestNotVisible?: string }> {
+    const key = `direct:${id}`;
+    const refused = this.refusedDirect.get(key);
+    if (refused && refused.until > Date.now()) return { oldestNotVisible: refused.why };
+    try {
+      const m = await this.jsm!.direct.getMessage(inboxStreamName(id), { seq: fromSeq, next_by_subj: inboxSubject(id) });
+      return m ? { oldestWaiting: m.time.toISOString() } : {};
+    } catch (err) {
+      if (!isAbsentOrDenied(err)) throw err;
+      const said = permissionDenied(err) ? firstLine(err) : this.deniedSubject(`.DIRECT.GET.${inboxStreamName(id)}`);
+      const why = said ? `not visible to this identity (${said})` : "not visible to this identity";
+      this.refusedDirect.set(key, { until: Date.now() + DENIED_RECHECK_MS, why });
+      return { oldestNotVisible: why };
+    }
+  }
+
+  /** The server's refusal of a JetStream API subject ending like this, if it reported one. */
+  private deniedSubject(suffix: string): string | undefined {
+    for (const [subject, text] of this.denials) if (subject.endsWith(suffix)) return text;
+    return undefined;
+  }
+
+  private async pollInboxes(): Promise<void> {
+    const every = this.o.inboxPollMs ?? 2000;
+    while (!this.stopped) {
+      await this.readInboxes().catch((err: Error) => this.o.log.warn({ err: err.message }, "inbox poll failed"));
+      await new Promise((r) => setTimeout(r, every).unref());
+    }
+  }
+
+  private async readInboxes(): Promise<void> {
+    const jsm = this.jsm!;
+    const ids = new Set<string>([this.o.self, ...this.o.model.knownIdentities()]);
+    const now = Date.now();
+    if ((this.deniedUntil.get("*") ?? 0) <= now) {
+      try {
+        for await (const name of jsm.streams.names(ALL_INBOXES)) {
+          const id = streamOwner(name);
+          if (id) ids.add(id);
+        }
+      } catch (err) {
+        if (!isAbsentOrDenied(err)) throw err;
+        if (!isNotFound(err)) this.deniedUntil.set("*", now + DENIED_RECHECK_MS);
+      }
+    }
+    for (const id of ids) {
+      if (this.stopped) return;
+      if ((this.deniedUntil.get(id) ?? 0) > now) continue;
+      this.o.model.identitySeen(id);
+      try {
+        const ci = await jsm.consumers.info(inboxStreamName(id), inboxConsumerName(id));
+        const unacked = ci.num_pending + ci.num_ack_pending;
+        const oldest = unacked > 0 ? await this.oldestWaiting(id, ci.ack_floor.stream_seq + 1) : {};
+        this.o.model.inboxChanged(id, { visible: true, waiting: ci.num_pending, inFlight: ci.num_ack_pending, ...oldest });
+      } catch (err) {
+        if (isNotFound(err)) continue; // no inbox consumer (yet) for this identity
+        if (!isAbsentOrDenied(err)) throw err;
+        this.deniedUntil.set(id, now + DENIED_RECHECK_MS);
+        // nats-server answers a denied API request with nothing and reports the violation on the
+        // connection: show its own words when it did.
+        const said = permissionDenied(err) ? firstLine(err) : this.deniedSubject(`.CONSUMER.INFO.${inboxStreamName(id)}.${inboxConsumerName(id)}`);
+        this.o.model.inboxChanged(id, { visible: false, why: "not visible to this identity", ...(said ? { serverSaid: said } : {}) });
+      }
+    }
+  }
+}
