@@ -55,7 +55,7 @@ export interface LocalBroker {
   stop(): Promise<void>;
 }
 
-export function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+export function waitForPort(host: string, port: number, timeoutMs: number, what = "nats-server"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
@@ -66,7 +66,7 @@ export function waitForPort(host: string, port: number, timeoutMs: number): Prom
       });
       sock.once("error", () => {
         sock.destroy();
-        if (Date.now() > deadline) reject(new MeshError(`nats-server did not open ${host}:${port} within ${timeoutMs} ms`));
+        if (Date.now() > deadline) reject(new MeshError(`${what} did not open ${host}:${port} within ${timeoutMs} ms`));
         else setTimeout(attempt, 100);
       });
     };

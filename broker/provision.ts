@@ -15,8 +15,9 @@ import {
 } from "./definitions.js";
 import { BUCKETS, STREAMS, hooksStreamName, inboxStreamName } from "../subjects/names.js";
 import { isAlreadyExists, isNotFound } from "../src/base/nats-errors.js";
+import { MeshError } from "../src/base/errors.js";
 
-export type Change = "created" | "updated" | "unchanged";
+export type Change = "created" | "updated" | "unchanged" | "deleted";
 
 export interface ProvisionReport {
   streams: Record<string, Change>;
@@ -124,13 +125,46 @@ export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<R
   return out;
 }
 
+/**
+ * The shared INBOX and DLQ streams of earlier versions hold the subjects the per-identity streams
+ * need. They are only removed when asked (`--drop-legacy`), after their messages were delivered.
+ */
+const LEGACY_STREAMS = ["INBOX", "DLQ"] as const;
+
+export class LegacyStreamsError extends MeshError {
+  override name = "LegacyStreamsError";
+}
+
+async function legacyStreams(jsm: JetStreamManager, drop: boolean): Promise<string[]> {
+  const found: Array<{ name: string; messages: number }> = [];
+  for (const name of LEGACY_STREAMS) {
+    try {
+      const si = await jsm.streams.info(name);
+      found.push({ name, messages: si.state.messages });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  if (found.length === 0) return [];
+  if (!drop) {
+    throw new LegacyStreamsError(
+      `this broker has the shared ${found.map((f) => `${f.name} (${f.messages} messages)`).join(" and ")} stream of an earlier openclaw-mesh; ` +
+        "let the sidecars deliver what waits (mesh top: 0 waiting), then run `mesh broker provision --drop-legacy` to delete it and make one inbox per identity",
+      2,
+    );
+  }
+  for (const f of found) await jsm.streams.delete(f.name);
+  return found.map((f) => f.name);
+}
+
 /** Applies every stream, bucket and (for the given identities) inbox consumer. Safe to run again. */
 export async function provision(
   nc: NatsConnection,
-  opts: { identities?: string[]; replicas?: number } = {},
+  opts: { identities?: string[]; replicas?: number; dropLegacy?: boolean } = {},
 ): Promise<ProvisionReport> {
   const jsm = await jetstreamManager(nc);
   const report: ProvisionReport = { streams: {}, consumers: {}, buckets: {} };
+  for (const name of await legacyStreams(jsm, opts.dropLegacy ?? false)) report.streams[name] = "deleted";
   for (const def of streamDefinitions(opts.replicas ?? 1)) {
     report.streams[def.name] = await ensureStream(jsm, def);
   }

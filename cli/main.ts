@@ -309,7 +309,8 @@ broker
   .command("provision")
   .description("create or update the mesh streams, buckets and inbox consumers (idempotent)")
   .option("--replicas <n>", "stream replicas (3 on a 3-node cluster)", (v) => parseCount(v), 1)
-  .option("--for <identities>", "also create durable inbox consumers for these identities (comma-separated)")
+  .option("--for <identities>", "also create these identities' inbox, dead-letter and hook streams (comma-separated)")
+  .option("--drop-legacy", "delete the shared INBOX and DLQ streams of an earlier version (after their messages were delivered)")
   .option("--json", "print the report as JSON")
   .action(run(async () => (await import("./commands/broker.js")).provisionCmd));
 

@@ -74,6 +74,7 @@ export async function up(opts: UpOptions): Promise<void> {
 interface ProvisionOptions extends GlobalOptions {
   replicas: number;
   for?: string;
+  dropLegacy?: boolean;
   json?: boolean;
 }
 
@@ -84,7 +85,7 @@ export async function provisionCmd(opts: ProvisionOptions): Promise<void> {
     .map((s) => s.trim())
     .filter(Boolean)
     .map((s) => identity(s));
-  const report = await withConnection(r, (nc) => provision(nc, { identities: ids, replicas: opts.replicas }));
+  const report = await withConnection(r, (nc) => provision(nc, { identities: ids, replicas: opts.replicas, ...(opts.dropLegacy ? { dropLegacy: true } : {}) }));
   if (opts.json) return printJson(report);
   process.stdout.write(`${describeReport(report)}\n`);
 }

@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { errors, headers, type NatsConnection } from "@nats-io/nats-core";
-import { ApiCodes, apiCode, firstLine, isNoResponders, permissionDenied } from "../base/nats-errors.js";
+import { ApiCodes, apiCode, firstLine, isNoResponders, isNotFound, isTimeout, permissionDenied } from "../base/nats-errors.js";
+import { inboxStreamName } from "../../subjects/names.js";
 // Specific modules, not subjects/mod.js: publishing must not load zod (CLI start-up time).
 import { inboxSubject, isStoredSubject, ownerOf } from "../../subjects/subjects.js";
 import { isIdentity } from "../../subjects/identity.js";
@@ -22,6 +23,11 @@ export class NoInboxError extends MeshError {
   override name = "NoInboxError";
 }
 
+/** No stream answered in time (a stream missing while something subscribes to the subject looks like this too). */
+export class PublishTimeoutError extends MeshError {
+  override name = "PublishTimeoutError";
+}
+
 function jsError(err: unknown, subject: string): MeshError {
   const msg = firstLine(err);
   if (isNoResponders(err)) {
@@ -35,6 +41,7 @@ function jsError(err: unknown, subject: string): MeshError {
   if (err instanceof errors.InvalidArgumentError) return new MeshError(`message too large for the broker (${msg})`);
   if (apiCode(err) === ApiCodes.StreamStoreFailed) return new MeshError(`the broker did not store it: the stream is full (${msg})`);
   if (permissionDenied(err)) return new MeshError(`not allowed to publish to ${subject} (${msg})`);
+  if (isTimeout(err)) return new PublishTimeoutError(`publish to ${subject} failed: ${msg}`);
   return new MeshError(`publish to ${subject} failed: ${msg}`);
 }
 
@@ -85,7 +92,9 @@ export async function publishToInbox(nc: NatsConnection, env: Envelope): Promise
   try {
     return await publishEnvelope(nc, inboxSubject(env.to), env);
   } catch (err) {
-    if (!(err instanceof NoInboxError)) throw err;
+    // No stream for the subject answers "no responders" at once, or, when some live subscriber
+    // (a `mesh web`, a `mesh sub`) receives the request, a timeout: then ask whether the inbox exists.
+    if (!(err instanceof NoInboxError) && !(err instanceof PublishTimeoutError && (await inboxMissing(nc, env.to)))) throw err;
     try {
       const { provisionIdentity } = await import("../../broker/provision.js");
       await provisionIdentity(await jetstreamManager(nc), env.to);
@@ -93,6 +102,15 @@ export async function publishToInbox(nc: NatsConnection, env: Envelope): Promise
       throw err;
     }
     return publishEnvelope(nc, inboxSubject(env.to), env);
+  }
+}
+
+async function inboxMissing(nc: NatsConnection, to: string): Promise<boolean> {
+  try {
+    await (await jetstreamManager(nc)).streams.info(inboxStreamName(to));
+    return false;
+  } catch (err) {
+    return isNotFound(err);
   }
 }
 

@@ -104,6 +104,31 @@ describe(`CLI against a real nats-server`, () => {
     await nc.close();
   });
 
+  it("a broker with the shared INBOX and DLQ streams of an earlier version: provision refuses (exit 2) saying how to upgrade; --drop-legacy deletes them and makes the per-identity streams", async () => {
+    const old = await startBroker();
+    try {
+      const nc = await connectMesh({ server: old.url });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "INBOX", subjects: ["agent.*.inbox"] });
+      await jsm.streams.add({ name: "DLQ", subjects: ["dlq.>"] });
+      const e = { ...env, MESH_SERVER: old.url };
+      const refused = await mesh(["broker", "provision", "--for", "nova"], { env: e });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim()).toBe(
+        "mesh: this broker has the shared INBOX (0 messages) and DLQ (0 messages) stream of an earlier openclaw-mesh; let the sidecars deliver what waits (mesh top: 0 waiting), then run `mesh broker provision --drop-legacy` to delete it and make one inbox per identity",
+      );
+      const upgraded = await mesh(["broker", "provision", "--for", "nova", "--drop-legacy", "--json"], { env: e });
+      expect(upgraded.code, upgraded.stderr).toBe(0);
+      expect(JSON.parse(upgraded.stdout).streams).toMatchObject({ INBOX: "deleted", DLQ: "deleted", "INBOX-nova": "created", "DLQ-nova": "created" });
+      const names: string[] = [];
+      for await (const n of jsm.streams.names()) names.push(n);
+      expect(names).not.toContain("INBOX");
+      await nc.close();
+    } finally {
+      await old.stop();
+    }
+  });
+
   it("send prints the id and sequence; sub --last replays it", async () => {
     const sent = await mesh(["send", "nova", "hello"], { env });
     expect(sent.code).toBe(0);

@@ -187,7 +187,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         if (c.pid) live.delete(c.pid);
         if (child === c) child = undefined;
       });
-      await waitForPort("127.0.0.1", o.port, 60_000);
+      await waitForPort("127.0.0.1", o.port, 60_000, "the OpenClaw gateway");
       // Ready when hooks answer (401 without a token means the HTTP layer is up).
       const deadline = Date.now() + 60_000;
       for (;;) {
