@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createUser } from "@nats-io/nkeys";
-import { encodeEnvelope, newEnvelope, parseEnvelope, signerFromSeed, signingBytes, verifyEnvelope, type Envelope } from "../../subjects/mod.js";
+import { encodeEnvelope, newEnvelope, parseEnvelope, recordWriterAllowed, signerFromSeed, signingBytes, verifyEnvelope, type Envelope } from "../../subjects/mod.js";
+import { checkBinding, checkFreshness, verifyRecord } from "../../subjects/signing.js";
 import { credentialText, parseCredential } from "../../broker/credentials.js";
 
 const seedOf = (): string => new TextDecoder().decode(createUser().getSeed());
@@ -61,5 +62,51 @@ describe("credential files (broker/credentials.ts)", () => {
     expect(parseCredential(`${seed}\n`)).toEqual({ seed });
     expect(parseCredential("-----BEGIN NATS USER JWT-----\nabc\n")).toBeUndefined();
     expect(parseCredential(`${seed}\n${seed}\n`)).toBeUndefined();
+  });
+});
+
+describe("binding, freshness and signed records (subjects/signing.ts, subjects/jobs.ts)", () => {
+  it("a message is bound to its recipient and to the identity its subject names", () => {
+    const env = nova.sign(msg());
+    expect(checkBinding(env, { to: "clawd", subject: "agent.clawd.inbox", subjectNames: "to" })).toEqual({ ok: true });
+    expect(checkBinding(env, { to: "lyra" })).toEqual({ ok: false, reason: "addressed to clawd, not lyra" });
+    expect(checkBinding(env, { subject: "agent.lyra.inbox", subjectNames: "to" })).toEqual({
+      ok: false,
+      reason: "arrived on agent.lyra.inbox but is addressed to clawd (replayed to another recipient?)",
+    });
+    expect(checkBinding(env, { subject: "events.lyra.x", subjectNames: "from" })).toEqual({ ok: false, reason: "published on events.lyra.x but claims to be from nova" });
+  });
+
+  it("fresh within 5 minutes of when it was stored, either way; stale or future beyond", () => {
+    const env = msg({ time: "2026-11-25T10:00:00.000Z" });
+    expect(checkFreshness(env, new Date("2026-11-25T10:04:59.000Z"))).toEqual({ ok: true });
+    expect(checkFreshness(env, new Date("2026-11-25T09:55:01.000Z"))).toEqual({ ok: true });
+    expect(checkFreshness(env, new Date("2026-11-25T10:52:00.000Z"))).toEqual({
+      ok: false,
+      reason: "stale: signed 2026-11-25T10:00:00.000Z, stored 52 min later (a replay, or a clock off by more than 5 min)",
+    });
+    expect(checkFreshness(env, new Date("2026-11-25T09:50:00.000Z"))).toEqual({
+      ok: false,
+      reason: "signed 2026-11-25T10:00:00.000Z, 10 min in the future (clock off by more than 5 min)",
+    });
+  });
+
+  it("a signed record verifies for its writer only; any change to it breaks the signature", () => {
+    const unsigned: { id: string; state: string; by: string; sig?: string } = { id: "job-1", state: "done", by: "nova" };
+    const rec = nova.signRecord(unsigned);
+    expect(verifyRecord(rec, "nova", nova.publicKey)).toEqual({ ok: true });
+    expect(verifyRecord(rec, "lyra", lyra.publicKey)).toEqual({ ok: false, reason: "signature does not match lyra's key (forged record?)" });
+    expect(verifyRecord({ ...rec, state: "failed" }, "nova", nova.publicKey)).toEqual({ ok: false, reason: "signature does not match nova's key (forged record?)" });
+    expect(verifyRecord({ ...rec, sig: undefined }, "nova", nova.publicKey)).toEqual({ ok: false, reason: "unsigned record claiming to be written by nova" });
+    expect(verifyRecord(rec, "ghost", undefined)).toEqual({ ok: false, reason: "written by ghost, who is not a registered identity" });
+  });
+
+  it("who may write a job record: its submitter or its worker, and only the worker a result", () => {
+    const base = { id: "j", task: "t", queue: "default", needs: [], submittedBy: "clawd", submittedAt: "2026-11-25T10:00:00.000Z", attempts: 1 };
+    expect(recordWriterAllowed({ ...base, state: "queued", by: "clawd" })).toBeUndefined();
+    expect(recordWriterAllowed({ ...base, state: "done", worker: "lyra", by: "lyra" })).toBeUndefined();
+    expect(recordWriterAllowed({ ...base, state: "done", worker: "lyra", by: "clawd" })).toBe("a done result written by clawd, not by its worker lyra");
+    expect(recordWriterAllowed({ ...base, state: "running", worker: "lyra", by: "nova" })).toBe("written by nova, neither its submitter clawd nor its worker");
+    expect(recordWriterAllowed({ ...base, state: "queued" })).toBe("the record does not say who wrote it");
   });
 });
