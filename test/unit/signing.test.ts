@@ -96,7 +96,8 @@ describe("binding, freshness and signed records (subjects/signing.ts, subjects/j
     const rec = nova.signRecord(unsigned);
     expect(verifyRecord(rec, "nova", nova.publicKey)).toEqual({ ok: true });
     expect(verifyRecord(rec, "lyra", lyra.publicKey)).toEqual({ ok: false, reason: "signature does not match lyra's key (forged record?)" });
-    expect(verifyRecord({ ...rec, state: "failed" }, "nova", nova.publicKey)).toEqual({ ok: false, reason: "signature does not match nova's key (forged record?)" });
+    const tampered = { ...rec, state: "failed" };
+    expect(verifyRecord(tampered, "nova", nova.publicKey)).toEqual({ ok: false, reason: "signature does not match nova's key (forged record?)" });
     expect(verifyRecord({ ...rec, sig: undefined }, "nova", nova.publicKey)).toEqual({ ok: false, reason: "unsigned record claiming to be written by nova" });
     expect(verifyRecord(rec, "ghost", undefined)).toEqual({ ok: false, reason: "written by ghost, who is not a registered identity" });
   });
