@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connectMesh } from "../../src/bus/connection.js";
 import { sendMessage } from "../../src/bus/publish.js";
+import { submitJob } from "../../src/features/jobs/client.js";
+import { Kvm } from "@nats-io/kv";
+import { signerFromSeed } from "../../subjects/mod.js";
+import { parseCredential } from "../../broker/credentials.js";
 import { provision } from "../../broker/provision.js";
 import type { Snapshot } from "../../src/ops/web/model.js";
 import { mesh, MESH_BIN } from "../support/cli.js";
@@ -94,5 +98,22 @@ describe("mesh web with nova's own credential on a secure mesh", () => {
     expect((await fetch(new URL(`/api/body/${sent.envelope.id}`, webUrl))).status).toBe(404);
     expect(JSON.stringify(s)).not.toContain("for nova only");
     expect(s.broker.status).toBe("connected");
+  });
+
+  it("a job record someone rewrote (signed by nova, claiming clawd wrote it) is shown as an unreadable, refused record, never as the job's state; clawd's own signed record is shown", async () => {
+    const asClawd = await connectMesh({ server, creds: creds("clawd"), identity: "clawd" });
+    const job = await submitJob(asClawd, { from: "clawd", task: "tidy the logs", queue: "ops" });
+    await until("clawd's signed record on the page", async () => (await snapshot()).jobs.find((j) => j.id === job.id && j.state === "queued"));
+    const asNova = await connectMesh({ server, creds: creds("nova"), identity: "nova" });
+    const novaSigner = signerFromSeed(parseCredential(readFileSync(creds("nova"), "utf8"))!.seed);
+    const forged = novaSigner.signRecord({ ...job, sig: undefined, state: "cancelled" as const, by: "clawd", error: "rm -rf done" });
+    await (await new Kvm(asNova).open("mesh-jobs")).put(job.id, JSON.stringify(forged));
+    const refused = await until("the refused record", async () => (await snapshot()).activity.find((a) => a.unreadable && a.subject === `$KV.mesh-jobs.${job.id}`));
+    expect(refused.text).toBe("unreadable event (job record refused: signature does not match clawd's key (forged record?))");
+    const s = await snapshot();
+    expect(s.jobs.find((j) => j.id === job.id)?.state).toBe("queued");
+    expect(JSON.stringify(s)).not.toContain("rm -rf done");
+    await asClawd.close();
+    await asNova.close();
   });
 });

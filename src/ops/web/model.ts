@@ -503,6 +503,11 @@ export class MeshModel {
     this.countersDirty = true;
   }
 
+  /** A signed record that failed its check (source.ts verifies): shown as unreadable, counted. */
+  recordRefused(subject: string, size: number, why: string): void {
+    this.unreadable(subject, size, why);
+  }
+
   private unreadable(subject: string, size: number, why: string, at?: Date): void {
     this.counters.events++;
     this.counters.unreadable++;

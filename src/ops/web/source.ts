@@ -1,11 +1,13 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, streamOwner } from "../../../subjects/names.js";
+import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, kvSubject, streamOwner } from "../../../subjects/names.js";
 import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, inboxSubject } from "../../../subjects/subjects.js";
 import { firstLine, isAbsentOrDenied, isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import type { MeshModel } from "./model.js";
+import { MeshVerifier } from "../../bus/verify.js";
+import { jobRecordSchema, recordWriterAllowed } from "../../../subjects/jobs.js";
 
 /**
  * Every NATS read of the web view, in one place: names come from subjects/ only. Reads with this
@@ -39,6 +41,7 @@ export class MeshSource {
   private readonly subs: Subscription[] = [];
   private readonly stops: Array<() => void> = [];
   private jsm?: JetStreamManager;
+  private verifier?: MeshVerifier;
   private stopped = false;
   private readonly deniedUntil = new Map<string, number>();
   /** The server's own words for each subject it refused this connection (from the status stream). */
@@ -57,7 +60,8 @@ export class MeshSource {
     this.subscribe(ALL_DLQ, (s, d) => model.deadLetter(s, d), () => model.visibilityChanged({ deadLetters: false }));
     await Promise.all([
       this.watchKv(BUCKETS.presence, (k, v) => model.presenceChanged(k, v)),
-      this.watchKv(BUCKETS.jobs, (k, v) => model.jobChanged(k, v)),
+      // Job records are signed by their writer: one that fails its check is counted as unreadable, never shown as the job's state.
+      this.watchKv(BUCKETS.jobs, (k, v) => void this.jobRecord(k, v)),
       // On a secure mesh the registry names every identity, even one never started.
       this.watchKv(BUCKETS.identities, (k, v) => v !== undefined && model.identitySeen(k)),
     ]);
@@ -112,6 +116,22 @@ export class MeshSource {
       }
     }
     if (!this.stopped) model.brokerChanged("disconnected");
+  }
+
+  private async jobRecord(id: string, value: string | undefined): Promise<void> {
+    const verifier = (this.verifier ??= await MeshVerifier.open(this.o.nc, this.o.log));
+    if (value !== undefined && verifier.secure) {
+      const parsed = jobRecordSchema.safeParse(safeJson(value));
+      const refused = !parsed.success
+        ? undefined // the model reports a malformed record itself
+        : (recordWriterAllowed(parsed.data) ??
+          (await verifier.verifyRecord(parsed.data, parsed.data.by!).then((v) => (v.ok ? undefined : v.reason))));
+      if (refused) {
+        this.o.model.recordRefused(`${kvSubject(BUCKETS.jobs, id)}`, value.length, `job record refused: ${refused}`);
+        return;
+      }
+    }
+    this.o.model.jobChanged(id, value);
   }
 
   private async watchKv(bucket: string, onChange: (key: string, value: string | undefined) => void): Promise<void> {
@@ -246,5 +266,13 @@ export class MeshSource {
         this.o.model.inboxChanged(id, { visible: false, why: "not visible to this identity", ...(said ? { serverSaid: said } : {}) });
       }
     }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
