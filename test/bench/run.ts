@@ -92,7 +92,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     }
     if (want("cli")) {
       log("\n3. CLI cold start");
-      const r = cliColdStart(ctx);
+      const r = await cliColdStart(ctx);
       const ratio = round(r[1]!.median_ms / r[0]!.median_ms);
       log(table(r as never));
       log(`ratio mesh/bare: ${ratio} (target ≤ 1.3)`);

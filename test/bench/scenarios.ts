@@ -169,8 +169,10 @@ export async function eventThroughput(ctx: BenchContext): Promise<Array<{ path: 
 }
 
 /** 3. CLI cold start: `mesh send` vs a bare node script that connects and publishes with nats.js. */
-export function cliColdStart(ctx: BenchContext): Array<{ command: string; runs: number; median_ms: number }> {
+export async function cliColdStart(ctx: BenchContext): Promise<Array<{ command: string; runs: number; median_ms: number }>> {
   const runs = ctx.quick ? 5 : 20;
+  // The recipient's inbox exists (as after add-identity): both commands measure a plain publish.
+  await provisionIdentity(await jetstreamManager(ctx.nc), `${ctx.tag}-cli`);
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const main = join(root, "dist", "cli", "main.js");
   const dir = mkdtempSync(join(tmpdir(), "mesh-bench-cli-"));
