@@ -219,7 +219,7 @@ describe("attacker with nova's credential", () => {
     await lyraLeader.delete("probe");
   });
 
-  it("8. starvation: nova fills clawd's inbox to its bound and the server refuses more (maximum messages exceeded), while lyra's inbox still takes messages; a bucket value over its size is refused", async () => {
+  it("8. starvation: nova fills clawd's inbox to its bound and the server refuses more (maximum messages exceeded), while lyra's inbox still takes messages; a bucket value over its size and a 33rd consumer on its own dead-letter stream are refused", async () => {
     // A small bound for the test (the admin sets it; default 10 000 messages / 64 MiB per inbox).
     const ajsm = await jetstreamManager(m.admin);
     const si = await ajsm.streams.info("INBOX-clawd");
@@ -233,6 +233,21 @@ describe("attacker with nova's credential", () => {
     expect(toLyra.stream).toBe("INBOX-lyra");
     const pres = await new Kvm(nova).open("mesh-presence");
     await expect(pres.put("nova", "x".repeat(16 * 1024))).rejects.toThrow("message size exceeds maximum allowed");
+    // Consumers are bounded too: its own dead-letter stream takes 32, the 33rd is refused by the server.
+    const njsm = await jetstreamManager(nova);
+    const existing = (await njsm.streams.info("DLQ-nova")).state.consumer_count;
+    const made: string[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < 40 && refusal === undefined; i++) {
+      try {
+        made.push((await njsm.consumers.add("DLQ-nova", { name: `c${i}`, filter_subject: "dlq.nova.>", ack_policy: "none" as never, inactive_threshold: 60e9 })).name);
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    expect(existing + made.length).toBe(32);
+    expect((refusal as Error).message).toBe("maximum consumers limit reached");
+    for (const c of made) await njsm.consumers.delete("DLQ-nova", c);
   });
 
   it("legitimate flows keep working under nova's own credential: send, replay of events and of its own dead letters, peers, job submit and list — with no permission error on stderr", async () => {
