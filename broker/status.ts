@@ -1,7 +1,18 @@
 import { isNotFound } from "../src/base/nats-errors.js";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { ALL_INBOXES } from "../subjects/subjects.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS, STREAMS, inboxStreamName, streamOwner } from "../subjects/names.js";
+
+/** Every identity with an inbox stream (INBOX-<id>), found by subject with STREAM.NAMES (allowed to every identity). */
+export async function inboxOwners(jsm: JetStreamManager): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const name of jsm.streams.names(ALL_INBOXES)) {
+    const id = streamOwner(name);
+    if (id) ids.push(id);
+  }
+  return ids;
+}
 
 export interface StreamStatus {
   name: string;

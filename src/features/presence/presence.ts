@@ -3,9 +3,10 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { PRESENCE_TTL_MS } from "../../../broker/definitions.js";
-import { BUCKETS, inboxConsumerName, inboxStreamName, streamOwner } from "../../../subjects/names.js";
+import { BUCKETS, inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
+import { inboxOwners } from "../../../broker/status.js";
 import { isAbsentOrDenied } from "../../base/nats-errors.js";
-import { ALL_INBOXES, presenceSchema, type Presence } from "../../../subjects/mod.js";
+import { presenceSchema, type Presence } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 
 export const HEARTBEAT_MS = 5_000;
@@ -99,10 +100,7 @@ export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<P
   const jsm = await jetstreamManager(nc);
   const ids = new Set(peers.keys());
   try {
-    for await (const name of jsm.streams.names(ALL_INBOXES)) {
-      const id = streamOwner(name);
-      if (id) ids.add(id);
-    }
+    for (const id of await inboxOwners(jsm)) ids.add(id);
   } catch (err) {
     if (!isAbsentOrDenied(err)) throw err;
   }

@@ -7,6 +7,7 @@ import { firstLine, isAbsentOrDenied, isNotFound, permissionDenied } from "../..
 import type { Logger } from "../../base/log.js";
 import type { MeshModel } from "./model.js";
 import { MeshVerifier } from "../../bus/verify.js";
+import { inboxOwners } from "../../../broker/status.js";
 import { jobRecordSchema, recordWriterAllowed } from "../../../subjects/jobs.js";
 
 /**
@@ -238,10 +239,7 @@ export class MeshSource {
     const now = Date.now();
     if ((this.deniedUntil.get("*") ?? 0) <= now) {
       try {
-        for await (const name of jsm.streams.names(ALL_INBOXES)) {
-          const id = streamOwner(name);
-          if (id) ids.add(id);
-        }
+        for (const id of await inboxOwners(jsm)) ids.add(id);
       } catch (err) {
         if (!isAbsentOrDenied(err)) throw err;
         if (!isNotFound(err)) this.deniedUntil.set("*", now + DENIED_RECHECK_MS);
