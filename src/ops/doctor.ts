@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS, STREAMS, inboxConsumerName } from "../../subjects/names.js";
 import { encodeEnvelope, eventSubject, identityFromHostname, newEnvelope, presenceSchema } from "../../subjects/mod.js";
-import { servicePath } from "./service.js";
+import { checkService } from "./service.js";
 import { assertPrivateFile, type Resolved } from "../config/config.js";
 import { connectMesh, parseServers } from "../bus/connection.js";
 import { postAgentHook } from "../agent/openclaw-hooks/hooks-client.js";
@@ -164,13 +163,7 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
     );
   }
 
-  // Service file.
-  const platform = opts.platform ?? process.platform;
-  const svc = servicePath(platform);
-  add(
-    existsSync(svc)
-      ? { name: "sidecar service", status: "ok", detail: `installed: ${svc}` }
-      : { name: "sidecar service", status: "fail", detail: `not installed (${svc})`, fix: "mesh init … (installs it), or run `mesh sidecar` yourself" },
-  );
+  // The service: installed, valid (systemd-analyze / plutil) and running (systemctl / launchctl).
+  add({ name: "sidecar service", ...checkService(opts.platform ?? process.platform) });
   return checks;
 }
