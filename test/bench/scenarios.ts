@@ -15,7 +15,7 @@ import { publishEnvelope } from "../../src/bus/publish.js";
 import { EventPublisher } from "../../src/bus/events.js";
 import { Sidecar } from "../../src/sidecar/sidecar.js";
 import { Kvm } from "@nats-io/kv";
-import { spawnBareConnection, spawnSidecarProcess, rssMb, type Proc } from "./processes.js";
+import { spawnBareConnection, spawnSidecarProcess, rssMb, type Proc } from "../support/processes.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { round, summarize, type Summary } from "./stats.js";
 import { stubReplies } from "./stub-replies.js";

@@ -1,5 +1,5 @@
 /**
- * Separate processes for the scale scenario: real `mesh sidecar` processes (dist/cli/main.js, the
+ * Separate processes (the bench's scale scenario, presence tests): real `mesh sidecar` processes (dist/cli/main.js, the
  * command users run, configured by a 0600 config file) and, as the baseline, a bare nats.js process
  * that only connects. Memory is each process's resident set size, read from /proc/<pid>/status
  * (VmRSS) on Linux, `ps -o rss=` elsewhere.
@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { HooksEndpoint } from "./hooks-endpoint.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const main = join(root, "dist", "cli", "main.js");
@@ -59,7 +59,7 @@ function wrap(child: ChildProcess, cleanup: () => void): Proc {
 }
 
 /** One `mesh sidecar` process for `identity`, delivering to the hooks stand-in. */
-export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint }): Proc {
+export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint }): Proc & { kill(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), `mesh-bench-proc-${o.identity}-`));
   const config = {
     identity: o.identity,
@@ -81,7 +81,16 @@ export function spawnSidecarProcess(o: { identity: string; server: string; creds
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
-  return wrap(child, () => rmSync(dir, { recursive: true, force: true }));
+  const proc = wrap(child, () => rmSync(dir, { recursive: true, force: true }));
+  const exited = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", () => r())));
+  return {
+    ...proc,
+    /** SIGKILL: no graceful stop (no presence delete, no sidecar.stopped event). */
+    kill: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 /** The baseline: a node process with one nats.js connection and nothing else, alive until SIGTERM. */
