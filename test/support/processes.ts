@@ -18,8 +18,8 @@ export interface Proc {
   pid: number;
   /** What the process wrote to stderr (its log lines: warnings and errors). */
   stderr(): string;
-  /** SIGTERM, then wait for the exit (SIGKILL after 10 s). */
-  stop(): Promise<void>;
+  /** SIGTERM (or the given signal), then wait for the exit (SIGKILL after 10 s). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Resident set size of a process in MiB. */
@@ -46,9 +46,9 @@ function wrap(child: ChildProcess, cleanup: () => void): Proc {
   return {
     pid: child.pid,
     stderr: () => err,
-    stop: async () => {
+    stop: async (signal: NodeJS.Signals = "SIGTERM") => {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
+        child.kill(signal);
         const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
         await exited;
         clearTimeout(t);
@@ -59,10 +59,11 @@ function wrap(child: ChildProcess, cleanup: () => void): Proc {
 }
 
 /** One `mesh sidecar` process for `identity`, delivering to the hooks stand-in. */
-export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint }): Proc & { kill(): Promise<void> } {
+export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint; capabilities?: string[] }): Proc & { kill(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), `mesh-bench-proc-${o.identity}-`));
   const config = {
     identity: o.identity,
+    ...(o.capabilities ? { capabilities: o.capabilities } : {}),
     gateway: { url: o.hooks.url, hooksToken: o.hooks.token, bridge: "hooks" },
     sidecar: { stateDir: join(dir, "state"), httpPort: 0 },
   };
