@@ -23,6 +23,9 @@ export interface Check {
 
 const MAX_SKEW_MS = 2000;
 
+/** Thrown past the "provisioned" failure, so the checks that need the streams are skipped, not failed. */
+class NotProvisioned extends Error {}
+
 /** `mesh doctor`: every check with a one-line fix for each failure. */
 export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } = {}): Promise<Check[]> {
   const checks: Check[] = [];
@@ -74,6 +77,8 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
           ? { name: "provisioned", status: "fail", detail: `missing: ${missing.join(", ")}`, fix: `mesh broker provision --for ${self}` }
           : { name: "provisioned", status: "ok", detail: "streams, buckets and this identity's inbox consumer are there" },
       );
+      // The checks below use EVENTS and mesh-presence: without them they would only repeat this failure.
+      if (missing.length) throw new NotProvisioned();
       // Permission + clock: publish one event of our own and compare the broker's timestamp.
       const js = jetstream(nc);
       const env = newEnvelope({ from: self, to: "*", kind: "event", type: "doctor.check", body: { host: hostname() } });
@@ -99,7 +104,8 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       );
     } catch (err) {
       const msg = (err as Error).message;
-      add({
+      if (err instanceof NotProvisioned) skipAll(["permissions", "clock skew", "sidecar running"], "the broker is not provisioned (see above)");
+      else add({
         name: checks.some((c) => c.name === "jetstream") ? "permissions" : "jetstream",
         status: "fail",
         detail: msg,
