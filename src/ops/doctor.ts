@@ -11,7 +11,7 @@ import { connectMesh, parseServers } from "../bus/connection.js";
 import { postAgentHook } from "../agent/openclaw-hooks/hooks-client.js";
 import { chooseBridge, gatewayEndpoint } from "../sidecar/from-config.js";
 import { STALE_AFTER_MS } from "../features/presence/presence.js";
-import { CredentialsRefusedError } from "../base/errors.js";
+import { BrokerUnreachableError, CredentialsRefusedError } from "../base/errors.js";
 import { permissionDenied } from "../base/nats-errors.js";
 
 export interface Check {
@@ -56,7 +56,9 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       detail: (err as Error).message,
       fix: err instanceof CredentialsRefusedError
         ? "ask the broker admin for a new credential: mesh broker add-identity <id>"
-        : "start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER",
+        : err instanceof BrokerUnreachableError
+          ? "start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER"
+          : "fix the credential or identity named above (--creds, --identity, or the config)",
     });
   }
   const brokerChecks = ["jetstream", "provisioned", "permissions", "clock skew", "sidecar running"];

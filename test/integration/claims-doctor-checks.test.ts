@@ -5,7 +5,7 @@
  * a wrong hooks token: bootstrap.test.ts.)
  */
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -180,4 +180,61 @@ describe("mesh doctor failure paths", () => {
     expect(c.detail).toBe("state NeedsLogin");
     expect(c.fix).toBe("tailscale up (or mesh init --tailscale-key …)");
   });
+
+  it("nothing listening at the broker URL: 'broker reachable' fails 'cannot reach the broker', fix: start it", async () => {
+    const m = machine({ server: `nats://127.0.0.1:${await freePort()}`, ...gateway() });
+    const c = failed(await doctor(m.env), "broker reachable");
+    expect(c.detail).toMatch(/^cannot reach the broker at nats:\/\/127\.0\.0\.1:\d+ /);
+    expect(c.fix).toBe("start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER");
+  });
 });
+
+describe("mesh doctor against a broker that requires credentials (mesh broker init)", () => {
+  let home: string;
+  let server: string;
+  let env: Record<string, string>;
+  const creds = (id: string) => join(home, "broker", "creds", `${id}.nk`);
+
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), "mesh-doctor-auth-"));
+    const port = await freePort();
+    server = `nats://127.0.0.1:${port}`;
+    env = { MESH_HOME: home, MESH_SERVER: server };
+    expect((await mesh(["broker", "init"], { env })).code).toBe(0);
+    const up = await mesh(["broker", "up", "--port", String(port), "--monitor-port", String(await freePort()), "--detach"], { env });
+    expect(up.code, up.stderr).toBe(0);
+    for (const id of ["nova", "clawd", "lyra"]) expect((await mesh(["broker", "add-identity", id], { env })).code).toBe(0);
+    expect((await mesh(["broker", "revoke", "lyra"], { env })).code).toBe(0);
+  });
+
+  afterAll(() => {
+    try {
+      process.kill(Number(readFileSync(join(home, "broker", "nats-server.pid"), "utf8")), "SIGTERM");
+    } catch {
+      /* gone */
+    }
+  });
+
+  it("a revoked identity's credential: 'broker reachable' fails with the server's 'Authorization Violation', fix: ask the admin for a new credential", async () => {
+    const m = machine({ identity: "lyra", server, creds: creds("lyra"), ...gateway() });
+    const c = failed(await doctor(m.env), "broker reachable");
+    expect(c.detail).toBe(`broker at ${server} refused the credentials: Authorization Violation`);
+    expect(c.fix).toBe("ask the broker admin for a new credential: mesh broker add-identity <id>");
+  });
+
+  it("another identity's credential (clawd's, running as nova): 'broker reachable' fails naming both, fix: the credential or identity", async () => {
+    const m = machine({ identity: "nova", server, creds: creds("clawd"), ...gateway() });
+    const c = failed(await doctor(m.env), "broker reachable");
+    expect(c.detail).toBe(`credentials ${creds("clawd")} belong to clawd, but this runs as nova: pass --identity clawd (or set identity in the config)`);
+    expect(c.fix).toBe("fix the credential or identity named above (--creds, --identity, or the config)");
+  });
+
+  it("its own credential: broker, JetStream, provisioning, permissions, clock all pass (the sidecar is not running: that alone fails among the broker checks)", async () => {
+    const m = machine({ identity: "nova", server, creds: creds("nova"), ...gateway() });
+    const d = await doctor(m.env);
+    const broker = ["broker reachable", "jetstream", "provisioned", "permissions", "clock skew"];
+    expect(d.checks.filter((x) => broker.includes(x.name)).map((x) => [x.name, x.status])).toEqual(broker.map((n) => [n, "ok"]));
+    expect(d.checks.find((x) => x.name === "sidecar running")?.status).toBe("fail");
+  });
+});
+
