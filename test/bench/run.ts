@@ -137,7 +137,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       md.push(
         "## 5. Scale",
         "",
-        "Each identity is a separate `mesh sidecar` process (dist/cli/main.js, hooks bridge to the stand-in endpoint). Memory is each",
+        "Each identity is a separate `mesh sidecar` process (dist/cli/main.js, hooks bridge to the stand-in endpoint, jobs off). Memory is each",
         "process's resident set (VmRSS) after it started, delivered its share and settled 1 s; the baseline is a node process holding",
         "one bare nats.js connection, measured at the same moment.",
         "",

@@ -59,13 +59,13 @@ function wrap(child: ChildProcess, cleanup: () => void): Proc {
 }
 
 /** One `mesh sidecar` process for `identity`, delivering to the hooks stand-in. */
-export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint; capabilities?: string[] }): Proc & { kill(): Promise<void> } {
+export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint; capabilities?: string[]; jobs?: false }): Proc & { kill(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), `mesh-bench-proc-${o.identity}-`));
   const config = {
     identity: o.identity,
     ...(o.capabilities ? { capabilities: o.capabilities } : {}),
     gateway: { url: o.hooks.url, hooksToken: o.hooks.token, bridge: "hooks" },
-    sidecar: { stateDir: join(dir, "state"), httpPort: 0 },
+    sidecar: { stateDir: join(dir, "state"), httpPort: 0, ...(o.jobs === false ? { jobs: false } : {}) },
   };
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
