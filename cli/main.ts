@@ -254,6 +254,7 @@ program
   .command("doctor")
   .description("check this machine's mesh setup; a one-line fix for each problem")
   .option("--json", "print the checks as JSON")
+  .option("--platform <os>", "check the service as on darwin (launchd) or linux (systemd); default this machine's")
   .addHelpText("after", "\nExit code 1 when any check fails.")
   .action(run(async () => (await import("./commands/doctor.js")).doctorCmd));
 

@@ -2,9 +2,9 @@ import { doctor } from "../../src/ops/doctor.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, resolved } from "./common.js";
 
-export async function doctorCmd(opts: GlobalOptions & { json?: boolean }): Promise<number> {
+export async function doctorCmd(opts: GlobalOptions & { json?: boolean; platform?: string }): Promise<number> {
   const r = await resolved(opts);
-  const checks = await doctor(r);
+  const checks = await doctor(r, opts.platform ? { platform: opts.platform as NodeJS.Platform } : {});
   const failed = checks.filter((c) => c.status === "fail");
   if (opts.json) printJson({ ok: failed.length === 0, checks });
   else {

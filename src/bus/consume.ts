@@ -68,6 +68,7 @@ export async function consumeDurable(o: ConsumeOptions): Promise<void> {
   while (!o.signal.aborted) {
     try {
       const consumer = await js.consumers.get(o.stream, o.consumer);
+      if (o.signal.aborted) break;
       if (first) {
         first = false;
         if (o.beforeFirst && !(await o.beforeFirst(consumer))) break;
@@ -86,6 +87,12 @@ export async function consumeDurable(o: ConsumeOptions): Promise<void> {
 
 async function consumeAll(consumer: Consumer, o: ConsumeOptions): Promise<void> {
   const messages = await consumer.consume({ max_messages: o.maxMessages ?? 1 });
+  // Stopped while consume() was being set up: the abort event has fired already and would never close it.
+  // (Not awaited: close() of a consume that has not pulled yet does not settle.)
+  if (o.signal.aborted) {
+    void messages.close();
+    return;
+  }
   const onAbort = (): void => void messages.close();
   o.signal.addEventListener("abort", onAbort, { once: true });
   try {

@@ -1,18 +1,17 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS, STREAMS, dlqStreamName, hooksStreamName, inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import { encodeEnvelope, eventSubject, identityFromHostname, newEnvelope, presenceSchema } from "../../subjects/mod.js";
-import { servicePath } from "./service.js";
+import { checkService } from "./service.js";
 import { assertPrivateFile, type Resolved } from "../config/config.js";
 import { connectMesh, parseServers } from "../bus/connection.js";
 import { postAgentHook } from "../agent/openclaw-hooks/hooks-client.js";
 import { chooseBridge, gatewayEndpoint } from "../sidecar/from-config.js";
 import { STALE_AFTER_MS } from "../features/presence/presence.js";
-import { CredentialsRefusedError } from "../base/errors.js";
+import { BrokerUnreachableError, CredentialsRefusedError } from "../base/errors.js";
 import { permissionDenied } from "../base/nats-errors.js";
 
 export interface Check {
@@ -23,6 +22,9 @@ export interface Check {
 }
 
 const MAX_SKEW_MS = 2000;
+
+/** Thrown past the "provisioned" failure, so the checks that need the streams are skipped, not failed. */
+class NotProvisioned extends Error {}
 
 /** `mesh doctor`: every check with a one-line fix for each failure. */
 export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } = {}): Promise<Check[]> {
@@ -54,7 +56,9 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       detail: (err as Error).message,
       fix: err instanceof CredentialsRefusedError
         ? "ask the broker admin for a new credential: mesh broker add-identity <id>"
-        : "start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER",
+        : err instanceof BrokerUnreachableError
+          ? "start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER"
+          : "fix the credential or identity named above (--creds, --identity, or the config)",
     });
   }
   const brokerChecks = ["jetstream", "provisioned", "permissions", "clock skew", "sidecar running"];
@@ -75,6 +79,8 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
           ? { name: "provisioned", status: "fail", detail: `missing: ${missing.join(", ")}`, fix: `mesh broker provision --for ${self}` }
           : { name: "provisioned", status: "ok", detail: "streams, buckets and this identity's inbox consumer are there" },
       );
+      // The checks below use EVENTS and mesh-presence: without them they would only repeat this failure.
+      if (missing.length) throw new NotProvisioned();
       // Permission + clock: publish one event of our own and compare the broker's timestamp.
       const js = jetstream(nc);
       const env = newEnvelope({ from: self, to: "*", kind: "event", type: "doctor.check", body: { host: hostname() } });
@@ -100,7 +106,8 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       );
     } catch (err) {
       const msg = (err as Error).message;
-      add({
+      if (err instanceof NotProvisioned) skipAll(["permissions", "clock skew", "sidecar running"], "the broker is not provisioned (see above)");
+      else add({
         name: checks.some((c) => c.name === "jetstream") ? "permissions" : "jetstream",
         status: "fail",
         detail: msg,
@@ -164,13 +171,7 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
     );
   }
 
-  // Service file.
-  const platform = opts.platform ?? process.platform;
-  const svc = servicePath(platform);
-  add(
-    existsSync(svc)
-      ? { name: "sidecar service", status: "ok", detail: `installed: ${svc}` }
-      : { name: "sidecar service", status: "fail", detail: `not installed (${svc})`, fix: "mesh init … (installs it), or run `mesh sidecar` yourself" },
-  );
+  // The service: installed, valid (systemd-analyze / plutil) and running (systemctl / launchctl).
+  add({ name: "sidecar service", ...checkService(opts.platform ?? process.platform) });
   return checks;
 }

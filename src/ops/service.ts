@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -81,4 +83,91 @@ export function renderSystemdUnit(s: ServiceSpec): string {
     "WantedBy=default.target",
     "",
   ].join("\n");
+}
+
+/** What `mesh doctor` says about the installed service. */
+export interface ServiceCheck {
+  status: "ok" | "fail";
+  detail: string;
+  fix?: string;
+}
+
+interface Ran {
+  /** null when the program is not installed (or did not run). */
+  code: number | null;
+  out: string;
+  missing: boolean;
+}
+
+function runTool(bin: string, args: string[]): Ran {
+  const r = spawnSync(bin, args, { encoding: "utf8", timeout: 20_000 });
+  const missing = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  return { code: r.status, out: `${r.stderr ?? ""}\n${r.stdout ?? ""}`.trim(), missing };
+}
+
+/** The first line of a tool's output that names a problem (or its first line). */
+function firstLine(out: string, prefer?: string): string {
+  const lines = out.split("\n").map((l) => l.trim()).filter(Boolean);
+  return (prefer ? lines.find((l) => l.includes(prefer)) : undefined) ?? lines[0] ?? "(no output)";
+}
+
+/**
+ * Is the sidecar's service installed, valid and running? Linux: the unit verified by
+ * `systemd-analyze verify`, then `systemctl --user is-enabled` / `is-active`. macOS: the plist
+ * checked by `plutil -lint`, then `launchctl print gui/<uid>/<label>`. Each failure is one line
+ * with the next step.
+ */
+export function checkService(platform: NodeJS.Platform, file = servicePath(platform)): ServiceCheck {
+  if (!existsSync(file)) return { status: "fail", detail: `not installed (${file})`, fix: "mesh init … (installs it), or run `mesh sidecar` yourself" };
+  return platform === "darwin" ? checkLaunchd(file) : checkSystemd(file);
+}
+
+function checkSystemd(unit: string): ServiceCheck {
+  const rewrite = `fix the line named, or rewrite the unit: mesh init … (it writes ${SYSTEMD_UNIT})`;
+  const v = runTool("systemd-analyze", ["verify", unit]);
+  if (v.missing) {
+    return { status: "fail", detail: `cannot verify ${unit}: systemd-analyze not found (no systemd on this machine?)`, fix: "install systemd (apt-get install systemd), or run `mesh sidecar` under your own supervisor and remove the unit" };
+  }
+  // systemd-analyze names the file and line of each problem ("<unit>:4: Neither a valid executable name …").
+  if (v.code !== 0) return { status: "fail", detail: `systemd-analyze verify: ${firstLine(v.out, unit)}`, fix: rewrite };
+  const enabled = runTool("systemctl", ["--user", "is-enabled", SYSTEMD_UNIT]);
+  if (enabled.missing) return { status: "fail", detail: `${unit} verifies, but systemctl is not found`, fix: "run `mesh sidecar` under your own supervisor" };
+  const en = firstLine(enabled.out);
+  if (enabled.code !== 0 || en !== "enabled") {
+    return { status: "fail", detail: `${unit} verifies but is not enabled (systemctl --user is-enabled: ${en})`, fix: `systemctl --user daemon-reload && systemctl --user enable --now ${SYSTEMD_UNIT}` };
+  }
+  const active = runTool("systemctl", ["--user", "is-active", SYSTEMD_UNIT]);
+  const st = firstLine(active.out);
+  // is-active prints the state on stdout; a message on stderr alone means it could not ask the user manager.
+  const known = ["active", "inactive", "failed", "activating", "deactivating", "reloading"].includes(st);
+  if (!known) return { status: "ok", detail: `installed, verified and enabled: ${unit}; running state unknown (systemctl --user is-active: ${st})` };
+  if (st !== "active") {
+    return { status: "fail", detail: `${unit} is enabled but ${st}`, fix: `systemctl --user restart ${SYSTEMD_UNIT}; why it stopped: journalctl --user -u ${SYSTEMD_UNIT} -n 50` };
+  }
+  return { status: "ok", detail: `installed, verified, enabled and active: ${unit}` };
+}
+
+function checkLaunchd(plist: string): ServiceCheck {
+  const lint = runTool("plutil", ["-lint", plist]);
+  if (lint.missing) return { status: "fail", detail: `cannot check ${plist}: plutil not found`, fix: "run mesh doctor on the Mac itself (plutil ships with macOS)" };
+  if (lint.code !== 0) return { status: "fail", detail: `plutil -lint: ${firstLine(lint.out, plist)}`, fix: `rewrite it: mesh init … (it writes ${SERVICE_LABEL}.plist)` };
+  const target = `gui/${process.getuid?.() ?? 501}/${SERVICE_LABEL}`;
+  const print = runTool("launchctl", ["print", target]);
+  if (print.missing) return { status: "fail", detail: `${plist} is valid, but launchctl is not found`, fix: "run mesh doctor on the Mac itself" };
+  if (print.code !== 0) {
+    return { status: "fail", detail: `${plist} is valid but not loaded (launchctl print ${target}: ${firstLine(print.out)})`, fix: `launchctl bootstrap gui/${process.getuid?.() ?? 501} ${plist}` };
+  }
+  // `launchctl print` lists the service's properties, one "key = value" per line.
+  // The service's own come first; nested blocks (endpoints, jobs) may repeat a key, so the first one wins.
+  const props = new Map<string, string>();
+  for (const l of print.out.split("\n")) {
+    const i = l.indexOf(" = ");
+    const key = i > 0 ? l.slice(0, i).trim() : "";
+    if (key && !props.has(key)) props.set(key, l.slice(i + 3).trim());
+  }
+  const state = props.get("state") ?? "unknown";
+  if (state !== "running") {
+    return { status: "fail", detail: `${SERVICE_LABEL} is loaded but ${state}`, fix: `launchctl kickstart -k ${target}; why it stopped: the sidecar.log next to the config` };
+  }
+  return { status: "ok", detail: `installed, lint OK, loaded and running${props.has("pid") ? ` (pid ${props.get("pid")})` : ""}: ${plist}` };
 }

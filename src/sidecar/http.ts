@@ -16,6 +16,8 @@ import type { RuleStats } from "../features/hooks/stats-file.js";
 export interface SidecarView {
   self: string;
   nc: NatsConnection;
+  /** Connected to the broker now (false while it reconnects). */
+  brokerConnected: () => boolean;
   gateway: () => "up" | "down" | "unknown";
   inbox: () => InboxStats;
   jobs: () => JobStats | undefined;
@@ -59,7 +61,7 @@ export async function metricsText(s: SidecarView): Promise<string> {
     line("mesh_gateway_up", "1 when the local gateway accepts deliveries, 0 when not, -1 unknown.", "gauge", [
       [id, s.gateway() === "up" ? 1 : s.gateway() === "down" ? 0 : -1],
     ]),
-    line("mesh_broker_connected", "1 while connected to the broker.", "gauge", [[id, s.nc.isClosed() ? 0 : 1]]),
+    line("mesh_broker_connected", "1 while connected to the broker.", "gauge", [[id, s.brokerConnected() ? 1 : 0]]),
     line("mesh_asks_answered_total", "Asks answered.", "counter", [[id, s.asksAnswered()]]),
     line("mesh_events_published_total", "Lifecycle events published.", "counter", [[id, s.eventsPublished()]]),
   ];
@@ -114,7 +116,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
       return;
     }
     if (req.url === "/healthz") {
-      const ok = !s.nc.isClosed();
+      const ok = s.brokerConnected();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
       res.end(JSON.stringify({ ok, identity: s.self, gateway: s.gateway() }));
       return;

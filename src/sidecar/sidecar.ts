@@ -76,6 +76,8 @@ export class Sidecar {
   verifier?: MeshVerifier;
   private ownsConnection = false;
   private gatewayState: GatewayState = "unknown";
+  /** False from a disconnect until the connection is back (the connection reconnects forever, so it is never "closed"). */
+  private brokerConnected = true;
   private stopped = false;
   http?: import("node:http").Server;
 
@@ -238,6 +240,7 @@ export class Sidecar {
     return {
       self: this.self,
       nc: this.nc,
+      brokerConnected: () => this.brokerConnected && !this.nc.isClosed(),
       gateway: () => this.gatewayState,
       inbox: () => this.inbox.stats,
       jobs: () => this.jobs?.stats,
@@ -259,7 +262,10 @@ export class Sidecar {
 
   private async watchConnection(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (s.type === "disconnect" || s.type === "reconnect") this.o.log.info({ status: s.type }, "broker connection");
+      if (s.type === "disconnect" || s.type === "reconnect") {
+        this.brokerConnected = s.type === "reconnect";
+        this.o.log.info({ status: s.type }, "broker connection");
+      }
     }
   }
 

@@ -1,14 +1,16 @@
 /**
  * `npm run bench` / `npm run bench:smoke`: runs the scenarios of run.ts and writes the results.
  * Lives under test/ with its stand-in endpoint, so nothing of it ships in the package.
- *   --quick            a short smoke run (fails when a scenario errors)
- *   --only a,b         scenarios: inbox,events,cli,jobs,scale
+ *   --quick            a short smoke run
+ *   --only a,b         scenarios: inbox,events,cli,jobs,scale,a2a
  *   --out <file>       results as JSON
  *   --markdown <file>  tables as Markdown (BENCHMARKS.md)
  *   --server <url>     an existing broker (default: a throwaway local nats-server)
+ * Exits 1 when a scenario throws or reports a failure (lost or undelivered messages, failed or
+ * timed-out publishes, jobs run twice or not done, failed turns); the results are written first.
  */
 import { parseArgs } from "node:util";
-import { runBench, SCENARIOS, type Scenario } from "./run.js";
+import { BenchFailed, runBench, SCENARIOS, type Scenario } from "./run.js";
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +41,7 @@ runBench({
 }).then(
   () => process.exit(0),
   (err: Error) => {
-    process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+    process.stderr.write(`bench: ${err instanceof BenchFailed ? err.message : (err.stack ?? err.message)}\n`);
     process.exit(1);
   },
 );

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { dlqStreamName, hooksStreamName, inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
+import { BUCKETS, dlqStreamName, hooksStreamName, inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import { provisionIdentity } from "../../broker/provision.js";
 import { encodeEnvelope, eventSubject, inboxSubject, newEnvelope, parseEnvelope } from "../../subjects/mod.js";
 import { connectMesh } from "../../src/bus/connection.js";
@@ -15,6 +15,8 @@ import { createLogger } from "../../src/base/log.js";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import { EventPublisher } from "../../src/bus/events.js";
 import { Sidecar } from "../../src/sidecar/sidecar.js";
+import { Kvm } from "@nats-io/kv";
+import { spawnBareConnection, spawnSidecarProcess, rssMb, type Proc } from "../support/processes.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { round, summarize, type Summary } from "./stats.js";
 import { stubReplies } from "./stub-replies.js";
@@ -29,6 +31,8 @@ export interface BenchContext {
   quick: boolean;
   /** Unique per run, so a bench on a user's mesh does not collide with real identities. */
   tag: string;
+  /** The credentials file the bench connects with (passed on to the sidecar processes). */
+  creds?: string;
 }
 
 async function sidecar(ctx: BenchContext, identity: string, hooks: HooksEndpoint, extra: Partial<ConstructorParameters<typeof Sidecar>[0]> = {}): Promise<Sidecar> {
@@ -65,6 +69,8 @@ async function paced(n: number, rate: number, send: (i: number) => Promise<unkno
 export interface LatencyRow {
   path: string;
   rate: string;
+  sent: number;
+  /** Arrived (timed) within 60 s of the last publish. */
   n: number;
   p50_ms: number;
   p99_ms: number;
@@ -129,7 +135,7 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
       while (lat.length < n && Date.now() < deadline) await sleep(10);
       const secs = (performance.now() - t0) / 1000;
       const sm: Summary = summarize(lat);
-      rows.push({ path, rate: rate ? `${rate}/s` : "saturation", n: sm.n, p50_ms: sm.p50, p99_ms: sm.p99, max_ms: sm.max, msgs_per_s: Math.round(sm.n / secs) });
+      rows.push({ path, rate: rate ? `${rate}/s` : "saturation", sent: n, n: sm.n, p50_ms: sm.p50, p99_ms: sm.p99, max_ms: sm.max, msgs_per_s: Math.round(sm.n / secs) });
     }
   }
   await rawMsgs.close();
@@ -139,33 +145,65 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   return { rows, httpPostP50: summarize(post).p50 };
 }
 
-/** 2. Event publishing throughput: the sidecar's EventPublisher vs raw async JetStream publish. */
-export async function eventThroughput(ctx: BenchContext): Promise<Array<{ path: string; n: number; msgs_per_s: number }>> {
+export interface EventRow {
+  path: string;
+  n: number;
+  published: number;
+  failed: number;
+  unsettled_after_flush: number;
+  msgs_per_s: number;
+}
+
+/**
+ * 2. Event publishing throughput: the sidecar's EventPublisher vs raw async JetStream publish.
+ * Every publish is counted: acknowledged, failed (rejected PubAck, timeout, no stream) and, for the
+ * EventPublisher, still unsettled when its flush gave up. Throughput counts acknowledged publishes only.
+ */
+export async function eventThroughput(ctx: BenchContext): Promise<{ rows: EventRow[]; failures: string[] }> {
   const n = ctx.quick ? 2000 : 20000;
+  const flushMs = 60_000;
   const js = jetstream(ctx.nc);
-  const out: Array<{ path: string; n: number; msgs_per_s: number }> = [];
+  const rows: EventRow[] = [];
   for (const path of ["raw nats.js", "mesh EventPublisher"] as const) {
     const who = `${ctx.tag}-ev`;
     const t0 = performance.now();
+    let published = 0;
+    let failed = 0;
+    let unsettled = 0;
     if (path === "raw nats.js") {
       const pending: Promise<unknown>[] = [];
+      const settle = async (): Promise<void> => {
+        for (const r of await Promise.allSettled(pending.splice(0))) {
+          if (r.status === "fulfilled") published++;
+          else failed++;
+        }
+      };
       for (let i = 0; i < n; i++) {
         const env = newEnvelope({ from: who, to: "*", kind: "event", type: "bench.tick", body: { i } });
         pending.push(js.publish(eventSubject(who, "bench", "tick"), encodeEnvelope(env), { msgID: env.id }));
-        if (pending.length >= 1024) await Promise.all(pending.splice(0));
+        if (pending.length >= 1024) await settle();
       }
-      await Promise.all(pending);
+      await settle();
     } else {
       const ev = new EventPublisher(ctx.nc, who, quiet);
       for (let i = 0; i < n; i++) {
         ev.emit("job.started", { jobId: String(i), queue: "bench", attempt: 1 });
-        if (i % 1024 === 1023) await ev.flush(60_000);
+        if (i % 1024 === 1023) await ev.flush(flushMs);
       }
-      await ev.flush(60_000);
+      await ev.flush(flushMs);
+      published = ev.published;
+      failed = ev.failed;
+      // flush() returns after flushMs whether or not every publish settled: what is left timed out.
+      unsettled = n - ev.published - ev.failed;
     }
-    out.push({ path, n, msgs_per_s: Math.round(n / ((performance.now() - t0) / 1000)) });
+    const secs = (performance.now() - t0) / 1000;
+    rows.push({ path, n, published, failed, unsettled_after_flush: unsettled, msgs_per_s: Math.round(published / secs) });
   }
-  return out;
+  const failures = rows.flatMap((r) => [
+    ...(r.failed > 0 ? [`events (${r.path}): ${r.failed} of ${r.n} publishes failed`] : []),
+    ...(r.unsettled_after_flush > 0 ? [`events (${r.path}): ${r.unsettled_after_flush} of ${r.n} publishes unsettled after a ${flushMs / 1000} s flush`] : []),
+  ]);
+  return { rows, failures };
 }
 
 /** 3. CLI cold start: `mesh send` vs a bare node script that connects and publishes with nats.js. */
@@ -233,45 +271,93 @@ export async function jobsSpread(ctx: BenchContext): Promise<{ workers: Record<s
   return { workers: per, makespanMs, idealMs: 10 * duration, duplicates: posts.length - new Set(posts).size, lost: ids.filter((id) => !done.find((d) => d.id === id && d.state === "done")).length };
 }
 
-/** 5. Scale: N identities with sidecars on one broker: per-message latency and memory per sidecar. */
-export async function scale(ctx: BenchContext): Promise<Array<{ identities: number; p50_ms: number; p99_ms: number; heap_mb_per_sidecar: number }>> {
+export interface ScaleRow {
+  identities: number;
+  delivered: string;
+  publish_failed: number;
+  p50_ms: number;
+  p99_ms: number;
+  rss_mb_per_sidecar_median: number;
+  rss_mb_per_sidecar_max: number;
+  rss_mb_bare_nats_js: number;
+  "sidecar / bare": number;
+}
+
+/**
+ * 5. Scale: N identities, each a separate `mesh sidecar` process on one broker: per-message latency
+ * and the resident memory of each sidecar process, against a bare nats.js process (one connection,
+ * nothing else) measured in the same run.
+ */
+export async function scale(ctx: BenchContext): Promise<{ rows: ScaleRow[]; failures: string[] }> {
   const sizes = ctx.quick ? [1, 10] : [1, 10, 100];
-  const rows = [];
+  const rows: ScaleRow[] = [];
+  const failures: string[] = [];
+  const kv = await new Kvm(ctx.nc).open(BUCKETS.presence);
+  const jsm = await jetstreamManager(ctx.nc);
   for (const n of sizes) {
     const hooks = await startHooksEndpoint();
     hooks.record = false;
-    global.gc?.();
-    await sleep(200);
-    const before = process.memoryUsage().heapUsed;
     const ids = Array.from({ length: n }, (_, i) => `${ctx.tag}-s${n}-${i}`);
-    const cars: Sidecar[] = [];
-    for (const id of ids) cars.push(await sidecar(ctx, id, hooks));
-    await sleep(500);
-    global.gc?.();
-    const perSidecar = (process.memoryUsage().heapUsed - before) / n / 1024 / 1024;
-    const sent = new Map<string, number>();
-    const lat: number[] = [];
-    hooks.onHook = (h) => {
-      const m = /#(\S+)#/.exec(h.body.message ?? "");
-      const t0 = m ? sent.get(m[1]!) : undefined;
-      if (t0 !== undefined) lat.push(performance.now() - t0);
-    };
-    const total = ctx.quick ? 100 : 500;
-    await paced(total, 200, async (i) => {
-      const key = `${n}-${i}`;
-      sent.set(key, performance.now());
-      await publishEnvelope(ctx.nc, inboxSubject(ids[i % n]!), newEnvelope({ from: "bench", to: ids[i % n]!, kind: "message", body: `#${key}#` }));
-    });
-    const deadline = Date.now() + 60_000;
-    while (lat.length < total && Date.now() < deadline) await sleep(10);
-    const sm = summarize(lat);
-    rows.push({ identities: n, p50_ms: sm.p50, p99_ms: sm.p99, heap_mb_per_sidecar: round(perSidecar, 2) });
-    const jsm = await jetstreamManager(ctx.nc);
-    for (const c of cars) await c.stop("bench done");
-    for (const id of ids) for (const st of [inboxStreamName(id), dlqStreamName(id), hooksStreamName(id)]) await jsm.streams.delete(st).catch(() => undefined);
-    await hooks.close();
+    const procs: Proc[] = [];
+    const bare = await spawnBareConnection(ctx.server);
+    try {
+      // A few at a time: starting 100 node processes at once on a small machine only measures the scheduler.
+      for (let i = 0; i < ids.length; i += 5) {
+        const batch = ids.slice(i, i + 5);
+        for (const id of batch) procs.push(spawnSidecarProcess({ identity: id, server: ctx.server, ...(ctx.creds ? { creds: ctx.creds } : {}), hooks, jobs: false }));
+        for (const id of batch) {
+          const deadline = Date.now() + 60_000;
+          while (!(await kv.get(id))?.value.length) {
+            if (Date.now() > deadline) throw new Error(`sidecar process ${id} wrote no presence in 60 s: ${procs.at(-1)?.stderr() ?? ""}`);
+            await sleep(100);
+          }
+        }
+      }
+      const sent = new Map<string, number>();
+      const lat: number[] = [];
+      hooks.onHook = (h) => {
+        const m = /#(\S+)#/.exec(h.body.message ?? "");
+        const t0 = m ? sent.get(m[1]!) : undefined;
+        if (t0 !== undefined) lat.push(performance.now() - t0);
+      };
+      const total = ctx.quick ? 100 : 500;
+      let publishFailed = 0;
+      await paced(total, 200, async (i) => {
+        const key = `${n}-${i}`;
+        sent.set(key, performance.now());
+        // A failed publish is counted (and fails the run), not thrown: the row still shows what happened.
+        await publishEnvelope(ctx.nc, inboxSubject(ids[i % n]!), newEnvelope({ from: "bench", to: ids[i % n]!, kind: "message", body: `#${key}#` })).catch(() => {
+          publishFailed++;
+        });
+      });
+      const deadline = Date.now() + 60_000;
+      while (lat.length < total - publishFailed && Date.now() < deadline) await sleep(10);
+      if (publishFailed > 0) failures.push(`scale ${n}: ${publishFailed} of ${total} publishes failed`);
+      if (lat.length < total - publishFailed) failures.push(`scale ${n}: ${total - publishFailed - lat.length} of ${total - publishFailed} published messages not delivered in 60 s`);
+      // Memory after every sidecar started, delivered its share and settled for a second.
+      await sleep(1000);
+      const rss = procs.map((p) => rssMb(p.pid));
+      const bareRss = rssMb(bare.pid);
+      const sm = summarize(lat);
+      const mem = summarize(rss);
+      rows.push({
+        identities: n,
+        delivered: `${lat.length}/${total}`,
+        publish_failed: publishFailed,
+        p50_ms: sm.p50,
+        p99_ms: sm.p99,
+        rss_mb_per_sidecar_median: round(mem.p50, 1),
+        rss_mb_per_sidecar_max: round(mem.max, 1),
+        rss_mb_bare_nats_js: round(bareRss, 1),
+        "sidecar / bare": round(mem.p50 / bareRss),
+      });
+    } finally {
+      await Promise.all([...procs, bare].map((p) => p.stop()));
+      for (const id of ids) for (const st of [inboxStreamName(id), dlqStreamName(id), hooksStreamName(id)]) await jsm.streams.delete(st).catch(() => undefined);
+      await hooks.close();
+    }
   }
-  return rows;
+  return { rows, failures };
 }
 
 export { parseEnvelope, connectMesh };

@@ -11,6 +11,7 @@ import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { testSidecar } from "../support/sidecar.js";
+import { fakeSystemctl } from "../support/service-tools.js";
 
 /** A temporary HOME with an OpenClaw config and a fake `tailscale` that records its arguments. */
 function machine(): { root: string; home: string; meshHome: string; bin: string; env: Record<string, string>; tailscaleArgs: () => string[] } {
@@ -120,9 +121,11 @@ describe("mesh doctor", () => {
       JSON.stringify({ identity: "nova", server, gateway: { url: hooks.url, hooksTokenFile: join(m.meshHome, tokenFile) } });
     writeFileSync(join(m.meshHome, "config.json"), cfg(broker.url, "hooks-token"), { mode: 0o600 });
     writeFileSync(join(m.meshHome, "broken.json"), cfg("nats://127.0.0.1:1", "wrong-token"), { mode: 0o600 });
-    // The service file, as init writes it.
+    // A service unit (verified by the real systemd-analyze), enabled and active as systemctl would say
+    // (a container has no systemd user manager to ask: test/support/service-tools.ts).
     mkdirSync(join(m.home, ".config", "systemd", "user"), { recursive: true });
     writeFileSync(join(m.home, ".config", "systemd", "user", "openclaw-mesh.service"), "[Service]\nExecStart=/bin/true\n");
+    fakeSystemctl(m.bin, { enabled: "enabled", active: "active" });
     sidecar = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: "the-right-hooks-token", jobs: false });
     env = { ...m.env, MESH_CONFIG: join(m.meshHome, "config.json") };
   });
@@ -141,6 +144,7 @@ describe("mesh doctor", () => {
       "broker reachable", "jetstream", "provisioned", "permissions", "clock skew", "sidecar running",
       "gateway reachable", "hooks token", "bridge", "tailscale", "sidecar service",
     ]);
+    expect(out.checks.find((c: { name: string }) => c.name === "sidecar service").detail).toMatch(/^installed, verified, enabled and active: /);
     expect(r.code).toBe(0);
     expect(hooks.received).toHaveLength(0); // the token check starts no agent turn
   });

@@ -39,6 +39,10 @@ export interface TestBroker {
   stop(): Promise<void>;
   /** Stop and start again on the same port and store (file storage survives). */
   restart(): Promise<void>;
+  /** Stop the server, keeping its port and store for up() (docker: needs fixedPort). */
+  down(): Promise<void>;
+  /** Start it again after down(), on the same port and store; resolves once the port answers. */
+  up(): Promise<void>;
   /** The container (docker kind), for pause/network faults. */
   container?: StartedNatsContainer;
 }
@@ -76,6 +80,14 @@ export async function startBroker(opts: { kind?: BrokerKind; fixedPort?: boolean
         await waitForPort("127.0.0.1", Number(String(o.servers).split(":").pop()), 15_000);
         broker.url = urlOf(container);
       },
+      down: async () => {
+        if (!fixed) throw new Error("down()/up() on a docker broker need startBroker({ fixedPort: true })");
+        docker(["stop", "-t", "5", container.getId()]);
+      },
+      up: async () => {
+        docker(["start", container.getId()]);
+        await waitForPort("127.0.0.1", fixed!, 15_000);
+      },
     };
     return broker;
   }
@@ -92,6 +104,12 @@ export async function startBroker(opts: { kind?: BrokerKind; fixedPort?: boolean
     },
     restart: async () => {
       await local.stop();
+      local = await startLocalBroker({ stateDir, port, monitorPort, serverName: "mesh-test" });
+    },
+    down: async () => {
+      await local.stop();
+    },
+    up: async () => {
       local = await startLocalBroker({ stateDir, port, monitorPort, serverName: "mesh-test" });
     },
   };

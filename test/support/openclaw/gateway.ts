@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
@@ -187,7 +187,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         if (c.pid) live.delete(c.pid);
         if (child === c) child = undefined;
       });
-      await waitForPort("127.0.0.1", o.port, 60_000, "the OpenClaw gateway");
+      await waitForPort("127.0.0.1", o.port, 60_000).catch(() => {
+        throw new Error(`the OpenClaw gateway did not open 127.0.0.1:${o.port} within 60 s (load average ${loadavg()[0]?.toFixed(1)}):\n${log.slice(-2000)}`);
+      });
       // Ready when hooks answer (401 without a token means the HTTP layer is up).
       const deadline = Date.now() + 60_000;
       for (;;) {
