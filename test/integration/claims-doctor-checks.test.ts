@@ -115,7 +115,12 @@ describe("mesh doctor failure paths", () => {
       const m = machine({ server: fresh.url, ...gateway() });
       const d = await doctor(m.env);
       const c = failed(d, "provisioned");
-      const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`), "INBOX/inbox-nova"];
+      const names = [
+        ...Object.values(STREAMS),
+        ...Object.values(BUCKETS).map((b) => `KV_${b}`),
+        ...["INBOX-nova", "DLQ-nova", "HOOKS-nova"],
+        "INBOX-nova/inbox-nova",
+      ];
       expect(c.detail).toBe(`missing: ${names.join(", ")}`);
       expect(c.fix).toBe("mesh broker provision --for nova");
       for (const n of ["permissions", "clock skew", "sidecar running"]) {

@@ -13,7 +13,7 @@ import { provision } from "../../broker/provision.js";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import { ruleSchema } from "../../src/features/hooks/rules.js";
 import { eventSubject, newEnvelope, parseEnvelope } from "../../subjects/mod.js";
-import { STREAMS, dlqStreamName, hookConsumerName } from "../../subjects/names.js";
+import { dlqStreamName, hookConsumerName, hooksStreamName } from "../../subjects/names.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
@@ -69,21 +69,21 @@ afterAll(async () => {
 });
 
 describe("hook rules", () => {
-  it("when {match} and {in}: of 5 events the rule fires for exactly the 2 whose reason matches the regex and whose queue is in the list; the other 3 are skipped", async () => {
+  it("when {match} and {in}: of 5 events the rule fires for exactly the 2 whose reason matches the regex and whose queue is in the list; 2 are skipped, and the one whose reason is not a string (against job.failed's schema) is refused", async () => {
     const rx = await receiver();
     const s = await sidecar("w-when", [
       rule({ name: "sel", on: "events.orion.job.failed", when: { "body.reason": { match: "^time(out)?" }, "body.queue": { in: ["a", "b"] } }, action: { type: "webhook", url: rx.url } }),
     ]);
-    const fire1 = await event("orion", "job.failed", { jobId: "1", queue: "a", reason: "timeout after 5m" });
-    await event("orion", "job.failed", { jobId: "2", queue: "a", reason: "crash" }); // regex does not match
-    await event("orion", "job.failed", { jobId: "3", queue: "c", reason: "timeout" }); // queue not in the list
-    await event("orion", "job.failed", { jobId: "4", queue: "b", reason: 42 }); // not a string: never matches
-    const fire2 = await event("orion", "job.failed", { jobId: "5", queue: "b", reason: "time" });
+    const fire1 = await event("orion", "job.failed", { jobId: "1", queue: "a", reason: "timeout after 5m", final: true });
+    await event("orion", "job.failed", { jobId: "2", queue: "a", reason: "crash", final: true }); // regex does not match
+    await event("orion", "job.failed", { jobId: "3", queue: "c", reason: "timeout", final: true }); // queue not in the list
+    await event("orion", "job.failed", { jobId: "4", queue: "b", reason: 42, final: true }); // not a string: not a job.failed body
+    const fire2 = await event("orion", "job.failed", { jobId: "5", queue: "b", reason: "time", final: true });
     const st = await until("all 5 events handled", () => {
       const x = s.hooks!.stats.get("sel")!;
-      return x.fired + x.skipped === 5 && x;
+      return x.fired + x.skipped + x.refused === 5 && x;
     });
-    expect(st).toMatchObject({ fired: 2, skipped: 3 });
+    expect(st).toMatchObject({ fired: 2, skipped: 2, refused: 1 });
     expect(rx.all.map((b) => parseEnvelope(b).id)).toEqual([fire1, fire2]);
     await rx.close();
   });
@@ -96,11 +96,11 @@ describe("hook rules", () => {
     await event("lyra", "note", { text: "after" });
     await until("the event after start", () => rx.all.length >= 1);
     const jsm = await jetstreamManager(nc);
-    const ci = await jsm.consumers.info(STREAMS.events, hookConsumerName("w-now", "fresh"));
+    const ci = await jsm.consumers.info(hooksStreamName("w-now"), hookConsumerName("w-now", "fresh"));
     // Nothing else is waiting for the rule: the earlier events are not pending, and it saw only one event.
     expect({ pending: ci.num_pending, ackPending: ci.num_ack_pending }).toEqual({ pending: 0, ackPending: 0 });
     expect(s.hooks!.stats.get("fresh")).toMatchObject({ fired: 1, skipped: 0 });
-    expect(rx.all).toEqual(["after"]);
+    expect(rx.all).toEqual(['"after"']);
     await rx.close();
   });
 
@@ -115,11 +115,11 @@ describe("hook rules", () => {
     const second = await sidecar("w-change", [rule({ name: "r", on: "events.vega.new", action: { type: "webhook", url: rx.url, body: "{{type}} {{body.text}}" } })]);
     await event("vega", "new", { text: "n2" });
     await until("n2", () => rx.all.length === 2);
-    const ci = await (await jetstreamManager(nc)).consumers.info(STREAMS.events, hookConsumerName("w-change", "r"));
+    const ci = await (await jetstreamManager(nc)).consumers.info(hooksStreamName("w-change"), hookConsumerName("w-change", "r"));
     expect(ci.config.filter_subject).toBe("events.vega.new");
     expect(ci.num_pending).toBe(0);
     expect(second.hooks!.stats.get("r")).toMatchObject({ fired: 1, skipped: 0 });
-    expect(rx.all).toEqual(["old o1", "new n2"]);
+    expect(rx.all).toEqual(['"old" "o1"', '"new" "n2"']);
     await rx.close();
   });
 
@@ -129,7 +129,8 @@ describe("hook rules", () => {
     const id = await event("deneb", "ping", { n: 1 });
     const dead = await until("the dead letter", async () => (await storedEnvelopes(nc, dlqStreamName("w-give-up"), "dlq.w-give-up.hooks"))[0], 30_000);
     expect(dead.body).toMatchObject({ reason: "rule flaky: HTTP 500 (gave up after 3 attempts)", originalId: id });
-    expect(rx.all).toEqual(["1", "1", "1"]);
+    // Event fields reach a rule's text as quoted JSON strings (README, Hooks: what a peer controls).
+    expect(rx.all).toEqual(['"1"', '"1"', '"1"']);
     expect(s.hooks!.stats.get("flaky")).toMatchObject({ fired: 0, retried: 2, deadLettered: 1 });
     await rx.close();
   });
@@ -163,11 +164,11 @@ describe("mesh hooks list / test", () => {
     const j = await mesh(["hooks", "list", "--json"], { env });
     expect(j.code, j.stderr).toBe(0);
     expect(JSON.parse(j.stdout)).toEqual([
-      { name: "counted", on: "events.rigel.tick", action: "webhook", when: null, lag: 3, inFlight: 0 },
-      { name: "idle", on: "events.rigel.never", action: "webhook", when: { "body.x": { in: [1] } } },
+      { name: "counted", on: "events.rigel.tick", action: "webhook", when: null, from: null, lag: 3, inFlight: 0, fired: 0, skipped: 0, refused: 0, deadLettered: 0 },
+      { name: "idle", on: "events.rigel.never", action: "webhook", when: { "body.x": { in: [1] } }, from: null },
     ]);
     const human = await mesh(["hooks", "list"], { env });
-    expect(human.stdout).toMatch(/^counted +events\.rigel\.tick +webhook +lag 3\n/m);
+    expect(human.stdout).toMatch(/^counted +events\.rigel\.tick +webhook +lag 3 +fired 0, skipped 0, refused 0, dead-lettered 0\n/m);
     expect(human.stdout).toMatch(/^idle +events\.rigel\.never +webhook +not started  when \{"body\.x":\{"in":\[1\]\}\}\n/m);
     expect(rx.all).toEqual([]);
     await rx.close();
