@@ -42,12 +42,14 @@ export type StreamDefinition = Partial<StreamConfig> &
 
 /** What one identity's streams may hold; reserved for it alone (the broker refuses a stream it cannot reserve). */
 export interface IdentityLimits {
-  /** Bytes of its inbox (default 64 MiB); full → a sender gets "stream full", nobody else's inbox is affected. */
+  /** Bytes of its inbox (default 32 MiB); full → a sender gets "stream full", nobody else's inbox is affected. */
   inboxBytes: number;
   /** Messages in its inbox (default 10 000). */
   inboxMessages: number;
 }
-export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxBytes: 64 * 1024 ** 2, inboxMessages: 10_000 };
+// 32 + 16 + 16 MiB per identity, reserved against the broker's 10 GB file store: about 120 identities
+// per broker next to the shared streams (the bench's 100-sidecar scale scenario runs on one).
+export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxBytes: 32 * 1024 ** 2, inboxMessages: 10_000 };
 
 /** The streams everyone shares: EVENTS (read by all, written per identity) and the JOBS work queue. */
 export function streamDefinitions(replicas = 1): StreamDefinition[] {
@@ -124,7 +126,7 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: nanos(30 * DAY),
-      max_bytes: 32 * 1024 ** 2,
+      max_bytes: 16 * 1024 ** 2,
       max_msg_size: 2 * 1024 * 1024,
       max_consumers: 32,
       duplicate_window: nanos(2 * 60_000),
@@ -141,7 +143,7 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: nanos(DAY),
-      max_bytes: 64 * 1024 ** 2,
+      max_bytes: 16 * 1024 ** 2,
       max_msg_size: 1024 * 1024,
       max_consumers: 64,
       num_replicas: replicas,

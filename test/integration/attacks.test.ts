@@ -220,7 +220,7 @@ describe("attacker with nova's credential", () => {
   });
 
   it("8. starvation: nova fills clawd's inbox to its bound and the server refuses more (maximum messages exceeded), while lyra's inbox still takes messages; a bucket value over its size and a 33rd consumer on its own dead-letter stream are refused", async () => {
-    // A small bound for the test (the admin sets it; default 10 000 messages / 64 MiB per inbox).
+    // A small bound for the test (the admin sets it; default 10 000 messages / 32 MiB per inbox).
     const ajsm = await jetstreamManager(m.admin);
     const si = await ajsm.streams.info("INBOX-clawd");
     await ajsm.streams.update("INBOX-clawd", { ...si.config, max_msgs: si.state.messages + 5 });
