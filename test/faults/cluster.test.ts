@@ -4,7 +4,7 @@
  * The partition needs Docker (docker network disconnect): without it this test fails, it does not skip.
  */
 import { describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager, type PeerInfo } from "@nats-io/jetstream";
+import { JetStreamApiError, jetstream, jetstreamManager, type PeerInfo } from "@nats-io/jetstream";
 import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { parseEnvelope } from "../../subjects/mod.js";
@@ -101,7 +101,18 @@ describe("faults: cluster", () => {
       expect(healedAt).toBeGreaterThan(cutAt);
       // Read everything back through the durable consumer.
       const js = jetstream(nc);
-      const c = await js.consumers.get("INBOX-f4", "inbox-f4");
+      // Right after the heal the cluster may still answer "JetStream system temporarily unavailable"
+      // (503) while the meta group settles: ask again for up to 30 s; anything else fails at once.
+      const settleBy = Date.now() + 30_000;
+      let c: Awaited<ReturnType<typeof js.consumers.get>> | undefined;
+      while (!c) {
+        try {
+          c = await js.consumers.get("INBOX-f4", "inbox-f4");
+        } catch (err) {
+          if (!(err instanceof JetStreamApiError) || err.status !== 503 || Date.now() > settleBy) throw err;
+          await new Promise((res) => setTimeout(res, 500));
+        }
+      }
       const seen: string[] = [];
       for (let round = 0; round < 20 && new Set(seen).size < r.acked.length; round++) {
         const batch = await c.fetch({ max_messages: 200, expires: 3000 });
