@@ -92,6 +92,11 @@ export interface AgentPort {
   wake(text: string, opts?: CallOptions): Promise<DeliveryResult>;
   /** The final reply to a delivered ask or job; absent when this adapter cannot read replies. */
   awaitReply?(ticket: ReplyTicket, timeoutMs: number): Promise<RunReply>;
+  /**
+   * Stops the turn a delivered job started, where the gateway allows it (cancel of a running job).
+   * Says what really happened, for the job's record; absent when the adapter cannot stop turns.
+   */
+  cancel?(ticket: ReplyTicket): Promise<{ stopped: boolean; detail: string }>;
   /** The gateway's lifecycle, when the adapter can watch it. */
   readonly events?: GatewayEventSource;
   /** Ends every wait in progress (awaitReply answers "stopping"): the sidecar is stopping. */
