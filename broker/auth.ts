@@ -140,11 +140,13 @@ export async function syncIdentityRegistry(nc: NatsConnection, stateDir: string)
   const kv = await new Kvm(nc).open(BUCKETS.identities);
   const put: string[] = [];
   const removed: string[] = [];
-  for (const [id, { publicKey, addedAt }] of Object.entries(reg.identities)) {
+  for (const [id, { publicKey, addedAt, ...grants }] of Object.entries(reg.identities)) {
+    // The key, and what the admin granted for jobs: readers refuse a run by a worker not granted it.
+    const { capabilities, queues } = normalGrants(grants);
+    const want = JSON.stringify({ publicKey, addedAt, capabilities, queues });
     const cur = await kv.get(id);
-    const have = cur && cur.operation === "PUT" ? (JSON.parse(cur.string()) as { publicKey?: string }).publicKey : undefined;
-    if (have === publicKey) continue;
-    await kv.put(id, JSON.stringify({ publicKey, addedAt }));
+    if (cur && cur.operation === "PUT" && cur.string() === want) continue;
+    await kv.put(id, want);
     put.push(id);
   }
   for await (const id of await kv.keys()) {

@@ -16,6 +16,7 @@ import {
   dlqStreamName,
   hooksStreamName,
   inboxStreamName,
+  jobBucketName,
   hookConsumerName,
   inboxConsumerName,
   inboxSubject,
@@ -46,10 +47,19 @@ export interface IdentityLimits {
   inboxBytes: number;
   /** Messages in its inbox (default 10 000). */
   inboxMessages: number;
+  /** Bytes of its job records (default 8 MiB): the jobs it submitted and the runs it made. */
+  jobBytes: number;
 }
-// 32 + 16 + 16 MiB per identity, reserved against the broker's 10 GB file store: about 120 identities
+
+/** The largest job record version (a 256 KiB task, or a result cut to JOB_RESULT_MAX, plus its fields). */
+export const JOB_RECORD_MAX_BYTES = 320 * 1024;
+/** A result longer than this is cut (with a note) so that its record fits. */
+export const JOB_RESULT_MAX = 256 * 1024;
+/** Job records expire this long after their last version (a finished job's record is kept a month). */
+export const JOB_RECORD_TTL_MS = 30 * DAY;
+// 32 + 16 + 16 + 8 MiB per identity, reserved against the broker's 10 GB file store: about 110 identities
 // per broker next to the shared streams (the bench's 100-sidecar scale scenario runs on one).
-export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxBytes: 32 * 1024 ** 2, inboxMessages: 10_000 };
+export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxBytes: 32 * 1024 ** 2, inboxMessages: 10_000, jobBytes: 8 * 1024 ** 2 };
 
 /** The streams everyone shares: EVENTS (read by all, written per identity) and the JOBS work queue. */
 export function streamDefinitions(replicas = 1): StreamDefinition[] {
@@ -148,6 +158,28 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       max_consumers: 64,
       num_replicas: replicas,
       allow_direct: false,
+    },
+    {
+      // Its job records, a KV bucket: sub.<job> for jobs it submitted, run.<job> for runs it made.
+      // Only this identity may write it, so no one else can rewrite, cancel, roll back or fill its
+      // records; everyone reads them by key. Full → its own submits are refused (discard new),
+      // nobody else's. Two versions per key: the one a new version replaces stays readable.
+      name: `KV_${jobBucketName(id)}`,
+      description: `openclaw-mesh job records of ${id}`,
+      subjects: [`$KV.${jobBucketName(id)}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(JOB_RECORD_TTL_MS),
+      max_bytes: limits.jobBytes,
+      max_msg_size: JOB_RECORD_MAX_BYTES,
+      max_msgs_per_subject: 2,
+      max_consumers: 32,
+      allow_rollup_hdrs: true,
+      deny_delete: true,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: true,
     },
   ];
 }

@@ -7,9 +7,11 @@ import {
   hooksStreamName,
   inboxConsumerName,
   inboxStreamName,
+  jobBucketName,
   jobConsumerName,
   kvSubject,
 } from "../subjects/names.js";
+import { JOB_KEY_KINDS } from "../subjects/job-rules.js";
 
 /**
  * Least privilege for one identity, as nats-server permissions. Every JetStream API subject listed
@@ -123,11 +125,14 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.events}.*`,
         `$JS.API.DIRECT.GET.${STREAMS.events}`,
         `$JS.API.STREAM.MSG.GET.${STREAMS.events}`,
-        // jobs: the consumers of the queues and capabilities the admin granted; job records
-        // (signed by their writer, checked by every reader)
+        // jobs: the consumers of the queues and capabilities the admin granted. Job records: its
+        // own bucket only (what it submitted, the runs it made); anyone's records by key, with a
+        // direct get whose subject names a job record key (sub.<job>, run.<job>): nothing else
         ...jobWorker(grants),
-        `$KV.${BUCKETS.jobs}.>`,
-        ...kvRead(BUCKETS.jobs),
+        `$KV.${jobBucketName(id)}.>`,
+        ...kvRead(jobBucketName(id)),
+        `$JS.API.DIRECT.GET.*.$KV.*.${JOB_KEY_KINDS[0]}.*`,
+        `$JS.API.DIRECT.GET.*.$KV.*.${JOB_KEY_KINDS[1]}.*`,
         // presence: its own key only; read everyone's
         kvSubject(BUCKETS.presence, id),
         ...kvRead(BUCKETS.presence),
@@ -140,7 +145,8 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
       ],
     },
     subscribe: {
-      allow: [`${clientInboxPrefix(id)}.>`, repliesTo(id), ALL_EVENTS],
+      // job record writes as they happen (only job buckets have sub.<job> and run.<job> keys)
+      allow: [`${clientInboxPrefix(id)}.>`, repliesTo(id), ALL_EVENTS, `$KV.*.${JOB_KEY_KINDS[0]}.*`, `$KV.*.${JOB_KEY_KINDS[1]}.*`],
     },
   };
 }

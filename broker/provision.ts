@@ -98,7 +98,6 @@ export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<R
   const MB = 1024 ** 2;
   const wanted: Array<[string, { ttl?: number; history: number; replicas: number; description: string; max_bytes: number; maxValueSize: number }]> = [
     [BUCKETS.presence, { ttl: PRESENCE_TTL_MS, history: 1, replicas, description: "openclaw-mesh presence heartbeats", max_bytes: 16 * MB, maxValueSize: 8 * 1024 }],
-    [BUCKETS.jobs, { history: 1, replicas, description: "openclaw-mesh job status and results", max_bytes: 256 * MB, maxValueSize: 512 * 1024 }],
     [BUCKETS.leader, { ttl: LEADER_TTL_MS, history: 1, replicas, description: "openclaw-mesh leases (peer alerts)", max_bytes: 1 * MB, maxValueSize: 4 * 1024 }],
     [BUCKETS.alerts, { history: 1, replicas, description: "openclaw-mesh peer up/down state", max_bytes: 4 * MB, maxValueSize: 4 * 1024 }],
     [BUCKETS.identities, { history: 1, replicas, description: "openclaw-mesh identity public keys", max_bytes: 4 * MB, maxValueSize: 4 * 1024 }],

@@ -21,7 +21,10 @@ export type JobBody = z.infer<typeof jobBodySchema>;
 export const jobStates = ["queued", "running", "done", "failed", "cancelled"] as const;
 export type JobState = (typeof jobStates)[number];
 
-/** The job's record in the mesh-jobs KV bucket (key = job id), readable from any machine. */
+/**
+ * A job as every reader shows it: the state its rules (subjects/job-rules.ts) derive from the
+ * submitter's record and the runs of the workers that held its claim.
+ */
 export const jobRecordSchema = z
   .object({
     id: z.string(),
@@ -39,20 +42,67 @@ export const jobRecordSchema = z
     result: z.string().optional(),
     error: z.string().optional(),
     cancelRequested: z.boolean().optional(),
-    /** Who wrote this version (the submitter or the worker), and their signature over it. */
-    by: z.string().optional(),
-    sig: z.string().max(256).optional(),
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
 /**
- * Who may write which version of a job record: its submitter (queued, a cancel) or its worker
- * (anything, and only the worker a result). Checked with the writer's signature by every reader.
+ * Every stored version of a job record says who wrote it (`by`), the KV revision it replaces
+ * (`prev`, 0 for the first) and is signed by its writer. It is written with that expected revision,
+ * so a version put back later (a rollback or a replay) names a revision that is no longer the one
+ * before it, and every reader refuses it.
  */
-export function recordWriterAllowed(r: JobRecord): string | undefined {
-  if (!r.by) return "the record does not say who wrote it";
-  if ((r.state === "done" || r.state === "failed") && r.by !== r.worker) return `a ${r.state} result written by ${r.by}, not by its worker ${r.worker ?? "(none)"}`;
-  if (r.by !== r.submittedBy && r.by !== r.worker) return `written by ${r.by}, neither its submitter ${r.submittedBy} nor its worker`;
-  return undefined;
-}
+const versioned = {
+  prev: z.number().int().min(0),
+  by: z.string(),
+  sig: z.string().max(256).optional(),
+};
+
+/**
+ * The submitter's part (key `sub.<job>` in the submitter's own bucket, which only it can write):
+ * what the job is, where it was offered, and its cancel.
+ */
+export const jobSubmissionSchema = z
+  .object({
+    kind: z.literal("submission"),
+    id: z.string(),
+    task: z.string(),
+    queue: z.string(),
+    needs: z.array(z.string()),
+    submittedBy: z.string(),
+    submittedAt: z.string(),
+    /** The job's message on the JOBS stream (written once it was offered). */
+    seq: z.number().int().positive().optional(),
+    /** The submitter cancelled it: a worker offered it drops it; a running worker stops. */
+    cancelledAt: z.string().optional(),
+    ...versioned,
+  })
+  .strict();
+export type JobSubmission = z.infer<typeof jobSubmissionSchema>;
+
+export const runStates = ["running", "retrying", "done", "failed", "cancelled"] as const;
+export type RunState = (typeof runStates)[number];
+
+/**
+ * A worker's part (key `run.<job>` in the worker's own bucket): the claim it holds (the job's
+ * JetStream message and which delivery of it), and what became of that run.
+ */
+export const jobRunSchema = z
+  .object({
+    kind: z.literal("run"),
+    id: z.string(),
+    submittedBy: z.string(),
+    worker: z.string(),
+    claim: z.object({ seq: z.number().int().positive(), delivery: z.number().int().positive() }).strict(),
+    state: z.enum(runStates),
+    startedAt: z.string(),
+    finishedAt: z.string().optional(),
+    result: z.string().optional(),
+    error: z.string().optional(),
+    ...versioned,
+  })
+  .strict();
+export type JobRun = z.infer<typeof jobRunSchema>;
+
+export const jobVersionSchema = z.discriminatedUnion("kind", [jobSubmissionSchema, jobRunSchema]);
+export type JobVersion = z.infer<typeof jobVersionSchema>;

@@ -9,6 +9,7 @@ import { identity, isIdentity, token } from "./identity.js";
  *   stream  INBOX-<id>    agent.<id>.inbox     consumer inbox-<id>            (one stream per identity)
  *   stream  DLQ-<id>      dlq.<id>.>                                          (one stream per identity)
  *   stream  HOOKS-<id>    sources EVENTS       consumer hook-<id>-<rule>      (one stream per identity)
+ *   bucket  mesh-jobs-<id>  keys sub.<job> (jobs it submitted), run.<job> (jobs it ran)  (one bucket per identity)
  *   request replies on _INBOX_<id>.>    (the only client inbox an identity may subscribe to)
  *
  * Per-identity streams are what lets the broker keep identities apart on nats-server 2.9: a
@@ -41,9 +42,21 @@ export function streamOwner(name: string): string | undefined {
   return m && isIdentity(m[1]) ? m[1] : undefined;
 }
 
+/** One identity's job records: only it may write them, everyone may read them by key. */
+export function jobBucketName(id: string): string {
+  return `mesh-jobs-${identity(id)}`;
+}
+
+/** The identity whose job bucket this is (mesh-jobs-<id>, or its stream KV_mesh-jobs-<id>). */
+export function jobBucketOwner(name: string): string | undefined {
+  const m = /^(?:KV_)?mesh-jobs-(.+)$/.exec(name);
+  return m && isIdentity(m[1]) ? m[1] : undefined;
+}
+
 export const BUCKETS = {
   presence: "mesh-presence",
-  jobs: "mesh-jobs",
+  /** The shared job bucket of earlier versions (records now live in jobBucketName(<id>)). */
+  legacyJobs: "mesh-jobs",
   leader: "mesh-leader",
   alerts: "mesh-alerts",
   /** Identity → public nkey (written by the admin, read by every sidecar to verify senders). */

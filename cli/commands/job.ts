@@ -43,7 +43,6 @@ function line(j: JobView): string {
   const who = j.worker ? ` on ${j.worker}` : "";
   const extra = j.state === "queued" && j.why ? ` — ${j.why}` : j.error && j.state !== "done" ? ` — ${j.error}` : "";
   const task = j.task.length > 50 ? `${j.task.slice(0, 47)}...` : j.task;
-  if (j.refused) return `${j.id}  ${"refused".padEnd(9)} record cannot be trusted: ${j.refused}`;
   return `${j.id}  ${j.state.padEnd(9)} ${j.queue}${j.needs.length ? `[${j.needs.join("+")}]` : ""}${who}  ${JSON.stringify(task)}${extra}`;
 }
 
@@ -53,12 +52,14 @@ export async function status(id: string, opts: GlobalOptions & { json?: boolean 
   if (opts.json) return printJson(j);
   const out = [line(j), `  submitted by ${j.submittedBy} at ${j.submittedAt}; attempts ${j.attempts}`];
   if (j.state === "done") out.push(`  result: ${j.result}`);
+  // Versions someone wrote that the rules refuse: shown so the owner sees the attempt, never the state.
+  for (const r of j.refusedVersions ?? []) out.push(`  refused: ${r}`);
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
 export async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
   const r = await resolved(opts);
-  let jobs = await withConnection(r, (nc) => listJobs(nc));
+  let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity));
   if (opts.state) jobs = jobs.filter((j) => j.state === opts.state);
   if (opts.json) return printJson(jobs);
   if (jobs.length === 0) return void process.stdout.write("no jobs\n");

@@ -8,13 +8,13 @@ export async function top(opts: GlobalOptions & { once?: boolean; interval: stri
   const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-top", persistent: !opts.once });
   try {
     if (opts.once) {
-      process.stdout.write(`${await topFrame(nc, { width: process.stdout.columns ?? 120 })}\n`);
+      process.stdout.write(`${await topFrame(nc, { width: process.stdout.columns ?? 120, ...(r.identity ? { self: r.identity } : {}) })}\n`);
       return;
     }
     let stop = false;
     process.once("SIGINT", () => (stop = true));
     while (!stop) {
-      const frame = await topFrame(nc, { width: process.stdout.columns ?? 120, events: Math.max(5, (process.stdout.rows ?? 30) - 20) }).catch(
+      const frame = await topFrame(nc, { width: process.stdout.columns ?? 120, events: Math.max(5, (process.stdout.rows ?? 30) - 20), ...(r.identity ? { self: r.identity } : {}) }).catch(
         (err: Error) => `mesh top: ${err.message}`,
       );
       process.stdout.write(`\x1b[H\x1b[2J${frame}\n\n(Ctrl-C to quit)\n`);

@@ -1,4 +1,6 @@
 import { Kvm, type KV } from "@nats-io/kv";
+import { z } from "zod";
+import type { JobGrants } from "../../subjects/job-rules.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS } from "../../subjects/names.js";
 import type { Envelope } from "../../subjects/envelope-core.js";
@@ -25,7 +27,7 @@ export interface Check extends Binding {
  * empty registry) only the binding is checked.
  */
 export class MeshVerifier {
-  private cache = new Map<string, { key: string | undefined; at: number }>();
+  private cache = new Map<string, { entry: RegistryEntry; at: number }>();
 
   private constructor(
     private readonly kv: KV | undefined,
@@ -76,26 +78,58 @@ export class MeshVerifier {
     return verifyRecord(record, writer, key);
   }
 
+  /**
+   * What the admin granted `id` for jobs (from the registry); undefined when the registry does not
+   * say (an open mesh, an unregistered identity, a registry written by an earlier version).
+   */
+  async grantsOf(id: string): Promise<JobGrants | undefined> {
+    const e = await this.entryOf(id);
+    return "grants" in e ? e.grants : undefined;
+  }
+
   private async keyOf(id: string): Promise<string | undefined | Verdict> {
+    const e = await this.entryOf(id);
+    return "ok" in e ? e : e.key;
+  }
+
+  private async entryOf(id: string): Promise<RegistryEntry | Verdict> {
     const hit = this.cache.get(id);
-    if (hit && Date.now() - hit.at <= CACHE_MS) return hit.key;
+    if (hit && Date.now() - hit.at <= CACHE_MS) return hit.entry;
     if (!this.kv) return { ok: false, reason: `identity registry unreadable (${this.openError ?? "not opened"}): cannot check ${id}'s key`, retry: true };
-    let key: string | undefined;
+    let entry: RegistryEntry = { key: undefined };
     try {
       const e = await this.kv.get(id);
       if (e && e.operation === "PUT") {
-        try {
-          const v = JSON.parse(e.string()) as { publicKey?: unknown };
-          key = typeof v.publicKey === "string" ? v.publicKey : undefined;
-        } catch {
-          key = undefined;
+        const v = registryValueSchema.safeParse(safeJson(e.string()));
+        if (v.success) {
+          entry = { key: v.data.publicKey, ...(v.data.queues && v.data.capabilities ? { grants: { queues: v.data.queues, capabilities: v.data.capabilities } } : {}) };
         }
       }
     } catch (err) {
       // A missing key reads as null; anything thrown (bucket gone, denied, broker away) is "cannot tell now".
       return { ok: false, reason: `identity registry unreadable (${firstLine(err)}): cannot check ${id}'s key`, retry: true };
     }
-    this.cache.set(id, { key, at: Date.now() });
-    return key;
+    this.cache.set(id, { entry, at: Date.now() });
+    return entry;
+  }
+}
+
+interface RegistryEntry {
+  key: string | undefined;
+  grants?: JobGrants;
+}
+
+/** A registry value (written by the admin, `broker/auth.ts` syncIdentityRegistry). */
+const registryValueSchema = z.object({
+  publicKey: z.string(),
+  queues: z.array(z.string()).optional(),
+  capabilities: z.array(z.string()).optional(),
+});
+
+function safeJson(t: string): unknown {
+  try {
+    return JSON.parse(t);
+  } catch {
+    return undefined;
   }
 }

@@ -3,11 +3,11 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { STREAMS } from "../../subjects/names.js";
 import { bodyText, jobStates, parseEnvelope } from "../../subjects/mod.js";
 import { formatDuration } from "../base/duration.js";
-import { JobStore } from "../features/jobs/store.js";
+import { listJobs } from "../features/jobs/client.js";
 import { listPeers } from "../features/presence/presence.js";
 
 /** One frame of `mesh top`: peers, inbox depths, the job queue and the latest events. */
-export async function topFrame(nc: NatsConnection, opts: { events?: number; width?: number } = {}): Promise<string> {
+export async function topFrame(nc: NatsConnection, opts: { events?: number; width?: number; self?: string } = {}): Promise<string> {
   const width = opts.width ?? 100;
   const cut = (s: string): string => (s.length > width ? `${s.slice(0, width - 1)}…` : s);
   const out: string[] = [`openclaw-mesh — ${new Date().toISOString().replace("T", " ").slice(0, 19)}Z`, ""];
@@ -23,7 +23,8 @@ export async function topFrame(nc: NatsConnection, opts: { events?: number; widt
       ),
     );
   }
-  const jobs = (await (await JobStore.open(nc)).list()).filter((s) => !s.refused).map((s) => s.record);
+  // This identity's jobs (submitted or run), or every job for the admin; by the rules every reader applies.
+  const jobs = await listJobs(nc, opts.self);
   const counts = Object.fromEntries(jobStates.map((s) => [s, jobs.filter((j) => j.state === s).length]));
   out.push("", `JOBS  ${jobStates.map((s) => `${s} ${counts[s]}`).join("  ")}`);
   for (const j of jobs.filter((x) => x.state === "running" || x.state === "queued").slice(-5)) {

@@ -131,10 +131,10 @@ describe("jobs", () => {
 
   it("cancel removes a queued job; --wait prints the result", async () => {
     const queued = await submitJob(nc, { from: "clawd", task: "nobody serves this", queue: "idle" });
-    const c = await mesh(["job", "cancel", queued.id], { env: { MESH_SERVER: broker.url } });
+    const c = await mesh(["job", "cancel", queued.id], { env: { MESH_SERVER: broker.url, MESH_IDENTITY: "clawd" } });
     expect(c.stdout.trim()).toBe(`cancelled ${queued.id}`);
     expect((await jobStatus(nc, queued.id)).state).toBe("cancelled");
-    await expect(cancelJob(nc, queued.id)).rejects.toThrow(/already cancelled/);
+    await expect(cancelJob(nc, queued.id, "clawd")).rejects.toThrow(/already cancelled/);
 
     await worker("waiter", { durationMs: 50, queues: ["cli"] });
     const r = await mesh(["job", "submit", "print the answer", "--queue", "cli", "--wait", "--timeout", "30s"], { env: { MESH_SERVER: broker.url, MESH_IDENTITY: "clawd" } });

@@ -1,9 +1,9 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jobBodySchema, jobSubject, newEnvelope, newId, token, zodLine, type JobRecord } from "../../../subjects/mod.js";
+import { JOB_KEY_KINDS, jobBodySchema, jobKey, jobSubject, newEnvelope, newId, token, zodLine, type JobOutcome, type JobRecord } from "../../../subjects/mod.js";
 import { MeshError } from "../../base/errors.js";
 import { publishEnvelope } from "../../bus/publish.js";
 import { listPeers } from "../presence/presence.js";
-import { JobStore, type StoredRecord } from "./store.js";
+import { JobStore, type SubmissionDraft } from "./store.js";
 
 export interface SubmitOptions {
   from: string;
@@ -14,7 +14,10 @@ export interface SubmitOptions {
   maxAttempts?: number;
 }
 
-/** `mesh job submit`: records the job as queued, then offers it on jobs.<queue>.<needs>. */
+/**
+ * `mesh job submit`: records the submission in this identity's own job bucket, then offers the
+ * job on jobs.<queue>.<needs>, then records where it was offered (its stream sequence).
+ */
 export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<JobRecord> {
   const queue = token(o.queue ?? "default", "queue");
   const needs = [...new Set((o.needs ?? []).map((n) => token(n, "capability")))].sort();
@@ -28,40 +31,42 @@ export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<J
   if (!body.success) throw new MeshError(`invalid job: ${zodLine(body.error)}`);
   const id = newId();
   const store = await JobStore.open(nc, o.from);
-  const record: JobRecord = {
-    id,
-    task: o.task,
-    queue,
-    needs,
-    state: "queued",
-    submittedBy: o.from,
-    submittedAt: new Date().toISOString(),
-    attempts: 0,
-  };
-  await store.create(record);
+  const submission: SubmissionDraft = { kind: "submission", id, task: o.task, queue, needs, submittedBy: o.from, submittedAt: new Date().toISOString() };
+  await store.writeSubmission(id, () => submission);
   const env = newEnvelope({ id, from: o.from, to: "*", kind: "job", type: queue, body: body.data });
   const pub = await publishEnvelope(nc, jobSubject(queue, needs), env);
-  return (await store.update(id, (r) => ({ ...r, ...(pub.seq !== undefined ? { seq: pub.seq } : {}) }))) ?? record;
+  if (pub.seq !== undefined) await store.writeSubmission(id, (cur) => (cur ? { ...draftOf(cur), seq: pub.seq } : undefined));
+  return { id, task: o.task, queue, needs, state: "queued", submittedBy: o.from, submittedAt: submission.submittedAt, ...(pub.seq !== undefined ? { seq: pub.seq } : {}), attempts: 0 };
+}
+
+/** A stored version without what writing it adds (to build the next version from). */
+export function draftOf<T extends { prev: number; by: string; sig?: string | undefined }>(v: T): Omit<T, "prev" | "by" | "sig"> {
+  const { prev: _p, by: _b, sig: _s, ...rest } = v;
+  return rest;
 }
 
 export interface JobView extends JobRecord {
   /** For queued jobs: why nobody runs it yet, when that can be told. */
   why?: string;
-  /** The stored version failed its signature or writer check: shown, never trusted. */
-  refused?: string;
+  /** Versions the rules refused (a rewrite, a replay, a claim without a grant): shown, never the job's state. */
+  refusedVersions?: string[];
 }
 
-function view(s: StoredRecord): JobRecord & { refused?: string } {
-  return s.refused ? { ...s.record, refused: s.refused } : s.record;
+function view(id: string, o: JobOutcome): JobView {
+  if (!o.record) {
+    const why = o.refused.map((r) => `${r.writer}'s ${r.key}: ${r.reason}`).join("; ");
+    throw new MeshError(o.refused.length ? `job ${id}: no record that can be trusted (${why})` : `no job ${id}`);
+  }
+  return o.refused.length ? { ...o.record, refusedVersions: o.refused.map((r) => `${r.writer}'s ${r.key} (revision ${r.revision}): ${r.reason}`) } : o.record;
 }
 
 /** Adds the reason a queued job waits (no online worker has what it needs). */
-export async function explain(nc: NatsConnection, records: Array<JobRecord & { refused?: string }>): Promise<JobView[]> {
-  const queued = records.filter((r) => r.state === "queued" && !r.refused);
+export async function explain(nc: NatsConnection, records: JobView[]): Promise<JobView[]> {
+  const queued = records.filter((r) => r.state === "queued");
   if (queued.length === 0) return records;
   const peers = (await listPeers(nc)).filter((p) => p.state === "online" && p.presence);
   return records.map((r) => {
-    if (r.state !== "queued" || r.refused) return r;
+    if (r.state !== "queued") return r;
     const able = peers.filter((p) => r.needs.every((n) => p.presence!.capabilities.includes(n)));
     if (able.length > 0) return { ...r, why: `waiting for a free worker (${able.map((p) => p.identity).join(", ")} can run it)` };
     return {
@@ -73,58 +78,70 @@ export async function explain(nc: NatsConnection, records: Array<JobRecord & { r
 
 export async function jobStatus(nc: NatsConnection, id: string): Promise<JobView> {
   const store = await JobStore.open(nc);
-  const cur = await store.get(id);
-  if (!cur) throw new MeshError(`no job ${id}`);
-  return (await explain(nc, [view(cur)]))[0]!;
-}
-
-export async function listJobs(nc: NatsConnection): Promise<JobView[]> {
-  const store = await JobStore.open(nc);
-  return explain(nc, (await store.list()).map(view));
+  return (await explain(nc, [view(id, await store.read(id))]))[0]!;
 }
 
 /**
- * Cancels a queued job (its record says so; a worker that is offered it drops it) or asks its
- * worker to stop a running one. Only the submitter may: the record is signed, and readers refuse a
- * cancel written by anyone else.
+ * The jobs in these identities' buckets (their submissions and runs); by default this identity's
+ * own, or every bucket when no identity is given (the admin).
  */
-export async function cancelJob(nc: NatsConnection, id: string, self?: string): Promise<JobRecord> {
+export async function listJobs(nc: NatsConnection, self?: string): Promise<JobView[]> {
   const store = await JobStore.open(nc, self);
-  const cur = await store.get(id);
-  if (!cur) throw new MeshError(`no job ${id}`);
-  if (cur.refused) throw new MeshError(`job ${id}: its record cannot be trusted (${cur.refused})`);
-  if (store.secure && self && cur.record.submittedBy !== self) throw new MeshError(`job ${id} was submitted by ${cur.record.submittedBy}; only they can cancel it`);
-  if (cur.record.state === "done" || cur.record.state === "failed" || cur.record.state === "cancelled") {
-    throw new MeshError(`job ${id} is already ${cur.record.state}`);
+  const ids = await store.ids(self ? [self] : await store.bucketOwners());
+  const out: JobView[] = [];
+  for (const id of ids) {
+    const o = await store.read(id);
+    if (o.record) out.push(view(id, o));
   }
-  const next = await store.update(id, (r) =>
-    r.state === "queued"
-      ? { ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled before it ran" }
-      : r.state === "running"
-        ? { ...r, cancelRequested: true }
-        : undefined,
-  );
-  return next ?? cur.record;
+  return explain(nc, out.sort((a, b) => a.submittedAt.localeCompare(b.submittedAt)));
 }
 
-/** Waits until the job is done, failed or cancelled. */
+/**
+ * Cancels a queued job (a worker that is offered it drops it) or asks the worker of a running one
+ * to stop. Only the submitter can: the cancel is a version of its own submission, in a bucket no
+ * one else may write.
+ */
+export async function cancelJob(nc: NatsConnection, id: string, self: string): Promise<JobRecord> {
+  const store = await JobStore.open(nc, self);
+  const cur = view(id, await store.read(id));
+  if (cur.submittedBy !== self) throw new MeshError(`job ${id} was submitted by ${cur.submittedBy}; only they can cancel it`);
+  if (cur.state === "done" || cur.state === "failed" || cur.state === "cancelled") throw new MeshError(`job ${id} is already ${cur.state}`);
+  const at = new Date().toISOString();
+  await store.writeSubmission(id, (s) => (s && !s.cancelledAt ? { ...draftOf(s), cancelledAt: at } : undefined));
+  return view(id, await store.read(id));
+}
+
+const FINISHED = new Set(["done", "failed", "cancelled"]);
+
+/**
+ * Waits until the job is done, failed or cancelled: re-reads it whenever any job bucket writes one
+ * of its keys (a core subscription to the KV subjects), and every 2 s in case a write was missed.
+ */
 export async function waitForJob(nc: NatsConnection, id: string, timeoutMs: number): Promise<JobRecord> {
   const store = await JobStore.open(nc);
   const deadline = Date.now() + timeoutMs;
-  const watch = await store.kv.watch({ key: id });
-  const timer = setTimeout(() => watch.stop(), timeoutMs);
+  const subs = JOB_KEY_KINDS.map((k) => nc.subscribe(`$KV.*.${jobKey(k, id)}`));
+  let wake: (() => void) | undefined;
+  for (const sub of subs) void (async () => { for await (const _ of sub) wake?.(); })().catch(() => undefined);
+  let last: JobRecord | undefined;
   try {
-    for await (const e of watch) {
-      if (e.operation !== "PUT") continue;
-      const r = await store.get(id);
-      if (r && !r.refused && ["done", "failed", "cancelled"].includes(r.record.state)) return r.record;
+    while (Date.now() < deadline) {
+      const o = await store.read(id);
+      last = o.record ?? last;
+      if (o.record && FINISHED.has(o.record.state)) return o.record;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(2000, Math.max(0, deadline - Date.now())));
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      wake = undefined;
     }
   } finally {
-    clearTimeout(timer);
-    watch.stop();
+    for (const sub of subs) sub.unsubscribe();
   }
-  if (Date.now() >= deadline) throw new MeshError(`job ${id} not finished within ${Math.round(timeoutMs / 1000)}s (still ${(await store.get(id))?.record.state ?? "unknown"}); check later with \`mesh job status ${id}\``, 3);
-  throw new MeshError(`job ${id}: watch ended`);
+  throw new MeshError(`job ${id} not finished within ${Math.round(timeoutMs / 1000)}s (still ${last?.state ?? "unknown"}); check later with \`mesh job status ${id}\``, 3);
 }
 
 export { newId };

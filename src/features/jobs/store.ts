@@ -1,95 +1,209 @@
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS } from "../../../subjects/names.js";
-import { jobRecordSchema, recordWriterAllowed, type JobRecord } from "../../../subjects/mod.js";
+import { JOB_RECORD_TTL_MS } from "../../../broker/definitions.js";
+import { provisionIdentity } from "../../../broker/provision.js";
+import { jobBucketName, jobBucketOwner } from "../../../subjects/names.js";
+import {
+  jobKey,
+  jobOutcome,
+  jobVersionSchema,
+  type JobGrants,
+  type JobOutcome,
+  type JobRun,
+  type JobSubmission,
+  type StoredVersion,
+} from "../../../subjects/mod.js";
 import type { Signer } from "../../../subjects/signing.js";
-import { isWrongLastSequence } from "../../base/nats-errors.js";
+import { ApiCodes, apiCode, isNoResponders, isNotFound, isWrongLastSequence } from "../../base/nats-errors.js";
+import { MeshError } from "../../base/errors.js";
 import { createLogger } from "../../base/log.js";
 import { signerOf } from "../../bus/connection.js";
 import { MeshVerifier } from "../../bus/verify.js";
 
-export interface StoredRecord {
-  record: JobRecord;
-  revision: number;
-  /** Why this version cannot be trusted (bad or missing signature, a writer who may not write it). */
-  refused?: string;
+/** What a writer supplies for a version; `prev`, `by` and `sig` are added when it is written. */
+export type SubmissionDraft = Omit<JobSubmission, "prev" | "by" | "sig">;
+export type RunDraft = Omit<JobRun, "prev" | "by" | "sig">;
+
+/** The submitter's own job bucket is full: its own submits are refused, nobody else's. */
+export class JobRecordsFullError extends MeshError {
+  override name = "JobRecordsFullError";
 }
 
+const OWNERS_CACHE_MS = 5000;
+
 /**
- * Job records in the mesh-jobs bucket (key = job id). Every identity may write the bucket, so each
- * version is signed by its writer (`by`) and checked by every reader: a record an attacker
- * rewrote reads as refused, never as the job's state. Updates use compare-and-set revisions.
+ * Job records: each identity writes only its own bucket (mesh-jobs-<id>: `sub.<job>` for what it
+ * submitted, `run.<job>` for runs it made), which the broker enforces; every reader gathers a job's
+ * versions from every bucket by key and applies subjects/job-rules.ts. Every version is signed,
+ * names the revision it replaces and is written with that expected revision (compare-and-set).
  */
 export class JobStore {
+  private readonly buckets = new Map<string, Promise<KV>>();
+  private owners?: { at: number; ids: string[] };
+  private ownBucket?: Promise<void>;
+
   private constructor(
-    readonly kv: KV,
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
     private readonly signer: Signer | undefined,
     private readonly verifier: MeshVerifier,
-    private readonly self: string | undefined,
+    /** This connection's identity: the only bucket it writes. */
+    readonly self: string | undefined,
   ) {}
 
   static async open(nc: NatsConnection, self?: string): Promise<JobStore> {
     const verifier = await MeshVerifier.open(nc, createLogger({ name: "jobs", level: "silent" }));
-    return new JobStore(await new Kvm(nc).open(BUCKETS.jobs), signerOf(nc), verifier, self);
+    return new JobStore(nc, await jetstreamManager(nc), signerOf(nc), verifier, self);
   }
 
-  /** A secure mesh: records are signed and checked. */
+  /** A secure mesh: records are signed and checked, and runs need the worker's grants. */
   get secure(): boolean {
     return this.verifier.secure;
   }
 
-  private encode(r: JobRecord): string {
-    const stamped: JobRecord = { ...r, sig: undefined, ...(this.self ? { by: this.self } : {}) };
-    return JSON.stringify(this.signer ? this.signer.signRecord(stamped) : stamped);
+  private bucket(owner: string): Promise<KV> {
+    let b = this.buckets.get(owner);
+    if (!b) {
+      // Bound without a stream info (others' buckets are readable only by key, with direct gets).
+      b = new Kvm(this.nc).open(jobBucketName(owner), { allow_direct: true });
+      this.buckets.set(owner, b);
+    }
+    return b;
   }
 
-  async get(id: string): Promise<StoredRecord | undefined> {
-    const e = await this.kv.get(id);
+  /** Every identity that has a job bucket. */
+  async bucketOwners(): Promise<string[]> {
+    if (this.owners && Date.now() - this.owners.at < OWNERS_CACHE_MS) return this.owners.ids;
+    const ids: string[] = [];
+    for await (const name of this.jsm.streams.names()) {
+      const owner = jobBucketOwner(name);
+      if (owner) ids.push(owner);
+    }
+    this.owners = { at: Date.now(), ids: ids.sort() };
+    return this.owners.ids;
+  }
+
+  /** One version as stored in `owner`'s bucket, with what its signature check found. */
+  private async version(owner: string, kind: "sub" | "run", id: string): Promise<StoredVersion<JobSubmission | JobRun> | undefined> {
+    let e;
+    try {
+      e = await (await this.bucket(owner)).get(jobKey(kind, id));
+    } catch (err) {
+      // A bucket removed since it was listed (a revoked identity) holds nothing.
+      if (isNotFound(err) || isNoResponders(err)) return undefined;
+      throw err;
+    }
     if (!e || e.operation !== "PUT") return undefined;
-    const parsed = jobRecordSchema.safeParse(safeJson(e.string()));
-    if (!parsed.success) return undefined;
-    const record = parsed.data;
-    if (!this.verifier.secure) return { record, revision: e.revision };
-    const role = recordWriterAllowed(record);
-    if (role) return { record, revision: e.revision, refused: role };
-    const v = await this.verifier.verifyRecord(record, record.by!);
-    return v.ok ? { record, revision: e.revision } : { record, revision: e.revision, refused: v.reason };
+    const parsed = jobVersionSchema.safeParse(safeJson(e.string()));
+    const base = { owner, revision: e.revision, created: e.created };
+    if (!parsed.success || parsed.data.kind !== (kind === "sub" ? "submission" : "run") || parsed.data.id !== id) {
+      return undefined; // not a job record of this key: nothing to show as the job's
+    }
+    const value = parsed.data;
+    if (value.prev >= e.revision) return { value, ...base, refused: `names revision ${value.prev} as the one it replaces, but is itself revision ${e.revision}` };
+    if (!this.verifier.secure) return { value, ...base };
+    const v = await this.verifier.verifyRecord(value, value.by);
+    return v.ok ? { value, ...base } : { value, ...base, refused: v.reason };
   }
 
-  async create(record: JobRecord): Promise<void> {
-    await this.kv.create(record.id, this.encode(record));
+  /** Every stored version of a job, from every bucket, and the state the rules give them. */
+  async read(id: string, alsoOwners: string[] = []): Promise<JobOutcome> {
+    // A bucket made in the last seconds may not be in the cached list yet: name it (the job's submitter).
+    const owners = [...new Set([...(await this.bucketOwners()), ...alsoOwners])];
+    const found = await Promise.all(owners.flatMap((o) => [this.version(o, "sub", id), this.version(o, "run", id)]));
+    const subs = found.filter((v): v is StoredVersion<JobSubmission> => v?.value.kind === "submission");
+    const runs = found.filter((v): v is StoredVersion<JobRun> => v?.value.kind === "run");
+    return this.outcome(subs, runs);
+  }
+
+  /** The submission alone (a running worker watches it for a cancel). */
+  async submission(submitter: string, id: string): Promise<StoredVersion<JobSubmission> | undefined> {
+    const v = await this.version(submitter, "sub", id);
+    return v?.value.kind === "submission" ? (v as StoredVersion<JobSubmission>) : undefined;
+  }
+
+  private async outcome(subs: StoredVersion<JobSubmission>[], runs: StoredVersion<JobRun>[]): Promise<JobOutcome> {
+    const grants = new Map<string, JobGrants | undefined>();
+    if (this.verifier.secure) for (const r of runs) if (!grants.has(r.owner)) grants.set(r.owner, await this.verifier.grantsOf(r.owner));
+    return jobOutcome(subs, runs, { secure: this.verifier.secure, grantsOf: (w) => grants.get(w) });
+  }
+
+  /** The ids of every job in these buckets (own bucket: what it submitted and ran; admin: all). */
+  async ids(owners: string[]): Promise<string[]> {
+    const out = new Set<string>();
+    for (const o of owners) {
+      const kv = await this.bucket(o);
+      for await (const k of await kv.keys()) {
+        const m = /^(?:sub|run)\.(.+)$/.exec(k);
+        if (m) out.add(m[1]!);
+      }
+    }
+    return [...out];
+  }
+
+  /** Writes the next version of this identity's own submission of `id` (compare-and-set). */
+  writeSubmission(id: string, change: (cur: JobSubmission | undefined) => SubmissionDraft | undefined): Promise<JobSubmission | undefined> {
+    return this.write("sub", id, (cur) => change(cur?.kind === "submission" ? cur : undefined)) as Promise<JobSubmission | undefined>;
+  }
+
+  /** Writes the next version of this identity's own run of `id` (compare-and-set). */
+  writeRun(id: string, change: (cur: JobRun | undefined) => RunDraft | undefined): Promise<JobRun | undefined> {
+    return this.write("run", id, (cur) => change(cur?.kind === "run" ? cur : undefined)) as Promise<JobRun | undefined>;
   }
 
   /**
-   * Read-modify-write with a revision check; retries when another writer got there first. A
-   * version that fails its check is not built upon: `base` (from the signed job itself) is.
+   * Its own bucket must exist before a write (a direct get of a missing bucket only times out). An
+   * open mesh makes an identity's streams on first use; on a secure mesh the admin does.
    */
-  async update(id: string, change: (r: JobRecord) => JobRecord | undefined, base?: JobRecord): Promise<JobRecord | undefined> {
-    for (let i = 0; i < 10; i++) {
-      const cur = await this.get(id);
-      const from = cur && !cur.refused ? cur.record : base;
-      if (!from) return undefined;
-      const next = change(from);
-      if (!next) return from;
-      try {
-        if (cur) await this.kv.update(id, this.encode(next), cur.revision);
-        else await this.kv.create(id, this.encode(next));
-        return next;
-      } catch (err) {
-        if (!isWrongLastSequence(err)) throw err;
-      }
+  private async ensureOwnBucket(self: string): Promise<void> {
+    try {
+      await this.jsm.streams.info(`KV_${jobBucketName(self)}`);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
     }
-    throw new Error(`job ${id}: too many concurrent updates`);
+    if (!this.secure) {
+      await provisionIdentity(this.jsm, self);
+      return;
+    }
+    throw new MeshError(`${self} has no job bucket (${jobBucketName(self)}): the admin makes it with \`mesh broker add-identity ${self}\` (or \`mesh broker provision --for ${self}\`)`);
   }
 
-  async list(): Promise<StoredRecord[]> {
-    const out: StoredRecord[] = [];
-    const keys = await this.kv.keys();
-    for await (const k of keys) {
-      const r = await this.get(k);
-      if (r) out.push(r);
+  private async write(kind: "sub" | "run", id: string, change: (cur: JobSubmission | JobRun | undefined) => SubmissionDraft | RunDraft | undefined): Promise<JobSubmission | JobRun | undefined> {
+    const self = this.self;
+    if (!self) throw new MeshError("writing a job record needs this connection's identity");
+    await (this.ownBucket ??= this.ensureOwnBucket(self).catch((err: unknown) => {
+      this.ownBucket = undefined;
+      throw err;
+    }));
+    const kv = await this.bucket(self);
+    const key = jobKey(kind, id);
+    for (let i = 0; i < 10; i++) {
+      try {
+        const e = await kv.get(key);
+        const cur = e && e.operation === "PUT" ? jobVersionSchema.safeParse(safeJson(e.string())) : undefined;
+        const draft = change(cur?.success ? cur.data : undefined);
+        if (!draft) return cur?.success ? cur.data : undefined;
+        const prev = e?.revision ?? 0;
+        const version = { ...draft, prev, by: self, sig: undefined } as JobSubmission | JobRun;
+        const signed = this.signer ? this.signer.signRecord(version) : version;
+        if (prev === 0) await kv.create(key, JSON.stringify(signed));
+        else await kv.update(key, JSON.stringify(signed), prev);
+        return signed;
+      } catch (err) {
+        if (isWrongLastSequence(err)) continue;
+        if (apiCode(err) === ApiCodes.StreamStoreFailed) {
+          throw new JobRecordsFullError(
+            `${self}'s job records are full (bucket ${jobBucketName(self)}); they expire ${Math.round(JOB_RECORD_TTL_MS / 86_400_000)} days after their last change, or the admin can raise the limit`,
+            1,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
     }
-    return out.sort((a, b) => a.record.submittedAt.localeCompare(b.record.submittedAt));
+    throw new MeshError(`job ${id}: too many concurrent updates`);
   }
 }
 

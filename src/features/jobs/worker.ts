@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { JOB_ACK_WAIT_MS } from "../../../broker/definitions.js";
+import { JOB_ACK_WAIT_MS, JOB_RESULT_MAX } from "../../../broker/definitions.js";
 import { ensureJobConsumer } from "../../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { STREAMS, jobConsumerName } from "../../../subjects/names.js";
@@ -14,8 +14,8 @@ import { safeNak, safeWorking } from "../../bus/acks.js";
 import { SlotPool, consumeDurable } from "../../bus/consume.js";
 import { deadLetter } from "../../bus/dead-letter.js";
 import type { EventPublisher } from "../../bus/events.js";
-import type { AgentPort, DeliveryResult, JobTurn } from "../../agent/port.js";
-import { JobStore } from "./store.js";
+import type { AgentPort, DeliveryResult, JobTurn, ReplyTicket } from "../../agent/port.js";
+import { JobStore, type RunDraft } from "./store.js";
 
 /** Every subset (the empty one too) of the capabilities: the needs a worker can serve. */
 export function eligibleNeeds(capabilities: string[]): string[][] {
@@ -136,40 +136,57 @@ export class JobWorker {
       await m.ackAck().catch(() => undefined);
       return;
     }
-    // The record is rebuilt from the signed job when the stored one fails its check.
-    const base = baseRecord(env, body);
+    // Before it runs, the job's record by the rules every reader applies: a job never runs twice.
     const attempt = m.info.deliveryCount;
-    const stored = await this.store.get(id);
-    const cur = stored && !stored.refused && stored.record.submittedBy === env.from ? stored : undefined;
-    if (stored?.refused) log.warn({ id, reason: stored.refused }, "job record refused; rebuilding it from the signed job");
-    if (cur && (cur.record.state === "cancelled" || cur.record.state === "done")) {
-      log.info({ id, state: cur.record.state }, "job already finished; dropping the offer");
+    let rec: JobRecord | undefined;
+    try {
+      rec = (await this.store.read(id, [env.from])).record;
+    } catch (err) {
+      log.warn({ id, err: (err as Error).message }, "job records unreadable; offering the job again later");
+      safeNak(m, 5000);
+      return;
+    }
+    const refusal = offerRefusal(rec, env, body, m.seq);
+    if (refusal === "drop") {
+      log.info({ id, state: rec?.state }, "job already finished; dropping the offer");
       await m.ackAck().catch(() => undefined);
       return;
     }
+    if (refusal) {
+      log.warn({ id, from: env.from, reason: refusal }, "job refused");
+      await deadLetter(this.o.nc, self, "jobs", { reason: refusal, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from }).catch(() => undefined);
+      await m.ackAck().catch(() => undefined);
+      return;
+    }
+    const claim = { seq: m.seq, delivery: attempt };
+    const startedAt = new Date().toISOString();
+    const run = (state: RunDraft["state"], extra: Partial<RunDraft> = {}): Promise<unknown> =>
+      this.store.writeRun(id, () => ({ kind: "run", id, submittedBy: env.from, worker: self, claim, state, startedAt, ...extra }));
     if (attempt > body.maxAttempts) {
-      await this.fail(m, env, body, `gave up after ${body.maxAttempts} attempts`, true);
+      await this.fail(m, env, body, `gave up after ${body.maxAttempts} attempts`, true, run);
       return;
     }
     this.stats.started++;
-    await this.store.update(id, (r) => ({ ...r, state: "running", worker: self, attempts: attempt, startedAt: new Date().toISOString() }), base);
+    await run("running");
     this.o.events.emit("job.started", { jobId: id, queue: body.queue, attempt });
     const started = Date.now();
     const keepAlive = setInterval(() => safeWorking(m), (this.o.ackWaitMs ?? JOB_ACK_WAIT_MS) / 3);
     const cancelled = new AbortController();
     const watchCancel = setInterval(() => {
+      // Only its submitter can cancel it: the cancel is in the submitter's own bucket.
       void this.store
-        .get(id)
-        .then((r) => {
-          // Only a cancel its submitter signed counts.
-          if (r && !r.refused && r.record.submittedBy === env.from && r.record.cancelRequested) cancelled.abort();
+        .submission(env.from, id)
+        .then((s) => {
+          if (s && !s.refused && s.value.cancelledAt) cancelled.abort();
         })
         .catch(() => undefined);
     }, 1000);
+    let ticket: ReplyTicket | undefined;
     try {
       const posted = await this.startUntilAccepted(m, { id, from: env.from, queue: body.queue, task: body.task, attempt });
       if (!posted.ok) throw new Error(posted.reason);
       if (!this.o.agent.awaitReply || !posted.ticket) throw new Error("this worker cannot read replies (no gateway token configured)");
+      ticket = posted.ticket;
       const reply = await Promise.race([
         this.o.agent.awaitReply(posted.ticket, body.timeoutMs),
         new Promise<{ status: "cancelled" }>((resolve) => cancelled.signal.addEventListener("abort", () => resolve({ status: "cancelled" }))),
@@ -178,12 +195,14 @@ export class JobWorker {
         }),
       ]);
       if (reply.status === "cancelled") {
-        await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled while running" }), base);
+        // Stop the turn where the gateway allows it, and record what really happened.
+        const stop = this.o.agent.cancel ? await this.o.agent.cancel(ticket).catch((err: Error) => ({ stopped: false, detail: err.message })) : { stopped: false, detail: "this gateway bridge cannot stop a turn; it runs to its end and its answer is dropped" };
+        await run("cancelled", { finishedAt: new Date().toISOString(), error: `cancelled while running: ${stop.detail}` });
         await m.ackAck().catch(() => undefined);
         return;
       }
       if (reply.status !== "ok") throw new Error(reply.error ?? `run ${reply.status}`);
-      await this.store.update(id, (r) => ({ ...r, state: "done", result: reply.text ?? "", finishedAt: new Date().toISOString() }), base);
+      await run("done", { result: cut(reply.text ?? ""), finishedAt: new Date().toISOString() });
       await m.ackAck().catch((err: Error) => log.warn({ id, err: err.message }, "job ack not confirmed"));
       this.stats.completed++;
       this.o.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
@@ -193,7 +212,7 @@ export class JobWorker {
         safeNak(m);
         return;
       }
-      await this.fail(m, env, body, (err as Error).message, attempt >= body.maxAttempts);
+      await this.fail(m, env, body, (err as Error).message, attempt >= body.maxAttempts, run);
     } finally {
       clearInterval(keepAlive);
       clearInterval(watchCancel);
@@ -210,16 +229,16 @@ export class JobWorker {
     }
   }
 
-  private async fail(m: JsMsg, env: Envelope, body: JobBody, reason: string, final: boolean): Promise<void> {
+  private async fail(m: JsMsg, env: Envelope, body: JobBody, reason: string, final: boolean, run: (state: RunDraft["state"], extra?: Partial<RunDraft>) => Promise<unknown>): Promise<void> {
     this.stats.failed++;
     this.o.log.warn({ id: env.id, reason, final }, "job failed");
     this.o.events.emit("job.failed", { jobId: env.id, queue: body.queue, reason, final });
     if (!final) {
-      await this.store.update(env.id, (r) => ({ ...r, state: "queued", error: reason }), baseRecord(env, body));
+      await run("retrying", { error: reason });
       safeNak(m, 2000);
       return;
     }
-    await this.store.update(env.id, (r) => ({ ...r, state: "failed", error: reason, finishedAt: new Date().toISOString() }), baseRecord(env, body));
+    await run("failed", { error: reason, finishedAt: new Date().toISOString() });
     await deadLetter(this.o.nc, this.o.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from }).catch(() => undefined);
     await m.ackAck().catch(() => undefined);
   }
@@ -233,7 +252,28 @@ export class JobWorker {
   }
 }
 
-/** The job's record as its signed envelope tells it (when the stored record cannot be trusted). */
-function baseRecord(env: Envelope, body: JobBody): JobRecord {
-  return { id: env.id, task: body.task, queue: body.queue, needs: body.needs, state: "queued", submittedBy: env.from, submittedAt: env.time, attempts: 0 };
+/**
+ * Why a worker must not run this offer of a job, by its record: "drop" for an offer of a job that
+ * ended on this same message (a redelivery after its ack was lost, or a cancel before it ran), a
+ * reason for a dead letter otherwise (no submission, a job that differs from it, a replay).
+ */
+export function offerRefusal(rec: JobRecord | undefined, env: Envelope, body: JobBody, seq: number): string | "drop" | undefined {
+  if (!rec) return `no submission of job ${env.id} in ${env.from}'s job records (a job is recorded before it is offered)`;
+  if (rec.submittedBy !== env.from) return `job ${env.id} was submitted by ${rec.submittedBy}, not ${env.from}`;
+  if (rec.task !== body.task || rec.queue !== body.queue || rec.needs.join("+") !== body.needs.join("+")) {
+    return `job ${env.id} differs from its submission (task, queue or needs)`;
+  }
+  const sameMessage = rec.seq === undefined || rec.seq === seq;
+  if (rec.state === "cancelled" && !rec.worker) return "drop";
+  if (rec.state === "done" || rec.state === "failed" || rec.state === "cancelled") {
+    return sameMessage ? "drop" : `replay: job ${env.id} already ${rec.state}${rec.worker ? ` (${rec.worker})` : ""}; a re-published job is not run again`;
+  }
+  if (rec.state === "running" && !sameMessage) return `replay: job ${env.id} is running on ${rec.worker ?? "another worker"} from message ${rec.seq}; this copy (message ${seq}) is not run`;
+  return undefined;
+}
+
+/** A result that would not fit its record is cut, and says so. */
+function cut(text: string): string {
+  if (Buffer.byteLength(text) <= JOB_RESULT_MAX) return text;
+  return `${Buffer.from(text).subarray(0, JOB_RESULT_MAX - 100).toString("utf8")}\n[… cut to ${JOB_RESULT_MAX} bytes by openclaw-mesh]`;
 }

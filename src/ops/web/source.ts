@@ -1,14 +1,14 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, kvSubject, streamOwner } from "../../../subjects/names.js";
+import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, jobBucketName, kvSubject, streamOwner } from "../../../subjects/names.js";
 import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, inboxSubject } from "../../../subjects/subjects.js";
 import { firstLine, isAbsentOrDenied, isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import type { MeshModel } from "./model.js";
-import { MeshVerifier } from "../../bus/verify.js";
 import { inboxOwners } from "../../../broker/status.js";
-import { jobRecordSchema, recordWriterAllowed } from "../../../subjects/jobs.js";
+import { JOB_KEY_KINDS } from "../../../subjects/job-rules.js";
+import { JobStore } from "../../features/jobs/store.js";
 
 /**
  * Every NATS read of the web view, in one place: names come from subjects/ only. Reads with this
@@ -17,7 +17,8 @@ import { jobRecordSchema, recordWriterAllowed } from "../../../subjects/jobs.js"
  *
  *   presence      KV watch on BUCKETS.presence        (live; ages computed by the model's tick)
  *   identities    KV watch on BUCKETS.identities      (keys only: every registered identity is a node)
- *   jobs          KV watch on BUCKETS.jobs            (live)
+ *   jobs          its own job bucket at start; then a core subscription on every job bucket's keys
+ *                 ($KV.*.sub.*, $KV.*.run.*), each write re-read by the rules every reader applies
  *   events        core subscription on ALL_EVENTS    (live) + the last hour replayed from STREAMS.events
  *   messages      core subscription on ALL_INBOXES   (live; denied on a secure mesh → events only)
  *   dead letters  core subscription on ALL_DLQ       (live) + the last 20 of each DLQ-<id> it may read
@@ -42,12 +43,13 @@ export class MeshSource {
   private readonly subs: Subscription[] = [];
   private readonly stops: Array<() => void> = [];
   private jsm?: JetStreamManager;
-  private verifier?: MeshVerifier;
   private stopped = false;
   private readonly deniedUntil = new Map<string, number>();
   /** The server's own words for each subject it refused this connection (from the status stream). */
   private readonly denials = new Map<string, string>();
   private readonly refusedDirect = new Map<string, { until: number; why: string }>();
+  private jobs?: JobStore;
+  private readonly refusedJobVersions = new Set<string>();
 
   constructor(private readonly o: SourceOptions) {}
 
@@ -61,8 +63,7 @@ export class MeshSource {
     this.subscribe(ALL_DLQ, (s, d) => model.deadLetter(s, d), () => model.visibilityChanged({ deadLetters: false }));
     await Promise.all([
       this.watchKv(BUCKETS.presence, (k, v) => model.presenceChanged(k, v)),
-      // Job records are signed by their writer: one that fails its check is counted as unreadable, never shown as the job's state.
-      this.watchKv(BUCKETS.jobs, (k, v) => void this.jobRecord(k, v)),
+      this.watchJobs(),
       // On a secure mesh the registry names every identity, even one never started.
       this.watchKv(BUCKETS.identities, (k, v) => v !== undefined && model.identitySeen(k)),
     ]);
@@ -119,20 +120,30 @@ export class MeshSource {
     if (!this.stopped) model.brokerChanged("disconnected");
   }
 
-  private async jobRecord(id: string, value: string | undefined): Promise<void> {
-    const verifier = (this.verifier ??= await MeshVerifier.open(this.o.nc, this.o.log));
-    if (value !== undefined && verifier.secure) {
-      const parsed = jobRecordSchema.safeParse(safeJson(value));
-      const refused = !parsed.success
-        ? undefined // the model reports a malformed record itself
-        : (recordWriterAllowed(parsed.data) ??
-          (await verifier.verifyRecord(parsed.data, parsed.data.by!).then((v) => (v.ok ? undefined : v.reason))));
-      if (refused) {
-        this.o.model.recordRefused(`${kvSubject(BUCKETS.jobs, id)}`, value.length, `job record refused: ${refused}`);
-        return;
-      }
+  /**
+   * Jobs as every reader sees them (subjects/job-rules.ts): a version the rules refuse (a rewrite,
+   * a replay, a claim without a grant) is counted as unreadable, never shown as the job's state.
+   */
+  private async watchJobs(): Promise<void> {
+    const store = (this.jobs ??= await JobStore.open(this.o.nc, this.o.self));
+    for (const kind of JOB_KEY_KINDS) {
+      this.subscribe(`$KV.*.${kind}.*`, (subject) => {
+        const id = subject.split(".")[3];
+        if (id) void this.jobChanged(id).catch((err: Error) => this.o.log.warn({ id, err: err.message }, "job record unreadable"));
+      }, () => undefined);
     }
-    this.o.model.jobChanged(id, value);
+    for (const id of await store.ids([this.o.self]).catch(() => [] as string[])) await this.jobChanged(id);
+  }
+
+  private async jobChanged(id: string): Promise<void> {
+    const o = await this.jobs!.read(id);
+    for (const r of o.refused) {
+      const key = `${r.writer}/${r.key}/${r.revision}`;
+      if (this.refusedJobVersions.has(key)) continue;
+      this.refusedJobVersions.add(key);
+      this.o.model.recordRefused(kvSubject(jobBucketName(r.writer), r.key), 0, `job record refused: ${r.reason}`);
+    }
+    if (o.record) this.o.model.jobChanged(id, JSON.stringify(o.record));
   }
 
   private async watchKv(bucket: string, onChange: (key: string, value: string | undefined) => void): Promise<void> {
@@ -267,10 +278,3 @@ export class MeshSource {
   }
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
