@@ -127,12 +127,11 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.API.STREAM.MSG.GET.${STREAMS.events}`,
         // jobs: the consumers of the queues and capabilities the admin granted. Job records: its
         // own bucket only (what it submitted, the runs it made); anyone's records by key, with a
-        // direct get whose subject names a job record key (sub.<job>, run.<job>): nothing else
+        // direct get whose subject names a job record key (sub.<job>, cancel.<job>, run.<job>): nothing else
         ...jobWorker(grants),
         `$KV.${jobBucketName(id)}.>`,
         ...kvRead(jobBucketName(id)),
-        `$JS.API.DIRECT.GET.*.$KV.*.${JOB_KEY_KINDS[0]}.*`,
-        `$JS.API.DIRECT.GET.*.$KV.*.${JOB_KEY_KINDS[1]}.*`,
+        ...JOB_KEY_KINDS.map((k) => `$JS.API.DIRECT.GET.*.$KV.*.${k}.*`),
         // presence: its own key only; read everyone's
         kvSubject(BUCKETS.presence, id),
         ...kvRead(BUCKETS.presence),
@@ -145,8 +144,8 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
       ],
     },
     subscribe: {
-      // job record writes as they happen (only job buckets have sub.<job> and run.<job> keys)
-      allow: [`${clientInboxPrefix(id)}.>`, repliesTo(id), ALL_EVENTS, `$KV.*.${JOB_KEY_KINDS[0]}.*`, `$KV.*.${JOB_KEY_KINDS[1]}.*`],
+      // job record writes as they happen (only job buckets have sub.<job>, cancel.<job>, run.<job> keys)
+      allow: [`${clientInboxPrefix(id)}.>`, repliesTo(id), ALL_EVENTS, ...JOB_KEY_KINDS.map((k) => `$KV.*.${k}.*`)],
     },
   };
 }

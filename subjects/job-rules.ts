@@ -1,4 +1,4 @@
-import type { JobRecord, JobRun, JobSubmission } from "./jobs.js";
+import type { JobCancel, JobRecord, JobRun, JobSubmission } from "./jobs.js";
 
 /**
  * Who may move a job's record, written once and applied by every reader (`mesh job status/list`,
@@ -7,8 +7,9 @@ import type { JobRecord, JobRun, JobSubmission } from "./jobs.js";
  *   queued ──(its worker)──▶ running ──(the same worker)──▶ done | failed | retrying (→ queued)
  *     └──(its submitter)──▶ cancelled          running ──(submitter asks, worker stops)──▶ cancelled
  *
- * - The submitter alone writes the submission (what the job is, its cancel): it lives in the
- *   submitter's own bucket, which the broker lets no one else write.
+ * - The submitter alone writes the submission (what the job is) and its cancel: they live in the
+ *   submitter's own bucket, which the broker lets no one else write. The submission is written
+ *   once, before the job is offered: another identity's submission of the same id is later.
  * - A run is written by the worker that holds the claim, in its own bucket. The claim is the JetStream
  *   delivery it got (the job's stream sequence and delivery count). A later delivery supersedes an
  *   earlier one (the broker handed the job out again); two workers naming the same delivery: the
@@ -61,9 +62,10 @@ export interface JobOutcome {
 const FINAL = new Set(["done", "failed", "cancelled"]);
 
 /** The two kinds of key in a job bucket: sub.<job> (the submitter's), run.<job> (a worker's). */
-export const JOB_KEY_KINDS = ["sub", "run"] as const;
+export const JOB_KEY_KINDS = ["sub", "cancel", "run"] as const;
+export type JobKeyKind = (typeof JOB_KEY_KINDS)[number];
 
-export function jobKey(kind: (typeof JOB_KEY_KINDS)[number], id: string): string {
+export function jobKey(kind: JobKeyKind, id: string): string {
   return `${kind}.${id}`;
 }
 
@@ -78,12 +80,19 @@ export function grantRefusal(worker: string, job: { queue: string; needs: readon
   return undefined;
 }
 
-function refusal(v: StoredVersion<{ id: string }>, kind: "sub" | "run", reason: string): Refusal {
+function refusal(v: StoredVersion<{ id: string }>, kind: JobKeyKind, reason: string): Refusal {
   return { writer: v.owner, key: jobKey(kind, v.value.id), revision: v.revision, reason };
 }
 
-/** The job's state from its submission(s) and runs, by the rules above. */
-export function jobOutcome(subs: StoredVersion<JobSubmission>[], runs: StoredVersion<JobRun>[], ctx: RuleContext): JobOutcome {
+/** Every stored version of one job, from every bucket. */
+export interface JobVersions {
+  subs: StoredVersion<JobSubmission>[];
+  cancels: StoredVersion<JobCancel>[];
+  runs: StoredVersion<JobRun>[];
+}
+
+/** The job's state from its submission(s), cancel and runs, by the rules above. */
+export function jobOutcome({ subs, cancels, runs }: JobVersions, ctx: RuleContext): JobOutcome {
   const refused: Refusal[] = [];
   const validSubs: StoredVersion<JobSubmission>[] = [];
   for (const s of subs) {
@@ -102,6 +111,12 @@ export function jobOutcome(subs: StoredVersion<JobSubmission>[], runs: StoredVer
     return { refused };
   }
   const job = sub.value;
+  let cancelledAt: string | undefined;
+  for (const c of cancels) {
+    if (c.refused) refused.push(refusal(c, "cancel", c.refused));
+    else if (c.owner !== job.submittedBy || c.value.by !== c.owner) refused.push(refusal(c, "cancel", `a cancel by ${c.owner}; only its submitter ${job.submittedBy} can cancel job ${job.id}`));
+    else cancelledAt = c.value.cancelledAt;
+  }
 
   const valid: StoredVersion<JobRun>[] = [];
   for (const r of runs) {
@@ -112,9 +127,7 @@ export function jobOutcome(subs: StoredVersion<JobSubmission>[], runs: StoredVer
         ? `a run in ${r.owner}'s records claiming to be written by ${v.by} for worker ${v.worker}`
         : v.submittedBy !== job.submittedBy
           ? `a run naming ${v.submittedBy} as the submitter of ${job.submittedBy}'s job`
-          : job.seq !== undefined && v.claim.seq !== job.seq && v.claim.seq < job.seq
-            ? `claims delivery of message ${v.claim.seq}, older than the job's message ${job.seq}`
-            : v.state === "cancelled" && !job.cancelledAt
+          : v.state === "cancelled" && !cancelledAt
               ? `cancelled by its worker ${r.owner} although its submitter never cancelled it`
               : grantRefusal(r.owner, job, ctx));
     if (why) refused.push(refusal(r, "run", why));
@@ -143,16 +156,16 @@ export function jobOutcome(subs: StoredVersion<JobSubmission>[], runs: StoredVer
     state: "queued",
     submittedBy: job.submittedBy,
     submittedAt: job.submittedAt,
-    ...(job.seq !== undefined ? { seq: job.seq } : {}),
     attempts: 0,
   };
   if (!current) {
-    if (job.cancelledAt) Object.assign(record, { state: "cancelled", finishedAt: job.cancelledAt, error: "cancelled before it ran" });
+    if (cancelledAt) Object.assign(record, { state: "cancelled", finishedAt: cancelledAt, error: "cancelled before it ran" });
     return { record, refused };
   }
   const run = current.value;
   Object.assign(record, {
     worker: run.worker,
+    seq: run.claim.seq,
     attempts: run.claim.delivery,
     startedAt: run.startedAt,
     ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
@@ -162,11 +175,11 @@ export function jobOutcome(subs: StoredVersion<JobSubmission>[], runs: StoredVer
   switch (run.state) {
     case "running":
       record.state = "running";
-      if (job.cancelledAt) record.cancelRequested = true;
+      if (cancelledAt) record.cancelRequested = true;
       break;
     case "retrying":
-      record.state = job.cancelledAt ? "cancelled" : "queued";
-      if (job.cancelledAt) Object.assign(record, { finishedAt: job.cancelledAt, error: `cancelled before attempt ${run.claim.delivery + 1} (${run.error ?? "previous attempt failed"})` });
+      record.state = cancelledAt ? "cancelled" : "queued";
+      if (cancelledAt) Object.assign(record, { finishedAt: cancelledAt, error: `cancelled before attempt ${run.claim.delivery + 1} (${run.error ?? "previous attempt failed"})` });
       break;
     default:
       record.state = run.state;

@@ -34,6 +34,7 @@ export const jobRecordSchema = z
     state: z.enum(jobStates),
     submittedBy: z.string(),
     submittedAt: z.string(),
+    /** The job's message on JOBS that its current run claimed. */
     seq: z.number().optional(),
     worker: z.string().optional(),
     attempts: z.number().default(0),
@@ -60,7 +61,8 @@ const versioned = {
 
 /**
  * The submitter's part (key `sub.<job>` in the submitter's own bucket, which only it can write):
- * what the job is, where it was offered, and its cancel.
+ * what the job is. Written once, before the job is offered, so the broker's timestamp on it is
+ * when the job was submitted: a copy of the id under anyone else's name is always later.
  */
 export const jobSubmissionSchema = z
   .object({
@@ -71,14 +73,21 @@ export const jobSubmissionSchema = z
     needs: z.array(z.string()),
     submittedBy: z.string(),
     submittedAt: z.string(),
-    /** The job's message on the JOBS stream (written once it was offered). */
-    seq: z.number().int().positive().optional(),
-    /** The submitter cancelled it: a worker offered it drops it; a running worker stops. */
-    cancelledAt: z.string().optional(),
     ...versioned,
   })
   .strict();
 export type JobSubmission = z.infer<typeof jobSubmissionSchema>;
+
+/** The submitter's cancel (key `cancel.<job>` in its own bucket): a worker offered it drops it; a running worker stops. */
+export const jobCancelSchema = z
+  .object({
+    kind: z.literal("cancel"),
+    id: z.string(),
+    cancelledAt: z.string(),
+    ...versioned,
+  })
+  .strict();
+export type JobCancel = z.infer<typeof jobCancelSchema>;
 
 export const runStates = ["running", "retrying", "done", "failed", "cancelled"] as const;
 export type RunState = (typeof runStates)[number];
@@ -104,5 +113,5 @@ export const jobRunSchema = z
   .strict();
 export type JobRun = z.infer<typeof jobRunSchema>;
 
-export const jobVersionSchema = z.discriminatedUnion("kind", [jobSubmissionSchema, jobRunSchema]);
+export const jobVersionSchema = z.discriminatedUnion("kind", [jobSubmissionSchema, jobCancelSchema, jobRunSchema]);
 export type JobVersion = z.infer<typeof jobVersionSchema>;

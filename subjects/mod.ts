@@ -35,10 +35,10 @@ export {
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
 export { sidecarEventKinds, eventBodies, checkEvent, deadLetterBody, presenceSchema } from "./events.js";
 export type { EventKind, EventBody, EventCheck, DeadLetterBody, Presence } from "./events.js";
-export { jobBodySchema, jobRecordSchema, jobStates, jobSubmissionSchema, jobRunSchema, jobVersionSchema, runStates, MAX_CAPABILITIES } from "./jobs.js";
-export type { JobBody, JobRecord, JobState, JobSubmission, JobRun, JobVersion, RunState } from "./jobs.js";
+export { jobBodySchema, jobRecordSchema, jobStates, jobSubmissionSchema, jobCancelSchema, jobRunSchema, jobVersionSchema, runStates, MAX_CAPABILITIES } from "./jobs.js";
+export type { JobBody, JobRecord, JobState, JobSubmission, JobCancel, JobRun, JobVersion, RunState } from "./jobs.js";
 export { jobOutcome, jobKey, grantRefusal, JOB_KEY_KINDS } from "./job-rules.js";
-export type { StoredVersion, Refusal, JobGrants, RuleContext, JobOutcome } from "./job-rules.js";
+export type { StoredVersion, Refusal, JobGrants, RuleContext, JobOutcome, JobKeyKind, JobVersions } from "./job-rules.js";
 export { signerFromSeed, verifyEnvelope, signingBytes } from "./signing.js";
 export type { Signer, Verdict } from "./signing.js";
 export { STREAMS, BUCKETS, inboxConsumerName, inboxStreamName, dlqStreamName, hooksStreamName, streamOwner, inboxConsumerOwner, hookConsumerName, jobConsumerName, jobBucketName, jobBucketOwner, clientInboxPrefix, kvSubject } from "./names.js";

@@ -12,7 +12,7 @@ import { encodeEnvelope, newEnvelope, replySubject } from "../../subjects/mod.js
 import { inboxStreamName } from "../../subjects/names.js";
 import { publishEnvelope, publishRaw, sendMessage } from "../../src/bus/publish.js";
 import { ask } from "../../src/features/asks/client.js";
-import { jobStatus, submitJob } from "../../src/features/jobs/client.js";
+import { submitJob } from "../../src/features/jobs/client.js";
 import { MeshVerifier } from "../../src/bus/verify.js";
 import { createLogger } from "../../src/base/log.js";
 import { MeshError } from "../../src/base/errors.js";
@@ -145,7 +145,7 @@ describe("attacker with nova's credential", () => {
     }
   });
 
-  it("4. jobs: nova (no gpu) cannot pull, create or delete gpu jobs; a job record it rewrites reads as refused; an unsigned job claiming clawd is dead-lettered by lyra's worker", async () => {
+  it("4. jobs: nova (no gpu) cannot pull, create or delete gpu jobs; an unsigned job claiming clawd is dead-lettered by lyra's worker (attacks on job records: attacks-jobs.test.ts)", async () => {
     const clawd = await m.as("clawd");
     const job = await submitJob(clawd, { from: "clawd", task: "render the gpu scene", needs: ["gpu"] });
     const nova = await m.as("nova");
@@ -158,12 +158,6 @@ describe("attacker with nova's credential", () => {
       deniedPublish("$JS.API.CONSUMER.CREATE.JOBS.jobs-default-gpu.jobs.default.gpu"),
     );
     await expect(jsm.streams.deleteMessage("JOBS", job.seq!)).rejects.toThrow(deniedPublish("$JS.API.STREAM.MSG.DELETE.JOBS"));
-    // Rewrite clawd's record as "done by lyra" with the attacker's result, signed with nova's key.
-    const kv = await new Kvm(nova).open("mesh-jobs");
-    const forged = m.signer("nova").signRecord({ ...job, sig: undefined, state: "done" as const, worker: "lyra", by: "lyra", result: "attacker's result" });
-    await kv.put(job.id, JSON.stringify(forged));
-    const seen = await jobStatus(clawd, job.id);
-    expect(seen.refused).toBe("signature does not match lyra's key (forged record?)");
     // Unsigned job claiming clawd, offered to the gpu queue: lyra's worker refuses it.
     const lyraCar = await testSidecar({ identity: "lyra", server: m.server, creds: m.creds("lyra"), gatewayUrl: hooks.url, hooksToken: TOKEN, capabilities: ["gpu"] });
     try {

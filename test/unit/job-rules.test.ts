@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jobOutcome, type JobGrants, type JobRun, type JobSubmission, type RuleContext, type StoredVersion } from "../../subjects/mod.js";
+import { jobOutcome as outcome, type JobCancel, type JobGrants, type JobRun, type JobSubmission, type RuleContext, type StoredVersion } from "../../subjects/mod.js";
 
 const T0 = new Date("2026-12-01T10:00:00.000Z");
 const at = (s: number): Date => new Date(T0.getTime() + s * 1000);
@@ -8,8 +8,11 @@ const sub = (over: Partial<JobSubmission> = {}, owner = "clawd", created = at(0)
   owner,
   revision: 2,
   created,
-  value: { kind: "submission", id: "job-1", task: "run the tests", queue: "default", needs: ["gpu"], submittedBy: "clawd", submittedAt: T0.toISOString(), seq: 7, prev: 1, by: owner, ...over },
+  value: { kind: "submission", id: "job-1", task: "run the tests", queue: "default", needs: ["gpu"], submittedBy: "clawd", submittedAt: T0.toISOString(), prev: 0, by: owner, ...over },
 });
+const cancel = (owner = "clawd"): StoredVersion<JobCancel> => ({ owner, revision: 4, created: at(2), value: { kind: "cancel", id: "job-1", cancelledAt: at(2).toISOString(), prev: 0, by: owner } });
+/** The rules over submissions, runs and (optionally) cancels. */
+const jobOutcome = (subs: StoredVersion<JobSubmission>[], runs: StoredVersion<JobRun>[], ctx: RuleContext, cancels: StoredVersion<JobCancel>[] = []) => outcome({ subs, runs, cancels }, ctx);
 const run = (owner: string, over: Partial<JobRun> = {}, created = at(1)): StoredVersion<JobRun> => ({
   owner,
   revision: 3,
@@ -23,7 +26,7 @@ const secure: RuleContext = { secure: true, grantsOf: (id) => grants[id] };
 describe("job rules: who may move a job's record", () => {
   it("a submission alone is queued; with its cancel, cancelled before it ran", () => {
     expect(jobOutcome([sub()], [], secure).record).toMatchObject({ state: "queued", submittedBy: "clawd", task: "run the tests", attempts: 0 });
-    expect(jobOutcome([sub({ cancelledAt: at(2).toISOString() })], [], secure).record).toMatchObject({ state: "cancelled", error: "cancelled before it ran" });
+    expect(jobOutcome([sub()], [], secure, [cancel()]).record).toMatchObject({ state: "cancelled", error: "cancelled before it ran" });
   });
 
   it("the granted worker's run moves it: running, then done with its result", () => {
@@ -49,6 +52,14 @@ describe("job rules: who may move a job's record", () => {
     const o = jobOutcome([sub({ by: "clawd", submittedBy: "clawd" }, "nova")], [], secure);
     expect(o.record).toBeUndefined();
     expect(o.refused[0]?.reason).toBe("a submission in nova's records claiming to be written by clawd for clawd");
+  });
+
+  it("a cancel by anyone but the submitter is refused; with the submitter's, a running job is asked to stop and its worker's cancel stands", () => {
+    const o = jobOutcome([sub()], [], secure, [cancel("nova")]);
+    expect(o.record?.state).toBe("queued");
+    expect(o.refused[0]?.reason).toBe("a cancel by nova; only its submitter clawd can cancel job job-1");
+    expect(jobOutcome([sub()], [run("lyra")], secure, [cancel()]).record).toMatchObject({ state: "running", cancelRequested: true });
+    expect(jobOutcome([sub()], [run("lyra", { state: "cancelled", error: "cancelled while running" })], secure, [cancel()]).record).toMatchObject({ state: "cancelled", worker: "lyra" });
   });
 
   it("a worker's cancel without its submitter's cancel is refused", () => {

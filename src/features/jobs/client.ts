@@ -15,8 +15,8 @@ export interface SubmitOptions {
 }
 
 /**
- * `mesh job submit`: records the submission in this identity's own job bucket, then offers the
- * job on jobs.<queue>.<needs>, then records where it was offered (its stream sequence).
+ * `mesh job submit`: records the submission in this identity's own job bucket (once), then offers
+ * the job on jobs.<queue>.<needs>. The returned record's seq is the job's message on JOBS.
  */
 export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<JobRecord> {
   const queue = token(o.queue ?? "default", "queue");
@@ -32,17 +32,10 @@ export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<J
   const id = newId();
   const store = await JobStore.open(nc, o.from);
   const submission: SubmissionDraft = { kind: "submission", id, task: o.task, queue, needs, submittedBy: o.from, submittedAt: new Date().toISOString() };
-  await store.writeSubmission(id, () => submission);
+  await store.submit(submission);
   const env = newEnvelope({ id, from: o.from, to: "*", kind: "job", type: queue, body: body.data });
   const pub = await publishEnvelope(nc, jobSubject(queue, needs), env);
-  if (pub.seq !== undefined) await store.writeSubmission(id, (cur) => (cur ? { ...draftOf(cur), seq: pub.seq } : undefined));
   return { id, task: o.task, queue, needs, state: "queued", submittedBy: o.from, submittedAt: submission.submittedAt, ...(pub.seq !== undefined ? { seq: pub.seq } : {}), attempts: 0 };
-}
-
-/** A stored version without what writing it adds (to build the next version from). */
-export function draftOf<T extends { prev: number; by: string; sig?: string | undefined }>(v: T): Omit<T, "prev" | "by" | "sig"> {
-  const { prev: _p, by: _b, sig: _s, ...rest } = v;
-  return rest;
 }
 
 export interface JobView extends JobRecord {
@@ -98,16 +91,15 @@ export async function listJobs(nc: NatsConnection, self?: string): Promise<JobVi
 
 /**
  * Cancels a queued job (a worker that is offered it drops it) or asks the worker of a running one
- * to stop. Only the submitter can: the cancel is a version of its own submission, in a bucket no
- * one else may write.
+ * to stop. Only the submitter can: the cancel is written in its own bucket, which no one else may
+ * write, and readers accept a cancel only from the job's submitter.
  */
 export async function cancelJob(nc: NatsConnection, id: string, self: string): Promise<JobRecord> {
   const store = await JobStore.open(nc, self);
   const cur = view(id, await store.read(id));
   if (cur.submittedBy !== self) throw new MeshError(`job ${id} was submitted by ${cur.submittedBy}; only they can cancel it`);
   if (cur.state === "done" || cur.state === "failed" || cur.state === "cancelled") throw new MeshError(`job ${id} is already ${cur.state}`);
-  const at = new Date().toISOString();
-  await store.writeSubmission(id, (s) => (s && !s.cancelledAt ? { ...draftOf(s), cancelledAt: at } : undefined));
+  await store.cancel({ kind: "cancel", id, cancelledAt: new Date().toISOString() });
   return view(id, await store.read(id));
 }
 

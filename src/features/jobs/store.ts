@@ -5,13 +5,17 @@ import { JOB_RECORD_TTL_MS } from "../../../broker/definitions.js";
 import { provisionIdentity } from "../../../broker/provision.js";
 import { jobBucketName, jobBucketOwner } from "../../../subjects/names.js";
 import {
+  JOB_KEY_KINDS,
   jobKey,
   jobOutcome,
   jobVersionSchema,
+  type JobCancel,
   type JobGrants,
+  type JobKeyKind,
   type JobOutcome,
   type JobRun,
   type JobSubmission,
+  type JobVersion,
   type StoredVersion,
 } from "../../../subjects/mod.js";
 import type { Signer } from "../../../subjects/signing.js";
@@ -23,6 +27,7 @@ import { MeshVerifier } from "../../bus/verify.js";
 
 /** What a writer supplies for a version; `prev`, `by` and `sig` are added when it is written. */
 export type SubmissionDraft = Omit<JobSubmission, "prev" | "by" | "sig">;
+export type CancelDraft = Omit<JobCancel, "prev" | "by" | "sig">;
 export type RunDraft = Omit<JobRun, "prev" | "by" | "sig">;
 
 /** The submitter's own job bucket is full: its own submits are refused, nobody else's. */
@@ -31,11 +36,13 @@ export class JobRecordsFullError extends MeshError {
 }
 
 const OWNERS_CACHE_MS = 5000;
+const KIND_OF_KEY: Record<JobKeyKind, JobVersion["kind"]> = { sub: "submission", cancel: "cancel", run: "run" };
 
 /**
  * Job records: each identity writes only its own bucket (mesh-jobs-<id>: `sub.<job>` for what it
  * submitted, `run.<job>` for runs it made), which the broker enforces; every reader gathers a job's
- * versions from every bucket by key and applies subjects/job-rules.ts. Every version is signed,
+ * versions from every bucket by key and applies subjects/job-rules.ts (`cancel.<job>` is the
+ * submitter's cancel). Every version is signed,
  * names the revision it replaces and is written with that expected revision (compare-and-set).
  */
 export class JobStore {
@@ -85,7 +92,7 @@ export class JobStore {
   }
 
   /** One version as stored in `owner`'s bucket, with what its signature check found. */
-  private async version(owner: string, kind: "sub" | "run", id: string): Promise<StoredVersion<JobSubmission | JobRun> | undefined> {
+  private async version(owner: string, kind: JobKeyKind, id: string): Promise<StoredVersion<JobVersion> | undefined> {
     let e;
     try {
       e = await (await this.bucket(owner)).get(jobKey(kind, id));
@@ -97,7 +104,7 @@ export class JobStore {
     if (!e || e.operation !== "PUT") return undefined;
     const parsed = jobVersionSchema.safeParse(safeJson(e.string()));
     const base = { owner, revision: e.revision, created: e.created };
-    if (!parsed.success || parsed.data.kind !== (kind === "sub" ? "submission" : "run") || parsed.data.id !== id) {
+    if (!parsed.success || parsed.data.kind !== KIND_OF_KEY[kind] || parsed.data.id !== id) {
       return undefined; // not a job record of this key: nothing to show as the job's
     }
     const value = parsed.data;
@@ -111,22 +118,18 @@ export class JobStore {
   async read(id: string, alsoOwners: string[] = []): Promise<JobOutcome> {
     // A bucket made in the last seconds may not be in the cached list yet: name it (the job's submitter).
     const owners = [...new Set([...(await this.bucketOwners()), ...alsoOwners])];
-    const found = await Promise.all(owners.flatMap((o) => [this.version(o, "sub", id), this.version(o, "run", id)]));
-    const subs = found.filter((v): v is StoredVersion<JobSubmission> => v?.value.kind === "submission");
-    const runs = found.filter((v): v is StoredVersion<JobRun> => v?.value.kind === "run");
-    return this.outcome(subs, runs);
-  }
-
-  /** The submission alone (a running worker watches it for a cancel). */
-  async submission(submitter: string, id: string): Promise<StoredVersion<JobSubmission> | undefined> {
-    const v = await this.version(submitter, "sub", id);
-    return v?.value.kind === "submission" ? (v as StoredVersion<JobSubmission>) : undefined;
-  }
-
-  private async outcome(subs: StoredVersion<JobSubmission>[], runs: StoredVersion<JobRun>[]): Promise<JobOutcome> {
+    const found = await Promise.all(owners.flatMap((o) => JOB_KEY_KINDS.map((k) => this.version(o, k, id))));
+    const of = <K extends JobVersion["kind"]>(kind: K) => found.filter((v): v is StoredVersion<Extract<JobVersion, { kind: K }>> => v?.value.kind === kind);
+    const runs = of("run");
     const grants = new Map<string, JobGrants | undefined>();
     if (this.verifier.secure) for (const r of runs) if (!grants.has(r.owner)) grants.set(r.owner, await this.verifier.grantsOf(r.owner));
-    return jobOutcome(subs, runs, { secure: this.verifier.secure, grantsOf: (w) => grants.get(w) });
+    return jobOutcome({ subs: of("submission"), cancels: of("cancel"), runs }, { secure: this.verifier.secure, grantsOf: (w) => grants.get(w) });
+  }
+
+  /** The submitter's cancel of a job, if it made one (a running worker watches for it). */
+  async cancelled(submitter: string, id: string): Promise<boolean> {
+    const v = await this.version(submitter, "cancel", id);
+    return v !== undefined && !v.refused && v.value.by === submitter;
   }
 
   /** The ids of every job in these buckets (own bucket: what it submitted and ran; admin: all). */
@@ -135,16 +138,21 @@ export class JobStore {
     for (const o of owners) {
       const kv = await this.bucket(o);
       for await (const k of await kv.keys()) {
-        const m = /^(?:sub|run)\.(.+)$/.exec(k);
+        const m = /^(?:sub|cancel|run)\.(.+)$/.exec(k);
         if (m) out.add(m[1]!);
       }
     }
     return [...out];
   }
 
-  /** Writes the next version of this identity's own submission of `id` (compare-and-set). */
-  writeSubmission(id: string, change: (cur: JobSubmission | undefined) => SubmissionDraft | undefined): Promise<JobSubmission | undefined> {
-    return this.write("sub", id, (cur) => change(cur?.kind === "submission" ? cur : undefined)) as Promise<JobSubmission | undefined>;
+  /** Writes this identity's submission of a job: once, before the job is offered. */
+  async submit(draft: SubmissionDraft): Promise<void> {
+    await this.write("sub", draft.id, (cur) => (cur ? undefined : draft));
+  }
+
+  /** Writes this identity's cancel of a job it submitted (once). */
+  async cancel(draft: CancelDraft): Promise<void> {
+    await this.write("cancel", draft.id, (cur) => (cur ? undefined : draft));
   }
 
   /** Writes the next version of this identity's own run of `id` (compare-and-set). */
@@ -170,7 +178,7 @@ export class JobStore {
     throw new MeshError(`${self} has no job bucket (${jobBucketName(self)}): the admin makes it with \`mesh broker add-identity ${self}\` (or \`mesh broker provision --for ${self}\`)`);
   }
 
-  private async write(kind: "sub" | "run", id: string, change: (cur: JobSubmission | JobRun | undefined) => SubmissionDraft | RunDraft | undefined): Promise<JobSubmission | JobRun | undefined> {
+  private async write(kind: JobKeyKind, id: string, change: (cur: JobVersion | undefined) => Omit<JobVersion, "prev" | "by" | "sig"> | undefined): Promise<JobVersion | undefined> {
     const self = this.self;
     if (!self) throw new MeshError("writing a job record needs this connection's identity");
     await (this.ownBucket ??= this.ensureOwnBucket(self).catch((err: unknown) => {
@@ -186,7 +194,7 @@ export class JobStore {
         const draft = change(cur?.success ? cur.data : undefined);
         if (!draft) return cur?.success ? cur.data : undefined;
         const prev = e?.revision ?? 0;
-        const version = { ...draft, prev, by: self, sig: undefined } as JobSubmission | JobRun;
+        const version = { ...draft, prev, by: self, sig: undefined } as JobVersion;
         const signed = this.signer ? this.signer.signRecord(version) : version;
         if (prev === 0) await kv.create(key, JSON.stringify(signed));
         else await kv.update(key, JSON.stringify(signed), prev);

@@ -175,10 +175,8 @@ export class JobWorker {
     const watchCancel = setInterval(() => {
       // Only its submitter can cancel it: the cancel is in the submitter's own bucket.
       void this.store
-        .submission(env.from, id)
-        .then((s) => {
-          if (s && !s.refused && s.value.cancelledAt) cancelled.abort();
-        })
+        .cancelled(env.from, id)
+        .then((yes) => yes && cancelled.abort())
         .catch(() => undefined);
     }, 1000);
     let ticket: ReplyTicket | undefined;
@@ -263,6 +261,7 @@ export function offerRefusal(rec: JobRecord | undefined, env: Envelope, body: Jo
   if (rec.task !== body.task || rec.queue !== body.queue || rec.needs.join("+") !== body.needs.join("+")) {
     return `job ${env.id} differs from its submission (task, queue or needs)`;
   }
+  // rec.seq: the message its current run claimed (none before a worker took it).
   const sameMessage = rec.seq === undefined || rec.seq === seq;
   if (rec.state === "cancelled" && !rec.worker) return "drop";
   if (rec.state === "done" || rec.state === "failed" || rec.state === "cancelled") {
