@@ -55,8 +55,6 @@ export function jobBucketOwner(name: string): string | undefined {
 
 export const BUCKETS = {
   presence: "mesh-presence",
-  /** The shared job bucket of earlier versions (records now live in jobBucketName(<id>)). */
-  legacyJobs: "mesh-jobs",
   leader: "mesh-leader",
   alerts: "mesh-alerts",
   /** Identity → public nkey (written by the admin, read by every sidecar to verify senders). */

@@ -70,12 +70,14 @@ describe(`CLI against a real nats-server`, () => {
       "INBOX-clawd": "unchanged",
       "DLQ-clawd": "unchanged",
       "HOOKS-clawd": "unchanged",
+      "KV_mesh-jobs-nova": "created",
+      "KV_mesh-jobs-clawd": "unchanged",
     });
     expect(first.consumers).toEqual({ "INBOX-nova/inbox-nova": "created", "INBOX-clawd/inbox-clawd": "unchanged" });
     const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
-    expect(Object.values(third.streams)).toEqual(Array(8).fill("unchanged"));
+    expect(Object.values(third.streams)).toEqual(Array(10).fill("unchanged"));
     expect(third.consumers).toEqual({ "INBOX-nova/inbox-nova": "unchanged", "INBOX-clawd/inbox-clawd": "unchanged" });
-    expect(Object.values(third.buckets)).toEqual(Array(5).fill("unchanged"));
+    expect(Object.values(third.buckets)).toEqual(Array(4).fill("unchanged"));
 
     const nc = await connectMesh({ server: broker.url });
     const jsm = await jetstreamManager(nc);
@@ -92,7 +94,8 @@ describe(`CLI against a real nats-server`, () => {
       "JOBS",
       "KV_mesh-alerts",
       "KV_mesh-identities",
-      "KV_mesh-jobs",
+      "KV_mesh-jobs-clawd",
+      "KV_mesh-jobs-nova",
       "KV_mesh-leader",
       "KV_mesh-presence",
     ]);

@@ -100,15 +100,27 @@ describe("mesh web with nova's own credential on a secure mesh", () => {
     expect(s.broker.status).toBe("connected");
   });
 
-  it("a job record someone rewrote (signed by nova, claiming clawd wrote it) is shown as an unreadable, refused record, never as the job's state; clawd's own signed record is shown", async () => {
+  it("a job record forged by nova (a run signed with nova's key, claiming clawd wrote it) is shown as an unreadable, refused record, never as the job's state; clawd's own signed record is shown", async () => {
     const asClawd = await connectMesh({ server, creds: creds("clawd"), identity: "clawd" });
     const job = await submitJob(asClawd, { from: "clawd", task: "tidy the logs", queue: "ops" });
     await until("clawd's signed record on the page", async () => (await snapshot()).jobs.find((j) => j.id === job.id && j.state === "queued"));
     const asNova = await connectMesh({ server, creds: creds("nova"), identity: "nova" });
     const novaSigner = signerFromSeed(parseCredential(readFileSync(creds("nova"), "utf8"))!.seed);
-    const forged = novaSigner.signRecord({ ...job, sig: undefined, state: "cancelled" as const, by: "clawd", error: "rm -rf done" });
-    await (await new Kvm(asNova).open("mesh-jobs")).put(job.id, JSON.stringify(forged));
-    const refused = await until("the refused record", async () => (await snapshot()).activity.find((a) => a.unreadable && a.subject === `$KV.mesh-jobs.${job.id}`));
+    const forged = novaSigner.signRecord({
+      kind: "run" as const,
+      id: job.id,
+      submittedBy: "clawd",
+      worker: "clawd",
+      claim: { seq: job.seq!, delivery: 1 },
+      state: "cancelled" as const,
+      startedAt: new Date().toISOString(),
+      error: "rm -rf done",
+      prev: 0,
+      by: "clawd",
+      sig: undefined,
+    });
+    await (await new Kvm(asNova).open("mesh-jobs-nova")).put(`run.${job.id}`, JSON.stringify(forged));
+    const refused = await until("the refused record", async () => (await snapshot()).activity.find((a) => a.unreadable && a.subject === `$KV.mesh-jobs-nova.run.${job.id}`));
     expect(refused.text).toBe("unreadable event (job record refused: signature does not match clawd's key (forged record?))");
     const s = await snapshot();
     expect(s.jobs.find((j) => j.id === job.id)?.state).toBe("queued");
