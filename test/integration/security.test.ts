@@ -133,7 +133,8 @@ describe("broker auth and least privilege (every denial from a real nats-server)
       ]);
       expect(hooks.received.filter((h) => /forged/.test(h.body.message ?? ""))).toHaveLength(0);
       // Its own events and presence went through under its permissions.
-      expect((await storedEnvelopes(admin, "EVENTS", "events.clawd.message.delivered")).length).toBeGreaterThanOrEqual(2);
+      // (published after the turn was handed over: waited for, not raced)
+      await until("clawd's two message.delivered events", async () => (await storedEnvelopes(admin, "EVENTS", "events.clawd.message.delivered")).length >= 2, 10_000);
       const pres = await (await new Kvm(admin).open("mesh-presence")).get("clawd");
       expect(pres?.operation).toBe("PUT");
       // No secret in the logs.
