@@ -178,7 +178,13 @@ export class JobWorker {
         }),
       ]);
       if (reply.status === "cancelled") {
-        await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error: "cancelled while running" }), base);
+        // Stop the gateway's turn where the bridge can, and record what really happened.
+        const stop = this.o.agent.cancel
+          ? await this.o.agent.cancel(posted.ticket).catch((err: Error) => ({ stopped: false, detail: `stopping the turn failed: ${err.message}` }))
+          : { stopped: false, detail: "this bridge cannot stop a running turn; it runs to its end" };
+        log.info({ id, stopped: stop.stopped, detail: stop.detail }, "job cancelled while running");
+        const error = `cancelled while running: ${stop.stopped ? "" : "the turn was not stopped: "}${stop.detail}`;
+        await this.store.update(id, (r) => ({ ...r, state: "cancelled", finishedAt: new Date().toISOString(), error }), base);
         await m.ackAck().catch(() => undefined);
         return;
       }
