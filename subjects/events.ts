@@ -132,5 +132,7 @@ export const presenceSchema = z.object({
   status: z.enum(["online", "stopping"]).default("online"),
   /** The bridge into the gateway (the adapter's name, e.g. "openclaw-a2a"); absent from older sidecars. */
   bridge: z.string().optional(),
+  /** The job queues it serves (absent: it runs no jobs, or an older sidecar). Job peers are derived from it. */
+  queues: z.array(z.string()).optional(),
 });
 export type Presence = z.infer<typeof presenceSchema>;

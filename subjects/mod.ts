@@ -53,6 +53,11 @@ export {
   isAutomationSession,
   sameSession,
   defaultConversation,
+  jobConversation,
+  a2aSessionKey,
+  JOB_PEER_PREFIX,
+  jobPeerName,
+  parseJobPeer,
 } from "./session-keys.js";
 export { ID_RE, CONTEXT_RE, MAX_HOPS } from "./envelope-core.js";
 export type { MeshSession } from "./session-keys.js";

@@ -37,6 +37,53 @@ export function defaultConversation(peer: string): string {
   return `mesh-${identity(peer)}`;
 }
 
+/**
+ * The A2A conversation (contextId) a job runs in on its worker's gateway: one per job, so a job
+ * never sees another job's (or the submitter's chat) history.
+ */
+export function jobConversation(jobId: string): string {
+  if (!/^[A-Za-z0-9-]{1,100}$/.test(jobId)) throw new Error(`invalid job id ${JSON.stringify(jobId).slice(0, 60)}`);
+  return `job-${jobId}`;
+}
+
+/**
+ * The session OpenClaw's A2A channel (account "default") runs a peer's message in:
+ * `agent:<agent>:a2a:default:direct:<peer>:<contextId>` (checked on OpenClaw 2026.9.6).
+ */
+export function a2aSessionKey(peer: string, contextId: string, agentId = "main"): string {
+  return `agent:${agentId}:a2a:default:direct:${peer}:${contextId}`;
+}
+
+/**
+ * Job peers: entries of the gateway's A2A channel that stand for a queue and a set of
+ * capabilities, not for an identity, so the agent can send `a2a:jobs.default.gpu` ("whichever Mac
+ * has gpu"). `jobs.<queue>` (any worker) or `jobs.<queue>.<cap>[_<cap>…]` (capabilities sorted).
+ * They cannot collide with an identity: identities never contain a dot or an underscore, and
+ * OpenClaw's peer names allow both (lowercase, digits, `.`, `_`, `-`, at most 64).
+ */
+export const JOB_PEER_PREFIX = "jobs.";
+const A2A_PEER_MAX = 64;
+
+/** The job peer for `queue` and `needs`; undefined when the name would pass OpenClaw's 64 characters. */
+export function jobPeerName(queue: string, needs: readonly string[] = []): string | undefined {
+  const caps = [...new Set(needs.map((n) => token(n, "capability")))].sort();
+  const name = `${JOB_PEER_PREFIX}${token(queue, "queue")}${caps.length ? `.${caps.join("_")}` : ""}`;
+  return name.length <= A2A_PEER_MAX ? name : undefined;
+}
+
+/** The queue and needs a job peer stands for; undefined for anything else (an identity, a typo). */
+export function parseJobPeer(name: string): { queue: string; needs: string[] } | undefined {
+  if (!name.startsWith(JOB_PEER_PREFIX) || name.length > A2A_PEER_MAX) return undefined;
+  const [queue, caps, ...rest] = name.slice(JOB_PEER_PREFIX.length).split(".");
+  if (rest.length || !queue || !isIdentity(queue)) return undefined;
+  const needs = caps === undefined ? [] : caps.split("_");
+  if (caps !== undefined && (needs.length === 0 || !needs.every((n) => isIdentity(n)))) return undefined;
+  const sorted = [...new Set(needs)].sort();
+  // One spelling per set: sorted, no repeats (so two names never stand for the same queue).
+  if (sorted.join("_") !== needs.join("_")) return undefined;
+  return { queue, needs };
+}
+
 export const PEER_ALERTS_SESSION_KEY = `${SESSION_PREFIX}alerts`;
 
 export type MeshSession =

@@ -153,6 +153,19 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
           : `hooks: peers' messages arrive as untrusted webhook content (${choice.why})`,
       ...(choice.bridge === "hooks" ? { fix: "mesh init --configure-gateway enables the gateway's A2A channel" } : {}),
     });
+    // Which path a job this Mac runs takes into its agent (the same choice as peers' messages).
+    add(
+      r.config.sidecar?.jobs === false
+        ? { name: "jobs", status: "ok", detail: "this machine runs no jobs (sidecar.jobs is false)" }
+        : choice.bridge === "a2a"
+          ? { name: "jobs", status: "ok", detail: "jobs: through the A2A channel (work from a named peer, with the agent's tools)" }
+          : {
+              name: "jobs",
+              status: "ok",
+              detail: "jobs: through /hooks/agent (untrusted automation framing: the agent is told not to run commands a job asks for)",
+              fix: "mesh init --configure-gateway enables the gateway's A2A channel",
+            },
+    );
   }
 
   // Tailscale, when used.

@@ -11,6 +11,7 @@ import type { GatewayEndpoint } from "../agent/openclaw-hooks/hooks-client.js";
 import { openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
 import { openclawA2AAgent } from "../agent/openclaw-a2a/adapter.js";
 import { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
+import { gatewayCall } from "../agent/openclaw-rpc.js";
 import { PeerSync } from "../features/conversations/peer-sync.js";
 import type { Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
@@ -61,6 +62,15 @@ export function gatewayEndpoint(r: Resolved, urlOverride?: string): GatewayEndpo
   };
 }
 
+/** The gateway's auth token (WebSocket), from the config, MESH_GATEWAY_TOKEN or the local gateway's own config. */
+function gatewayTokenOf(r: Resolved): string | undefined {
+  const gw = r.config.gateway;
+  return (
+    secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token") ??
+    (gw?.hooksToken || gw?.hooksTokenFile ? undefined : readGatewayConfig().gatewayToken)
+  );
+}
+
 /**
  * The local agent's adapter. With the gateway token it also watches the gateway's WebSocket
  * (replies to asks and jobs, lifecycle events); without it, hooks only (enough for `mesh hooks
@@ -71,16 +81,15 @@ export async function agentFromConfig(r: Resolved, o: { gatewayUrl?: string; log
   const gw = r.config.gateway;
   const agentId = gw?.agentId;
   if (o.watch === false || !o.log) return openclawHooksAgent({ endpoint, ...(agentId ? { agentId } : {}) });
-  const gatewayToken =
-    secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token") ??
-    (gw?.hooksToken || gw?.hooksTokenFile ? undefined : readGatewayConfig().gatewayToken);
+  const gatewayToken = gatewayTokenOf(r);
   if (!gatewayToken) {
     o.log.warn("no gateway token: gateway events are not mirrored and `mesh ask` replies cannot be read");
     return openclawHooksAgent({ endpoint, ...(agentId ? { agentId } : {}) });
   }
   const { gatewayWatch } = await import("../agent/openclaw-hooks/watch.js");
   const watch = gatewayWatch({ url: endpoint.url, token: gatewayToken, log: o.log });
-  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, ...(agentId ? { agentId } : {}) });
+  const abortSession = (key: string) => gatewayCall({ url: endpoint.url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } });
+  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, abortSession, ...(agentId ? { agentId } : {}) });
 }
 
 export interface BridgeChoice {
@@ -142,7 +151,21 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     });
     const sync = new PeerSync({ self: id, table, log });
     a2a = { table, sync };
-    agent = openclawA2AAgent({ url: agent.url, peers: table, hooks: agent, addPeer: (peer) => sync.add(peer) });
+    const gatewayToken = gatewayTokenOf(r);
+    const url = agent.url;
+    const agentId = r.config.gateway?.agentId;
+    agent = openclawA2AAgent({
+      url,
+      peers: table,
+      hooks: agent,
+      addPeer: (peer) => sync.add(peer),
+      ...(agentId ? { agentId } : {}),
+      // A job's turn is stopped with the gateway's sessions.abort: operator.write, on a connection
+      // opened for that one call (the long-lived watch stays read-only).
+      ...(gatewayToken
+        ? { abortSession: (key: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }) }
+        : {}),
+    });
   }
   log.info({ bridge: agent.bridge, why: tuning.agent ? "given" : choice.why }, "bridge to the gateway");
   return new Sidecar({

@@ -6,7 +6,7 @@ import type { Logger } from "../base/log.js";
 import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
-import { MAX_REQUEST_BYTES, a2aEndpoint, agentCard } from "../features/conversations/endpoint.js";
+import { MAX_REQUEST_BYTES, a2aEndpoint, agentCard, type EndpointJobs } from "../features/conversations/endpoint.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { InboxStats } from "../features/inbox/consumer.js";
 import type { JobStats } from "../features/jobs/worker.js";
@@ -79,6 +79,8 @@ export async function metricsText(s: SidecarView): Promise<string> {
 export interface A2ARoutes {
   table: A2APeerTable;
   conversations: Conversations;
+  /** Jobs the agent submits natively (a2a:jobs.<queue>[.<caps>]). */
+  jobs?: EndpointJobs;
 }
 
 const PEER_ROUTE = /^\/a2a\/peers\/([^/]+)\/v1\/?$/;
@@ -88,7 +90,7 @@ const PEER_ROUTE = /^\/a2a\/peers\/([^/]+)\/v1\/?$/;
  * identity (/a2a/peers/<id>/v1) and the Agent Card (/.well-known/agent-card.json).
  */
 export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server | undefined> {
-  const endpoint = a2a ? a2aEndpoint({ self: s.self, auth: { check: (peer, token) => a2a.table.checkOutbound(peer, token) }, conversations: a2a.conversations }) : undefined;
+  const endpoint = a2a ? a2aEndpoint({ self: s.self, auth: { check: (peer, token) => a2a.table.checkOutbound(peer, token) }, conversations: a2a.conversations, ...(a2a.jobs ? { jobs: a2a.jobs } : {}) }) : undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
     const route = PEER_ROUTE.exec(path);

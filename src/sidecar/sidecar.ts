@@ -14,6 +14,7 @@ import { InboxConsumer } from "../features/inbox/consumer.js";
 import { PresenceHeartbeat } from "../features/presence/presence.js";
 import { MeshVerifier } from "../bus/verify.js";
 import { JobWorker } from "../features/jobs/worker.js";
+import { NativeJobs } from "../features/jobs/native.js";
 import { HookRunner } from "../features/hooks/runner.js";
 import type { HookRule } from "../features/hooks/rules.js";
 import { HOOK_STATS_FILE } from "../features/hooks/stats-file.js";
@@ -72,6 +73,8 @@ export class Sidecar {
   hooks?: HookRunner;
   alerter?: PeerAlerter;
   private presence?: PresenceHeartbeat;
+  /** Jobs the local agent submits through its gateway (a2a:jobs.…), with the A2A bridge. */
+  nativeJobs?: NativeJobs;
   private journal?: DeliveredJournal;
   verifier?: MeshVerifier;
   private ownsConnection = false;
@@ -153,7 +156,13 @@ export class Sidecar {
     });
     this.presence = new PresenceHeartbeat(
       this.nc,
-      { identity: this.self, version: VERSION, capabilities: this.o.capabilities ?? [], bridge: this.o.agent.bridge },
+      {
+        identity: this.self,
+        version: VERSION,
+        capabilities: this.o.capabilities ?? [],
+        bridge: this.o.agent.bridge,
+        ...(this.o.jobs !== false ? { queues: this.o.jobs?.queues ?? ["default"] } : {}),
+      },
       () => this.gatewayState,
       log,
       this.o.presenceIntervalMs,
@@ -178,7 +187,8 @@ export class Sidecar {
     if (this.o.httpPort !== undefined || this.o.a2a) {
       const { startHttp } = await import("./http.js");
       const a2a = this.o.a2a;
-      this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations } : undefined);
+      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.o.agent, log });
+      this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
       if (a2a) {
         if (!this.http) throw new Error("the A2A bridge needs the sidecar's loopback HTTP port (sidecar.httpPort)");
         a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;
@@ -277,6 +287,7 @@ export class Sidecar {
     this.o.agent.close?.();
     await this.asks?.drain();
     await this.conversations?.drain();
+    await this.nativeJobs?.stop();
     this.o.a2a?.sync.stop();
     await this.o.agent.events?.close();
     this.http?.close();

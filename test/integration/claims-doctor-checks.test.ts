@@ -168,6 +168,18 @@ describe("mesh doctor failure paths", () => {
     expect(c.fix).toBe("mesh init --configure-gateway, then openclaw gateway restart");
   });
 
+  it("which path jobs take: 'jobs' says through /hooks/agent (untrusted automation framing) with the hooks bridge, through the A2A channel with the A2A bridge", async () => {
+    const viaHooks = await doctor(machine({ server: broker.url, gateway: { url: hooks.url, hooksToken: "right-token", bridge: "hooks" } }).env);
+    const h = viaHooks.checks.find((x) => x.name === "jobs");
+    expect(h, JSON.stringify(viaHooks.checks)).toMatchObject({ status: "ok", fix: "mesh init --configure-gateway enables the gateway's A2A channel" });
+    expect(h!.detail).toMatch(/^jobs: through \/hooks\/agent \(untrusted automation framing/);
+    const viaA2a = await doctor(machine({ server: broker.url, gateway: { url: hooks.url, hooksToken: "right-token", bridge: "a2a" } }).env);
+    const a = viaA2a.checks.find((x) => x.name === "jobs");
+    expect(a, JSON.stringify(viaA2a.checks)).toMatchObject({ status: "ok" });
+    expect(a!.detail).toMatch(/^jobs: through the A2A channel \(work from a named peer/);
+    expect(viaA2a.human).toContain("jobs: through the A2A channel (work from a named peer");
+  });
+
   it("no hooks token anywhere (no config token, no ~/.openclaw): 'hooks token' fails with the config hint; gateway skipped", async () => {
     const m = machine({ server: broker.url, gateway: { url: hooks.url, bridge: "hooks" } });
     const d = await doctor(m.env);

@@ -1,7 +1,8 @@
-import type { AgentPort, CallOptions, DeliveryResult, PeerMessage, ReplyTicket, RunReply } from "../port.js";
-import { defaultConversation } from "../../../subjects/mod.js";
+import type { AgentPort, CallOptions, DeliveryResult, JobTurn, PeerMessage, ReplyTicket, RunReply } from "../port.js";
+import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
 import { sleep } from "../../base/backoff.js";
-import { a2aCall } from "./client.js";
+import type { RpcAnswer } from "../openclaw-rpc.js";
+import { a2aCall, type CallResult } from "./client.js";
 import type { A2APeerTable } from "./peers.js";
 import { RpcCodes, TaskStates, TERMINAL, statusText, taskText, type Task } from "./wire.js";
 
@@ -9,8 +10,15 @@ export interface OpenclawA2AOptions {
   /** The gateway's base URL, e.g. http://127.0.0.1:18789 (its A2A endpoint is <url>/a2a/v1). */
   url: string;
   peers: A2APeerTable;
-  /** Jobs, automation turns and wake still go through the hooks adapter: untrusted framing is right there. */
+  /** Automation turns and wake still go through the hooks adapter: untrusted framing is right there. */
   hooks: AgentPort;
+  /**
+   * The gateway's `sessions.abort` (WebSocket, needs operator.write): how a running job's turn is
+   * stopped (the A2A channel refuses CancelTask). Absent without the gateway token.
+   */
+  abortSession?: (sessionKey: string) => Promise<RpcAnswer>;
+  /** The gateway agent the A2A channel routes to (default "main"): names the session to abort. */
+  agentId?: string;
   /** Called for a sender the gateway does not know yet: add it as a peer now. */
   addPeer?: (id: string) => Promise<void>;
   /** How long a peer the gateway refuses (401) is retried before its messages are dead-lettered. */
@@ -28,6 +36,16 @@ export const A2A_BRIDGE = "openclaw-a2a";
 
 /** What OpenClaw answers when the model said NO_REPLY or nothing: not a reply to pass on. */
 const SILENT = [/^$/, /^NO_REPLY$/, /^⚠️ Agent couldn't generate a response/];
+/**
+ * What OpenClaw puts in a *completed* task's artifact when the run itself failed or was aborted
+ * (seen after sessions.abort on 2026.9.6): an error, not an answer.
+ */
+const RUN_FAILED = [/^⚠️ OpenClaw couldn't produce or deliver a reply/];
+
+/** The text a job's turn starts with: who sent it, where from, which attempt; then the task as written. */
+export function jobText(j: JobTurn): string {
+  return `[mesh job ${j.id} from ${j.from}, queue ${j.queue}, attempt ${j.attempt}; your final reply is the job's result]\n\n${j.task}`;
+}
 
 /**
  * The AgentPort over OpenClaw's bundled A2A channel: a peer's message arrives in the gateway as a
@@ -70,7 +88,34 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
   function replyOf(t: Task): RunReply {
     if (t.status.state !== TaskStates.completed) return { status: "error", error: statusText(t) || t.status.state };
     const text = taskText(t);
+    if (RUN_FAILED.some((re) => re.test(text))) return { status: "error", error: `the gateway ended the run without an answer: ${text.split("\n")[0]!.slice(0, 300)}` };
     return SILENT.some((re) => re.test(text)) ? { status: "ok", text: "", silent: true } : { status: "ok", text };
+  }
+
+  /** What a SendMessage that did not come back with a task means for delivery (retry or not, and why). */
+  function refused(r: Exclude<CallResult, { kind: "task" }>, from: string): DeliveryResult {
+    switch (r.kind) {
+      case "unreachable":
+        return { ok: false, status: 0, retryable: true, reason: r.reason };
+      case "http": {
+        if (r.status === 401 || r.status === 403) {
+          // A peer just added may not be live yet (the gateway hot-reloads in ~0.2 s): retry a while.
+          const since = refusedSince.get(from) ?? Date.now();
+          refusedSince.set(from, since);
+          const retryable = Date.now() - since < grace;
+          return { ok: false, status: r.status, retryable, reason: `the gateway refused the A2A peer ${from} (${r.reason}); is channels.a2a.peers.${from} in its config?` };
+        }
+        if (r.status === 404) {
+          // The A2A channel starts only once it has a peer, and restarts on a config reload: its
+          // route is missing meanwhile. Like a gateway that is down, wait for it.
+          return { ok: false, status: 404, retryable: true, reason: "the gateway's A2A channel is not serving /a2a/v1 yet (channels.a2a.enabled with at least one peer; OpenClaw with the bundled a2a plugin)" };
+        }
+        return { ok: false, status: r.status, retryable: r.status >= 500 || r.status === 429 || r.status === 408, reason: r.reason };
+      }
+      case "rpc-error":
+        if (r.code === RpcCodes.RateLimited) return { ok: false, status: 429, retryable: true, reason: `A2A: ${r.message}` };
+        return { ok: false, status: 400, retryable: false, reason: `A2A error ${r.code}: ${r.message}` };
+    }
   }
 
   async function deliver(m: PeerMessage, opts: CallOptions = {}): Promise<DeliveryResult> {
@@ -87,55 +132,93 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       },
       { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}) },
     );
-    switch (r.kind) {
-      case "unreachable":
-        return { ok: false, status: 0, retryable: true, reason: r.reason };
-      case "http": {
-        if (r.status === 401 || r.status === 403) {
-          // A peer just added may not be live yet (the gateway hot-reloads in ~0.2 s): retry a while.
-          const since = refusedSince.get(m.from) ?? Date.now();
-          refusedSince.set(m.from, since);
-          const retryable = Date.now() - since < grace;
-          return { ok: false, status: r.status, retryable, reason: `the gateway refused the A2A peer ${m.from} (${r.reason}); is channels.a2a.peers.${m.from} in its config?` };
-        }
-        if (r.status === 404) {
-          // The A2A channel starts only once it has a peer, and restarts on a config reload: its
-          // route is missing meanwhile. Like a gateway that is down, wait for it.
-          return { ok: false, status: 404, retryable: true, reason: "the gateway's A2A channel is not serving /a2a/v1 yet (channels.a2a.enabled with at least one peer; OpenClaw with the bundled a2a plugin)" };
-        }
-        return { ok: false, status: r.status, retryable: r.status >= 500 || r.status === 429 || r.status === 408, reason: r.reason };
-      }
-      case "rpc-error":
-        if (r.code === RpcCodes.RateLimited) return { ok: false, status: 429, retryable: true, reason: `A2A: ${r.message}` };
-        return { ok: false, status: 400, retryable: false, reason: `A2A error ${r.code}: ${r.message}` };
-      case "task": {
-        refusedSince.delete(m.from);
-        const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
-        // Wait for the turn to end (the sender's next message would queue behind it in the same
-        // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.
-        const done = TERMINAL.has(r.task.status.state) ? r.task : await settle(token, r.task.id, o.settleMs ?? 60_000, opts.signal);
-        if (done?.status.state === TaskStates.failed) {
-          const failures = (failedTurns.get(m.id) ?? 0) + 1;
-          failedTurns.set(m.id, failures);
-          const reason = `the gateway failed the turn: ${statusText(done) || done.status.state}`;
-          if (failures <= (o.failedTurnRetries ?? 6)) return { ok: false, status: 503, retryable: true, reason: `${reason} (sending it again)` };
-          failedTurns.delete(m.id);
-          if (m.kind === "message") return { ok: false, status: 422, retryable: false, reason };
-        }
-        failedTurns.delete(m.id);
-        if (done?.status.state === TaskStates.rejected && m.kind === "message") {
-          return { ok: false, status: 422, retryable: false, reason: `the gateway rejected it: ${statusText(done) || done.status.state}` };
-        }
-        if (done) settled.set(r.task.id, replyOf(done));
-        if (settled.size > 1000) settled.delete(settled.keys().next().value as string);
-        return { ok: true, status: 200, ticket };
-      }
+    if (r.kind !== "task") return refused(r, m.from);
+    refusedSince.delete(m.from);
+    const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
+    // Wait for the turn to end (the sender's next message would queue behind it in the same
+    // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.
+    const done = TERMINAL.has(r.task.status.state) ? r.task : await settle(token, r.task.id, o.settleMs ?? 60_000, opts.signal);
+    if (done?.status.state === TaskStates.failed) {
+      const failures = (failedTurns.get(m.id) ?? 0) + 1;
+      failedTurns.set(m.id, failures);
+      const reason = `the gateway failed the turn: ${statusText(done) || done.status.state}`;
+      if (failures <= (o.failedTurnRetries ?? 6)) return { ok: false, status: 503, retryable: true, reason: `${reason} (sending it again)` };
+      failedTurns.delete(m.id);
+      if (m.kind === "message") return { ok: false, status: 422, retryable: false, reason };
     }
+    failedTurns.delete(m.id);
+    if (done?.status.state === TaskStates.rejected && m.kind === "message") {
+      return { ok: false, status: 422, retryable: false, reason: `the gateway rejected it: ${statusText(done) || done.status.state}` };
+    }
+    if (done) settled.set(r.task.id, replyOf(done));
+    if (settled.size > 1000) settled.delete(settled.keys().next().value as string);
+    return { ok: true, status: 200, ticket };
+  }
+
+  /** Job sends per job and attempt: a re-send after "unreachable" gets a new messageId (the channel ignores a repeated one). */
+  const jobSends = new Map<string, number>();
+  /** The conversation each job's task runs in (its session is what cancel aborts). */
+  const jobTasks = new Map<string, { peer: string; contextId: string }>();
+
+  /**
+   * A job as work from its submitter: a SendMessage from peer `j.from` in a conversation of the
+   * job's own (job-<id>), with the agent's tools and no untrusted wrapper. Returns once the
+   * gateway took it; the result is the task's artifact (awaitReply). A failed turn is not sent
+   * again here: the job worker's attempts decide that.
+   */
+  async function runJob(j: JobTurn, opts: CallOptions = {}): Promise<DeliveryResult> {
+    const token = await tokenFor(j.from);
+    if (!token) return { ok: false, status: 0, retryable: false, reason: `${j.from} is not a peer of this gateway's A2A channel` };
+    const contextId = jobConversation(j.id);
+    const key = `${j.id}/${j.attempt}`;
+    const sends = (jobSends.get(key) ?? 0) + 1;
+    jobSends.set(key, sends);
+    if (jobSends.size > 1000) jobSends.delete(jobSends.keys().next().value as string);
+    const messageId = `job-${j.id}-a${j.attempt}${sends > 1 ? `-s${sends}` : ""}`;
+    const r = await a2aCall(
+      endpoint,
+      token,
+      "SendMessage",
+      { message: { messageId, role: "ROLE_USER", parts: [{ text: jobText(j) }], contextId }, configuration: { returnImmediately: true } },
+      { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}) },
+    );
+    if (r.kind !== "task") return refused(r, j.from);
+    refusedSince.delete(j.from);
+    jobSends.delete(key);
+    jobTasks.set(r.task.id, { peer: j.from, contextId });
+    if (jobTasks.size > 1000) jobTasks.delete(jobTasks.keys().next().value as string);
+    if (TERMINAL.has(r.task.status.state)) settled.set(r.task.id, replyOf(r.task));
+    return { ok: true, status: 200, ticket: { bridge: A2A_BRIDGE, session: j.from, ref: r.task.id } };
+  }
+
+  /**
+   * Stops a job's running turn. OpenClaw 2026.9.6's A2A channel refuses CancelTask (-32004: "a
+   * dispatched agent run has no plugin-facing abort seam"), so this calls the gateway's own
+   * `sessions.abort` on the job's A2A session (WebSocket, operator.write), then reads the task
+   * to see that the run ended. Says what happened either way.
+   */
+  async function cancel(ticket: ReplyTicket): Promise<{ stopped: boolean; detail: string }> {
+    if (ticket.bridge !== A2A_BRIDGE) return o.hooks.cancel ? o.hooks.cancel(ticket) : { stopped: false, detail: "this bridge cannot stop a running turn; it runs to its end" };
+    const job = jobTasks.get(ticket.ref);
+    if (!job) return { stopped: false, detail: "not a job turn this sidecar started; nothing was aborted" };
+    if (!o.abortSession) return { stopped: false, detail: "no gateway token: the sidecar cannot call the gateway's sessions.abort, so the turn runs to its end" };
+    const key = a2aSessionKey(job.peer, job.contextId, o.agentId);
+    const a = await o.abortSession(key);
+    if (!a.ok) return { stopped: false, detail: `the gateway refused sessions.abort on ${key}: ${a.code} ${a.message}; the turn runs to its end` };
+    const status = (a.payload as { status?: unknown } | undefined)?.status;
+    if (status === "no-active-run") return { stopped: false, detail: `the turn had already ended (sessions.abort on ${key}: no-active-run)` };
+    if (status !== "aborted") return { stopped: false, detail: `sessions.abort on ${key} answered ${JSON.stringify(status ?? null)}, not "aborted"` };
+    const token = o.peers.inboundToken(job.peer);
+    const ended = token ? await settle(token, ticket.ref, 5000) : undefined;
+    return {
+      stopped: true,
+      detail: `the gateway aborted the turn (sessions.abort on ${key}: aborted; its A2A task ${ended ? `ended ${ended.status.state}` : "was still reported working 5 s later"})`,
+    };
   }
 
   async function awaitReply(ticket: ReplyTicket, timeoutMs: number): Promise<RunReply> {
     if (ticket.bridge !== A2A_BRIDGE) {
-      // A job's turn went through the hooks adapter: its reply comes from there.
+      // A turn that went through the hooks adapter: its reply comes from there.
       return o.hooks.awaitReply ? o.hooks.awaitReply(ticket, timeoutMs) : { status: "error", error: "this sidecar cannot read replies (no gateway token configured)" };
     }
     const known = settled.get(ticket.ref);
@@ -165,7 +248,8 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     bridge: A2A_BRIDGE,
     deliver,
     awaitReply,
-    runJob: (j, opts) => o.hooks.runJob(j, opts),
+    runJob,
+    cancel,
     automation: (t, opts) => o.hooks.automation(t, opts),
     wake: (text, opts) => o.hooks.wake(text, opts),
     ...(o.hooks.events ? { events: o.hooks.events } : {}),

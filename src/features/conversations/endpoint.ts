@@ -1,4 +1,4 @@
-import { isIdentity } from "../../../subjects/mod.js";
+import { defaultConversation, isIdentity, parseJobPeer } from "../../../subjects/mod.js";
 import { firstLine } from "../../base/nats-errors.js";
 import {
   RpcCodes,
@@ -22,6 +22,12 @@ export interface EndpointAuth {
   check(peer: string, token: string): boolean;
 }
 
+/** Jobs the agent submits natively (features/jobs/native.ts), on the job peers' URLs. */
+export interface EndpointJobs {
+  submit(peer: string, text: string, context: string): Promise<{ id: string; context: string }>;
+  task(id: string): { peer: string; context: string; answer?: string } | undefined;
+}
+
 export interface EndpointReply {
   status: number;
   body: string;
@@ -35,10 +41,12 @@ export interface EndpointReply {
  * reports the peer's answer when it arrives (TASK_STATE_COMPLETED). Bad input is a JSON-RPC error;
  * nothing here throws.
  */
-export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations: Conversations }) {
+export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations: Conversations; jobs?: EndpointJobs }) {
   return async (peer: string, authorization: string | undefined, raw: string): Promise<EndpointReply> => {
     const token = /^Bearer (.+)$/.exec(authorization ?? "")?.[1];
-    if (!isIdentity(peer) || peer === o.self) return { status: 404, body: rpcError(null, RpcCodes.InvalidRequest, `no mesh peer ${JSON.stringify(peer).slice(0, 40)} here`) };
+    // A job peer (jobs.<queue>[.<caps>]): a message to it is a job this identity submits.
+    const jobs = o.jobs && parseJobPeer(peer) ? o.jobs : undefined;
+    if (!jobs && (!isIdentity(peer) || peer === o.self)) return { status: 404, body: rpcError(null, RpcCodes.InvalidRequest, `no mesh peer ${JSON.stringify(peer).slice(0, 40)} here`) };
     if (!token || !o.auth.check(peer, token)) return { status: 401, body: rpcError(null, RpcCodes.Unauthorized, "unauthorized") };
     if (Buffer.byteLength(raw) > MAX_REQUEST_BYTES) return { status: 413, body: rpcError(null, RpcCodes.InvalidRequest, `request larger than ${MAX_REQUEST_BYTES} bytes`) };
     let json: unknown;
@@ -58,6 +66,14 @@ export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations
         const text = partsText(p.data.message.parts);
         if (!text.trim()) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, "invalid params: the message has no text") };
         if (Buffer.byteLength(text) > MAX_TEXT_BYTES) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, `invalid params: text larger than ${MAX_TEXT_BYTES} bytes`) };
+        if (jobs) {
+          try {
+            const job = await jobs.submit(peer, text, p.data.message.contextId ?? defaultConversation(o.self));
+            return { status: 200, body: rpcResult(id, { task: { id: job.id, contextId: job.context, status: { state: TaskStates.working, timestamp: new Date().toISOString() } } }) };
+          } catch (err) {
+            return { status: 200, body: rpcError(id, RpcCodes.Internal, `job not submitted: ${firstLine(err)}`) };
+          }
+        }
         try {
           const sent = await o.conversations.send(peer, text, p.data.message.messageId, p.data.message.contextId);
           return { status: 200, body: rpcResult(id, { task: { id: sent.id, contextId: sent.context, status: { state: TaskStates.working, timestamp: new Date().toISOString() } } }) };
@@ -69,7 +85,7 @@ export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations
       case "tasks/get": {
         const p = getTaskParamsSchema.safeParse(params);
         if (!p.success) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, "invalid params: expected { id }") };
-        const t = o.conversations.task(p.data.id);
+        const t = jobs ? jobTask(jobs, p.data.id, peer) : o.conversations.task(p.data.id);
         if (!t || t.to !== peer) return { status: 200, body: rpcError(id, RpcCodes.TaskNotFound, "Task not found") };
         const done = t.answer !== undefined;
         return {
@@ -89,6 +105,11 @@ export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations
         return { status: 200, body: rpcError(id, RpcCodes.MethodNotFound, `method not found: ${method.slice(0, 60)}`) };
     }
   };
+}
+
+function jobTask(jobs: EndpointJobs, id: string, peer: string): { to: string; context: string; answer?: string } | undefined {
+  const t = jobs.task(id);
+  return t && t.peer === peer ? { to: peer, context: t.context, ...(t.answer !== undefined ? { answer: t.answer } : {}) } : undefined;
 }
 
 /** The Agent Card of this sidecar: every mesh identity it can reach, as an A2A skill with its URL. */

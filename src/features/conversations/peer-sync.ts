@@ -1,7 +1,7 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { BUCKETS } from "../../../subjects/names.js";
-import { isIdentity } from "../../../subjects/mod.js";
+import { isIdentity, jobPeerName, parseJobPeer, presenceSchema, type Presence } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 import type { A2APeerTable } from "../../agent/openclaw-a2a/peers.js";
 
@@ -10,6 +10,11 @@ import type { A2APeerTable } from "../../agent/openclaw-a2a/peers.js";
  * as `a2a:<id>` on every gateway with no manual edit. On a secure mesh the identity registry
  * (mesh-identities, written by the admin) is the list: a revoked identity is removed. On an open
  * mesh every identity seen in presence is added (and never removed: a sleeping Mac stays a peer).
+ *
+ * Also the job peers (`jobs.<queue>`, `jobs.<queue>.<cap>`, `jobs.<queue>.<all caps>`), one per
+ * queue and capability set some worker in presence serves, so the agent can send
+ * `a2a:jobs.default.gpu`. Added when a worker shows them, never removed (a removal rewrites the
+ * gateway's config, and its A2A channel forgets the tasks in flight when it reloads).
  */
 export class PeerSync {
   private timer?: NodeJS.Timeout;
@@ -41,6 +46,23 @@ export class PeerSync {
     await this.run([id]);
   }
 
+  /** The job peers the workers in presence can serve. */
+  private async jobPeers(): Promise<string[]> {
+    const out = new Set<string>();
+    for await (const k of await this.presence!.keys()) {
+      const e = await this.presence!.get(k).catch(() => null);
+      if (!e || e.operation !== "PUT") continue;
+      let p: Presence;
+      try {
+        p = presenceSchema.parse(e.json());
+      } catch {
+        continue;
+      }
+      for (const name of jobPeersOf(p)) out.add(name);
+    }
+    return [...out];
+  }
+
   private async keys(kv: KV): Promise<string[]> {
     const out: string[] = [];
     for await (const k of await kv.keys()) if (isIdentity(k)) out.push(k);
@@ -53,6 +75,8 @@ export class PeerSync {
       const ids = new Set(registered.length ? registered : [...this.o.table.ids(), ...(await this.keys(this.presence!)), ...extra]);
       if (registered.length) for (const id of extra) if (registered.includes(id)) ids.add(id);
       ids.delete(this.o.self);
+      for (const id of this.o.table.ids()) if (parseJobPeer(id)) ids.add(id);
+      for (const id of await this.jobPeers()) ids.add(id);
       const r = this.o.table.sync([...ids]);
       if (r.added.length || r.removed.length || r.wrote) {
         this.o.log.info({ added: r.added, removed: r.removed, gatewayConfig: r.wrote ? "rewritten (the gateway hot-reloads channels.a2a)" : "unchanged" }, "A2A peers in step with the mesh");
@@ -61,4 +85,21 @@ export class PeerSync {
     this.busy = next.catch(() => undefined);
     return next;
   }
+}
+
+/** A worker's job peers: per queue it serves, any worker, each capability alone, and all of them together. */
+export function jobPeersOf(p: Presence): string[] {
+  const out: string[] = [];
+  const caps = [...new Set(p.capabilities)].sort();
+  for (const queue of p.queues ?? []) {
+    try {
+      for (const needs of [[], ...caps.map((c) => [c]), ...(caps.length > 1 ? [caps] : [])]) {
+        const name = jobPeerName(queue, needs);
+        if (name) out.push(name);
+      }
+    } catch {
+      // A queue or capability that is not a valid name (another sidecar's bad presence): skip it.
+    }
+  }
+  return out;
 }

@@ -193,9 +193,13 @@ export class JobWorker {
         }),
       ]);
       if (reply.status === "cancelled") {
-        // Stop the turn where the gateway allows it, and record what really happened.
-        const stop = this.o.agent.cancel ? await this.o.agent.cancel(ticket).catch((err: Error) => ({ stopped: false, detail: err.message })) : { stopped: false, detail: "this gateway bridge cannot stop a turn; it runs to its end and its answer is dropped" };
-        await run("cancelled", { finishedAt: new Date().toISOString(), error: `cancelled while running: ${stop.detail}` });
+        // Stop the gateway's turn where the bridge can, and record what really happened.
+        const stop = this.o.agent.cancel
+          ? await this.o.agent.cancel(ticket).catch((err: Error) => ({ stopped: false, detail: `stopping the turn failed: ${err.message}` }))
+          : { stopped: false, detail: "this bridge cannot stop a running turn; it runs to its end" };
+        log.info({ id, stopped: stop.stopped, detail: stop.detail }, "job cancelled while running");
+        const error = `cancelled while running: ${stop.stopped ? "" : "the turn was not stopped: "}${stop.detail}`;
+        await run("cancelled", { finishedAt: new Date().toISOString(), error });
         await m.ackAck().catch(() => undefined);
         return;
       }

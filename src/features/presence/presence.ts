@@ -21,7 +21,7 @@ export class PresenceHeartbeat {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly info: { identity: string; version: string; capabilities: string[]; bridge?: string },
+    private readonly info: { identity: string; version: string; capabilities: string[]; bridge?: string; queues?: string[] },
     private readonly gatewayStatus: () => Presence["gateway"],
     private readonly log: Logger,
     private readonly intervalMs = HEARTBEAT_MS,
@@ -45,6 +45,7 @@ export class PresenceHeartbeat {
       lastSeen: new Date().toISOString(),
       status,
       ...(this.info.bridge ? { bridge: this.info.bridge } : {}),
+      ...(this.info.queues ? { queues: this.info.queues } : {}),
     };
   }
 

@@ -20,6 +20,10 @@ export interface ModelRequest {
   /** Every message of the request (system, user, assistant, tool), joined: what the model was shown. */
   all: string;
   stream: boolean;
+  /** The names of the tools the request offered the model (`tools[].function.name`). */
+  tools: string[];
+  /** The caller (the gateway) closed the request before the answer was sent: the run was aborted. */
+  aborted: boolean;
 }
 
 export interface ModelServer {
@@ -71,7 +75,7 @@ export async function startModelServer(): Promise<ModelServer> {
       res.writeHead(404).end();
       return;
     }
-    let body: { model?: string; stream?: boolean; messages?: Array<{ role: string; content: unknown }> } = {};
+    let body: { model?: string; stream?: boolean; messages?: Array<{ role: string; content: unknown }>; tools?: Array<{ function?: { name?: string }; name?: string }> } = {};
     try {
       body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
     } catch {
@@ -84,10 +88,14 @@ export async function startModelServer(): Promise<ModelServer> {
     let start = msgs.length;
     while (start > 0 && msgs[start - 1]!.role === "user") start--;
     const turn = msgs.slice(start).map((m) => textOf(m.content)).join("\n");
-    const rec: ModelRequest = { at: Date.now(), model: body.model ?? "", lastUser, turn, allUser: users.map((m) => textOf(m.content)).join("\n"), all: (body.messages ?? []).map((m) => `[${m.role}] ${textOf(m.content)}`).join("\n"), stream: Boolean(body.stream) };
+    const rec: ModelRequest = { at: Date.now(), model: body.model ?? "", lastUser, turn, allUser: users.map((m) => textOf(m.content)).join("\n"), all: (body.messages ?? []).map((m) => `[${m.role}] ${textOf(m.content)}`).join("\n"), stream: Boolean(body.stream), tools: (body.tools ?? []).map((t) => t.function?.name ?? t.name ?? "").filter(Boolean), aborted: false };
     ms.requests.push(rec);
+    res.on("close", () => {
+      if (!res.writableFinished) rec.aborted = true;
+    });
     const delay = ms.delayMs + ms.delayFor(rec);
     if (delay) await new Promise((r) => setTimeout(r, delay));
+    if (rec.aborted) return;
     const text = ms.reply(rec);
     const id = `chatcmpl-${ms.requests.length}`;
     const created = Math.floor(Date.now() / 1000);
