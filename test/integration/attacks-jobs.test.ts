@@ -116,7 +116,7 @@ describe("attacks on jobs, with nova's credential", () => {
     }
   });
 
-  it("roll back: nova cannot put an older signed version over lyra's final run or clawd's submission (the server refuses); lyra's own stale write is refused by the server's expected-revision check", async () => {
+  it("roll back: nova cannot put an older signed version over lyra's final run or clawd's submission (the server refuses); lyra's own credential cannot write it with its old revision (the server refuses), and put back otherwise every reader refuses it as a rollback", async () => {
     const task = "render scene D";
     const job = await submitJob(clawd, { from: "clawd", task, needs: ["gpu"] });
     const lyra = await lyraWorker();
@@ -136,10 +136,20 @@ describe("attacks on jobs, with nova's credential", () => {
     expect(await violation(nova, () => runKv.put(`run.${job.id}`, older))).toMatch(deniedPublish(`$KV.mesh-jobs-lyra.run.${job.id}`));
     const subKv = await new Kvm(nova).open("mesh-jobs-clawd", { allow_direct: true });
     expect(await violation(nova, () => subKv.put(`sub.${job.id}`, older))).toMatch(deniedPublish(`$KV.mesh-jobs-clawd.sub.${job.id}`));
-    // Even lyra's own credential cannot put the old version back over the newer one with its revision.
-    const own = await new Kvm(await m.as("lyra")).open("mesh-jobs-lyra", { allow_direct: true });
-    await expect(own.update(`run.${job.id}`, older, hist[0]!.revision)).rejects.toThrow(/wrong last sequence/);
     expect(await jobStatus(clawd, job.id)).toMatchObject({ state: "done", worker: "lyra" });
+    // Lyra's own credential cannot put the old version back with its old expected revision (the server refuses);
+    // put back without one, or over the current revision, it is refused as a rollback by every reader.
+    const asLyra = await m.as("lyra");
+    const own = await new Kvm(asLyra).open("mesh-jobs-lyra", { allow_direct: true });
+    await expect(own.update(`run.${job.id}`, older, hist[0]!.revision)).rejects.toThrow(`wrong last sequence: ${hist[1]!.revision}`);
+    await own.put(`run.${job.id}`, older);
+    const afterPut = await jobStatus(clawd, job.id);
+    expect(afterPut.refusedVersions).toEqual([expect.stringMatching(/^lyra's run\..* written without an expected revision \(put over whatever was there: a rollback or a replay of version \d+\)$/)]);
+    expect(afterPut.state).not.toBe("running");
+    const cur = await own.get(`run.${job.id}`);
+    await own.update(`run.${job.id}`, older, cur!.revision);
+    const afterUpdate = await jobStatus(clawd, job.id);
+    expect(afterUpdate.refusedVersions).toEqual([expect.stringMatching(new RegExp(`^lyra's run\\..* names revision \\d+ as the one it replaces, but was written over revision ${cur!.revision} \\(a rollback or a replay\\)$`))]);
   });
 
   it("claim without the claim: a signed 'done' run of clawd's gpu job in nova's own name is refused (nova is not granted gpu) and the job stays queued", async () => {

@@ -119,7 +119,7 @@ describe("mesh web with nova's own credential on a secure mesh", () => {
       by: "clawd",
       sig: undefined,
     });
-    await (await new Kvm(asNova).open("mesh-jobs-nova")).put(`run.${job.id}`, JSON.stringify(forged));
+    await (await new Kvm(asNova).open("mesh-jobs-nova")).create(`run.${job.id}`, JSON.stringify(forged));
     const refused = await until("the refused record", async () => (await snapshot()).activity.find((a) => a.unreadable && a.subject === `$KV.mesh-jobs-nova.run.${job.id}`));
     expect(refused.text).toBe("unreadable event (job record refused: signature does not match clawd's key (forged record?))");
     const s = await snapshot();

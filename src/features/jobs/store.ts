@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JOB_RECORD_TTL_MS } from "../../../broker/definitions.js";
 import { provisionIdentity } from "../../../broker/provision.js";
-import { jobBucketName, jobBucketOwner } from "../../../subjects/names.js";
+import { jobBucketName, jobBucketOwner, kvSubject } from "../../../subjects/names.js";
 import {
   JOB_KEY_KINDS,
   jobKey,
@@ -93,22 +93,25 @@ export class JobStore {
 
   /** One version as stored in `owner`'s bucket, with what its signature check found. */
   private async version(owner: string, kind: JobKeyKind, id: string): Promise<StoredVersion<JobVersion> | undefined> {
-    let e;
+    const bucket = jobBucketName(owner);
+    let m;
     try {
-      e = await (await this.bucket(owner)).get(jobKey(kind, id));
+      // A direct get by key (the subject names a job record key: what every identity may read).
+      m = await this.jsm.direct.getMessage(`KV_${bucket}`, { last_by_subj: kvSubject(bucket, jobKey(kind, id)) });
     } catch (err) {
       // A bucket removed since it was listed (a revoked identity) holds nothing.
       if (isNotFound(err) || isNoResponders(err)) return undefined;
       throw err;
     }
-    if (!e || e.operation !== "PUT") return undefined;
-    const parsed = jobVersionSchema.safeParse(safeJson(e.string()));
-    const base = { owner, revision: e.revision, created: e.created };
+    if (!m || (m.header?.get("KV-Operation") ?? "") !== "") return undefined;
+    const parsed = jobVersionSchema.safeParse(safeJson(m.string()));
+    const base = { owner, revision: m.seq, created: m.time };
     if (!parsed.success || parsed.data.kind !== KIND_OF_KEY[kind] || parsed.data.id !== id) {
       return undefined; // not a job record of this key: nothing to show as the job's
     }
     const value = parsed.data;
-    if (value.prev >= e.revision) return { value, ...base, refused: `names revision ${value.prev} as the one it replaces, but is itself revision ${e.revision}` };
+    const chain = chainRefusal(value.prev, m.header?.get(EXPECTED_LAST_SUBJECT_SEQ));
+    if (chain) return { value, ...base, refused: chain };
     if (!this.verifier.secure) return { value, ...base };
     const v = await this.verifier.verifyRecord(value, value.by);
     return v.ok ? { value, ...base } : { value, ...base, refused: v.reason };
@@ -213,6 +216,21 @@ export class JobStore {
     }
     throw new MeshError(`job ${id}: too many concurrent updates`);
   }
+}
+
+/** The header the server checked the version's expected revision against (it keeps it with the message). */
+const EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
+
+/**
+ * A version is a true successor of the revision it names: the server accepted it only because that
+ * revision was the key's last one when it was written (the expected-revision header it stored). A
+ * version put without one, or over another revision, is an old version put back (a rollback or a
+ * replay) and is refused by every reader.
+ */
+export function chainRefusal(prev: number, expected: string | undefined): string | undefined {
+  if (expected === undefined || expected === "") return `written without an expected revision (put over whatever was there: a rollback or a replay of version ${prev})`;
+  if (Number(expected) !== prev) return `names revision ${prev} as the one it replaces, but was written over revision ${expected} (a rollback or a replay)`;
+  return undefined;
 }
 
 function safeJson(t: string): unknown {
