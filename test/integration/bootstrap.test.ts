@@ -142,7 +142,7 @@ describe("mesh doctor", () => {
     expect(out.checks.filter((c: { status: string }) => c.status !== "ok"), r.stdout).toEqual([]);
     expect(out.checks.map((c: { name: string }) => c.name)).toEqual([
       "broker reachable", "jetstream", "provisioned", "permissions", "clock skew", "sidecar running",
-      "gateway reachable", "hooks token", "bridge", "tailscale", "sidecar service",
+      "gateway reachable", "hooks token", "bridge", "jobs", "tailscale", "sidecar service",
     ]);
     expect(out.checks.find((c: { name: string }) => c.name === "sidecar service").detail).toMatch(/^installed, verified, enabled and active: /);
     expect(r.code).toBe(0);
