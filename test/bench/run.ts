@@ -1,3 +1,4 @@
+import { measuredCommit } from "../support/commit.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -186,6 +187,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       "# Benchmarks",
       "",
       `Latest run: ${results.when} — openclaw-mesh ${VERSION}, nats-server ${results.natsServer}, Node ${results.node}, ${results.machine}.`,
+      `Code measured: commit ${measuredCommit()}.`,
       "One bench process drives everything against one local nats-server (scenario 3 starts a process per run, scenario 5 a",
       "`mesh sidecar` process per identity, scenario 6 two gateways); absolute times on a shared 2-core machine are noise,",
       "the ratios against raw nats.js measured in the same run are what to read. Reproduce: `npm run bench`",

@@ -5,6 +5,7 @@
  *
  * MESH_RELIABILITY_FILE writes the table elsewhere (e.g. a scratch path while working on one scenario).
  */
+import { measuredCommit } from "../support/commit.js";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -153,6 +154,7 @@ function render(runId: string): void {
     "",
     `Fault-injection results from one \`vitest --config vitest.faults.config.ts\` run (run started ${mine[0]?.runStartedAt ?? "?"};`,
     `rows recorded ${times[0] ?? "?"} to ${times.at(-1) ?? "?"}; node ${process.version}; broker${brokers.length === 1 ? "" : "s"} as observed: ${brokers.join("; ") || "none"}).`,
+    `Code measured: commit ${measuredCommit()}.`,
     "Every cell was observed in that run (test/README.md). The gateway is a local endpoint speaking the hooks contract,",
     "with the gateway's Idempotency-Key replay; the same paths are covered against a real OpenClaw gateway in",
     "`test/integration/sidecar-gateway.test.ts`.",
