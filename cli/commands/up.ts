@@ -45,35 +45,44 @@ export async function up(opts: UpOptions): Promise<void> {
     process.stdout.write(`broker: started ${broker.url} (embedded nats-server, state ${stateDir})\n`);
     nc = await connectMesh({ server: broker.url, name: "mesh-up", persistent: true });
   }
-  const self = selfIdentity(r);
-  const report = await provision(nc, { identities: [self] });
-  process.stdout.write(`${describeReport(report)}\n`);
+  // All or nothing: if a part fails to start, what had started is stopped and mesh up exits non-zero.
   let sidecar: Sidecar | undefined;
-  if (hasGateway(r)) {
-    const { sidecarFromConfig } = await import("../../src/sidecar/from-config.js");
-    const { createLogger } = await import("../../src/base/log.js");
-    sidecar = await sidecarFromConfig({ ...r, identity: self, server: broker?.url ?? r.server }, {}, createLogger({ name: "mesh-sidecar" }));
-    await sidecar.start();
-    process.stdout.write(`sidecar: ${self} → ${r.config.gateway?.url ?? "http://127.0.0.1:18789"}\n`);
-  } else {
-    process.stdout.write(`sidecar: not started (no gateway hooks token configured; see \`mesh init\` or README "Two Macs")\n`);
-  }
   let web: { close(): Promise<void> } | undefined;
-  if (opts.web) {
-    // The live page (mesh web) on loopback, on its own reconnecting connection as this identity.
-    const { startWebView } = await import("../../src/ops/web/mod.js");
-    const { createLogger } = await import("../../src/base/log.js");
-    const server = broker?.url ?? r.server;
-    const creds = broker ? undefined : r.creds;
-    const webNc = await connectMesh({ server, ...(creds ? { creds } : {}), name: `mesh-web-${self}`, identity: self, persistent: true });
-    try {
-      const view = await startWebView({ nc: webNc, self, port: opts.webPort, log: createLogger({ name: "mesh-web" }) });
-      process.stdout.write(`web: ${view.url}\n`);
-      web = { close: async () => (await view.close(), await webNc.drain().catch(() => undefined)) };
-    } catch (err) {
-      await webNc.close();
-      process.stdout.write(`web: not started (${(err as Error).message}); run \`mesh web --port <port>\`\n`);
+  const self = selfIdentity(r);
+  try {
+    const report = await provision(nc, { identities: [self] });
+    process.stdout.write(`${describeReport(report)}\n`);
+    if (hasGateway(r)) {
+      const { sidecarFromConfig } = await import("../../src/sidecar/from-config.js");
+      const { createLogger } = await import("../../src/base/log.js");
+      const s = await sidecarFromConfig({ ...r, identity: self, server: broker?.url ?? r.server }, {}, createLogger({ name: "mesh-sidecar" }));
+      await s.start();
+      sidecar = s;
+      process.stdout.write(`sidecar: ${self} → ${r.config.gateway?.url ?? "http://127.0.0.1:18789"}\n`);
+    } else {
+      process.stdout.write(`sidecar: not started (no gateway hooks token configured; see \`mesh init\` or README "Two Macs")\n`);
     }
+    if (opts.web) {
+      // The live page (mesh web) on loopback, on its own reconnecting connection as this identity.
+      const { startWebView } = await import("../../src/ops/web/mod.js");
+      const { createLogger } = await import("../../src/base/log.js");
+      const server = broker?.url ?? r.server;
+      const creds = broker ? undefined : r.creds;
+      const webNc = await connectMesh({ server, ...(creds ? { creds } : {}), name: `mesh-web-${self}`, identity: self, persistent: true });
+      try {
+        const view = await startWebView({ nc: webNc, self, port: opts.webPort, log: createLogger({ name: "mesh-web" }) });
+        process.stdout.write(`web: ${view.url}\n`);
+        web = { close: async () => (await view.close(), await webNc.drain().catch(() => undefined)) };
+      } catch (err) {
+        await webNc.close();
+        throw new MeshError(`the web view's port 127.0.0.1:${opts.webPort} is not available (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): pass --web-port <port>, or --no-web`, 1, { cause: err });
+      }
+    }
+  } catch (err) {
+    await sidecar?.stop("mesh up failed");
+    await nc.drain().catch(() => undefined);
+    if (broker) await broker.stop();
+    throw err;
   }
   process.stdout.write(`mesh is up as ${self}; Ctrl-C to stop\n`);
   const signal = await untilSignal();

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import type { Logger } from "../base/log.js";
+import { MeshError } from "../base/errors.js";
 import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
@@ -89,7 +90,7 @@ const PEER_ROUTE = /^\/a2a\/peers\/([^/]+)\/v1\/?$/;
  * On 127.0.0.1 only: /healthz, /metrics, and with the A2A bridge the JSON-RPC endpoint per mesh
  * identity (/a2a/peers/<id>/v1) and the Agent Card (/.well-known/agent-card.json).
  */
-export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server | undefined> {
+export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server> {
   const endpoint = a2a ? a2aEndpoint({ self: s.self, auth: { check: (peer, token) => a2a.table.checkOutbound(peer, token) }, conversations: a2a.conversations, ...(a2a.jobs ? { jobs: a2a.jobs } : {}) }) : undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
@@ -138,8 +139,9 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
       server.listen(port, "127.0.0.1", () => resolve());
     });
   } catch (err) {
-    log.warn({ port, err: (err as Error).message }, "sidecar HTTP endpoint not started (port in use?)");
-    return undefined;
+    // Never half-started: a sidecar without its port would look online while nothing reaches it.
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new MeshError(`the sidecar's HTTP port 127.0.0.1:${port} is not available (${code}): is another sidecar running on this machine? Set sidecar.httpPort in the config (0: any free port)`, 1, { cause: err });
   }
   log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, a2a ? "metrics, healthz and the A2A endpoint" : "metrics and healthz");
   return server;

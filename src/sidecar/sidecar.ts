@@ -97,7 +97,21 @@ export class Sidecar {
     return this.gatewayState;
   }
 
+  /**
+   * Starts every part, or none: if any part fails, what had started is stopped (its presence entry
+   * deleted, so it never looks online) and the error is thrown for the caller to exit non-zero.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message }, "sidecar failed to start; stopping what had started");
+      await this.stop("start failed").catch((e: Error) => this.o.log.warn({ err: e.message }, "stop after a failed start"));
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     const { log } = this.o;
     if (this.o.nc) this.nc = this.o.nc;
     else {
@@ -190,7 +204,6 @@ export class Sidecar {
       if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.o.agent, log });
       this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
       if (a2a) {
-        if (!this.http) throw new Error("the A2A bridge needs the sidecar's loopback HTTP port (sidecar.httpPort)");
         a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;
         // Before the first delivery: the gateway must know every peer (and reloads when it learns one).
         await a2a.sync.start(this.nc);

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,4 +55,30 @@ describe("mesh up (embedded broker)", () => {
     expect(await isListening("127.0.0.1", port)).toBe(false);
     expect(await isListening("127.0.0.1", webPort)).toBe(false);
   });
+
+  it("no half-start: with the web port taken, mesh up exits 1 with one line naming the port, and stops the broker it had started", async () => {
+    const port = await freePort();
+    const webPort = await freePort();
+    const blocker = createServer(() => undefined);
+    await new Promise<void>((r) => blocker.listen(webPort, "127.0.0.1", () => r()));
+    const home = mkdtempSync(join(tmpdir(), "mesh-up-"));
+    const env = { ...process.env, MESH_HOME: home, MESH_SERVER: `nats://127.0.0.1:${port}`, MESH_IDENTITY: "clawd", MESH_LOG_LEVEL: "warn" };
+    const child = spawn(process.execPath, [MESH_BIN, "up", "--web-port", String(webPort)], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    try {
+      const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+      expect(out).toMatch(new RegExp(`broker: started nats://127\\.0\\.0\\.1:${port}`));
+      expect(code).toBe(1);
+      expect(err).toBe(`mesh: the web view's port 127.0.0.1:${webPort} is not available (EADDRINUSE): pass --web-port <port>, or --no-web\n`);
+      expect(out).not.toMatch(/mesh is up/);
+      expect(await isListening("127.0.0.1", port)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      blocker.close();
+    }
+  });
 });
+

@@ -59,13 +59,13 @@ function wrap(child: ChildProcess, cleanup: () => void): Proc {
 }
 
 /** One `mesh sidecar` process for `identity`, delivering to the hooks stand-in. */
-export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint; capabilities?: string[]; jobs?: false }): Proc & { kill(): Promise<void> } {
+export function spawnSidecarProcess(o: { identity: string; server: string; creds?: string; hooks: HooksEndpoint; capabilities?: string[]; jobs?: false; httpPort?: number }): Proc & { kill(): Promise<void>; exitCode(): Promise<number | null> } {
   const dir = mkdtempSync(join(tmpdir(), `mesh-bench-proc-${o.identity}-`));
   const config = {
     identity: o.identity,
     ...(o.capabilities ? { capabilities: o.capabilities } : {}),
     gateway: { url: o.hooks.url, hooksToken: o.hooks.token, bridge: "hooks" },
-    sidecar: { stateDir: join(dir, "state"), httpPort: 0, ...(o.jobs === false ? { jobs: false } : {}) },
+    sidecar: { stateDir: join(dir, "state"), httpPort: o.httpPort ?? 0, ...(o.jobs === false ? { jobs: false } : {}) },
   };
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
@@ -86,6 +86,11 @@ export function spawnSidecarProcess(o: { identity: string; server: string; creds
   const exited = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", () => r())));
   return {
     ...proc,
+    /** Resolves with the exit code when the process ends by itself. */
+    exitCode: async () => {
+      await exited;
+      return child.exitCode;
+    },
     /** SIGKILL: no graceful stop (no presence delete, no sidecar.stopped event). */
     kill: async () => {
       child.kill("SIGKILL");
