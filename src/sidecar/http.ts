@@ -141,7 +141,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
   } catch (err) {
     // Never half-started: a sidecar without its port would look online while nothing reaches it.
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new MeshError(`the sidecar's HTTP port 127.0.0.1:${port} is not available (${code}): is another sidecar running on this machine? Set sidecar.httpPort in the config (0: any free port)`, 1, { cause: err });
+    throw new MeshError(`the sidecar's HTTP port 127.0.0.1:${port} is not available (${code}): is another sidecar running on this machine? Set sidecar.httpPort in the config to a free port`, 1, { cause: err });
   }
   log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, a2a ? "metrics, healthz and the A2A endpoint" : "metrics and healthz");
   return server;

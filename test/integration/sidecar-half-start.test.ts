@@ -42,7 +42,7 @@ describe("no half-start", () => {
       const code = await Promise.race([second.exitCode(), new Promise<string>((r) => setTimeout(() => r("still running after 30 s"), 30_000))]);
       expect(code).toBe(1);
       expect(second.stderr()).toContain(
-        `mesh: the sidecar's HTTP port 127.0.0.1:${port} is not available (EADDRINUSE): is another sidecar running on this machine? Set sidecar.httpPort in the config (0: any free port)`,
+        `mesh: the sidecar's HTTP port 127.0.0.1:${port} is not available (EADDRINUSE): is another sidecar running on this machine? Set sidecar.httpPort in the config to a free port`,
       );
       // It had come online before the port failed: its entry was written, then deleted (a delete marker, not absent).
       const entry = await (await new Kvm(nc).open("mesh-presence")).get("half-b");
