@@ -4,6 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import type { Logger } from "../base/log.js";
 import { MeshError } from "../base/errors.js";
+import { loopbackHostAllowed } from "../base/loopback-host.js";
 import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
@@ -93,6 +94,11 @@ const PEER_ROUTE = /^\/a2a\/peers\/([^/]+)\/v1\/?$/;
 export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server> {
   const endpoint = a2a ? a2aEndpoint({ self: s.self, auth: { check: (peer, token) => a2a.table.checkOutbound(peer, token) }, conversations: a2a.conversations, ...(a2a.jobs ? { jobs: a2a.jobs } : {}) }) : undefined;
   const server = createServer((req, res) => {
+    // Loopback only, so the Host must name loopback and this port (a rebound attacker.example is refused).
+    if (!loopbackHostAllowed(req.headers.host, (server.address() as AddressInfo).port)) {
+      res.writeHead(421, { "content-type": "text/plain" }).end("wrong Host header: this sidecar answers only http://127.0.0.1:<port>/\n");
+      return;
+    }
     const path = (req.url ?? "").split("?")[0] ?? "";
     const route = PEER_ROUTE.exec(path);
     if (endpoint && route && req.method === "POST") {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AddressInfo } from "node:net";
+import { request } from "node:http";
 import { connectMesh } from "../../src/bus/connection.js";
 import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -46,6 +47,26 @@ describe("operations", () => {
     expect(text).toContain('mesh_gateway_up{identity="nova"} 1');
     expect(text).toMatch(/# TYPE mesh_jobs_started_total counter/);
     expect((sidecar.http!.address() as AddressInfo).address).toBe("127.0.0.1");
+  });
+
+  it("the sidecar's HTTP port refuses a foreign Host header (DNS rebinding): /healthz, /metrics and the agent card answer 421 to Host attacker.example, /healthz answers 200 to Host 127.0.0.1:<port>", async () => {
+    const port = (sidecar.http!.address() as AddressInfo).port;
+    const get = (path: string, host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    for (const path of ["/healthz", "/metrics", "/.well-known/agent-card.json"]) {
+      expect(await get(path, "attacker.example")).toEqual({ status: 421, body: "wrong Host header: this sidecar answers only http://127.0.0.1:<port>/\n" });
+      expect((await get(path, `attacker.example:${port}`)).status).toBe(421);
+    }
+    expect((await get("/healthz", `127.0.0.1:${port}`)).status).toBe(200);
+    expect((await get("/healthz", `localhost:${port}`)).status).toBe(200);
   });
 
   it("mesh top --once shows peers, inbox depths, jobs and recent events", async () => {

@@ -1,3 +1,4 @@
+import { loopbackHostAllowed } from "../../base/loopback-host.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -103,8 +104,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
 
   const hostAllowed = (req: IncomingMessage): boolean => {
     if (!loopback) return true;
-    const h = (req.headers.host ?? "").toLowerCase();
-    return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(h);
+    return loopbackHostAllowed(req.headers.host, port);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
