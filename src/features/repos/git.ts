@@ -38,7 +38,8 @@ export function git(args: string[], o: { timeoutMs?: number; input?: string } = 
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
         const timedOut = e.killed === true;
         const first = (stderr || e.message).split("\n").map((l) => l.trim()).filter(Boolean).pop() ?? "failed";
-        const what = `git ${args.filter((a) => a !== "-C").slice(1, 3).join(" ")}`;
+        // "git fetch origin <sha>": the command and its operands, without the clone's path and options.
+        const what = `git ${(args[0] === "-C" ? args.slice(2) : args).filter((a) => !a.startsWith("-")).slice(0, 3).join(" ")}`;
         if (e.code === "ENOENT") return reject(new GitError("git is not installed (or not on PATH)", false));
         reject(new GitError(timedOut ? `${what} timed out after ${Math.round((o.timeoutMs ?? 30_000) / 1000)}s` : `${what}: ${first}`, timedOut));
       },
