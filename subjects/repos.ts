@@ -6,7 +6,6 @@
 
 /** A full object name (SHA-1, or SHA-256 repositories). */
 export const SHA_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-export const ZERO_SHA_RE = /^0+$/;
 
 export function isSha(s: string): boolean {
   return SHA_RE.test(s);
