@@ -179,6 +179,8 @@ job
   .option("--timeout <duration>", "how long the run (and --wait) may take", "30m")
   .option("--attempts <n>", "runs before the job is dead-lettered", (v) => parseCount(v), 3)
   .option("--json", "print the job record as JSON")
+  .option("--repo <name>", "a shared repo of the config (repos): the worker checks out --at in a worktree first")
+  .option("--at <sha|branch>", "the commit of --repo (a branch is read as the remote's); the job carries its full SHA")
   .addHelpText(
     "after",
     `
@@ -186,7 +188,8 @@ Prints the job id (or, with --wait, the result). Exit 3: not finished in time; 4
 
 Examples:
   $ mesh job submit "summarize today's build logs" --wait
-  $ mesh job submit --needs gpu "render the charts" --timeout 2h`,
+  $ mesh job submit --needs gpu "render the charts" --timeout 2h
+  $ mesh job submit --repo cackles --at main "run the test suite" --wait`,
   )
   .action(run(async () => (await import("./commands/job.js")).submit));
 
@@ -209,6 +212,37 @@ job
   .description("cancel a queued job, or ask the worker of a running one to stop")
   .argument("<id>", "job id")
   .action(run(async () => (await import("./commands/job.js")).cancel));
+
+const gitCmd = program.command("git").description("shared repos: pushes become mesh events, clones follow");
+const gitHook = gitCmd.command("hook").description("the git hooks that announce this clone's pushes");
+
+gitHook
+  .command("install")
+  .description("install the push hooks in a clone (pre-push + reference-transaction); a hook of yours is chained")
+  .argument("[path]", "the clone (default: the current directory)")
+  .addHelpText(
+    "after",
+    `
+A push that succeeded publishes events.<identity>.git.pushed {remote, refs}; a push is never
+blocked or failed by the mesh (a down broker is one line on stderr).
+
+Example:
+  $ mesh git hook install ~/code/cackles`,
+  )
+  .action(run(async () => (await import("./commands/git.js")).hookInstall));
+
+gitHook
+  .command("uninstall")
+  .description("remove the push hooks and put back the hooks they chained")
+  .argument("[path]", "the clone (default: the current directory)")
+  .action(run(async () => (await import("./commands/git.js")).hookUninstall));
+
+gitHook
+  .command("run", { hidden: true })
+  .description("run by the installed hooks")
+  .argument("<hook>", "pre-push or reference-transaction")
+  .argument("[args...]", "the hook's arguments")
+  .action(run(async () => (await import("./commands/git.js")).hookRun));
 
 const hooks = program.command("hooks").description("fan-out rules: react to events anywhere on the mesh");
 

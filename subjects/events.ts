@@ -26,6 +26,14 @@ import { isIdentity } from "./identity.js";
  *   gateway.run.failed     { runId, sessionKey?, agentId?, error? } (phase error)
  *   gateway.health         { ok, … as the gateway reports }         (health event)
  *   gateway.shutdown       { reason?, restartExpectedMs? }          (shutdown event)
+ *
+ * Shared repos (src/features/repos/):
+ *   git.pushed             { remote, repo?, refs: [{ ref, old, new }] }  (`mesh git hook`: a push that succeeded)
+ *   git.fetched            { eventId, repo, remote, refs: [{ ref, sha }], latencyMs } (a git-fetch action fetched it)
+ *   git.fetch-failed       { eventId, repo?, remote, reason }            (a git-fetch action refused or failed, and why)
+ *
+ * git.pushed is checked for shape only (bounded strings): whether its values may reach git is the
+ * git-fetch action's decision, which refuses with a reason and says so in git.fetch-failed.
  */
 export const sidecarEventKinds = [
   "sidecar.started",
@@ -49,6 +57,9 @@ export const sidecarEventKinds = [
   "job.failed",
   "peer.down",
   "peer.up",
+  "git.pushed",
+  "git.fetched",
+  "git.fetch-failed",
 ] as const;
 
 export type EventKind = (typeof sidecarEventKinds)[number];
@@ -82,6 +93,25 @@ export const eventBodies = {
   "job.failed": z.object({ jobId: z.string(), queue: z.string(), reason: z.string(), final: z.boolean() }),
   "peer.down": z.object({ peer: z.string(), lastSeen: z.string() }),
   "peer.up": z.object({ peer: z.string(), lastSeen: z.string() }),
+  "git.pushed": z
+    .object({
+      /** The remote the push went to, credentials stripped. */
+      remote: z.string().min(1).max(2048),
+      /** The pusher's short name for the repo (informational: a receiver matches on `remote`). */
+      repo: z.string().max(200).optional(),
+      refs: z.array(z.object({ ref: z.string().min(1).max(512), old: z.string().max(64), new: z.string().max(64) }).strict()).min(1).max(100),
+    })
+    .strict(),
+  "git.fetched": z
+    .object({
+      eventId: z.string(),
+      repo: z.string(),
+      remote: z.string(),
+      refs: z.array(z.object({ ref: z.string(), sha: z.string() }).strict()),
+      latencyMs: z.number(),
+    })
+    .strict(),
+  "git.fetch-failed": z.object({ eventId: z.string(), repo: z.string().optional(), remote: z.string(), reason: z.string() }).strict(),
 } satisfies Record<EventKind, z.ZodType>;
 
 export type EventBody<K extends EventKind> = z.infer<(typeof eventBodies)[K]>;

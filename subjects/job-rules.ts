@@ -157,6 +157,8 @@ export function jobOutcome({ subs, cancels, runs }: JobVersions, ctx: RuleContex
     submittedBy: job.submittedBy,
     submittedAt: job.submittedAt,
     attempts: 0,
+    ...(job.repo ? { repo: job.repo } : {}),
+    ...(job.sha ? { sha: job.sha } : {}),
   };
   if (!current) {
     if (cancelledAt) Object.assign(record, { state: "cancelled", finishedAt: cancelledAt, error: "cancelled before it ran" });

@@ -1,5 +1,17 @@
 import { z } from "zod";
 import { isIdentity } from "./identity.js";
+import { SHA_RE } from "./repos.js";
+
+/** The repo a job is pinned to: the submitter's name for it and its remote (credentials stripped); never a path. */
+export const pinnedRepoSchema = z
+  .object({
+    name: z.string().refine(isIdentity, { message: "must be a repo name" }),
+    remote: z.string().min(1).max(2048),
+  })
+  .strict();
+/** A full commit SHA (the submitter resolved `--at <sha|branch>` in its clone). */
+export const commitShaSchema = z.string().regex(SHA_RE, { message: "must be a full commit SHA" });
+const pin = { repo: pinnedRepoSchema.optional(), sha: commitShaSchema.optional() };
 
 /** A worker serves the jobs needing any subset of its capabilities (2^n consumers), so n is capped. */
 export const MAX_CAPABILITIES = 6;
@@ -14,8 +26,12 @@ export const jobBodySchema = z
     timeoutMs: z.number().int().positive().max(24 * 3600_000),
     /** Runs before the job is dead-lettered. */
     maxAttempts: z.number().int().min(1).max(20),
+    /** The repo the job is about; the worker checks out `at` in a worktree of its clone before the turn. */
+    repo: pinnedRepoSchema.optional(),
+    at: commitShaSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.repo === undefined) === (b.at === undefined), { message: "repo and at go together" });
 export type JobBody = z.infer<typeof jobBodySchema>;
 
 export const jobStates = ["queued", "running", "done", "failed", "cancelled"] as const;
@@ -43,6 +59,8 @@ export const jobRecordSchema = z
     result: z.string().optional(),
     error: z.string().optional(),
     cancelRequested: z.boolean().optional(),
+    /** The commit the job ran at (a pinned job: `mesh job submit --repo --at`). */
+    ...pin,
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;
@@ -73,6 +91,7 @@ export const jobSubmissionSchema = z
     needs: z.array(z.string()),
     submittedBy: z.string(),
     submittedAt: z.string(),
+    ...pin,
     ...versioned,
   })
   .strict();

@@ -35,7 +35,7 @@ export {
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
 export { sidecarEventKinds, eventBodies, checkEvent, deadLetterBody, presenceSchema } from "./events.js";
 export type { EventKind, EventBody, EventCheck, DeadLetterBody, Presence } from "./events.js";
-export { jobBodySchema, jobRecordSchema, jobStates, jobSubmissionSchema, jobCancelSchema, jobRunSchema, jobVersionSchema, runStates, MAX_CAPABILITIES } from "./jobs.js";
+export { pinnedRepoSchema, commitShaSchema, jobBodySchema, jobRecordSchema, jobStates, jobSubmissionSchema, jobCancelSchema, jobRunSchema, jobVersionSchema, runStates, MAX_CAPABILITIES } from "./jobs.js";
 export type { JobBody, JobRecord, JobState, JobSubmission, JobCancel, JobRun, JobVersion, RunState } from "./jobs.js";
 export { jobOutcome, jobKey, grantRefusal, JOB_KEY_KINDS } from "./job-rules.js";
 export type { StoredVersion, Refusal, JobGrants, RuleContext, JobOutcome, JobKeyKind, JobVersions } from "./job-rules.js";
@@ -61,3 +61,4 @@ export {
 } from "./session-keys.js";
 export { ID_RE, CONTEXT_RE, MAX_HOPS } from "./envelope-core.js";
 export type { MeshSession } from "./session-keys.js";
+export { SHA_RE, isSha, stripCredentials, normalizeRemote, optionLike, refNameRefusal, repoNameFrom, branchOf, shortSha } from "./repos.js";

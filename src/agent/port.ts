@@ -25,6 +25,13 @@ export interface JobTurn {
   queue: string;
   task: string;
   attempt: number;
+  /** A pinned job: the commit checked out for it, in a worktree of its own (the agent works there). */
+  checkout?: { repo: string; sha: string; dir: string };
+}
+
+/** The line a job's text carries when it is pinned to a commit (both adapters put it there). */
+export function checkoutLine(c: NonNullable<JobTurn["checkout"]>): string {
+  return `[checked out ${c.repo} at ${c.sha} in ${c.dir}]`;
 }
 
 /**

@@ -5,6 +5,7 @@ import { zodLine } from "../../subjects/envelope.js";
 import { MAX_CAPABILITIES } from "../../subjects/jobs.js";
 import { ConfigError } from "../base/errors.js";
 import { ruleSchema } from "../features/hooks/rules.js";
+import { reposSchema } from "../features/repos/config.js";
 
 const identityString = z.string().refine(isIdentity, {
   message: "must be lowercase letters, digits and dashes (at most 32)",
@@ -70,6 +71,8 @@ export const configSchema = z
           seen.add(r.name);
         });
       }),
+    /** Shared repos: local clones and the remote each follows (README "Shared repos"). */
+    repos: reposSchema.optional(),
     /** Peer-down alerts, sent once for the whole mesh by whichever sidecar holds the alerter lease. */
     alerts: z
       .object({

@@ -9,7 +9,8 @@ import { checkService } from "./service.js";
 import { assertPrivateFile, type Resolved } from "../config/config.js";
 import { connectMesh, parseServers } from "../bus/connection.js";
 import { postAgentHook } from "../agent/openclaw-hooks/hooks-client.js";
-import { chooseBridge, gatewayEndpoint } from "../sidecar/from-config.js";
+import { chooseBridge, gatewayEndpoint, sidecarStateDir } from "../sidecar/from-config.js";
+import { repoHealth, reposStatePath } from "../features/repos/mod.js";
 import { STALE_AFTER_MS } from "../features/presence/presence.js";
 import { BrokerUnreachableError, CredentialsRefusedError } from "../base/errors.js";
 import { permissionDenied } from "../base/nats-errors.js";
@@ -166,6 +167,13 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
               fix: "mesh init --configure-gateway enables the gateway's A2A channel",
             },
     );
+  }
+
+  // Shared repos: one line each (the clone and its remote, the push hooks, the last fetch).
+  const stateFile = reposStatePath(sidecarStateDir(r, self));
+  for (const repo of r.config.repos ?? []) {
+    const h = await repoHealth(repo, stateFile);
+    add({ name: `repo ${repo.name}`, status: h.ok ? "ok" : "fail", detail: h.detail, ...(h.fix ? { fix: h.fix } : {}) });
   }
 
   // Tailscale, when used.

@@ -182,6 +182,7 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     ...(a2a ? { a2a } : {}),
     ...(sc?.maxHops !== undefined ? { maxHops: sc.maxHops } : {}),
     ...(r.config.alerts ? { alerts: r.config.alerts } : {}),
+    ...(r.config.repos?.length ? { repos: r.config.repos } : {}),
     jobs:
       sc?.jobs === false
         ? false

@@ -17,6 +17,9 @@ import { JobWorker } from "../features/jobs/worker.js";
 import { NativeJobs } from "../features/jobs/native.js";
 import { HookRunner } from "../features/hooks/runner.js";
 import type { HookRule } from "../features/hooks/rules.js";
+import { GitFetcher } from "../features/repos/fetch.js";
+import type { RepoConfig } from "../features/repos/config.js";
+import { reposStatePath } from "../features/repos/state.js";
 import { HOOK_STATS_FILE } from "../features/hooks/stats-file.js";
 import { PeerAlerter, type PeerAlertConfig } from "../features/alerts/peer-alerts.js";
 import type { AgentPort } from "../agent/port.js";
@@ -55,6 +58,8 @@ export interface SidecarOptions {
   a2a?: { table: A2APeerTable; sync: PeerSync };
   /** Hop limit of automatic answers between agents (default 1). */
   maxHops?: number;
+  /** Shared repos (config `repos`): where git-fetch actions fetch and pinned jobs check out. */
+  repos?: RepoConfig[];
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -219,6 +224,9 @@ export class Sidecar {
         log,
         verifier,
         statsFile: join(this.o.stateDir, HOOK_STATS_FILE),
+        ...(this.o.repos?.length
+          ? { git: new GitFetcher({ repos: this.o.repos, events: this.events, log, stateFile: reposStatePath(this.o.stateDir) }) }
+          : {}),
       });
       await this.hooks.start();
     }
@@ -247,6 +255,8 @@ export class Sidecar {
         ...(this.o.jobs?.concurrency ? { concurrency: this.o.jobs.concurrency } : {}),
         ...(this.o.jobs?.ackWaitMs ? { ackWaitMs: this.o.jobs.ackWaitMs } : {}),
         verifier,
+        repos: this.o.repos ?? [],
+        worktreeRoot: join(this.o.stateDir, "worktrees"),
       });
       try {
         await this.jobs.start();

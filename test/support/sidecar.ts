@@ -40,6 +40,8 @@ export interface TestSidecarOptions {
   httpPort?: number;
   inboxAckWaitMs?: number;
   logFile?: string;
+  /** config `repos`: shared repos (clones and the remote each follows). */
+  repos?: Array<{ path: string; remote: string; name?: string }>;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
       ...(o.gatewayConfigFile ? { configFile: o.gatewayConfigFile } : {}),
     },
     hooks: o.hooks ?? [],
+    ...(o.repos ? { repos: o.repos } : {}),
     ...(o.alerts ? { alerts: { channel: o.alerts.channel, to: o.alerts.to, downAfterMs: o.alerts.downAfterMs } } : {}),
     sidecar: {
       stateDir,

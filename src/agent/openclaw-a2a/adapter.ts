@@ -1,4 +1,4 @@
-import type { AgentPort, CallOptions, DeliveryResult, JobTurn, PeerMessage, ReplyTicket, RunReply } from "../port.js";
+import { checkoutLine, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
 import { sleep } from "../../base/backoff.js";
 import type { RpcAnswer } from "../openclaw-rpc.js";
@@ -44,7 +44,7 @@ const RUN_FAILED = [/^⚠️ OpenClaw couldn't produce or deliver a reply/];
 
 /** The text a job's turn starts with: who sent it, where from, which attempt; then the task as written. */
 export function jobText(j: JobTurn): string {
-  return `[mesh job ${j.id} from ${j.from}, queue ${j.queue}, attempt ${j.attempt}; your final reply is the job's result]\n\n${j.task}`;
+  return `[mesh job ${j.id} from ${j.from}, queue ${j.queue}, attempt ${j.attempt}; your final reply is the job's result]${j.checkout ? `\n${checkoutLine(j.checkout)}` : ""}\n\n${j.task}`;
 }
 
 /**

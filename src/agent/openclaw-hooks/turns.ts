@@ -1,5 +1,5 @@
 import { jobSessionKey, peerSessionKey } from "../../../subjects/mod.js";
-import type { AutomationTurn, JobTurn, PeerMessage, ReplyTicket } from "../port.js";
+import { checkoutLine, type AutomationTurn, type JobTurn, type PeerMessage, type ReplyTicket } from "../port.js";
 import type { AgentHookRequest } from "./hooks-client.js";
 
 /**
@@ -48,7 +48,7 @@ export function jobTurn(j: JobTurn, agentId?: string): { req: AgentHookRequest; 
   const marker = replyMarker("job", j.id);
   return {
     req: {
-      message: `[mesh] job ${marker} from ${j.from} (queue ${j.queue}). Do the task; your final reply is the job's result.\n\n${j.task}`,
+      message: `[mesh] job ${marker} from ${j.from} (queue ${j.queue}). Do the task; your final reply is the job's result.${j.checkout ? `\n${checkoutLine(j.checkout)}` : ""}\n\n${j.task}`,
       name: "mesh:job",
       sessionKey,
       sessionMode: "persistent",

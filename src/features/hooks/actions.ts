@@ -2,12 +2,15 @@ import { createHmac } from "node:crypto";
 import { alertSessionKey, hookSessionKey, type Envelope } from "../../../subjects/mod.js";
 import { postJson, type PostError } from "../../base/http-post.js";
 import { retryableStatus, type AgentPort, type DeliveryResult } from "../../agent/port.js";
+import type { GitFetcher } from "../repos/fetch.js";
 import type { HookAction } from "./rules.js";
 import { framing, quotesPeerText, render } from "./template.js";
 
 export interface ActionContext {
   agent: AgentPort;
   ruleName: string;
+  /** The git-fetch action's fetcher (config `repos`); absent when none are configured. */
+  git?: GitFetcher;
 }
 
 /** The object templates see: the envelope plus the subject it came on. */
@@ -53,6 +56,9 @@ export async function runAction(action: HookAction, env: Envelope, subject: stri
     }
     case "wake":
       return c.agent.wake(agentText(action.text, ctx, env, c.ruleName, "json"));
+    case "git-fetch":
+      if (!c.git) return { ok: false, status: 0, retryable: false, reason: "this machine has no repos in its config to fetch into" };
+      return c.git.fetchFor(env, action.timeoutMs);
     case "agent":
     case "alert":
       return c.agent.automation({

@@ -58,7 +58,15 @@ const alert = z
   .object({ type: z.literal("alert"), message: template, channel: z.string().min(1), to: z.string().min(1) })
   .strict();
 
-export const actionSchema = z.discriminatedUnion("type", [webhook, wake, agent, alert]);
+/**
+ * `git fetch` in this machine's clones of the pushed repo (config `repos`), for `git.pushed` events:
+ * no shell, a fixed argv, paths only from the config (README "Shared repos").
+ */
+const gitFetch = z
+  .object({ type: z.literal("git-fetch"), timeoutMs: z.number().int().min(1000).max(3_600_000).default(120_000) })
+  .strict();
+
+export const actionSchema = z.discriminatedUnion("type", [webhook, wake, agent, alert, gitFetch]);
 export type HookAction = z.infer<typeof actionSchema>;
 
 export const ruleSchema = z

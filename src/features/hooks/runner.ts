@@ -13,6 +13,7 @@ import { MeshVerifier } from "../../bus/verify.js";
 import { writeHookStats, type RuleStats } from "./stats-file.js";
 import type { AgentPort } from "../../agent/port.js";
 import { runAction, templateContext } from "./actions.js";
+import type { GitFetcher } from "../repos/fetch.js";
 import { matches, senderRefused, takesUnknownKinds, type HookRule } from "./rules.js";
 
 /** What the runner needs of the verifier (src/bus/verify.ts). */
@@ -50,6 +51,8 @@ export class HookRunner {
       verifier?: EventVerifier;
       /** Where the counts and the last refusal are kept for `mesh hooks list` (the sidecar's state dir). */
       statsFile?: string;
+      /** The git-fetch action's fetcher (config `repos`). */
+      git?: GitFetcher;
     },
   ) {}
 
@@ -147,7 +150,7 @@ export class HookRunner {
       return;
     }
     for (let attempt = 1; ; attempt++) {
-      const res = await runAction(rule.action, env, m.subject, { agent: this.o.agent, ruleName: rule.name });
+      const res = await runAction(rule.action, env, m.subject, { agent: this.o.agent, ruleName: rule.name, ...(this.o.git ? { git: this.o.git } : {}) });
       if (res.ok) {
         stats.fired++;
         this.statsChanged();

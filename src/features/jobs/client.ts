@@ -12,6 +12,8 @@ export interface SubmitOptions {
   needs?: string[];
   timeoutMs?: number;
   maxAttempts?: number;
+  /** Pins the job to a commit of a shared repo (resolved by `resolvePin` from `--repo/--at`). */
+  pin?: { repo: { name: string; remote: string }; sha: string };
 }
 
 /**
@@ -27,15 +29,17 @@ export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<J
     needs,
     timeoutMs: o.timeoutMs ?? 30 * 60_000,
     maxAttempts: o.maxAttempts ?? 3,
+    ...(o.pin ? { repo: o.pin.repo, at: o.pin.sha } : {}),
   });
   if (!body.success) throw new MeshError(`invalid job: ${zodLine(body.error)}`);
   const id = newId();
   const store = await JobStore.open(nc, o.from);
-  const submission: SubmissionDraft = { kind: "submission", id, task: o.task, queue, needs, submittedBy: o.from, submittedAt: new Date().toISOString() };
+  const pin = o.pin ? { repo: o.pin.repo, sha: o.pin.sha } : {};
+  const submission: SubmissionDraft = { kind: "submission", id, task: o.task, queue, needs, submittedBy: o.from, submittedAt: new Date().toISOString(), ...pin };
   await store.submit(submission);
   const env = newEnvelope({ id, from: o.from, to: "*", kind: "job", type: queue, body: body.data });
   const pub = await publishEnvelope(nc, jobSubject(queue, needs), env);
-  return { id, task: o.task, queue, needs, state: "queued", submittedBy: o.from, submittedAt: submission.submittedAt, ...(pub.seq !== undefined ? { seq: pub.seq } : {}), attempts: 0 };
+  return { id, task: o.task, queue, needs, state: "queued", submittedBy: o.from, submittedAt: submission.submittedAt, ...pin, ...(pub.seq !== undefined ? { seq: pub.seq } : {}), attempts: 0 };
 }
 
 export interface JobView extends JobRecord {

@@ -16,6 +16,8 @@ import { deadLetter } from "../../bus/dead-letter.js";
 import type { EventPublisher } from "../../bus/events.js";
 import type { AgentPort, DeliveryResult, JobTurn, ReplyTicket } from "../../agent/port.js";
 import { JobStore, type RunDraft } from "./store.js";
+import { CheckoutError, checkoutForJob, type Checkout } from "../repos/checkout.js";
+import type { RepoConfig } from "../repos/config.js";
 
 /** Every subset (the empty one too) of the capabilities: the needs a worker can serve. */
 export function eligibleNeeds(capabilities: string[]): string[][] {
@@ -41,6 +43,10 @@ export interface JobWorkerOptions {
   ackWaitMs?: number;
   /** Checks the submitter's signature on every job (secure mesh); an unsigned or forged job is dead-lettered. */
   verifier?: MeshVerifier;
+  /** Shared repos (config `repos`): a pinned job is checked out from these clones. */
+  repos?: RepoConfig[];
+  /** Where pinned jobs' worktrees go (the sidecar's state dir/worktrees); removed after each turn. */
+  worktreeRoot?: string;
 }
 
 export interface JobStats {
@@ -180,8 +186,27 @@ export class JobWorker {
         .catch(() => undefined);
     }, 1000);
     let ticket: ReplyTicket | undefined;
+    let checkout: Checkout | undefined;
     try {
-      const posted = await this.startUntilAccepted(m, { id, from: env.from, queue: body.queue, task: body.task, attempt });
+      if (body.repo && body.at) {
+        try {
+          checkout = await checkoutForJob({ repos: this.o.repos ?? [], root: this.o.worktreeRoot ?? "worktrees", jobId: id, pin: body.repo, sha: body.at });
+        } catch (err) {
+          if (!(err instanceof CheckoutError)) throw err;
+          // A commit the remote does not have will not appear on a retry: the job fails now, with the reason.
+          await this.fail(m, env, body, err.message, err.final || attempt >= body.maxAttempts, run);
+          return;
+        }
+        log.info({ id, repo: checkout.repo, sha: checkout.sha, dir: checkout.dir }, "job checked out");
+      }
+      const posted = await this.startUntilAccepted(m, {
+        id,
+        from: env.from,
+        queue: body.queue,
+        task: body.task,
+        attempt,
+        ...(checkout ? { checkout: { repo: checkout.repo, sha: checkout.sha, dir: checkout.dir } } : {}),
+      });
       if (!posted.ok) throw new Error(posted.reason);
       if (!this.o.agent.awaitReply || !posted.ticket) throw new Error("this worker cannot read replies (no gateway token configured)");
       ticket = posted.ticket;
@@ -218,6 +243,7 @@ export class JobWorker {
     } finally {
       clearInterval(keepAlive);
       clearInterval(watchCancel);
+      await checkout?.remove().catch((err: Error) => log.warn({ id, err: err.message }, "job worktree not removed"));
     }
   }
 
@@ -264,6 +290,9 @@ export function offerRefusal(rec: JobRecord | undefined, env: Envelope, body: Jo
   if (rec.submittedBy !== env.from) return `job ${env.id} was submitted by ${rec.submittedBy}, not ${env.from}`;
   if (rec.task !== body.task || rec.queue !== body.queue || rec.needs.join("+") !== body.needs.join("+")) {
     return `job ${env.id} differs from its submission (task, queue or needs)`;
+  }
+  if (rec.sha !== body.at || rec.repo?.name !== body.repo?.name || rec.repo?.remote !== body.repo?.remote) {
+    return `job ${env.id} differs from its submission (repo or commit)`;
   }
   // rec.seq: the message its current run claimed (none before a worker took it).
   const sameMessage = rec.seq === undefined || rec.seq === seq;
