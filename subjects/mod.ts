@@ -61,4 +61,4 @@ export {
 } from "./session-keys.js";
 export { ID_RE, CONTEXT_RE, MAX_HOPS } from "./envelope-core.js";
 export type { MeshSession } from "./session-keys.js";
-export { SHA_RE, isSha, stripCredentials, normalizeRemote, optionLike, refNameRefusal, repoNameFrom, branchOf, shortSha } from "./repos.js";
+export { SHA_RE, isSha, stripCredentials, normalizeRemote, optionLike, refNameRefusal, repoNameFrom, branchOf, shortSha, parsePinLine } from "./repos.js";

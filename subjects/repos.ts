@@ -76,3 +76,13 @@ export function branchOf(ref: string): string | undefined {
 export function shortSha(sha: string): string {
   return sha.slice(0, 12);
 }
+
+/**
+ * The native form of a pinned job (an agent's message to a job peer): a first line
+ * `[repo <name> at <sha|branch>]`, then the task. Returns the pin and the task without that line.
+ */
+export function parsePinLine(text: string): { pin?: { repo: string; at: string }; task: string } {
+  const m = /^\[repo ([A-Za-z0-9._-]{1,100}) at ([^\s\]]{1,255})\][ \t]*(?:\r?\n|$)/.exec(text);
+  if (!m) return { task: text };
+  return { pin: { repo: m[1]!, at: m[2]! }, task: text.slice(m[0].length) };
+}

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { shortSha } from "../../subjects/mod.js";
-import { announcePush, installHooks, prePush, pushesConfirmed, uninstallHooks, type HookName, HOOKS } from "../../src/features/repos/mod.js";
+import { addRepoToConfig, announcePush, cloneRemote, installHooks, prePush, pushesConfirmed, uninstallHooks, type HookName, HOOKS } from "../../src/features/repos/mod.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { oneLine } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
@@ -16,6 +16,10 @@ export async function hookInstall(path: string | undefined, opts: GlobalOptions)
   const r = await installHooks(repo, meshCommand(opts));
   const chained = r.chained.length ? `; your own ${r.chained.join(", ")} kept and run first (${r.chained.map((h) => `${h}.mesh-chained`).join(", ")})` : "";
   process.stdout.write(`installed ${r.installed.join(" + ")} in ${r.hooksDir}${chained}\n`);
+  // The clone follows pushes and takes pinned jobs only once it is in the config's repos.
+  const cfg = await resolved(opts);
+  const entry = addRepoToConfig(cfg.configPath, { path: repo, remote: await cloneRemote(repo) });
+  process.stdout.write(entry.added ? `added ${repo} to repos in ${cfg.configPath} as ${entry.name}\n` : `${repo} is already in repos (${entry.name})\n`);
 }
 
 export async function hookUninstall(path: string | undefined, _opts: GlobalOptions): Promise<void> {

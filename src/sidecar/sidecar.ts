@@ -206,7 +206,7 @@ export class Sidecar {
     if (this.o.httpPort !== undefined || this.o.a2a) {
       const { startHttp } = await import("./http.js");
       const a2a = this.o.a2a;
-      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.o.agent, log });
+      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.o.agent, log, ...(this.o.repos ? { repos: this.o.repos } : {}) });
       this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
       if (a2a) {
         a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeRemote, optionLike, refNameRefusal, stripCredentials } from "../../subjects/mod.js";
+import { normalizeRemote, optionLike, parsePinLine, refNameRefusal, stripCredentials } from "../../subjects/mod.js";
 
 describe("shared repos: remote URLs and git arguments", () => {
   it("stripCredentials removes an http user and token, keeps an ssh login name but never its password", () => {
@@ -26,5 +26,12 @@ describe("shared repos: remote URLs and git arguments", () => {
     expect(refNameRefusal("-c")).toBe('ref "-c" starts with "-" (it would be read as a git option)');
     expect(refNameRefusal("main")).toBe('ref "main" is not under refs/');
     expect(refNameRefusal("refs/heads/../x")).toBe('ref "refs/heads/../x" is not a valid ref name');
+  });
+
+  it("parsePinLine reads a leading '[repo <name> at <ref>]' line (the native form of --repo/--at) and leaves any other text alone", () => {
+    expect(parsePinLine("[repo cackles at main]\nrun the tests")).toEqual({ pin: { repo: "cackles", at: "main" }, task: "run the tests" });
+    expect(parsePinLine("[repo cackles at 0123456789abcdef0123456789abcdef01234567]")).toEqual({ pin: { repo: "cackles", at: "0123456789abcdef0123456789abcdef01234567" }, task: "" });
+    expect(parsePinLine("run the tests [repo cackles at main]")).toEqual({ task: "run the tests [repo cackles at main]" });
+    expect(parsePinLine("[repo cackles at main] and more")).toEqual({ task: "[repo cackles at main] and more" });
   });
 });

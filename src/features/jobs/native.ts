@@ -1,9 +1,11 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { parseJobPeer, type JobRecord } from "../../../subjects/mod.js";
+import { parseJobPeer, parsePinLine, type JobRecord } from "../../../subjects/mod.js";
 import { backoffDelay, sleep, within } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import type { AgentPort } from "../../agent/port.js";
 import { submitJob, waitForJob } from "./client.js";
+import { resolvePin } from "../repos/checkout.js";
+import type { RepoConfig } from "../repos/config.js";
 
 /**
  * Jobs an agent submits from its own gateway, without `mesh`: it sends `a2a:jobs.<queue>[.<caps>]`
@@ -18,6 +20,8 @@ export interface NativeJobsOptions {
   self: string;
   agent: AgentPort;
   log: Logger;
+  /** This Mac's clones (config `repos`): a pinned job names one of them. */
+  repos?: RepoConfig[];
   /** How long a job is waited for before the conversation hears "not finished yet" (default 2 h). */
   waitMs?: number;
 }
@@ -47,7 +51,10 @@ export class NativeJobs {
   async submit(peer: string, text: string, context: string): Promise<{ id: string; context: string }> {
     const spec = parseJobPeer(peer);
     if (!spec) throw new Error(`${peer} is not a job peer (jobs.<queue> or jobs.<queue>.<capability>[_<capability>…])`);
-    const job = await submitJob(this.o.nc, { from: this.o.self, task: text, queue: spec.queue, needs: spec.needs });
+    // A first line `[repo cackles at main]` pins the job to that commit, as `mesh job submit --repo --at` does.
+    const { pin, task } = parsePinLine(text);
+    const pinned = pin ? await resolvePin(this.o.repos ?? [], pin.repo, pin.at) : undefined;
+    const job = await submitJob(this.o.nc, { from: this.o.self, task, queue: spec.queue, needs: spec.needs, ...(pinned ? { pin: pinned } : {}) });
     this.stats.submitted++;
     this.o.log.info({ id: job.id, peer, queue: spec.queue, needs: spec.needs }, "job submitted by the agent (a2a)");
     this.tracked.set(job.id, { peer, context });

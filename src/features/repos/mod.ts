@@ -4,6 +4,7 @@ export { GitFetcher, pushRefusal, DEFAULT_FETCH_TIMEOUT_MS } from "./fetch.js";
 export { checkoutForJob, resolvePin, cloneFor, CheckoutError } from "./checkout.js";
 export { installHooks, uninstallHooks, installedHooks, prePush, pushesConfirmed, hookScript, HOOKS, MARKER } from "./hook.js";
 export { announcePush } from "./announce.js";
+export { addRepoToConfig, cloneRemote } from "./config-entry.js";
 export { repoHealth } from "./health.js";
 export { REPOS_STATE_FILE, reposStatePath, readRepoStates, recordRepoState } from "./state.js";
 export { git, GitError } from "./git.js";
