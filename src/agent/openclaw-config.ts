@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { copySecretFile, tightenSecretFile, writeSecretFile } from "../base/files.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -57,7 +58,7 @@ export function newToken(): string {
  * Turns on the gateway's hooks for the mesh: enabled, a token (kept if one exists), mesh sessions
  * allowed. Writes a backup first (openclaw.json.mesh-backup). Returns what changed.
  */
-export function enableHooks(facts: GatewayFacts, dryRun: boolean): { changed: boolean; token: string; backup?: string } {
+export function enableHooks(facts: GatewayFacts, dryRun: boolean): { changed: boolean; token: string; backup?: string; widerBefore?: string } {
   if (!facts.parsed) throw new Error(`${facts.path} is not plain JSON; run: openclaw config set hooks.enabled true (and hooks.token, hooks.allowRequestSessionKey, hooks.allowedSessionKeyPrefixes)`);
   const cfg = structuredClone(facts.parsed) as Record<string, unknown> & { hooks?: Record<string, unknown> };
   const hooks = { ...(cfg.hooks ?? {}) } as Record<string, unknown>;
@@ -75,9 +76,10 @@ export function enableHooks(facts: GatewayFacts, dryRun: boolean): { changed: bo
   const changed = JSON.stringify(next) !== JSON.stringify(hooks);
   if (changed && !dryRun) {
     const backup = `${facts.path}.mesh-backup`;
-    copyFileSync(facts.path, backup);
-    writeFileSync(facts.path, `${JSON.stringify({ ...cfg, hooks: next }, null, 2)}\n`, { mode: 0o600 });
-    return { changed, token, backup };
+    // It holds the hooks token: the file and its backup are 0600.
+    copySecretFile(facts.path, backup);
+    const w = writeSecretFile(facts.path, `${JSON.stringify({ ...cfg, hooks: next }, null, 2)}\n`);
+    return { changed, token, backup, ...w };
   }
   return { changed, token };
 }
@@ -89,7 +91,7 @@ export function enableHooks(facts: GatewayFacts, dryRun: boolean): { changed: bo
  * own sidecar (one token per mesh identity, loopback), and a backlog after an outage should not
  * wait a minute per 30 messages. Writes a backup first. OpenClaw hot-reloads channels.a2a.
  */
-export function enableA2A(facts: GatewayFacts, dryRun: boolean): { changed: boolean; backup?: string } {
+export function enableA2A(facts: GatewayFacts, dryRun: boolean): { changed: boolean; backup?: string; widerBefore?: string } {
   if (!facts.parsed) throw new Error(`${facts.path} is not plain JSON; run: openclaw config set channels.a2a.enabled true`);
   const cfg = structuredClone(facts.parsed) as Record<string, unknown> & { channels?: Record<string, unknown> };
   const channels = { ...(cfg.channels ?? {}) } as Record<string, unknown>;
@@ -98,10 +100,11 @@ export function enableA2A(facts: GatewayFacts, dryRun: boolean): { changed: bool
   const changed = JSON.stringify(next) !== JSON.stringify(channels.a2a);
   if (changed && !dryRun) {
     const backup = `${facts.path}.mesh-backup`;
-    if (!existsSync(backup)) copyFileSync(facts.path, backup);
+    if (!existsSync(backup)) copySecretFile(facts.path, backup);
+    else tightenSecretFile(backup);
     const current = JSON.parse(readFileSync(facts.path, "utf8")) as Record<string, unknown>;
-    writeFileSync(facts.path, `${JSON.stringify({ ...current, channels: { ...((current.channels as object) ?? {}), a2a: next } }, null, 2)}\n`, { mode: 0o600 });
-    return { changed, backup };
+    const w = writeSecretFile(facts.path, `${JSON.stringify({ ...current, channels: { ...((current.channels as object) ?? {}), a2a: next } }, null, 2)}\n`);
+    return { changed, backup, ...w };
   }
   return { changed };
 }

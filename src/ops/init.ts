@@ -79,7 +79,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
           step: "gateway hooks",
           status: r.changed ? (dry ? "would" : "updated") : "unchanged",
           detail: r.changed
-            ? `${dry ? "would enable" : "enabled"} hooks with mesh sessions in ${facts.path}${r.backup ? ` (backup ${r.backup}); restart the gateway: openclaw gateway restart` : ""}`
+            ? `${dry ? "would enable" : "enabled"} hooks with mesh sessions in ${facts.path}${r.backup ? ` (backup ${r.backup}); restart the gateway: openclaw gateway restart` : ""}${r.widerBefore ? `; it was readable by other local users (mode ${r.widerBefore}) and holds tokens: now 0600` : ""}`
             : `hooks already enabled for the mesh in ${facts.path}`,
         });
       } catch (err) {

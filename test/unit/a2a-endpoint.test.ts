@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -40,6 +40,24 @@ describe("A2A peer table and endpoint", () => {
     peers = JSON.parse(readFileSync(configFile, "utf8")).channels.a2a.peers;
     expect(Object.keys(peers).sort()).toEqual(["hermes", "nova"]);
     expect(peers.hermes.token).toBe("by-hand-token-0123456789");
+  });
+
+  it("the gateway config and its backup hold the peers' tokens: a 0644 openclaw.json (and a 0644 backup left by an earlier version) are made 0600 by the sync (also when it has nothing to write), and the result names what was tightened", () => {
+    const { configFile, table } = setup();
+    chmodSync(configFile, 0o644);
+    const first = table.sync(["nova"]);
+    expect(first.tightened).toEqual([`${configFile} (was 644)`]);
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    expect(statSync(`${configFile}.mesh-backup`).mode & 0o777).toBe(0o600);
+    chmodSync(`${configFile}.mesh-backup`, 0o644);
+    chmodSync(configFile, 0o640);
+    expect(table.sync(["nova", "clawd"]).tightened).toEqual([`${configFile}.mesh-backup (was 644)`, `${configFile} (was 640)`]);
+    expect([statSync(configFile).mode & 0o777, statSync(`${configFile}.mesh-backup`).mode & 0o777]).toEqual([0o600, 0o600]);
+    expect(table.sync(["nova", "clawd"])).toMatchObject({ wrote: false, tightened: [] });
+    // Widened again with no peer change: the next sync (every few seconds) still tightens it.
+    chmodSync(configFile, 0o644);
+    expect(table.sync(["nova", "clawd"])).toMatchObject({ wrote: false, tightened: [`${configFile} (was 644)`] });
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
   });
 
   it("SendMessage is taken with the gateway's outbound token or a configured client's token, refused (401) with any other", async () => {

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, copyFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copySecretFile, tightenSecretFile, writeSecretFile } from "../../base/files.js";
 import { dirname, join } from "node:path";
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
@@ -23,6 +24,8 @@ export interface PeerSyncResult {
   removed: string[];
   /** True when the gateway's config file was rewritten (it then hot-reloads its A2A channel). */
   wrote: boolean;
+  /** Files holding the tokens that were readable by other local users and are now 0600 ("<path> (was 644)"). */
+  tightened: string[];
 }
 
 function sameToken(want: string, presented: string): boolean {
@@ -34,6 +37,11 @@ function sameToken(want: string, presented: string): boolean {
 export class A2APeerTable {
   private store: Store;
   private readonly storePath: string;
+  private tightened: string[] = [];
+
+  private widened(path: string, r: { widerBefore?: string }): void {
+    if (r.widerBefore) this.tightened.push(`${path} (was ${r.widerBefore})`);
+  }
 
   constructor(
     stateDir: string,
@@ -80,8 +88,11 @@ export class A2APeerTable {
     for (const id of added) this.store.peers[id] = { inbound: newToken(), outbound: newToken() };
     for (const id of removed) delete this.store.peers[id];
     if (added.length || removed.length) this.save();
+    this.tightened = [];
     const wrote = this.writeGatewayConfig();
-    return { added, removed, wrote };
+    // Whether or not it wrote: a file holding the tokens never stays readable by other local users.
+    if (!wrote) for (const f of [this.gatewayConfigPath, `${this.gatewayConfigPath}.mesh-backup`]) this.widened(f, tightenSecretFile(f));
+    return { added, removed, wrote, tightened: this.tightened };
   }
 
   private save(): void {
@@ -110,9 +121,11 @@ export class A2APeerTable {
     const nextA2a = { ...a2a, enabled: true, peers: next };
     if (JSON.stringify(nextA2a) === JSON.stringify(channels.a2a)) return false;
     const backup = `${path}.mesh-backup`;
-    if (!existsSync(backup)) copyFileSync(path, backup);
+    // The tokens make the file a secret: it and its backup are 0600 (tightened, with a warning, if wider).
+    if (!existsSync(backup)) copySecretFile(path, backup);
+    else this.widened(backup, tightenSecretFile(backup));
     // In place (same inode), so the gateway's file watcher sees the change and hot-reloads.
-    writeFileSync(path, `${JSON.stringify({ ...cfg, channels: { ...channels, a2a: nextA2a } }, null, 2)}\n`, { mode: 0o600 });
+    this.widened(path, writeSecretFile(path, `${JSON.stringify({ ...cfg, channels: { ...channels, a2a: nextA2a } }, null, 2)}\n`));
     return true;
   }
 }

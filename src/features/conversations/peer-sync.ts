@@ -78,6 +78,9 @@ export class PeerSync {
       for (const id of this.o.table.ids()) if (parseJobPeer(id)) ids.add(id);
       for (const id of await this.jobPeers()) ids.add(id);
       const r = this.o.table.sync([...ids]);
+      if (r.tightened.length) {
+        this.o.log.warn({ files: r.tightened }, "the gateway config holds the A2A peers' tokens but was readable by other local users: made it 0600");
+      }
       if (r.added.length || r.removed.length || r.wrote) {
         this.o.log.info({ added: r.added, removed: r.removed, gatewayConfig: r.wrote ? "rewritten (the gateway hot-reloads channels.a2a)" : "unchanged" }, "A2A peers in step with the mesh");
       }
