@@ -81,7 +81,7 @@ describe("faults: delivery", () => {
     expect(inOrder(keysSeen(hooks))).toBe(true);
   });
 
-  it("2. sidecar killed with SIGKILL mid-delivery and restarted: nothing lost, repeated POSTs start no second turn, per-sender order kept", async () => {
+  it("2. sidecar killed with SIGKILL mid-delivery and restarted: nothing lost, no message starts a second turn (any repeated POST carries its first POST's Idempotency-Key, which the gateway replays), per-sender order kept", async () => {
     const broker = await startBroker();
     cleanup.push(() => broker.stop());
     const nc = await connectMesh({ server: broker.url, persistent: true });
@@ -217,7 +217,8 @@ describe("faults: delivery", () => {
       notes: `gateway answered each POST after ${Math.min(...answerMs)}–${Math.max(...answerMs)} ms; consumer ack wait ${ackWaitMs} ms (consumer info); broker redeliveries ${ci.num_redelivered} (in-progress acks keep the claim)`,
     });
     expect(ackWaitMs).toBe(2000);
-    // The stand-in's 5 s delay, as measured (a timer may fire a millisecond or so early).
+    // The stand-in's 5 s delay, as measured for each of the 4 answered POSTs (a timer may fire a millisecond early).
+    expect(answerMs).toHaveLength(4);
     expect(Math.min(...answerMs)).toBeGreaterThanOrEqual(4900);
     expect(hooks.posts).toBe(4);
     expect(ci.num_redelivered).toBe(0);
