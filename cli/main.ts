@@ -40,6 +40,7 @@ program
   .addOption(new Option("--creds <file>", "NATS credentials file of this identity").env("MESH_CREDS"))
   .addOption(new Option("-c, --config <file>", "config file (default ~/.config/openclaw-mesh/config.json)").env("MESH_CONFIG"))
   .addOption(new Option("-i, --identity <name>", "this machine's identity").env("MESH_IDENTITY"))
+  .addOption(new Option("--context <name>", "a natscli context (~/.config/nats/context/<name>.json): its url, creds, nkey, user/password, token, TLS files").env("MESH_CONTEXT"))
   .configureOutput({
     // Commander's own errors (unknown option, bad argument) as one line, like ours.
     outputError: (str, write) => write(`mesh: ${str.replace(/^error: /, "").trim()} (see --help)\n`),
@@ -268,6 +269,7 @@ program
   .option("--tailscale-key <key>", "run `tailscale up --authkey … --hostname openclaw-<identity>` first")
   .option("--gateway <url>", "the local OpenClaw gateway", "http://127.0.0.1:18789")
   .option("--configure-gateway", "enable the gateway's hooks and A2A channel for the mesh (backup of openclaw.json first)")
+  .option("--nats-context <name>", "also write a natscli context with this broker and credential (nats --context <name>)")
   .option("--no-start", "install the service file but do not start it")
   .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
   .option("--dry-run", "print every step without doing it")

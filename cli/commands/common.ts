@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { identity, identityFromHostname } from "../../subjects/identity.js";
-import { resolveConfig, type GlobalOptions, type Resolved } from "../../src/config/config.js";
+import { connectionOf, resolveConfig, type GlobalOptions, type Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { MeshError } from "../../src/base/errors.js";
 
@@ -15,7 +15,7 @@ export function selfIdentity(r: Resolved, override?: string): string {
 }
 
 export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-cli", identity: selfIdentity(r) });
+  const nc = await connectMesh({ ...connectionOf(r), name: "mesh-cli", identity: selfIdentity(r) });
   try {
     return await fn(nc);
   } finally {

@@ -3,7 +3,7 @@ import { shortSha } from "../../subjects/mod.js";
 import { addRepoToConfig, announcePush, cloneRemote, installHooks, prePush, pushesConfirmed, uninstallHooks, type HookName, HOOKS } from "../../src/features/repos/mod.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { oneLine } from "../../src/base/errors.js";
-import type { GlobalOptions } from "../../src/config/config.js";
+import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
 import { resolved, selfIdentity } from "./common.js";
 
 /** The command the hooks run: this node and this mesh, with the config named at install (if one was). */
@@ -57,7 +57,7 @@ export async function hookRun(hook: string, args: string[], opts: GlobalOptions)
     if (pushes.length === 0) return 0;
     const r = await resolved(opts);
     const self = selfIdentity(r);
-    const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-git-hook", identity: self, timeoutMs: 2000 });
+    const nc = await connectMesh({ ...connectionOf(r), name: "mesh-git-hook", identity: self, timeoutMs: 2000 });
     try {
       for (const body of pushes) {
         const p = await announcePush(nc, self, body);

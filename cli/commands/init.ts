@@ -11,6 +11,7 @@ interface InitOpts extends GlobalOptions {
   tailscaleKey?: string;
   gateway: string;
   configureGateway?: boolean;
+  natsContext?: string;
   dryRun?: boolean;
   start: boolean;
   platform?: string;
@@ -56,6 +57,7 @@ export async function initCmd(opts: InitOpts): Promise<number> {
     ...(opts.tailscaleKey ? { tailscaleKey: opts.tailscaleKey } : {}),
     gateway: opts.gateway,
     configureGateway: Boolean(opts.configureGateway),
+    ...(opts.natsContext ? { natsContext: opts.natsContext } : {}),
     dryRun: Boolean(opts.dryRun),
     meshHome: meshHome(),
     configPath: opts.config ?? r.configPath,

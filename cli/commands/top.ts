@@ -1,11 +1,11 @@
-import type { GlobalOptions } from "../../src/config/config.js";
+import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
 import { topFrame } from "../../src/ops/top.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { resolved } from "./common.js";
 
 export async function top(opts: GlobalOptions & { once?: boolean; interval: string }): Promise<void> {
   const r = await resolved(opts);
-  const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-top", persistent: !opts.once });
+  const nc = await connectMesh({ ...connectionOf(r), name: "mesh-top", persistent: !opts.once });
   try {
     if (opts.once) {
       process.stdout.write(`${await topFrame(nc, { width: process.stdout.columns ?? 120, ...(r.identity ? { self: r.identity } : {}) })}\n`);

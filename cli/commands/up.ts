@@ -1,5 +1,5 @@
 import { provision, startLocalBroker, type LocalBroker } from "../../broker/mod.js";
-import type { GlobalOptions } from "../../src/config/config.js";
+import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
 import { connectMesh, parseServers } from "../../src/bus/connection.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -26,7 +26,7 @@ export async function up(opts: UpOptions): Promise<void> {
   let broker: LocalBroker | undefined;
   let nc: NatsConnection;
   try {
-    nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: "mesh-up", timeoutMs: 1500 });
+    nc = await connectMesh({ ...connectionOf(r), name: "mesh-up", timeoutMs: 1500 });
     process.stdout.write(`broker: using ${r.server} (nats-server ${nc.info?.version ?? "?"})\n`);
   } catch (err) {
     if ((err as Error).name !== "BrokerUnreachableError") throw err;

@@ -1,4 +1,4 @@
-import type { GlobalOptions } from "../../src/config/config.js";
+import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
 import { createLogger } from "../../src/base/log.js";
 import { parseDuration } from "../../src/base/duration.js";
 import { connectMesh } from "../../src/bus/connection.js";
@@ -20,7 +20,7 @@ export async function web(opts: WebOptions): Promise<void> {
   const r = await resolved(opts);
   const self = selfIdentity(r);
   const log = createLogger({ name: "mesh-web" });
-  const nc = await connectMesh({ server: r.server, ...(r.creds ? { creds: r.creds } : {}), name: `mesh-web-${self}`, identity: self, persistent: true });
+  const nc = await connectMesh({ ...connectionOf(r), name: `mesh-web-${self}`, identity: self, persistent: true });
   if (!isLoopback(opts.host)) {
     process.stderr.write(
       `mesh web: WARNING: listening on ${opts.host}, not loopback: anyone who can reach it and has the token sees what ${self} sees on the mesh (plain HTTP: keep it on the tailnet)\n`,

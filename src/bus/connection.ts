@@ -17,6 +17,17 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** This identity: with per-identity credentials, replies come on its own _INBOX_<id> prefix. */
   identity?: string;
+  /** What a natscli context adds (an nkey seed file, user/password, token, TLS files, inbox prefix). */
+  auth?: ConnectAuth;
+}
+
+export interface ConnectAuth {
+  nkeyFile?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  tls?: { certFile?: string; keyFile?: string; caFile?: string; handshakeFirst?: boolean };
+  inboxPrefix?: string;
 }
 
 /** The signer of a connection made with an nkey seed: envelopes published on it are signed. */
@@ -89,7 +100,31 @@ export async function connectMesh(o: ConnectOptions): Promise<NatsConnection> {
       if (o.identity) opts.inboxPrefix = clientInboxPrefix(o.identity);
     }
   }
-  if (process.env.MESH_TLS_CA) opts.tls = { caFile: process.env.MESH_TLS_CA };
+  const a = o.auth;
+  if (a?.user !== undefined) {
+    opts.user = a.user;
+    opts.pass = a.pass ?? "";
+  }
+  if (a?.token !== undefined) opts.token = a.token;
+  if (a?.nkeyFile && !o.creds) {
+    // A seed file (natscli `nkey`): authenticate with it; a mesh identity's seed also signs.
+    assertPrivateFile(a.nkeyFile);
+    let text: string;
+    try {
+      text = readFileSync(a.nkeyFile, "utf8");
+    } catch {
+      throw new MeshError(`cannot read nkey file ${a.nkeyFile}`);
+    }
+    const cred = parseCredential(text);
+    if (!cred) throw new MeshError(`${a.nkeyFile} holds no nkey seed`);
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(cred.seed));
+    signer = signerFromSeed(cred.seed);
+    const id = cred.identity ?? o.identity;
+    if (id) opts.inboxPrefix = clientInboxPrefix(id);
+  }
+  if (a?.inboxPrefix !== undefined && opts.inboxPrefix === undefined) opts.inboxPrefix = a.inboxPrefix;
+  if (a?.tls) opts.tls = { ...a.tls };
+  if (process.env.MESH_TLS_CA) opts.tls = { ...(opts.tls ?? {}), caFile: process.env.MESH_TLS_CA };
   if (o.persistent) {
     opts.maxReconnectAttempts = -1;
     opts.reconnectTimeWait = 500;

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { expandHome, meshHome } from "../base/files.js";
 import type { MeshConfig } from "./config-file.js";
+import { loadNatsContext, selectedContextName, type ContextAuth } from "./nats-context.js";
 
 export type { MeshConfig } from "./config-file.js";
 export { assertPrivateFile, expandHome, meshHome } from "../base/files.js";
@@ -22,6 +23,8 @@ export interface GlobalOptions {
   creds?: string;
   config?: string;
   identity?: string;
+  /** A natscli context by name (`--context`, MESH_CONTEXT). */
+  context?: string;
 }
 
 export interface Resolved {
@@ -30,9 +33,14 @@ export interface Resolved {
   server: string;
   creds?: string;
   identity?: string;
+  /** The natscli context in effect, if one is: its name and what it adds to the connection. */
+  context?: { name: string; auth: ContextAuth };
 }
 
-/** flags > MESH_* environment > config file > defaults. */
+/**
+ * flags > MESH_* environment > the natscli context named by --context / MESH_CONTEXT > config file >
+ * the natscli context selected in context.txt (only when nothing else names a server) > defaults.
+ */
 export async function resolveConfig(flags: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<Resolved> {
   const explicit = flags.config ?? env.MESH_CONFIG;
   const configPath = resolve(explicit ?? defaultConfigPath(env));
@@ -44,14 +52,25 @@ export async function resolveConfig(flags: GlobalOptions, env: NodeJS.ProcessEnv
     config = { capabilities: [], hooks: [] };
   }
   const identity = flags.identity ?? env.MESH_IDENTITY ?? config.identity;
-  const rawCreds = flags.creds ?? env.MESH_CREDS ?? config.creds;
+  const named = flags.context ?? env.MESH_CONTEXT;
+  const serverGiven = flags.server ?? env.MESH_SERVER ?? config.server;
+  const selected = named === undefined && serverGiven === undefined ? selectedContextName(env) : undefined;
+  const ctx = named !== undefined ? loadNatsContext(named, env) : selected !== undefined ? loadNatsContext(selected, env) : undefined;
+  const explicitCtx = named !== undefined ? ctx : undefined;
+  const rawCreds = flags.creds ?? env.MESH_CREDS ?? explicitCtx?.creds ?? config.creds ?? ctx?.creds;
   const creds = rawCreds !== undefined ? expandHome(rawCreds) : undefined;
   return {
     config,
     configPath,
-    server: flags.server ?? env.MESH_SERVER ?? config.server ?? DEFAULT_SERVER,
+    server: flags.server ?? env.MESH_SERVER ?? explicitCtx?.url ?? config.server ?? ctx?.url ?? DEFAULT_SERVER,
     ...(creds !== undefined ? { creds } : {}),
     ...(identity !== undefined ? { identity } : {}),
+    ...(ctx ? { context: { name: ctx.name, auth: ctx.auth } } : {}),
   };
 }
 
+
+/** What a connection of this resolved configuration needs: the server, the credentials, a context's extras. */
+export function connectionOf(r: Resolved): { server: string; creds?: string; auth?: ContextAuth } {
+  return { server: r.server, ...(r.creds ? { creds: r.creds } : {}), ...(r.context ? { auth: r.context.auth } : {}) };
+}

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { natsConfigDir, writeNatsContext } from "../config/nats-context.js";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +28,8 @@ export interface InitOptions {
   platform?: NodeJS.Platform;
   /** Write the service file but do not load/start it. */
   noStart?: boolean;
+  /** Also write a natscli context of this name (url + creds), so `nats` and `mesh` share one. */
+  natsContext?: string;
   workspace?: string;
 }
 
@@ -133,6 +136,15 @@ export async function init(o: InitOptions): Promise<Step[]> {
   configSchema.parse(config);
   const st = writeIfChanged(o.configPath, `${JSON.stringify(config, null, 2)}\n`, 0o600, dry);
   steps.push({ step: "mesh config", status: st, detail: `${o.configPath} (0600)` });
+  if (o.natsContext) {
+    const env = { ...process.env, ...(o.home ? { HOME: o.home } : {}) };
+    const file = join(natsConfigDir(env), "context", `${o.natsContext}.json`);
+    if (dry) steps.push({ step: "nats context", status: "would", detail: `write ${file} (url ${o.server}${o.creds ? `, creds ${o.creds}` : ""})` });
+    else {
+      writeNatsContext(o.natsContext, { url: o.server, ...(o.creds ? { creds: o.creds } : {}), description: `openclaw-mesh identity ${id}` }, env);
+      steps.push({ step: "nats context", status: "done", detail: `${file} (0600): \`nats --context ${o.natsContext} …\` and \`mesh --context ${o.natsContext} …\` reach the same broker` });
+    }
+  }
 
   // 3. Reachability.
   if (dry) steps.push({ step: "broker", status: "would", detail: `check ${o.server}` });

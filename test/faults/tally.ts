@@ -8,6 +8,7 @@
 import { measuredCommit } from "../support/commit.js";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { onTestFinished } from "vitest";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { isMainThread } from "node:worker_threads";
@@ -54,6 +55,8 @@ interface Stored {
   runStartedAt: string;
   recordedAt: string;
   row: ({ type: "messages" } & Tally) | ({ type: "property" } & PropertyTally);
+  /** The scenario's own assertions, once its test finished: a row is shown with them, never before. */
+  result?: "pass" | "fail";
 }
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -129,7 +132,13 @@ function store(row: Stored["row"]): void {
   const run = currentRun();
   mkdirSync(dir, { recursive: true });
   const s: Stored = { run: run.id, runStartedAt: run.startedAt, recordedAt: new Date().toISOString(), row };
-  writeFileSync(join(dir, `${slug(row.scenario)}.json`), JSON.stringify(s));
+  const file = join(dir, `${slug(row.scenario)}.json`);
+  writeFileSync(file, JSON.stringify(s));
+  // The row is recorded before the scenario's assertions run; its result is filled in after they did.
+  onTestFinished(({ task }) => {
+    writeFileSync(file, JSON.stringify({ ...s, result: task.result?.state === "pass" ? "pass" : "fail" }));
+    render(run.id);
+  });
   render(run.id);
 }
 
@@ -155,29 +164,35 @@ function render(runId: string): void {
     `Fault-injection results from one \`vitest --config vitest.faults.config.ts\` run (run started ${mine[0]?.runStartedAt ?? "?"};`,
     `rows recorded ${times[0] ?? "?"} to ${times.at(-1) ?? "?"}; node ${process.version}; broker${brokers.length === 1 ? "" : "s"} as observed: ${brokers.join("; ") || "none"}).`,
     `Code measured: commit ${measuredCommit()}.`,
-    "Every cell was observed in that run (test/README.md). The gateway is a local endpoint speaking the hooks contract,",
-    "with the gateway's Idempotency-Key replay; the same paths are covered against a real OpenClaw gateway in",
-    "`test/integration/sidecar-gateway.test.ts`.",
+    "Every cell was observed in that run (test/README.md); *result* is the scenario's own assertions, written after they",
+    "ran (a row of a scenario still running reads \"running\"). The gateway here is a local endpoint speaking the hooks",
+    "contract, with the gateway's Idempotency-Key replay. Against a real OpenClaw gateway only these paths are covered",
+    "(by `npm test`, not by this table): a stopped gateway whose waiting messages are each delivered once, in order, when",
+    "it starts again (hooks bridge: `test/integration/sidecar-gateway.test.ts`; A2A bridge: `a2a-bridge.test.ts`), and",
+    "a wrong hooks token dead-lettered with the reason. Broker restart, SIGKILL, the slow gateway, bad input and the",
+    "cluster rows have no real-gateway counterpart.",
     "",
     "*POSTs*: requests the gateway received for the stream's messages, replays included; *turns*: agent turns it started",
     "(a replayed POST starts none); *dup*: arrivals of a message that had already arrived that way; *read back*: messages",
     "read through the durable consumer (no gateway in that scenario); *lost*: acknowledged messages never seen; –: no",
     "such observer in that scenario.",
     "",
-    "| scenario | broker | sent | acknowledged | POSTs | dup POSTs | turns | dup turns | read back | dup reads | lost | notes |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ...messages.map(
-      (r) =>
-        `| ${r.scenario} | ${r.broker} | ${r.sent} | ${r.acknowledged} | ${cell(r.posts)} | ${dup(r.posts)} | ${cell(r.turns)} | ${dup(r.turns)} | ${cell(r.reads)} | ${dup(r.reads)} | ${r.lost} | ${r.notes} |`,
+    "| scenario | result | broker | sent | acknowledged | POSTs | dup POSTs | turns | dup turns | read back | dup reads | lost | notes |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...mine.flatMap((st) => (st.row.type === "messages" ? [{ r: st.row, result: st.result }] : [])).map(
+      ({ r, result }) =>
+        `| ${r.scenario} | ${result ?? "running"} | ${r.broker} | ${r.sent} | ${r.acknowledged} | ${cell(r.posts)} | ${dup(r.posts)} | ${cell(r.turns)} | ${dup(r.turns)} | ${cell(r.reads)} | ${dup(r.reads)} | ${r.lost} | ${r.notes} |`,
     ),
     "",
     ...(properties.length > 0
       ? [
           "Property checks (plain functions, no broker: nothing is sent or acknowledged):",
           "",
-          "| check | generated inputs checked | property held | notes |",
-          "|---|---|---|---|",
-          ...properties.map((p) => `| ${p.scenario} | ${p.inputs} | ${p.held ? "yes" : "NO"} | ${p.notes} |`),
+          "| check | result | generated inputs checked | property held | notes |",
+          "|---|---|---|---|---|",
+          ...mine.flatMap((st) => (st.row.type === "property" ? [{ p: st.row, result: st.result }] : [])).map(
+            ({ p, result }) => `| ${p.scenario} | ${result ?? "running"} | ${p.inputs} | ${p.held ? "yes" : "NO"} | ${p.notes} |`,
+          ),
           "",
         ]
       : []),

@@ -1,3 +1,4 @@
+import { createUser } from "@nats-io/nkeys";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +55,22 @@ describe("mesh init", () => {
     expect(existsSync(m.meshHome)).toBe(false);
     expect(m.tailscaleArgs().filter((a) => a.startsWith("up"))).toEqual([]);
     expect(JSON.parse(readFileSync(join(m.home, ".openclaw", "openclaw.json"), "utf8")).hooks.enabled).toBe(false);
+  });
+
+  it("--nats-context writes a natscli context (0600) with the broker and the credential, which mesh --context then reads", async () => {
+    const m = machine();
+    const creds = join(m.root, "nova.nk");
+    writeFileSync(creds, `${new TextDecoder().decode(createUser().getSeed())}\n`, { mode: 0o600 });
+    const r = await mesh([...initArgs("nats://127.0.0.1:1", "linux"), "--nats-context", "nova-mesh", "--creds", creds], { env: m.env });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const file = join(m.home, ".config", "nats", "context", "nova-mesh.json");
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ description: "openclaw-mesh identity nova", url: "nats://127.0.0.1:1", creds });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(r.stdout).toMatch(/^✓ nats context +.*nova-mesh\.json \(0600\)/m);
+    // The CLI reads it back (no mesh config here): the broker it names, where nothing listens, is the one it tries.
+    const send = await mesh(["send", "clawd", "hi", "--context", "nova-mesh", "--identity", "nova"], { env: { HOME: m.home, MESH_HOME: join(m.root, "no-mesh-home"), PATH: m.env.PATH ?? "" } });
+    expect(send.code).toBe(1);
+    expect(send.stderr).toMatch(/^mesh: cannot reach the broker at nats:\/\/127\.0\.0\.1:1 /);
   });
 
   it.each(["linux", "darwin"])("a real run (%s) writes a valid config, service and skill; re-running changes nothing", async (platform) => {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -19,6 +19,50 @@ function file(name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
+
+describe("natscli contexts", () => {
+  const xdg = mkdtempSync(join(tmpdir(), "mesh-nats-ctx-"));
+  const ctx = (name: string, body: Record<string, unknown>) => {
+    mkdirSync(join(xdg, "nats", "context"), { recursive: true });
+    writeFileSync(join(xdg, "nats", "context", `${name}.json`), JSON.stringify(body));
+  };
+  const env = { XDG_CONFIG_HOME: xdg, MESH_HOME: join(xdg, "mesh") };
+
+  it("--context reads natscli's fields (url, creds, nkey, user/password, token, TLS files, tls_first, inbox_prefix); empty strings are unset", async () => {
+    ctx("full", { description: "", url: "nats://ctx:4222", creds: "/c/ctx.creds", nkey: "/c/seed.nk", user: "u", password: "p", token: "t0k", cert: "/c/cert.pem", key: "/c/key.pem", ca: "/c/ca.pem", tls_first: true, inbox_prefix: "_INBOX_x", jetstream_domain: "hub" });
+    const r = await resolveConfig({ context: "full" }, env);
+    expect(r.server).toBe("nats://ctx:4222");
+    expect(r.creds).toBe("/c/ctx.creds");
+    expect(r.context).toEqual({
+      name: "full",
+      auth: { nkeyFile: "/c/seed.nk", user: "u", pass: "p", token: "t0k", tls: { certFile: "/c/cert.pem", keyFile: "/c/key.pem", caFile: "/c/ca.pem", handshakeFirst: true }, inboxPrefix: "_INBOX_x" },
+    });
+    ctx("sparse", { url: "nats://sparse:4222", creds: "", nkey: "", user: "", token: "" });
+    expect(await resolveConfig({}, { ...env, MESH_CONTEXT: "sparse" })).toMatchObject({ server: "nats://sparse:4222", context: { name: "sparse", auth: {} } });
+    expect((await resolveConfig({}, { ...env, MESH_CONTEXT: "sparse" })).creds).toBeUndefined();
+  });
+
+  it("precedence: flags > environment > --context > config file > the context selected in context.txt (only when nothing names a server) > default", async () => {
+    ctx("named", { url: "nats://named:4222" });
+    ctx("chosen", { url: "nats://chosen:4222", creds: "/c/chosen.creds" });
+    writeFileSync(join(xdg, "nats", "context.txt"), "chosen\n");
+    const withServer = file("ctx-server.json", JSON.stringify({ server: "nats://file:4222" }));
+    expect((await resolveConfig({}, env)).server).toBe("nats://chosen:4222");
+    expect((await resolveConfig({}, env)).creds).toBe("/c/chosen.creds");
+    expect((await resolveConfig({ config: withServer }, env)).server).toBe("nats://file:4222");
+    expect((await resolveConfig({ config: withServer }, env)).context).toBeUndefined();
+    expect((await resolveConfig({ config: withServer, context: "named" }, env)).server).toBe("nats://named:4222");
+    expect((await resolveConfig({ context: "named" }, { ...env, MESH_SERVER: "nats://env:4222" })).server).toBe("nats://env:4222");
+    expect((await resolveConfig({ context: "named", server: "nats://flag:4222" }, { ...env, MESH_SERVER: "nats://env:4222" })).server).toBe("nats://flag:4222");
+  });
+
+  it("a context that does not exist, or is not JSON, is one line naming it and the fix", async () => {
+    await expect(resolveConfig({ context: "nope" }, env)).rejects.toThrow(`no nats context nope (${join(xdg, "nats", "context", "nope.json")}); list them with \`nats context ls\`, or make one with \`mesh init --nats-context nope\``);
+    writeFileSync(join(xdg, "nats", "context", "broken.json"), "{oops");
+    await expect(resolveConfig({ context: "broken" }, env)).rejects.toThrow(/^nats context broken \(.*broken\.json\) is not JSON: /);
+    await expect(resolveConfig({ context: "../etc/passwd" }, env)).rejects.toThrow('invalid nats context name "../etc/passwd"');
+  });
+});
 
 describe("config file", () => {
   it("validates and names the bad field in one line", () => {
