@@ -290,8 +290,19 @@ program
   .command("doctor")
   .description("check this machine's mesh setup; a one-line fix for each problem")
   .option("--json", "print the checks as JSON")
+  .option("--format <format>", "text (default), or for monitoring as `nats server check` does: nagios, json, prometheus")
   .option("--platform <os>", "check the service as on darwin (launchd) or linux (systemd); default this machine's")
-  .addHelpText("after", "\nExit code 1 when any check fails.")
+  .addHelpText(
+    "after",
+    `
+Exit code 1 when any check fails. With --format nagios|json|prometheus the exit codes are nats server
+check's: 0 OK, 2 CRITICAL (a check failed), 3 UNKNOWN (doctor could not run).
+
+Examples:
+  $ mesh doctor
+  $ mesh doctor --format nagios        # CRITICAL mesh doctor: broker reachable: … | ok=9 critical=1 skipped=2
+  $ mesh doctor --format prometheus > /var/lib/node_exporter/textfile/mesh.prom`,
+  )
   .action(run(async () => (await import("./commands/doctor.js")).doctorCmd));
 
 program

@@ -1,8 +1,26 @@
 import { doctor } from "../../src/ops/doctor.js";
+import { formatCheckJson, formatNagios, formatPrometheus, formatUnknown } from "../../src/ops/doctor-format.js";
+import { MeshError, oneLine } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, resolved } from "./common.js";
 
-export async function doctorCmd(opts: GlobalOptions & { json?: boolean; platform?: string }): Promise<number> {
+export async function doctorCmd(opts: GlobalOptions & { json?: boolean; platform?: string; format?: string }): Promise<number> {
+  const format = opts.format;
+  if (format !== undefined && !["text", "nagios", "json", "prometheus"].includes(format)) throw new MeshError(`--format ${format}: one of text, nagios, json, prometheus`, 2);
+  if (format === "nagios" || format === "json" || format === "prometheus") {
+    // For monitoring (nats server check's shapes and exit codes): never a bare error, always a status.
+    let checks;
+    try {
+      checks = await doctor(await resolved(opts), opts.platform ? { platform: opts.platform as NodeJS.Platform } : {});
+    } catch (err) {
+      const u = formatUnknown(format, oneLine(err));
+      process.stdout.write(`${u.text}\n`);
+      return u.exitCode;
+    }
+    const out = format === "nagios" ? formatNagios(checks) : format === "json" ? formatCheckJson(checks) : formatPrometheus(checks);
+    process.stdout.write(out.text.endsWith("\n") ? out.text : `${out.text}\n`);
+    return out.exitCode;
+  }
   const r = await resolved(opts);
   const checks = await doctor(r, opts.platform ? { platform: opts.platform as NodeJS.Platform } : {});
   const failed = checks.filter((c) => c.status === "fail");

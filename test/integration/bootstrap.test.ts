@@ -166,7 +166,7 @@ describe("mesh doctor", () => {
     expect(hooks.received).toHaveLength(0); // the token check starts no agent turn
   });
 
-  it("broker down and a wrong hooks token: exactly those fail, each with a fix", async () => {
+  it("broker down and a wrong hooks token: exactly those fail, each with a fix; --format nagios says CRITICAL (exit 2), and UNKNOWN (exit 3) when the config cannot be read", async () => {
     const r = await mesh(["doctor", "--json"], { env: { ...env, MESH_CONFIG: join(m.meshHome, "broken.json") } });
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout);
@@ -175,5 +175,12 @@ describe("mesh doctor", () => {
     for (const c of failed) expect(c.fix).toMatch(/\S/);
     const human = await mesh(["doctor"], { env: { ...env, MESH_CONFIG: join(m.meshHome, "broken.json") } });
     expect(human.stdout).toMatch(/✗ hooks token .*\(401\)\n.*fix: /);
+    // For monitoring, as `nats server check`: CRITICAL, exit 2, naming both.
+    const nagios = await mesh(["doctor", "--format", "nagios"], { env: { ...env, MESH_CONFIG: join(m.meshHome, "broken.json") } });
+    expect(nagios.code).toBe(2);
+    expect(nagios.stdout).toMatch(/^CRITICAL mesh doctor: broker reachable: .*; hooks token: .* \| ok=\d+ critical=2 skipped=\d+\n$/);
+    const unknown = await mesh(["doctor", "--format", "nagios"], { env: { ...env, MESH_CONFIG: join(m.meshHome, "missing.json") } });
+    expect(unknown.code).toBe(3);
+    expect(unknown.stdout).toMatch(/^UNKNOWN mesh doctor: config .*missing\.json: cannot read it \(ENOENT\)\n$/);
   });
 });
