@@ -28,10 +28,8 @@ export const DEFAULT_MONITOR_PORT = 8222;
 export const DEFAULT_MAX_PAYLOAD = "1MB";
 export const DEFAULT_MONITOR_HOST = "127.0.0.1";
 
-/** True for an address only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+import { isLoopback } from "../src/base/loopback-host.js";
+export { isLoopback };
 
 /** The warning printed (stderr) when the monitoring port listens beyond loopback. */
 export function monitorExposedWarning(host: string, port: number): string {

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError as InvalidArg, Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { VERSION } from "../src/base/version.js";
+import { DEFAULT_WEB_PORT } from "../src/ops/web/defaults.js";
 
 const program = new Command();
 
@@ -316,7 +317,7 @@ program
   .command("web")
   .description("a live web page of the mesh: peers, inboxes, messages, jobs, dead letters, alerts (read-only)")
   .option("--host <host>", "address to listen on; anything but loopback needs a token (printed when generated)", "127.0.0.1")
-  .option("--port <port>", "port", (v) => parsePort(v), 9470)
+  .option("--port <port>", "port", (v) => parsePort(v), DEFAULT_WEB_PORT)
   .option("--token <token>", "the token the page must present off loopback (default: generated and printed)")
   .option("--stale-after <duration>", "a peer silent this long is shown stale (default 15s)")
   .option("--offline-after <duration>", "a peer silent this long is shown offline (default 60s)")
@@ -405,7 +406,7 @@ program
   .description("run the mesh on this machine: a local broker if none is reachable, provisioned")
   .option("--state-dir <dir>", "broker state directory (default ~/.config/openclaw-mesh/broker)")
   .option("--no-web", "do not start the web view (mesh web)")
-  .option("--web-port <port>", "port of the web view on 127.0.0.1", (v) => parsePort(v), 9470)
+  .option("--web-port <port>", "port of the web view on 127.0.0.1", (v) => parsePort(v), DEFAULT_WEB_PORT)
   .addHelpText(
     "after",
     `

@@ -60,7 +60,7 @@ export async function up(opts: UpOptions): Promise<void> {
       sidecar = s;
       process.stdout.write(`sidecar: ${self} → ${r.config.gateway?.url ?? "http://127.0.0.1:18789"}\n`);
     } else {
-      process.stdout.write(`sidecar: not started (no gateway hooks token configured; see \`mesh init\` or README "Two Macs")\n`);
+      process.stdout.write(`sidecar: not started (no gateway hooks token configured; see \`mesh init\` or README "From one Mac to two")\n`);
     }
     if (opts.web) {
       // The live page (mesh web) on loopback, on its own reconnecting connection as this identity.

@@ -1,3 +1,8 @@
+/** True for an address only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
  * DNS rebinding guard for servers on loopback: a browser that resolved attacker.example to
  * 127.0.0.1 still sends `Host: attacker.example`, so a loopback server answers only requests whose

@@ -1,3 +1,4 @@
+import { storedAt } from "./stored-at.js";
 import { DeliverPolicy, jetstreamManager, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
@@ -112,7 +113,7 @@ export async function subscribe(
             continue;
           }
           deliver(
-            decode({ subject: m.subject, data: m.data, stream, seq: m.seq, time: new Date(Math.floor(m.info.timestampNanos / 1e6)) }),
+            decode({ subject: m.subject, data: m.data, stream, seq: m.seq, time: storedAt(m.info) }),
           );
         }
       })().catch(fail);

@@ -1,3 +1,4 @@
+import { safeJson } from "../base/json.js";
 import { Kvm, type KV } from "@nats-io/kv";
 import { z } from "zod";
 import type { JobGrants } from "../../subjects/job-rules.js";
@@ -126,10 +127,3 @@ const registryValueSchema = z.object({
   capabilities: z.array(z.string()).optional(),
 });
 
-function safeJson(t: string): unknown {
-  try {
-    return JSON.parse(t);
-  } catch {
-    return undefined;
-  }
-}

@@ -81,6 +81,8 @@ export class Sidecar {
   /** Jobs the local agent submits through its gateway (a2a:jobs.…), with the A2A bridge. */
   nativeJobs?: NativeJobs;
   private journal?: DeliveredJournal;
+  /** The ids this inbox dead-lettered (refused again as replays); closed on stop like the delivered journal. */
+  private deadLetteredJournal?: DeliveredJournal;
   verifier?: MeshVerifier;
   private ownsConnection = false;
   private gatewayState: GatewayState = "unknown";
@@ -171,7 +173,7 @@ export class Sidecar {
       ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
       verify: (env, check) => verifier.verify(env, check),
-      deadLettered: new DeliveredJournal(join(this.o.stateDir, "dead-lettered.log")),
+      deadLettered: (this.deadLetteredJournal = new DeliveredJournal(join(this.o.stateDir, "dead-lettered.log"))),
     });
     this.presence = new PresenceHeartbeat(
       this.nc,
@@ -318,6 +320,7 @@ export class Sidecar {
     await this.events?.flush();
     await this.presence?.stop();
     this.journal?.close();
+    this.deadLetteredJournal?.close();
     if (this.ownsConnection) await this.nc.drain().catch(() => undefined);
     this.o.log.info({ reason }, "sidecar stopped");
   }

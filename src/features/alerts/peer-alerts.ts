@@ -1,3 +1,4 @@
+import { safeJson } from "../../base/json.js";
 import { hostname } from "node:os";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -199,10 +200,3 @@ export class PeerAlerter {
   }
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

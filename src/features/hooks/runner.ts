@@ -1,3 +1,4 @@
+import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -114,7 +115,7 @@ export class HookRunner {
     const verdict = await this.verifier.verify(env, {
       subject: m.subject,
       subjectNames: "from",
-      at: new Date(Math.floor(Number(m.info.timestampNanos) / 1e6)),
+      at: storedAt(m.info),
     });
     if (!verdict.ok && verdict.retry) {
       // Fail closed without losing it: the event waits until the registry can be read.

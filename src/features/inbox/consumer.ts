@@ -1,3 +1,4 @@
+import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
@@ -154,7 +155,7 @@ export class InboxConsumer {
     }
     if (this.o.verify) {
       // Bound to this inbox (subject and `to`), signed by `from`, and signed when it was stored.
-      const verdict = await this.o.verify(env, { to: self, subject: m.subject, subjectNames: "to", at: new Date(Math.floor(Number(m.info.timestampNanos) / 1e6)) });
+      const verdict = await this.o.verify(env, { to: self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
       if (!verdict.ok && verdict.retry) {
         log.warn({ id: env.id, seq: m.seq, reason: verdict.reason }, "cannot verify the sender now; the message waits");
         safeNak(m, 5000);

@@ -1,3 +1,4 @@
+import { safeJson } from "../../base/json.js";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -233,10 +234,3 @@ export function chainRefusal(prev: number, expected: string | undefined): string
   return undefined;
 }
 
-function safeJson(t: string): unknown {
-  try {
-    return JSON.parse(t);
-  } catch {
-    return undefined;
-  }
-}

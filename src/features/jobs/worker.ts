@@ -1,3 +1,4 @@
+import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JOB_ACK_WAIT_MS, JOB_RESULT_MAX } from "../../../broker/definitions.js";
@@ -129,7 +130,7 @@ export class JobWorker {
     }
     const id = env.id;
     const verdict = this.o.verifier
-      ? await this.o.verifier.verify(env, { at: new Date(Math.floor(Number(m.info.timestampNanos) / 1e6)) })
+      ? await this.o.verifier.verify(env, { at: storedAt(m.info) })
       : { ok: true as const };
     if (!verdict.ok && verdict.retry) {
       safeNak(m, 5000);

@@ -1,3 +1,4 @@
+import { safeJson } from "../../base/json.js";
 import { hostname } from "node:os";
 import { Kvm, type KV } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -119,10 +120,3 @@ export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<P
   return [...peers.values()].sort((a, b) => a.identity.localeCompare(b.identity));
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

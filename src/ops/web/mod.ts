@@ -35,7 +35,8 @@ export interface WebView {
   close(): Promise<void>;
 }
 
-export const DEFAULT_WEB_PORT = 9470;
+import { DEFAULT_WEB_PORT } from "./defaults.js";
+export { DEFAULT_WEB_PORT };
 
 export async function startWebView(o: WebViewOptions): Promise<WebView> {
   const host = o.host ?? "127.0.0.1";

@@ -1,3 +1,4 @@
+import { safeJson } from "../../base/json.js";
 import { z } from "zod";
 import {
   deadLetterBody,
@@ -177,13 +178,6 @@ const MINUTE = 60_000;
 const CHART_MINUTES = 60;
 const ALERT_KINDS = new Set<string>(["peer.down", "peer.up", "gateway.unreachable", "gateway.reachable"]);
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 function capped<T>(list: T[], max: number): void {
   if (list.length > max) list.splice(0, list.length - max);

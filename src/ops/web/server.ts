@@ -1,4 +1,4 @@
-import { loopbackHostAllowed } from "../../base/loopback-host.js";
+import { isLoopback, loopbackHostAllowed } from "../../base/loopback-host.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -55,9 +55,7 @@ const SECURITY_HEADERS = {
 /** An SSE client this far behind is dropped; its page reconnects and gets a fresh snapshot. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
-export function isLoopback(host: string): boolean {
-  return host === "127.0.0.1" || host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopback };
 
 /** The page's files: web/ at the package root, from src/ops/web (tests) or dist/src/ops/web. */
 export function staticDirectory(): string {
