@@ -43,8 +43,8 @@ export class PeerAlerter {
   private lastSeen = new Map<string, number>();
   private busy = false;
   isLeader = false;
-  sent: Array<{ peer: string; kind: "down" | "up"; text: string }> = [];
-  refused: Array<{ peer: string; reason: string }> = [];
+  /** Alerts sent and peer-alert records refused (counts: each one is also logged). */
+  readonly counts = { sent: 0, refused: 0 };
 
   constructor(
     private readonly o: {
@@ -150,7 +150,7 @@ export class PeerAlerter {
       if (refused) {
         // A transition someone forged: not alerted on; replaced by what this alerter observes.
         this.o.log.warn({ peer, reason: refused }, "refused a peer-alert record; recording the observed state instead");
-        this.refused.push({ peer, reason: refused });
+        this.counts.refused++;
         await this.alerts!.update(peer, this.sign(next), e!.revision).catch(() => undefined);
         continue;
       }
@@ -185,7 +185,7 @@ export class PeerAlerter {
       throw err;
     }
     const kind = next.state === "down" ? "down" : "up";
-    this.sent.push({ peer, kind, text });
+    this.counts.sent++;
     this.o.events.emit(kind === "down" ? "peer.down" : "peer.up", { peer, lastSeen: next.lastSeen });
     const res = await this.o.agent.automation({
       source: "alert",
