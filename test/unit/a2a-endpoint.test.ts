@@ -80,3 +80,13 @@ describe("A2A peer table and endpoint", () => {
     expect(sent).toHaveLength(2);
   });
 });
+
+describe("a turn's final text as a reply (the same on both bridges)", () => {
+  it("an answer passes; empty, NO_REPLY and OpenClaw's 'couldn't generate' are silence; 'couldn't produce or deliver' is a failed run", async () => {
+    const { replyFromText } = await import("../../src/agent/reply.js");
+    expect(replyFromText("42 tests passed")).toEqual({ status: "ok", text: "42 tests passed" });
+    for (const t of ["", "  \n", "NO_REPLY", " NO_REPLY\n", "⚠️ Agent couldn't generate a response. Please try again."]) expect(replyFromText(t)).toEqual({ status: "ok", text: "", silent: true });
+    expect(replyFromText("⚠️ OpenClaw couldn't produce or deliver a reply.")).toEqual({ status: "error", error: "the gateway ended the run without an answer: ⚠️ OpenClaw couldn't produce or deliver a reply." });
+    expect(replyFromText("NO_REPLY is what I would say, but here is the answer")).toEqual({ status: "ok", text: "NO_REPLY is what I would say, but here is the answer" });
+  });
+});

@@ -1,3 +1,4 @@
+import { replyFromText } from "../reply.js";
 import { checkoutLine, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
 import { sleep } from "../../base/backoff.js";
@@ -34,13 +35,6 @@ export interface OpenclawA2AOptions {
 
 export const A2A_BRIDGE = "openclaw-a2a";
 
-/** What OpenClaw answers when the model said NO_REPLY or nothing: not a reply to pass on. */
-const SILENT = [/^$/, /^NO_REPLY$/, /^⚠️ Agent couldn't generate a response/];
-/**
- * What OpenClaw puts in a *completed* task's artifact when the run itself failed or was aborted
- * (seen after sessions.abort on 2026.9.6): an error, not an answer.
- */
-const RUN_FAILED = [/^⚠️ OpenClaw couldn't produce or deliver a reply/];
 
 /** The text a job's turn starts with: who sent it, where from, which attempt; then the task as written. */
 export function jobText(j: JobTurn): string {
@@ -87,9 +81,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
 
   function replyOf(t: Task): RunReply {
     if (t.status.state !== TaskStates.completed) return { status: "error", error: statusText(t) || t.status.state };
-    const text = taskText(t);
-    if (RUN_FAILED.some((re) => re.test(text))) return { status: "error", error: `the gateway ended the run without an answer: ${text.split("\n")[0]!.slice(0, 300)}` };
-    return SILENT.some((re) => re.test(text)) ? { status: "ok", text: "", silent: true } : { status: "ok", text };
+    return replyFromText(taskText(t));
   }
 
   /** What a SendMessage that did not come back with a task means for delivery (retry or not, and why). */

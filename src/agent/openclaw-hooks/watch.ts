@@ -1,3 +1,4 @@
+import { replyFromText } from "../reply.js";
 import { EventEmitter } from "node:events";
 import WebSocket from "ws";
 import { z } from "zod";
@@ -242,7 +243,7 @@ export class GatewayWatch extends EventEmitter {
     for (const ask of [...this.asks]) {
       if (!ask.seenOn || ask.seenOn !== sessionKey) continue;
       this.asks.delete(ask);
-      if (state === "final") ask.resolve({ status: "ok", text: textOf(p.data.message?.content) });
+      if (state === "final") ask.resolve(replyFromText(textOf(p.data.message?.content)));
       else ask.resolve({ status: "error", error: p.data.errorMessage ?? `run ${state}` });
     }
   }
