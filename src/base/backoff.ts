@@ -21,6 +21,14 @@ export function backoffDelay(attempt: number, p: BackoffPolicy = DEFAULT_BACKOFF
   return Math.max(0, Math.round(base + jitter));
 }
 
+/**
+ * Polling a cheap loopback call whose answer is the latency (an A2A GetTask): 25, 50, 100, 200 ms,
+ * then every 250 ms. No jitter: one poller per task.
+ */
+export function pollDelay(attempt: number): number {
+  return Math.min(250, 25 * 2 ** Math.min(Math.max(0, attempt), 4));
+}
+
 /** Waits for `p`, or at most `ms`; the timer never keeps the process alive afterwards. */
 export async function within(p: Promise<unknown>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;

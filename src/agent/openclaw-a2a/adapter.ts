@@ -1,7 +1,7 @@
 import { replyFromText } from "../reply.js";
-import { checkoutLine, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
+import { checkoutLine, retryableStatus, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
-import { sleep } from "../../base/backoff.js";
+import { pollDelay, sleep } from "../../base/backoff.js";
 import type { RpcAnswer } from "../openclaw-rpc.js";
 import { a2aCall, type CallResult } from "./client.js";
 import type { A2APeerTable } from "./peers.js";
@@ -74,7 +74,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       const r = await a2aCall(endpoint, token, "GetTask", { id: taskId }, { timeoutMs: 10_000 });
       if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return r.task;
       if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return undefined;
-      await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)), signal ?? stopping.signal);
+      await sleep(pollDelay(i), signal ?? stopping.signal);
     }
     return undefined;
   }
@@ -102,7 +102,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
           // route is missing meanwhile. Like a gateway that is down, wait for it.
           return { ok: false, status: 404, retryable: true, reason: "the gateway's A2A channel is not serving /a2a/v1 yet (channels.a2a.enabled with at least one peer; OpenClaw with the bundled a2a plugin)" };
         }
-        return { ok: false, status: r.status, retryable: r.status >= 500 || r.status === 429 || r.status === 408, reason: r.reason };
+        return { ok: false, status: r.status, retryable: retryableStatus(r.status), reason: r.reason };
       }
       case "rpc-error":
         if (r.code === RpcCodes.RateLimited) return { ok: false, status: 429, retryable: true, reason: `A2A: ${r.message}` };
@@ -230,8 +230,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       if (r.kind === "http" && r.status === 401) return { status: "error", error: `the gateway refused the A2A peer ${ticket.session}` };
       // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
       if (Date.now() >= deadline) return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
-      // 25, 50, 100, 200, then every 250 ms: GetTask is a cheap loopback call, and the answer is the latency.
-      if (!(await sleep(Math.min(250, 25 * 2 ** Math.min(i, 4)), stopping.signal))) return { status: "error", error: "sidecar stopping" };
+      if (!(await sleep(pollDelay(i), stopping.signal))) return { status: "error", error: "sidecar stopping" };
     }
   }
 
