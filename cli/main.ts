@@ -15,14 +15,19 @@ const program = new Command();
  * the loaded function, and `.action()` accepts the wrapper only when every positional argument and
  * flag the command declares is assignable to that function's parameters.
  */
+/** `--json` on every command whose output a program may read (natscli's shared flag). */
+function jsonFlag(what: string): Option {
+  return new Option("--json", what);
+}
+
 function run<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<number | void>>) {
   return async (...args: [...A, CommandUnknownOpts]): Promise<void> => {
     const cmd = args[args.length - 1] as CommandUnknownOpts;
     const positional = args.slice(0, -2);
-    const local = args[args.length - 2] as object;
     try {
       const action = await load();
-      const code = await action(...([...positional, { ...program.opts(), ...cmd.optsWithGlobals(), ...local }] as unknown as A));
+      // optsWithGlobals(): this command's options and every parent's (the global --server, --creds, …).
+      const code = await action(...([...positional, cmd.optsWithGlobals()] as unknown as A));
       if (typeof code === "number") process.exitCode = code;
     } catch (err) {
       const { oneLine, MeshError } = await import("../src/base/errors.js");
@@ -64,7 +69,7 @@ program
   .argument("<subject>", "subject, e.g. agent.nova.inbox or events.clawd.note")
   .argument("[text]", "message text; read from stdin when omitted")
   .option("--raw", "publish the bytes as they are, without wrapping them in a mesh envelope")
-  .option("--json", "print the result as JSON")
+  .addOption(jsonFlag("print the result as JSON"))
   .addHelpText(
     "after",
     `
@@ -85,7 +90,7 @@ program
   .option("--last <n>", "replay the last N stored messages first", (v) => parseCount(v))
   .option("--since <duration>", "replay what was stored in the last duration (30s, 5m, 2h, 1d)")
   .option("--count <n>", "exit after N messages", (v) => parseCount(v))
-  .option("--json", "one JSON object per line")
+  .addOption(jsonFlag("one JSON object per line"))
   .addHelpText(
     "after",
     `
@@ -102,7 +107,7 @@ program
   .argument("<identity>", "recipient identity, e.g. nova")
   .argument("[text]", "message text; read from stdin when omitted")
   .option("--from <identity>", "sender identity (default: this machine's identity)")
-  .option("--json", "print the result as JSON")
+  .addOption(jsonFlag("print the result as JSON"))
   .addHelpText(
     "after",
     `
@@ -122,7 +127,7 @@ program
   .argument("[text]", "the question; read from stdin when omitted")
   .option("--timeout <duration>", "how long to wait for the answer", "5m")
   .option("--from <identity>", "sender identity (default: this machine's identity)")
-  .option("--json", "print id, status, reply and latency as JSON")
+  .addOption(jsonFlag("print id, status, reply and latency as JSON"))
   .addHelpText(
     "after",
     `
@@ -139,7 +144,7 @@ Examples:
 program
   .command("peers")
   .description("list every identity on the mesh as online / stale / offline")
-  .option("--json", "print as JSON")
+  .addOption(jsonFlag("print as JSON"))
   .action(run(async () => (await import("./commands/peers.js")).peers));
 
 program
@@ -180,7 +185,7 @@ job
   .option("-w, --wait", "wait and print the result")
   .option("--timeout <duration>", "how long the run (and --wait) may take", "30m")
   .option("--attempts <n>", "runs before the job is dead-lettered", (v) => parseCount(v), 3)
-  .option("--json", "print the job record as JSON")
+  .addOption(jsonFlag("print the job record as JSON"))
   .option("--repo <name>", "a shared repo of the config (repos): the worker checks out --at in a worktree first")
   .option("--at <sha|branch>", "the commit of --repo (a branch is read as the remote's); the job carries its full SHA")
   .addHelpText(
@@ -199,14 +204,14 @@ job
   .command("status")
   .description("one job: state, worker, attempts, result or why it waits")
   .argument("<id>", "job id")
-  .option("--json", "print as JSON")
+  .addOption(jsonFlag("print as JSON"))
   .action(run(async () => (await import("./commands/job.js")).status));
 
 job
   .command("list")
   .description("all jobs: queued / running / done / failed / cancelled, with the machine that ran each")
   .option("--state <state>", "only jobs in this state")
-  .option("--json", "print as JSON")
+  .addOption(jsonFlag("print as JSON"))
   .action(run(async () => (await import("./commands/job.js")).list));
 
 job
@@ -251,7 +256,7 @@ const hooks = program.command("hooks").description("fan-out rules: react to even
 hooks
   .command("list")
   .description("the rules in the config and how far behind each one is (lag)")
-  .option("--json", "print as JSON")
+  .addOption(jsonFlag("print as JSON"))
   .action(run(async () => (await import("./commands/hooks.js")).list));
 
 hooks
@@ -274,7 +279,7 @@ program
   .option("--no-start", "install the service file but do not start it")
   .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
   .option("--dry-run", "print every step without doing it")
-  .option("--json", "print the steps as JSON")
+  .addOption(jsonFlag("print the steps as JSON"))
   .addHelpText(
     "after",
     `
@@ -290,7 +295,7 @@ Example (a new Mac):
 program
   .command("doctor")
   .description("check this machine's mesh setup; a one-line fix for each problem")
-  .option("--json", "print the checks as JSON")
+  .addOption(jsonFlag("print the checks as JSON"))
   .option("--format <format>", "text (default), or for monitoring as `nats server check` does: nagios, json, prometheus")
   .option("--platform <os>", "check the service as on darwin (launchd) or linux (systemd); default this machine's")
   .addHelpText(
@@ -360,13 +365,13 @@ broker
   .option("--replicas <n>", "stream replicas (3 on a 3-node cluster)", (v) => parseCount(v), 1)
   .option("--for <identities>", "also create these identities' inbox, dead-letter and hook streams (comma-separated)")
   .option("--drop-legacy", "delete the shared INBOX and DLQ streams of an earlier version (after their messages were delivered)")
-  .option("--json", "print the report as JSON")
+  .addOption(jsonFlag("print the report as JSON"))
   .action(run(async () => (await import("./commands/broker.js")).provisionCmd));
 
 broker
   .command("status")
   .description("show the broker, its streams and the inbox consumers")
-  .option("--json", "print as JSON")
+  .addOption(jsonFlag("print as JSON"))
   .action(run(async () => (await import("./commands/broker.js")).status));
 
 broker
@@ -404,7 +409,8 @@ broker
 program
   .command("up")
   .description("run the mesh on this machine: a local broker if none is reachable, provisioned")
-  .option("--state-dir <dir>", "broker state directory (default ~/.config/openclaw-mesh/broker)")
+  .option("--broker-state-dir <dir>", "the embedded broker's state directory (default ~/.config/openclaw-mesh/broker)")
+  .addOption(new Option("--state-dir <dir>", "the same as --broker-state-dir (earlier spelling)").hideHelp())
   .option("--no-web", "do not start the web view (mesh web)")
   .option("--web-port <port>", "port of the web view on 127.0.0.1", (v) => parsePort(v), DEFAULT_WEB_PORT)
   .addHelpText(

@@ -3,7 +3,7 @@ import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { GlobalOptions, Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
-import { brokerStateDir } from "./broker.js";
+import { brokerStateDir } from "./common.js";
 import { resolved } from "./common.js";
 
 interface AuthOpts extends GlobalOptions {

@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { identity } from "../../subjects/mod.js";
 import { brokerStatus, isLoopback, monitorExposedWarning, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
-import { meshHome, type GlobalOptions, type Resolved } from "../../src/config/config.js";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { authInclude, paths } from "../../broker/auth.js";
-import { printJson, resolved, withConnection } from "./common.js";
+import { brokerStateDir, printJson, resolved, untilSignal, withConnection } from "./common.js";
 
 interface UpOptions extends GlobalOptions {
   stateDir?: string;
@@ -14,10 +14,6 @@ interface UpOptions extends GlobalOptions {
   monitorPort: number;
   detach?: boolean;
   provision: boolean;
-}
-
-export function brokerStateDir(r: Resolved, flag?: string): string {
-  return flag ?? r.config.broker?.stateDir ?? join(meshHome(), "broker");
 }
 
 export function describeReport(report: ProvisionReport): string {
@@ -30,13 +26,6 @@ export function describeReport(report: ProvisionReport): string {
 }
 
 /** Waits for SIGINT/SIGTERM. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
-}
-
 export async function up(opts: UpOptions): Promise<void> {
   const r = await resolved(opts);
   const stateDir = brokerStateDir(r, opts.stateDir);

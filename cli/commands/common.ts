@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
+import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { identity, identityFromHostname } from "../../subjects/identity.js";
-import { connectionOf, resolveConfig, type GlobalOptions, type Resolved } from "../../src/config/config.js";
+import { connectionOf, meshHome, resolveConfig, type GlobalOptions, type Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { MeshError } from "../../src/base/errors.js";
 
@@ -34,4 +35,17 @@ export async function readStdin(what = "text"): Promise<string> {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** The broker's state directory: the flag, the config's broker.stateDir, or ~/.config/openclaw-mesh/broker. */
+export function brokerStateDir(r: Resolved, flag?: string): string {
+  return flag ?? r.config.broker?.stateDir ?? join(meshHome(), "broker");
+}
+
+/** Resolves with the signal that asks a long-running command (sidecar, up, web) to stop. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
 }

@@ -1,7 +1,7 @@
 import type { GlobalOptions } from "../../src/config/config.js";
 import { createLogger } from "../../src/base/log.js";
 import { sidecarFromConfig, type SidecarFlags } from "../../src/sidecar/from-config.js";
-import { untilSignal } from "./broker.js";
+import { untilSignal } from "./common.js";
 import { resolved } from "./common.js";
 
 export async function sidecar(opts: GlobalOptions & SidecarFlags): Promise<void> {

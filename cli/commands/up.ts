@@ -3,7 +3,8 @@ import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
 import { connectMesh, parseServers } from "../../src/bus/connection.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { brokerStateDir, describeReport, untilSignal } from "./broker.js";
+import { describeReport } from "./broker.js";
+import { brokerStateDir, untilSignal } from "./common.js";
 import { resolved, selfIdentity } from "./common.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import type { Resolved } from "../../src/config/config.js";
@@ -15,6 +16,8 @@ function hasGateway(r: Resolved): boolean {
 }
 
 interface UpOptions extends GlobalOptions {
+  brokerStateDir?: string;
+  /** The earlier spelling of --broker-state-dir. */
   stateDir?: string;
   web: boolean;
   webPort: number;
@@ -35,7 +38,7 @@ export async function up(opts: UpOptions): Promise<void> {
     if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(url.hostname)) {
       throw new MeshError(`no broker answers at ${r.server}, and it is not this machine, so mesh up will not start one`);
     }
-    const stateDir = brokerStateDir(r, opts.stateDir);
+    const stateDir = brokerStateDir(r, opts.brokerStateDir ?? opts.stateDir);
     broker = await startLocalBroker({
       stateDir,
       host: "127.0.0.1",

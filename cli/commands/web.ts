@@ -4,7 +4,7 @@ import { parseDuration } from "../../src/base/duration.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { isLoopback, startWebView } from "../../src/ops/web/mod.js";
 import { MeshError } from "../../src/base/errors.js";
-import { untilSignal } from "./broker.js";
+import { untilSignal } from "./common.js";
 import { resolved, selfIdentity } from "./common.js";
 
 interface WebOptions extends GlobalOptions {
