@@ -1,5 +1,4 @@
 import { replyFromText } from "../reply.js";
-import { EventEmitter } from "node:events";
 import WebSocket from "ws";
 import { z } from "zod";
 import type { EventBody, EventKind } from "../../../subjects/mod.js";
@@ -71,10 +70,9 @@ export interface GatewayWatchOptions {
   url: string;
   token: string;
   log: Logger;
-  scopes?: string[];
 }
 
-export class GatewayWatch extends EventEmitter {
+export class GatewayWatch {
   private ws?: WebSocket;
   private closed = false;
   private attempt = 0;
@@ -87,9 +85,7 @@ export class GatewayWatch extends EventEmitter {
   private lastHealth?: string;
   connected = false;
 
-  constructor(private readonly o: GatewayWatchOptions) {
-    super();
-  }
+  constructor(private readonly o: GatewayWatchOptions) {}
 
   private wsUrl(): string {
     const u = new URL(this.o.url);
@@ -141,7 +137,7 @@ export class GatewayWatch extends EventEmitter {
       maxProtocol: 4,
       client: { id: "gateway-client", version: VERSION, platform: process.platform, mode: "backend" },
       role: "operator",
-      scopes: this.o.scopes ?? ["operator.read"],
+      scopes: ["operator.read"],
       caps: [],
       auth: { token: this.o.token },
     });
@@ -156,7 +152,6 @@ export class GatewayWatch extends EventEmitter {
     this.connected = true;
     this.attempt = 0;
     this.o.log.info("gateway websocket connected (operator.read)");
-    this.emit("connected");
   }
 
   private onFrame(text: string): void {
@@ -231,7 +226,8 @@ export class GatewayWatch extends EventEmitter {
     for (const marker of markersIn(text)) {
       this.seen.set(marker, p.data.sessionKey);
       if (this.seen.size > 1000) this.seen.delete(this.seen.keys().next().value as string);
-      for (const ask of this.asks) if (ask.marker === marker) ask.seenOn = p.data.sessionKey;
+      // The same check as for a marker seen before the wait began: only in the ask's own session.
+      for (const ask of this.asks) if (ask.marker === marker && sameSession(ask.sessionKey, p.data.sessionKey)) ask.seenOn = p.data.sessionKey;
     }
   }
 
@@ -248,7 +244,7 @@ export class GatewayWatch extends EventEmitter {
     }
   }
 
-  /** Waits for the final reply to the message carrying `askMarker(id)` in session `sessionKey`. */
+  /** Waits for the final reply to the turn whose text carries `marker` (`replyMarker`, turns.ts), in session `sessionKey`. */
   waitForReply(p: { sessionKey: string; marker: string; timeoutMs: number }): Promise<RunReply> {
     return new Promise((resolve) => {
       const seenOn = this.seen.get(p.marker);
