@@ -3,7 +3,7 @@
  * types. The protocol (subjects, envelopes, names) is re-exported whole from subjects/.
  */
 export * from "../subjects/mod.js";
-export { provision, ensureInboxConsumer, ensureJobConsumer, ensureHookConsumer } from "../broker/provision.js";
+export { provision, ensureInboxConsumer, ensureJobConsumer, ensureHookConsumer, LegacyStreamsError } from "../broker/provision.js";
 export { startLocalBroker } from "../broker/local.js";
 export { brokerStatus } from "../broker/status.js";
 export { MeshError, ConfigError, BrokerUnreachableError, CredentialsRefusedError } from "./base/errors.js";
@@ -16,8 +16,10 @@ export { consumeDurable, SlotPool } from "./bus/consume.js";
 export { openclawHooksAgent } from "./agent/openclaw-hooks/adapter.js";
 export { ask } from "./features/asks/client.js";
 export { submitJob, jobStatus, listJobs, cancelJob, waitForJob } from "./features/jobs/client.js";
+export { JobRecordsFullError } from "./features/jobs/store.js";
 export { listPeers } from "./features/presence/presence.js";
-export { resolveConfig } from "./config/config.js";
+export { resolveConfig, connectionOf } from "./config/config.js";
+export { loadNatsContext, selectedContextName } from "./config/nats-context.js";
 export { Sidecar } from "./sidecar/sidecar.js";
 export { sidecarFromConfig, agentFromConfig } from "./sidecar/from-config.js";
 
@@ -44,5 +46,6 @@ export type { AskResult } from "./features/asks/client.js";
 export type { SubmitOptions, JobView } from "./features/jobs/client.js";
 export type { Peer, PeerState } from "./features/presence/presence.js";
 export type { GlobalOptions, Resolved, MeshConfig } from "./config/config.js";
+export type { NatsContext, ContextAuth } from "./config/nats-context.js";
 export type { SidecarOptions } from "./sidecar/sidecar.js";
 export type { SidecarFlags } from "./sidecar/from-config.js";
