@@ -19,7 +19,7 @@ export interface PeerAlertConfig {
   downAfterMs: number;
 }
 
-interface PeerState {
+interface AlertRecord {
   state: "up" | "down";
   since: string;
   lastSeen: string;
@@ -138,7 +138,7 @@ export class PeerAlerter {
     for await (const k of stateKeys) known.add(k);
     for (const peer of known) {
       const e = await this.alerts!.get(peer);
-      const raw = e && e.operation === "PUT" ? (safeJson(e.string()) as PeerState | undefined) : undefined;
+      const raw = e && e.operation === "PUT" ? (safeJson(e.string()) as AlertRecord | undefined) : undefined;
       const refused = raw ? await this.refusal(raw) : undefined;
       const rec = refused ? undefined : raw;
       const seen = this.lastSeen.get(peer) ?? (rec ? Date.parse(rec.lastSeen) : undefined);
@@ -146,7 +146,7 @@ export class PeerAlerter {
       const silent = now - seen;
       const up = present.has(peer) && silent < this.o.config.downAfterMs;
       const down = silent >= this.o.config.downAfterMs;
-      const next: PeerState = { state: up ? "up" : "down", since: new Date().toISOString(), lastSeen: new Date(seen).toISOString() };
+      const next: AlertRecord = { state: up ? "up" : "down", since: new Date().toISOString(), lastSeen: new Date(seen).toISOString() };
       if (refused) {
         // A transition someone forged: not alerted on; replaced by what this alerter observes.
         this.o.log.warn({ peer, reason: refused }, "refused a peer-alert record; recording the observed state instead");
@@ -164,20 +164,20 @@ export class PeerAlerter {
   }
 
   /** Why a stored transition cannot be believed (secure mesh: unsigned, or not signed by its `by`). */
-  private async refusal(rec: PeerState): Promise<string | undefined> {
+  private async refusal(rec: AlertRecord): Promise<string | undefined> {
     if (!this.o.verifier?.secure) return undefined;
     if (!rec.by) return "unsigned peer-alert record";
     const v = await this.o.verifier.verifyRecord(rec, rec.by);
     return v.ok ? undefined : v.reason;
   }
 
-  private sign(state: PeerState): string {
+  private sign(state: AlertRecord): string {
     const signer = signerOf(this.o.nc);
-    const stamped: PeerState = { ...state, by: this.o.self };
+    const stamped: AlertRecord = { ...state, by: this.o.self };
     return JSON.stringify(signer ? signer.signRecord(stamped) : stamped);
   }
 
-  private async transition(peer: string, next: PeerState, revision: number, text: string): Promise<void> {
+  private async transition(peer: string, next: AlertRecord, revision: number, text: string): Promise<void> {
     try {
       await this.alerts!.update(peer, this.sign(next), revision);
     } catch (err) {

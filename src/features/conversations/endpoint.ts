@@ -15,7 +15,7 @@ import type { Conversations } from "./conversations.js";
 /** Largest JSON-RPC request taken (OpenClaw's own A2A limit). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** Largest message text (OpenClaw caps extracted text at 64 KiB). */
-export const MAX_TEXT_BYTES = 64 * 1024;
+export const MAX_A2A_TEXT_BYTES = 64 * 1024;
 
 export interface EndpointAuth {
   /** True when `token` may send as this identity to `peer` (the gateway's outboundToken for it). */
@@ -65,7 +65,7 @@ export function a2aEndpoint(o: { self: string; auth: EndpointAuth; conversations
         if (!p.success) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, "invalid params: expected { message: { messageId, parts: [{ text }] } }") };
         const text = partsText(p.data.message.parts);
         if (!text.trim()) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, "invalid params: the message has no text") };
-        if (Buffer.byteLength(text) > MAX_TEXT_BYTES) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, `invalid params: text larger than ${MAX_TEXT_BYTES} bytes`) };
+        if (Buffer.byteLength(text) > MAX_A2A_TEXT_BYTES) return { status: 200, body: rpcError(id, RpcCodes.InvalidParams, `invalid params: text larger than ${MAX_A2A_TEXT_BYTES} bytes`) };
         if (jobs) {
           try {
             const job = await jobs.submit(peer, text, p.data.message.contextId ?? defaultConversation(o.self));

@@ -74,6 +74,11 @@ export class PresenceHeartbeat {
 }
 
 export type PeerState = "online" | "stale" | "offline";
+
+/** Online, stale or offline by the age of the last heartbeat: worked out here only (mesh peers, the web view). */
+export function presenceState(ageMs: number, staleAfterMs = STALE_AFTER_MS, offlineAfterMs = PRESENCE_TTL_MS): PeerState {
+  return ageMs <= staleAfterMs ? "online" : ageMs <= offlineAfterMs ? "stale" : "offline";
+}
 export interface Peer {
   identity: string;
   state: PeerState;
@@ -93,7 +98,7 @@ export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<P
     const parsed = presenceSchema.safeParse(safeJson(e.string()));
     if (!parsed.success) continue;
     const ageMs = now - Date.parse(parsed.data.lastSeen);
-    const state: PeerState = ageMs <= STALE_AFTER_MS ? "online" : ageMs <= PRESENCE_TTL_MS ? "stale" : "offline";
+    const state = presenceState(ageMs);
     peers.set(key, { identity: key, state, presence: parsed.data, ageMs });
   }
   // Inbox depth: each identity's inbox stream and consumer, as far as this credential may see

@@ -1,3 +1,4 @@
+import { presenceState, type PeerState } from "../../features/presence/presence.js";
 import { safeJson } from "../../base/json.js";
 import { z } from "zod";
 import {
@@ -20,7 +21,7 @@ import {
  * counted, never rendered. Message bodies stay here: the page gets one only when the owner asks.
  */
 
-export type NodeState = "online" | "stale" | "offline";
+export type NodeState = PeerState;
 
 export type InboxView =
   | { visible: true; waiting: number; inFlight: number; oldestWaiting?: string; oldestNotVisible?: string }
@@ -62,7 +63,7 @@ export interface FlowView {
   body: "hidden" | "not-visible" | "not-kept";
 }
 
-export interface JobView {
+export interface JobRow {
   id: string;
   queue: string;
   needs: string[];
@@ -136,7 +137,7 @@ export interface Snapshot {
   self: string;
   nodes: NodeView[];
   flows: FlowView[];
-  jobs: JobView[];
+  jobs: JobRow[];
   deadLetters: DeadLetterView[];
   alerts: AlertView[];
   activity: ActivityView[];
@@ -151,7 +152,7 @@ export interface Batch {
   nodes?: NodeView[];
   removedNodes?: string[];
   flows?: FlowView[];
-  jobs?: JobView[];
+  jobs?: JobRow[];
   removedJobs?: string[];
   deadLetters?: DeadLetterView[];
   alerts?: AlertView[];
@@ -197,7 +198,7 @@ export class MeshModel {
   private readonly nodes = new Map<string, NodeView>();
   private readonly flows = new Map<string, FlowView>();
   private readonly bodies = new Map<string, string>();
-  private readonly jobs = new Map<string, JobView>();
+  private readonly jobs = new Map<string, JobRow>();
   private readonly deadLetters: DeadLetterView[] = [];
   private readonly alerts: AlertView[] = [];
   private readonly activity: ActivityView[] = [];
@@ -656,15 +657,9 @@ export class MeshModel {
       if (p.status === "stopping") {
         state = "offline";
         note = "stopping";
-      } else if (age <= this.o.staleAfterMs) {
-        state = "online";
-        note = `last seen ${secs}s ago`;
-      } else if (age <= this.o.offlineAfterMs) {
-        state = "stale";
-        note = `no heartbeat for ${secs}s`;
       } else {
-        state = "offline";
-        note = `no heartbeat for ${secs}s`;
+        state = presenceState(age, this.o.staleAfterMs, this.o.offlineAfterMs);
+        note = state === "online" ? `last seen ${secs}s ago` : `no heartbeat for ${secs}s`;
       }
     }
     const inbox = this.inboxes.get(identity);
