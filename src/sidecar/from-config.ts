@@ -8,7 +8,7 @@ import type { Logger } from "../base/log.js";
 import type { AgentPort } from "../agent/port.js";
 import { openclawHooksAgent } from "../agent/openclaw-hooks/adapter.js";
 import type { GatewayEndpoint } from "../agent/openclaw-hooks/hooks-client.js";
-import { openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
+import { openclawConfigPath, readGatewayConfig, type GatewayFacts } from "../agent/openclaw-config.js";
 import { openclawA2AAgent } from "../agent/openclaw-a2a/adapter.js";
 import { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import { gatewayCall } from "../agent/openclaw-rpc.js";
@@ -43,12 +43,26 @@ function secret(inline: string | undefined, file: string | undefined, env: strin
   }
 }
 
+/**
+ * The local gateway's own config (openclaw.json, `gateway.configFile` or ~/.openclaw/openclaw.json),
+ * read once per resolved configuration: the hooks token, port and A2A switch all come from one read.
+ */
+const gatewayConfigs = new WeakMap<Resolved, GatewayFacts>();
+function localGateway(r: Resolved): GatewayFacts {
+  let f = gatewayConfigs.get(r);
+  if (!f) {
+    f = readGatewayConfig(expandHome(r.config.gateway?.configFile ?? openclawConfigPath()));
+    gatewayConfigs.set(r, f);
+  }
+  return f;
+}
+
 /** The local gateway's hooks endpoint from the configuration (the hooks token is required). */
 export function gatewayEndpoint(r: Resolved, urlOverride?: string): GatewayEndpoint {
   const gw = r.config.gateway;
   if (gw?.hooksToken || gw?.token) assertPrivateFile(r.configPath);
   // Last resort on this machine: the local gateway's own config (~/.openclaw/openclaw.json).
-  const local = gw?.hooksToken || gw?.hooksTokenFile || process.env.MESH_HOOKS_TOKEN ? undefined : readGatewayConfig();
+  const local = gw?.hooksToken || gw?.hooksTokenFile || process.env.MESH_HOOKS_TOKEN ? undefined : localGateway(r);
   const hooksToken = secret(gw?.hooksToken, gw?.hooksTokenFile, process.env.MESH_HOOKS_TOKEN, "hooks token") ?? local?.hooksToken;
   if (!hooksToken) {
     throw new ConfigError(
@@ -67,7 +81,7 @@ function gatewayTokenOf(r: Resolved): string | undefined {
   const gw = r.config.gateway;
   return (
     secret(gw?.token, gw?.tokenFile, process.env.MESH_GATEWAY_TOKEN, "gateway token") ??
-    (gw?.hooksToken || gw?.hooksTokenFile ? undefined : readGatewayConfig().gatewayToken)
+    (gw?.hooksToken || gw?.hooksTokenFile ? undefined : localGateway(r).gatewayToken)
   );
 }
 
@@ -106,7 +120,7 @@ export function chooseBridge(r: Resolved): BridgeChoice {
   const want = gw?.bridge ?? "auto";
   if (want === "a2a") return { bridge: "a2a", why: "gateway.bridge is \"a2a\" in the config", configFile };
   if (want === "hooks") return { bridge: "hooks", why: "gateway.bridge is \"hooks\" in the config", configFile };
-  const facts = readGatewayConfig(configFile);
+  const facts = localGateway(r);
   if (facts.a2aEnabled) return { bridge: "a2a", why: `channels.a2a.enabled is true in ${configFile}`, configFile };
   return {
     bridge: "hooks",
