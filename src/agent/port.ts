@@ -114,3 +114,13 @@ export interface AgentPort {
 export function retryableStatus(status: number): boolean {
   return status === 0 || status >= 500 || status === 429 || status === 408;
 }
+
+/** An HTTP answer that is not a success, as a delivery result (retryable or not by its status). */
+export function httpRefused(status: number, reason: string): DeliveryResult {
+  return { ok: false, status, retryable: retryableStatus(status), reason };
+}
+
+/** The endpoint could not be reached (refused, reset, timed out): always worth another try. */
+export function unreachable(reason: string): DeliveryResult {
+  return { ok: false, status: 0, retryable: true, reason };
+}

@@ -1,5 +1,5 @@
 import { replyFromText } from "../reply.js";
-import { checkoutLine, retryableStatus, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
+import { checkoutLine, httpRefused, unreachable, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
 import { pollDelay, sleep } from "../../base/backoff.js";
 import type { RpcAnswer } from "../openclaw-rpc.js";
@@ -88,7 +88,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
   function refused(r: Exclude<CallResult, { kind: "task" }>, from: string): DeliveryResult {
     switch (r.kind) {
       case "unreachable":
-        return { ok: false, status: 0, retryable: true, reason: r.reason };
+        return unreachable(r.reason);
       case "http": {
         if (r.status === 401 || r.status === 403) {
           // A peer just added may not be live yet (the gateway hot-reloads in ~0.2 s): retry a while.
@@ -102,7 +102,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
           // route is missing meanwhile. Like a gateway that is down, wait for it.
           return { ok: false, status: 404, retryable: true, reason: "the gateway's A2A channel is not serving /a2a/v1 yet (channels.a2a.enabled with at least one peer; OpenClaw with the bundled a2a plugin)" };
         }
-        return { ok: false, status: r.status, retryable: retryableStatus(r.status), reason: r.reason };
+        return httpRefused(r.status, r.reason);
       }
       case "rpc-error":
         if (r.code === RpcCodes.RateLimited) return { ok: false, status: 429, retryable: true, reason: `A2A: ${r.message}` };

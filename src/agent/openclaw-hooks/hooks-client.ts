@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { postJson, type PostError, type PostResult } from "../../base/http-post.js";
-import { retryableStatus, type DeliveryResult } from "../port.js";
+import { httpRefused, unreachable, type DeliveryResult } from "../port.js";
 
 /**
  * Client of OpenClaw's hooks HTTP contract (docs/automation/cron-jobs/webhooks.md,
@@ -61,7 +61,7 @@ async function post(
     );
   } catch (err) {
     const e = err as PostError;
-    return { ok: false, status: 0, retryable: true, reason: `gateway unreachable: ${e.message}` };
+    return unreachable(`gateway unreachable: ${e.message}`);
   }
   let json: unknown;
   try {
@@ -78,7 +78,7 @@ async function post(
   const detail = errBody.safeParse(json);
   const said = detail.success ? (detail.data.error ?? detail.data.message) : res.text.trim().split("\n")[0];
   const reason = `HTTP ${res.status}${said ? ` ${String(said).slice(0, 200)}` : ""}`;
-  return { ok: false, status: res.status, retryable: retryableStatus(res.status), reason };
+  return httpRefused(res.status, reason);
 }
 
 export function postAgentHook(

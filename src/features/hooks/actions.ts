@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { alertSessionKey, hookSessionKey, type Envelope } from "../../../subjects/mod.js";
 import { postJson, type PostError } from "../../base/http-post.js";
-import { retryableStatus, type AgentPort, type DeliveryResult } from "../../agent/port.js";
+import { httpRefused, unreachable, type AgentPort, type DeliveryResult } from "../../agent/port.js";
 import type { GitFetcher } from "../repos/fetch.js";
 import type { HookAction } from "./rules.js";
 import { framing, quotesPeerText, render } from "./template.js";
@@ -49,9 +49,9 @@ export async function runAction(action: HookAction, env: Envelope, subject: stri
       try {
         const res = await postJson(action.url, headers, body, { timeoutMs: 15_000 });
         if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-        return { ok: false, status: res.status, retryable: retryableStatus(res.status), reason: `HTTP ${res.status}` };
+        return httpRefused(res.status, `HTTP ${res.status}`);
       } catch (err) {
-        return { ok: false, status: 0, retryable: true, reason: `unreachable: ${(err as PostError).message}` };
+        return unreachable(`unreachable: ${(err as PostError).message}`);
       }
     }
     case "wake":
