@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../base/errors.js";
 import { expandHome } from "../base/files.js";
+import type { ConnectAuth } from "../bus/connection.js";
 
 /**
  * natscli contexts (`nats context add/select`), so `nats` and `mesh` share one way to reach the broker:
@@ -33,16 +34,8 @@ const natsContextSchema = z
   })
   .passthrough();
 
-/** What a context adds to a connection besides its URL and credentials file. */
-export interface ContextAuth {
-  /** A file holding an nkey seed (natscli `--nkey`). */
-  nkeyFile?: string;
-  user?: string;
-  pass?: string;
-  token?: string;
-  tls?: { certFile?: string; keyFile?: string; caFile?: string; handshakeFirst?: boolean };
-  inboxPrefix?: string;
-}
+/** What a context adds to a connection besides its URL and credentials file: what connectMesh takes. */
+export type ContextAuth = ConnectAuth;
 
 export interface NatsContext {
   name: string;
