@@ -163,6 +163,21 @@ describe("attacks on jobs, with nova's credential", () => {
     await cancelJob(clawd, job.id, "clawd");
   });
 
+  it("reading others' records by key is all the job-record grant allows: a direct get of clawd's inbox, dead letters or a non-job key is refused by the server; clawd's job record is readable", async () => {
+    const job = await submitJob(clawd, { from: "clawd", task: "render scene G", needs: ["gpu"] });
+    for (const subject of [
+      "$JS.API.DIRECT.GET.INBOX-clawd.agent.clawd.inbox",
+      "$JS.API.DIRECT.GET.DLQ-clawd.dlq.clawd.inbox",
+      `$JS.API.DIRECT.GET.KV_mesh-jobs-clawd.$KV.mesh-jobs-clawd.other.${job.id}`,
+      "$JS.API.DIRECT.GET.KV_mesh-jobs-clawd",
+    ]) {
+      expect(await violation(nova, () => nova.request(subject, "", { timeout: 2000 }))).toMatch(deniedPublish(subject));
+    }
+    const own = await nova.request(`$JS.API.DIRECT.GET.KV_mesh-jobs-clawd.$KV.mesh-jobs-clawd.sub.${job.id}`, "", { timeout: 2000 });
+    expect(JSON.parse(own.string())).toMatchObject({ kind: "submission", id: job.id, submittedBy: "clawd" });
+    await cancelJob(clawd, job.id, "clawd");
+  });
+
   it("bucket fill: nova fills only its own job records; its own submit then fails with a one-line error, and clawd's submit and run still work", async () => {
     const own = await new Kvm(nova).open("mesh-jobs-nova", { allow_direct: true });
     // Big values until one is refused, then ever smaller ones: the bucket is full to the byte.
