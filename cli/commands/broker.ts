@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { identity } from "../../subjects/identity.js";
+import { isLoopback } from "../../src/base/loopback-host.js";
 import type { ProvisionReport } from "../../broker/mod.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import type { AuthOpts } from "./broker-auth.js";
@@ -91,7 +92,7 @@ export function describeReport(report: ProvisionReport): string {
 
 /** Waits for SIGINT/SIGTERM. */
 async function up(opts: UpOptions): Promise<void> {
-  const [{ isLoopback, monitorExposedWarning, provision, startLocalBroker }, { authInclude, paths }, { connectMesh }] = await Promise.all([
+  const [{ monitorExposedWarning, provision, startLocalBroker }, { authInclude, paths }, { connectMesh }] = await Promise.all([
     import("../../broker/mod.js"),
     import("../../broker/auth.js"),
     import("../../src/bus/connection.js"),

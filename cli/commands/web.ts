@@ -4,6 +4,7 @@ import type { GlobalOptions } from "../../src/config/config.js";
 import { parseDuration } from "../../src/base/duration.js";
 import { MeshError } from "../../src/base/errors.js";
 import { DEFAULT_WEB_PORT } from "../../src/ops/web/defaults.js";
+import { isLoopback } from "../../src/base/loopback-host.js";
 import { parsePort, resolved, run, selfIdentity, untilSignal } from "./common.js";
 
 export function register(program: Command): void {
@@ -38,7 +39,7 @@ interface WebOptions extends GlobalOptions {
 
 /** `mesh web`: the live page of the mesh, read with this identity's own credential. */
 async function web(opts: WebOptions): Promise<void> {
-  const [{ connectionOf }, { createLogger }, { connectMesh }, { isLoopback, startWebView }] = await Promise.all([
+  const [{ connectionOf }, { createLogger }, { connectMesh }, { startWebView }] = await Promise.all([
     import("../../src/config/config.js"),
     import("../../src/base/log.js"),
     import("../../src/bus/connection.js"),
