@@ -43,7 +43,7 @@ Examples:
   $ mesh up                                 start a local broker (and sidecar) on this machine
   $ mesh send nova "the build is green"     durable message to nova's inbox
   $ mesh sub 'events.>'                     watch everything happening on the mesh
-  $ mesh sub agent.nova.inbox --last 5      replay the last 5 messages of nova's inbox
+  $ mesh sub 'agent.nova.inbox.>' --last 5  replay the last 5 messages of nova's inbox
 
 Environment: MESH_SERVER, MESH_CREDS, MESH_CONFIG, MESH_IDENTITY, MESH_LOG_LEVEL.`,
   );

@@ -8,14 +8,14 @@ export function register(program: Command): void {
   program
     .command("pub")
     .description("publish a message to a subject (text argument or stdin)")
-    .argument("<subject>", "subject, e.g. agent.nova.inbox or events.clawd.note")
+    .argument("<subject>", "subject, e.g. agent.nova.inbox (your lane of nova's inbox) or events.clawd.note")
     .argument("[text]", "message text; read from stdin when omitted")
     .option("--raw", "publish the bytes as they are, without wrapping them in a mesh envelope")
     .addOption(jsonFlag("print the result as JSON"))
     .addHelpText(
       "after",
       `
-On mesh subjects (agent.<id>.inbox, events.<id>.…) text is wrapped in a v1 envelope from this
+On mesh subjects (agent.<id>.inbox, published on your own lane agent.<id>.inbox.<you>; events.<id>.…) text is wrapped in a v1 envelope from this
 identity, so sidecars accept it; text that already is an envelope is sent unchanged.
 
 Examples:
@@ -31,7 +31,17 @@ interface PubOptions extends GlobalOptions {
   json?: boolean;
 }
 
-/** Wraps text in an envelope when the subject is an inbox or an event subject. */
+/**
+ * An inbox is published into on the sender's own lane: `agent.nova.inbox` means
+ * agent.nova.inbox.<self> (the only lane a secure mesh lets this identity publish on).
+ */
+async function laneOf(subject: string, from: string): Promise<string> {
+  const { identity, inboxSubject } = await import("../../subjects/mod.js");
+  const parts = subject.split(".");
+  return parts[0] === "agent" && parts[2] === "inbox" && parts.length === 3 ? inboxSubject(identity(parts[1] ?? ""), from) : subject;
+}
+
+/** Wraps text in an envelope when the subject is an inbox lane or an event subject. */
 async function wrap(subject: string, text: string, from: string): Promise<Envelope | undefined> {
   const { identity, newEnvelope, parseEnvelope } = await import("../../subjects/mod.js");
   const parts = subject.split(".");
@@ -40,7 +50,7 @@ async function wrap(subject: string, text: string, from: string): Promise<Envelo
   } catch {
     /* plain text: wrap below */
   }
-  if (parts[0] === "agent" && parts[2] === "inbox" && parts.length === 3) {
+  if (parts[0] === "agent" && parts[2] === "inbox" && parts.length === 4) {
     return newEnvelope({ from, to: identity(parts[1] ?? ""), kind: "message", body: text });
   }
   if (parts[0] === "events" && parts.length >= 3) {
@@ -60,7 +70,9 @@ async function pub(subject: string, text: string | undefined, opts: PubOptions):
   checkSubject(subject, { wildcards: false });
   const r = await resolved(opts);
   const body = text ?? (await readStdin());
-  const env = opts.raw ? undefined : await wrap(subject, body, selfIdentity(r));
+  const self = selfIdentity(r);
+  subject = await laneOf(subject, self);
+  const env = opts.raw ? undefined : await wrap(subject, body, self);
   const result = await withConnection(r, (nc) =>
     env ? publishEnvelope(nc, subject, env) : publishRaw(nc, subject, new TextEncoder().encode(body)),
   );

@@ -11,7 +11,7 @@ export function register(program: Command): void {
   program
     .command("sub")
     .description("print messages on a subject pattern, live or replayed from JetStream")
-    .argument("<pattern>", "subject pattern, e.g. 'events.>' or agent.nova.inbox")
+    .argument("<pattern>", "subject pattern, e.g. 'events.>' or 'agent.nova.inbox.>'")
     .option("--last <n>", "replay the last N stored messages first", (v) => parseCount(v))
     .option("--since <duration>", "replay what was stored in the last duration (30s, 5m, 2h, 1d)")
     .option("--count <n>", "exit after N messages", (v) => parseCount(v))
@@ -22,7 +22,7 @@ export function register(program: Command): void {
 Examples:
   $ mesh sub 'events.>'                      everything live
   $ mesh sub 'events.nova.>' --since 1h      nova's last hour, then live
-  $ mesh sub agent.nova.inbox --last 1 --count 1 --json`,
+  $ mesh sub 'agent.nova.inbox.>' --last 1 --count 1 --json`,
     )
     .action(run(sub));
 }
@@ -53,9 +53,12 @@ async function openVerifier(nc: NatsConnection): Promise<MeshVerifier> {
   return MeshVerifier.open(nc, createLogger({ name: "mesh-sub", level: "silent" }));
 }
 
-async function sub(pattern: string, opts: SubOptions): Promise<void> {
+async function sub(typed: string, opts: SubOptions): Promise<void> {
   const [{ ALL_EVENTS, bodyText, checkSubject }, { overlaps, subscribe }] = await Promise.all([import("../../subjects/mod.js"), import("../../src/bus/subscribe.js")]);
-  checkSubject(pattern, { wildcards: true });
+  checkSubject(typed, { wildcards: true });
+  // An inbox is one lane per sender: `agent.nova.inbox` means all of them.
+  const parts = typed.split(".");
+  const pattern = parts.length === 3 && parts[0] === "agent" && parts[2] === "inbox" ? `${typed}.*` : typed;
   const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
   const r = await resolved(opts);
   const ac = new AbortController();

@@ -74,7 +74,7 @@ export class MeshModel {
     this.nodes.seen(identity);
   }
 
-  /** A message stored on an inbox subject (agent.<to>.inbox). */
+  /** A message stored on an inbox lane (agent.<to>.inbox.<from>). */
   inboxMessage(subject: string, data: Uint8Array): void {
     const to = ownerOf(subject) ?? "?";
     const env = readEnvelope(subject, data, this.activity.unreadable);
