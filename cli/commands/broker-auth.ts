@@ -1,12 +1,18 @@
+/**
+ * What `mesh broker init` and `mesh identity add|revoke|list` run: the broker's credentials and
+ * its registry of identities. Loaded only when one of them runs (broker.ts and identity.ts
+ * declare the commands).
+ */
 import { addIdentity as addIdentityFiles, initAuth, paths, readRegistry, revokeIdentity, syncIdentityRegistry } from "../../broker/auth.js";
 import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { GlobalOptions, Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
-import { brokerStateDir } from "./common.js";
-import { resolved } from "./common.js";
+import { brokerStateDir, brokerStateDirFlag, printJson, resolved } from "./common.js";
 
-interface AuthOpts extends GlobalOptions {
+export interface AuthOpts extends GlobalOptions {
+  brokerStateDir?: string;
+  /** The earlier spelling of --broker-state-dir. */
   stateDir?: string;
   tls?: boolean;
   host?: string[];
@@ -34,7 +40,7 @@ async function asAdmin(r: Resolved, stateDir: string, fn: (nc: Awaited<ReturnTyp
 
 export async function init(opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
-  const stateDir = brokerStateDir(r, opts.stateDir);
+  const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const res = initAuth(stateDir, { ...(opts.tls ? { tls: true } : {}), ...(opts.host ? { hosts: opts.host } : {}) });
   const out = [
     res.created ? `authentication set up in ${stateDir}` : `authentication already set up in ${stateDir}`,
@@ -42,7 +48,7 @@ export async function init(opts: AuthOpts): Promise<void> {
     res.reloaded ? "running broker reloaded: anonymous clients are now refused" : "start the broker with `mesh broker up` (it includes auth.conf)",
   ];
   if (res.tls) out.push(`TLS: CA ${res.tls.ca}; clients set MESH_TLS_CA=${res.tls.ca} and use tls://host:4222`);
-  out.push("next: mesh broker add-identity <name> for each Mac");
+  out.push("next: mesh identity add <name> for each Mac");
   process.stdout.write(`${out.join("\n")}\n`);
   if (res.reloaded) {
     await new Promise((x) => setTimeout(x, 300));
@@ -55,7 +61,7 @@ export async function init(opts: AuthOpts): Promise<void> {
 
 export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
-  const stateDir = brokerStateDir(r, opts.stateDir);
+  const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const list = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(",").map((x) => x.trim()).filter(Boolean));
   const caps = list(opts.capabilities);
   const queues = list(opts.queues);
@@ -82,10 +88,24 @@ export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> 
 
 export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
-  const stateDir = brokerStateDir(r, opts.stateDir);
+  const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const res = revokeIdentity(stateDir, id);
   await asAdmin(r, stateDir, async (nc) => void (await syncIdentityRegistry(nc, stateDir)));
   process.stdout.write(`revoked ${res.id}${res.reloaded ? "; the broker reloaded and refuses it now" : ""}\n`);
+}
+
+/** The identities the broker knows, with their grants (from its registry; no broker connection needed). */
+export async function listCmd(opts: AuthOpts & { json?: boolean }): Promise<void> {
+  const r = await resolved(opts);
+  const identities = readRegistry(brokerStateDir(r, brokerStateDirFlag(opts))).identities;
+  const ids = Object.keys(identities).sort();
+  if (opts.json) return printJson(ids.map((id) => ({ identity: id, ...identities[id] })));
+  if (ids.length === 0) return void process.stdout.write("no identities yet: mesh identity add <name>\n");
+  const width = Math.max(...ids.map((id) => id.length));
+  for (const id of ids) {
+    const g = identities[id]!;
+    process.stdout.write(`${id.padEnd(width)}  ${g.publicKey}  added ${g.addedAt}  ${describeGrants(g)}\n`);
+  }
 }
 
 function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly string[]; alerts?: boolean }): string {

@@ -1,12 +1,77 @@
+/**
+ * `mesh broker up|provision|status|init`: run and manage the NATS broker (and, hidden, the earlier
+ * spellings `broker add-identity` / `broker revoke` of `mesh identity add|revoke`). register()
+ * declares them; each action loads what it runs.
+ */
 import { join } from "node:path";
-import { identity } from "../../subjects/mod.js";
-import { brokerStatus, isLoopback, monitorExposedWarning, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
+import type { Command } from "@commander-js/extra-typings";
+import { identity } from "../../subjects/identity.js";
+import { isLoopback } from "../../src/base/loopback-host.js";
+import type { ProvisionReport } from "../../broker/mod.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { connectMesh } from "../../src/bus/connection.js";
-import { authInclude, paths } from "../../broker/auth.js";
-import { brokerStateDir, printJson, resolved, untilSignal, withConnection } from "./common.js";
+import type { AuthOpts } from "./broker-auth.js";
+import { declareAdd, declareRevoke } from "./identity.js";
+import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, jsonFlag, parseCount, parsePort, printJson, resolved, run, untilSignal, withConnection } from "./common.js";
+
+const initAuth = async (opts: AuthOpts): Promise<void> => (await import("./broker-auth.js")).init(opts);
+
+export function register(program: Command): void {
+  const broker = program
+    .command("broker")
+    .description("run and manage the NATS broker")
+    .addHelpText("after", "\nIdentities and their credentials: mesh identity add|revoke|list (earlier: mesh broker add-identity, mesh broker revoke).");
+
+  const brokerUp = broker
+    .command("up")
+    .description("run nats-server with JetStream as a child process (state in a directory), provisioned");
+  for (const o of brokerStateDirOptions("state directory (default ~/.config/openclaw-mesh/broker)")) brokerUp.addOption(o);
+  brokerUp
+    .option("--host <host>", "address to listen on (0.0.0.0 or the tailnet IP to serve other machines)", "127.0.0.1")
+    .option("--port <port>", "client port", (v) => parsePort(v), 4222)
+    .option("--monitor-port <port>", "monitoring (HTTP) port", (v) => parsePort(v), 8222)
+    .option("--monitor-host <host>", "address of the monitoring port (unauthenticated: keep it on loopback unless you need it elsewhere)", "127.0.0.1")
+    .option("--detach", "run in the background (pid in the state directory)")
+    .option("--no-provision", "do not create streams and buckets")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ mesh broker up                                 loopback only, foreground (Ctrl-C stops it)
+  $ mesh broker up --host 100.101.102.103 --detach serve the tailnet from this Mac (monitoring stays on 127.0.0.1)`,
+    )
+    .action(run(up));
+
+  broker
+    .command("provision")
+    .description("create or update the mesh streams, buckets and inbox consumers (idempotent)")
+    .option("--replicas <n>", "stream replicas (3 on a 3-node cluster)", (v) => parseCount(v), 1)
+    .option("--for <identities>", "also create these identities' inbox, dead-letter and hook streams (comma-separated)")
+    .option("--drop-legacy", "delete the shared INBOX and DLQ streams of an earlier version (after their messages were delivered)")
+    .addOption(jsonFlag("print the report as JSON"))
+    .action(run(provisionCmd));
+
+  broker
+    .command("status")
+    .description("show the broker, its streams and the inbox consumers")
+    .addOption(jsonFlag("print as JSON"))
+    .action(run(status));
+
+  const init = broker.command("init").description("require credentials: an admin key and a registry of identities (no anonymous clients)");
+  for (const o of brokerStateDirOptions("broker state directory (default ~/.config/openclaw-mesh/broker)")) init.addOption(o);
+  init
+    .option("--tls", "also make a CA and a server certificate and serve TLS")
+    .option("--host <names...>", "names/IPs for the server certificate (default 127.0.0.1 localhost)")
+    .addHelpText("after", "\nA running broker (mesh broker up) reloads at once; anonymous clients are refused from then on.")
+    .action(run(initAuth));
+
+  // The earlier spellings of `mesh identity add|revoke`: the same arguments, flags and actions.
+  declareAdd(broker.command("add-identity", { hidden: true }));
+  declareRevoke(broker.command("revoke", { hidden: true }));
+}
 
 interface UpOptions extends GlobalOptions {
+  brokerStateDir?: string;
+  /** The earlier spelling of --broker-state-dir. */
   stateDir?: string;
   host: string;
   port: number;
@@ -26,9 +91,14 @@ export function describeReport(report: ProvisionReport): string {
 }
 
 /** Waits for SIGINT/SIGTERM. */
-export async function up(opts: UpOptions): Promise<void> {
+async function up(opts: UpOptions): Promise<void> {
+  const [{ monitorExposedWarning, provision, startLocalBroker }, { authInclude, paths }, { connectMesh }] = await Promise.all([
+    import("../../broker/mod.js"),
+    import("../../broker/auth.js"),
+    import("../../src/bus/connection.js"),
+  ]);
   const r = await resolved(opts);
-  const stateDir = brokerStateDir(r, opts.stateDir);
+  const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const auth = authInclude(stateDir);
   const broker = await startLocalBroker({
     stateDir,
@@ -67,7 +137,8 @@ interface ProvisionOptions extends GlobalOptions {
   json?: boolean;
 }
 
-export async function provisionCmd(opts: ProvisionOptions): Promise<void> {
+async function provisionCmd(opts: ProvisionOptions): Promise<void> {
+  const { provision } = await import("../../broker/mod.js");
   const r = await resolved(opts);
   const ids = (opts.for ?? r.identity ?? "")
     .split(",")
@@ -79,7 +150,8 @@ export async function provisionCmd(opts: ProvisionOptions): Promise<void> {
   process.stdout.write(`${describeReport(report)}\n`);
 }
 
-export async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
+async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
+  const { brokerStatus } = await import("../../broker/mod.js");
   const r = await resolved(opts);
   const s = await withConnection(r, (nc) => brokerStatus(nc));
   if (opts.json) {

@@ -1,17 +1,51 @@
+/** `mesh git hook install|uninstall|run`: shared repos. register() declares them; each action loads what it runs. */
 import { resolve } from "node:path";
-import { shortSha } from "../../subjects/mod.js";
-import { addRepoToConfig, announcePush, cloneRemote, installHooks, prePush, pushesConfirmed, uninstallHooks, type HookName, HOOKS } from "../../src/features/repos/mod.js";
-import { connectMesh } from "../../src/bus/connection.js";
+import type { Command } from "@commander-js/extra-typings";
+import type { HookName } from "../../src/features/repos/mod.js";
 import { oneLine } from "../../src/base/errors.js";
-import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
-import { resolved, selfIdentity } from "./common.js";
+import type { GlobalOptions } from "../../src/config/config.js";
+import { resolved, run, selfIdentity } from "./common.js";
+
+export function register(program: Command): void {
+  const gitCmd = program.command("git").description("shared repos: pushes become mesh events, clones follow");
+  const gitHook = gitCmd.command("hook").description("the git hooks that announce this clone's pushes");
+
+  gitHook
+    .command("install")
+    .description("install the push hooks in a clone (pre-push + reference-transaction); a hook of yours is chained")
+    .argument("[path]", "the clone (default: the current directory)")
+    .addHelpText(
+      "after",
+      `
+A push that succeeded publishes events.<identity>.git.pushed {remote, refs}; a push is never
+blocked or failed by the mesh (a down broker is one line on stderr).
+
+Example:
+  $ mesh git hook install ~/code/cackles`,
+    )
+    .action(run(hookInstall));
+
+  gitHook
+    .command("uninstall")
+    .description("remove the push hooks and put back the hooks they chained")
+    .argument("[path]", "the clone (default: the current directory)")
+    .action(run(hookUninstall));
+
+  gitHook
+    .command("run", { hidden: true })
+    .description("run by the installed hooks")
+    .argument("<hook>", "pre-push or reference-transaction")
+    .argument("[args...]", "the hook's arguments")
+    .action(run(hookRun));
+}
 
 /** The command the hooks run: this node and this mesh, with the config named at install (if one was). */
 function meshCommand(opts: GlobalOptions): string[] {
   return [process.execPath, resolve(process.argv[1] ?? "mesh"), ...(opts.config ? ["--config", resolve(opts.config)] : [])];
 }
 
-export async function hookInstall(path: string | undefined, opts: GlobalOptions): Promise<void> {
+async function hookInstall(path: string | undefined, opts: GlobalOptions): Promise<void> {
+  const { addRepoToConfig, cloneRemote, installHooks } = await import("../../src/features/repos/mod.js");
   const repo = resolve(path ?? ".");
   const r = await installHooks(repo, meshCommand(opts));
   const chained = r.chained.length ? `; your own ${r.chained.join(", ")} kept and run first (${r.chained.map((h) => `${h}.mesh-chained`).join(", ")})` : "";
@@ -22,7 +56,8 @@ export async function hookInstall(path: string | undefined, opts: GlobalOptions)
   process.stdout.write(entry.added ? `added ${repo} to repos in ${cfg.configPath} as ${entry.name}\n` : `${repo} is already in repos (${entry.name})\n`);
 }
 
-export async function hookUninstall(path: string | undefined, _opts: GlobalOptions): Promise<void> {
+async function hookUninstall(path: string | undefined, _opts: GlobalOptions): Promise<void> {
+  const { uninstallHooks } = await import("../../src/features/repos/mod.js");
   const repo = resolve(path ?? ".");
   const r = await uninstallHooks(repo);
   const parts = [
@@ -44,8 +79,14 @@ async function stdinText(): Promise<string> {
  * Run by the installed hooks, in the clone. Never fails: a push goes on whatever happens here;
  * an event that cannot be published is one line on stderr.
  */
-export async function hookRun(hook: string, args: string[], opts: GlobalOptions): Promise<number> {
+async function hookRun(hook: string, args: string[], opts: GlobalOptions): Promise<number> {
   try {
+    const [{ shortSha }, { announcePush, prePush, pushesConfirmed, HOOKS }, { connectionOf }, { connectMesh }] = await Promise.all([
+      import("../../subjects/mod.js"),
+      import("../../src/features/repos/mod.js"),
+      import("../../src/config/config.js"),
+      import("../../src/bus/connection.js"),
+    ]);
     if (!(HOOKS as readonly string[]).includes(hook)) throw new Error(`unknown hook ${hook}`);
     const input = await stdinText();
     const repo = process.cwd();

@@ -1,14 +1,31 @@
+/** `mesh hooks list|test`: the fan-out rules. register() declares them; each action loads what it runs. */
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { identityFromHostname } from "../../subjects/mod.js";
-import { ruleStatus, testRule } from "../../src/features/hooks/status.js";
-import { HOOK_STATS_FILE, readHookStats } from "../../src/features/hooks/stats-file.js";
+import type { Command } from "@commander-js/extra-typings";
+import { identityFromHostname } from "../../subjects/identity.js";
 import type { AgentPort } from "../../src/agent/port.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { printJson, resolved, withConnection } from "./common.js";
+import { jsonFlag, printJson, resolved, run, withConnection } from "./common.js";
 
-export async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
+export function register(program: Command): void {
+  const hooks = program.command("hooks").description("fan-out rules: react to events anywhere on the mesh");
+
+  hooks
+    .command("list")
+    .description("the rules in the config and how far behind each one is (lag)")
+    .addOption(jsonFlag("print as JSON"))
+    .action(run(list));
+
+  hooks
+    .command("test")
+    .description("fire one rule's action now with a sample event matching its filter")
+    .argument("<rule>", "rule name")
+    .action(run(test));
+}
+
+async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
+  const [{ ruleStatus }, { HOOK_STATS_FILE, readHookStats }] = await Promise.all([import("../../src/features/hooks/status.js"), import("../../src/features/hooks/stats-file.js")]);
   const r = await resolved(opts);
   const self = r.identity ?? identityFromHostname(hostname());
   const rules = r.config.hooks;
@@ -28,7 +45,8 @@ export async function list(opts: GlobalOptions & { json?: boolean }): Promise<vo
   }
 }
 
-export async function test(name: string, opts: GlobalOptions): Promise<number> {
+async function test(name: string, opts: GlobalOptions): Promise<number> {
+  const { testRule } = await import("../../src/features/hooks/status.js");
   const r = await resolved(opts);
   const rule = r.config.hooks.find((h) => h.name === name);
   if (!rule) throw new MeshError(`no hook rule named ${JSON.stringify(name)} in ${r.configPath}`);

@@ -1,7 +1,39 @@
-import { init, type Step } from "../../src/ops/init.js";
-import { meshHome, type GlobalOptions } from "../../src/config/config.js";
+/** `mesh init`: set up this machine. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Step } from "../../src/ops/init.js";
+import type { GlobalOptions } from "../../src/config/config.js";
+import { meshHome } from "../../src/base/files.js";
 import { MeshError } from "../../src/base/errors.js";
-import { printJson, resolved } from "./common.js";
+import { jsonFlag, printJson, resolved, run } from "./common.js";
+
+export function register(program: Command): void {
+  program
+    .command("init")
+    .description("set up this machine: config, broker and gateway checks, skill, tailscale, service")
+    .option("--server <url>", "the broker (e.g. nats://100.101.102.103:4222)")
+    .option("--peer <address>", "a peer Mac's gateway address (http://100.x.x.x:18789): the broker on that host (nats://100.x.x.x:4222)")
+    .option("--alert <recipient>", "where peer-down alerts go (e.g. +15166334684 over iMessage)")
+    .option("--capabilities <list>", "comma-separated capabilities of this machine (gpu,build)")
+    .option("--tailscale-key <key>", "run `tailscale up --authkey … --hostname openclaw-<identity>` first")
+    .option("--gateway <url>", "the local OpenClaw gateway", "http://127.0.0.1:18789")
+    .option("--configure-gateway", "enable the gateway's hooks and A2A channel for the mesh (backup of openclaw.json first)")
+    .option("--nats-context <name>", "also write a natscli context with this broker and credential (nats --context <name>)")
+    .option("--no-start", "install the service file but do not start it")
+    .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
+    .option("--dry-run", "print every step without doing it")
+    .addOption(jsonFlag("print the steps as JSON"))
+    .addHelpText(
+      "after",
+      `
+Safe to run again: what is already right is left alone (=). Global --identity, --creds and
+--config apply.
+
+Example (a new Mac):
+  $ mesh init --identity nova --server nats://100.101.102.103:4222 --capabilities gpu,build \\
+      --alert +15166334684 --configure-gateway --tailscale-key tskey-auth-…`,
+    )
+    .action(run(initCmd));
+}
 
 interface InitOpts extends GlobalOptions {
   server?: string;
@@ -44,7 +76,8 @@ export function brokerOfPeer(peer: string): string {
   return `nats://${host.includes(":") ? `[${host}]` : host}:4222`;
 }
 
-export async function initCmd(opts: InitOpts): Promise<number> {
+async function initCmd(opts: InitOpts): Promise<number> {
+  const { init } = await import("../../src/ops/init.js");
   if (!opts.identity) throw new MeshError("mesh init needs --identity <name> (e.g. --identity nova)");
   const r = await resolved({ ...opts, config: undefined });
   if (opts.server && opts.peer) throw new MeshError("pass --server or --peer, not both (--peer http://<host>:18789 means the broker at nats://<host>:4222)");

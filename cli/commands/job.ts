@@ -1,10 +1,58 @@
-import { bodyText } from "../../subjects/mod.js";
-import { cancelJob, jobStatus, listJobs, submitJob, waitForJob, type JobView } from "../../src/features/jobs/client.js";
+/** `mesh job submit|status|list|cancel`: work for whichever machine is free. register() declares them; each action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
+import type { JobView } from "../../src/features/jobs/client.js";
 import { parseDuration } from "../../src/base/duration.js";
-import { resolvePin } from "../../src/features/repos/checkout.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, parseCount, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+
+export function register(program: Command): void {
+  const job = program.command("job").description("broadcast work to whichever machine is free");
+
+  job
+    .command("submit")
+    .description("queue a task; a free worker with the needed capabilities runs it as an agent turn")
+    .argument("[task]", "what to do; read from stdin when omitted")
+    .option("-q, --queue <name>", "queue", "default")
+    .option("-n, --needs <capability...>", "capabilities the worker must have (e.g. gpu build)")
+    .option("-w, --wait", "wait and print the result")
+    .option("--timeout <duration>", "how long the run (and --wait) may take", "30m")
+    .option("--attempts <n>", "runs before the job is dead-lettered", (v) => parseCount(v), 3)
+    .addOption(jsonFlag("print the job record as JSON"))
+    .option("--repo <name>", "a shared repo of the config (repos): the worker checks out --at in a worktree first")
+    .option("--at <sha|branch>", "the commit of --repo (a branch is read as the remote's); the job carries its full SHA")
+    .addHelpText(
+      "after",
+      `
+Prints the job id (or, with --wait, the result). Exit 3: not finished in time; 4: failed or cancelled.
+
+Examples:
+  $ mesh job submit "summarize today's build logs" --wait
+  $ mesh job submit --needs gpu "render the charts" --timeout 2h
+  $ mesh job submit --repo cackles --at main "run the test suite" --wait`,
+    )
+    .action(run(submit));
+
+  job
+    .command("status")
+    .description("one job: state, worker, attempts, result or why it waits")
+    .argument("<id>", "job id")
+    .addOption(jsonFlag("print as JSON"))
+    .action(run(status));
+
+  job
+    .command("list")
+    .description("all jobs: queued / running / done / failed / cancelled, with the machine that ran each")
+    .option("--state <state>", "only jobs in this state")
+    .addOption(jsonFlag("print as JSON"))
+    .action(run(list));
+
+  job
+    .command("cancel")
+    .description("cancel a queued job, or ask the worker of a running one to stop")
+    .argument("<id>", "job id")
+    .action(run(cancel));
+}
 
 interface SubmitOpts extends GlobalOptions {
   queue: string;
@@ -17,7 +65,8 @@ interface SubmitOpts extends GlobalOptions {
   at?: string;
 }
 
-export async function submit(task: string | undefined, opts: SubmitOpts): Promise<number> {
+async function submit(task: string | undefined, opts: SubmitOpts): Promise<number> {
+  const [{ submitJob, waitForJob }, { resolvePin }] = await Promise.all([import("../../src/features/jobs/client.js"), import("../../src/features/repos/checkout.js")]);
   const r = await resolved(opts);
   const from = selfIdentity(r);
   const text = task ?? (await readStdin("task"));
@@ -52,7 +101,8 @@ function line(j: JobView): string {
   return `${j.id}  ${j.state.padEnd(9)} ${j.queue}${j.needs.length ? `[${j.needs.join("+")}]` : ""}${who}${at}  ${JSON.stringify(task)}${extra}`;
 }
 
-export async function status(id: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
+async function status(id: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
+  const { jobStatus } = await import("../../src/features/jobs/client.js");
   const r = await resolved(opts);
   const j = await withConnection(r, (nc) => jobStatus(nc, id));
   if (opts.json) return printJson(j);
@@ -64,7 +114,8 @@ export async function status(id: string, opts: GlobalOptions & { json?: boolean 
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
-export async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
+async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
+  const { listJobs } = await import("../../src/features/jobs/client.js");
   const r = await resolved(opts);
   let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity));
   if (opts.state) jobs = jobs.filter((j) => j.state === opts.state);
@@ -73,10 +124,9 @@ export async function list(opts: GlobalOptions & { json?: boolean; state?: strin
   process.stdout.write(`${jobs.map(line).join("\n")}\n`);
 }
 
-export async function cancel(id: string, opts: GlobalOptions): Promise<void> {
+async function cancel(id: string, opts: GlobalOptions): Promise<void> {
+  const { cancelJob } = await import("../../src/features/jobs/client.js");
   const r = await resolved(opts);
   const j = await withConnection(r, (nc) => cancelJob(nc, id, selfIdentity(r)));
   process.stdout.write(j.state === "cancelled" ? `cancelled ${id}\n` : `asked ${j.worker ?? "its worker"} to stop ${id}\n`);
 }
-
-export { bodyText };

@@ -1,9 +1,19 @@
-import { listPeers } from "../../src/features/presence/presence.js";
+/** `mesh peers`: every identity on the mesh. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
 import { formatDuration } from "../../src/base/duration.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { printJson, resolved, withConnection } from "./common.js";
+import { jsonFlag, printJson, resolved, run, withConnection } from "./common.js";
 
-export async function peers(opts: GlobalOptions & { json?: boolean }): Promise<void> {
+export function register(program: Command): void {
+  program
+    .command("peers")
+    .description("list every identity on the mesh as online / stale / offline")
+    .addOption(jsonFlag("print as JSON"))
+    .action(run(peers));
+}
+
+async function peers(opts: GlobalOptions & { json?: boolean }): Promise<void> {
+  const { listPeers } = await import("../../src/features/presence/presence.js");
   const r = await resolved(opts);
   const list = await withConnection(r, (nc) => listPeers(nc));
   if (opts.json) return printJson(list);

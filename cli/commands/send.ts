@@ -1,14 +1,37 @@
+/** `mesh send`: a message to an identity's durable inbox. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
 import { identity } from "../../subjects/identity.js";
-import { sendMessage } from "../../src/bus/publish.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+
+export function register(program: Command): void {
+  program
+    .command("send")
+    .description("send a text message to an identity's durable inbox")
+    .argument("<identity>", "recipient identity, e.g. nova")
+    .argument("[text]", "message text; read from stdin when omitted")
+    .option("--from <identity>", "sender identity (default: this machine's identity)")
+    .addOption(jsonFlag("print the result as JSON"))
+    .addHelpText(
+      "after",
+      `
+The message waits in the broker until nova's sidecar takes it, even if that Mac is asleep.
+Prints the message id and its stream sequence.
+
+Examples:
+  $ mesh send nova "can you run the nightly build?"
+  $ git log -1 | mesh send nova`,
+    )
+    .action(run(send));
+}
 
 interface SendOptions extends GlobalOptions {
   from?: string;
   json?: boolean;
 }
 
-export async function send(to: string, text: string | undefined, opts: SendOptions): Promise<void> {
+async function send(to: string, text: string | undefined, opts: SendOptions): Promise<void> {
+  const { sendMessage } = await import("../../src/bus/publish.js");
   identity(to, "recipient identity");
   const r = await resolved(opts);
   const from = selfIdentity(r, opts.from);

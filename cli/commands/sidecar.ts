@@ -1,10 +1,31 @@
+/** `mesh sidecar`: this machine's sidecar. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { createLogger } from "../../src/base/log.js";
-import { sidecarFromConfig, type SidecarFlags } from "../../src/sidecar/from-config.js";
-import { untilSignal } from "./common.js";
-import { resolved } from "./common.js";
+import type { SidecarFlags } from "../../src/sidecar/from-config.js";
+import { resolved, run, untilSignal } from "./common.js";
 
-export async function sidecar(opts: GlobalOptions & SidecarFlags): Promise<void> {
+export function register(program: Command): void {
+  program
+    .command("sidecar")
+    .description("run this machine's sidecar: inbox → local gateway, asks, events, presence")
+    .option("--gateway <url>", "the local OpenClaw gateway (default from config, else http://127.0.0.1:18789)")
+    .option("--state-dir <dir>", "where the delivered-message journal lives")
+    .option("--capabilities <list>", "comma-separated capabilities (default from config)")
+    .addHelpText(
+      "after",
+      `
+Needs the gateway's hooks token (config gateway.hooksTokenFile, or MESH_HOOKS_TOKEN) and, for
+\`mesh ask\` replies and mirrored gateway events, its gateway token (gateway.tokenFile or
+MESH_GATEWAY_TOKEN). Tokens never go on the bus or into logs.
+
+Example:
+  $ MESH_IDENTITY=nova mesh sidecar --gateway http://127.0.0.1:18789`,
+    )
+    .action(run(sidecar));
+}
+
+async function sidecar(opts: GlobalOptions & SidecarFlags): Promise<void> {
+  const [{ createLogger }, { sidecarFromConfig }] = await Promise.all([import("../../src/base/log.js"), import("../../src/sidecar/from-config.js")]);
   const r = await resolved(opts);
   const log = createLogger({ name: "mesh-sidecar" });
   const s = await sidecarFromConfig(r, opts, log);

@@ -1,10 +1,31 @@
+/** `mesh sub`: print messages on a subject pattern. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ALL_EVENTS, bodyText, checkSubject } from "../../subjects/mod.js";
 import type { MeshVerifier } from "../../src/bus/verify.js";
 import { parseDuration } from "../../src/base/duration.js";
-import { overlaps, subscribe, type SeenMessage } from "../../src/bus/subscribe.js";
+import type { SeenMessage } from "../../src/bus/subscribe.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { printJson, resolved, withConnection } from "./common.js";
+import { jsonFlag, parseCount, printJson, resolved, run, withConnection } from "./common.js";
+
+export function register(program: Command): void {
+  program
+    .command("sub")
+    .description("print messages on a subject pattern, live or replayed from JetStream")
+    .argument("<pattern>", "subject pattern, e.g. 'events.>' or 'agent.nova.inbox.>'")
+    .option("--last <n>", "replay the last N stored messages first", (v) => parseCount(v))
+    .option("--since <duration>", "replay what was stored in the last duration (30s, 5m, 2h, 1d)")
+    .option("--count <n>", "exit after N messages", (v) => parseCount(v))
+    .addOption(jsonFlag("one JSON object per line"))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ mesh sub 'events.>'                      everything live
+  $ mesh sub 'events.nova.>' --since 1h      nova's last hour, then live
+  $ mesh sub 'agent.nova.inbox.>' --last 1 --count 1 --json`,
+    )
+    .action(run(sub));
+}
 
 interface SubOptions extends GlobalOptions {
   last?: number;
@@ -13,7 +34,7 @@ interface SubOptions extends GlobalOptions {
   json?: boolean;
 }
 
-function human(m: SeenMessage, unverified?: string): string {
+function human(m: SeenMessage, bodyText: (e: NonNullable<SeenMessage["envelope"]>) => string, unverified?: string): string {
   const t = m.time.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
   const seq = m.seq !== undefined ? ` #${m.seq}` : "";
   if (m.envelope) {
@@ -32,7 +53,8 @@ async function openVerifier(nc: NatsConnection): Promise<MeshVerifier> {
   return MeshVerifier.open(nc, createLogger({ name: "mesh-sub", level: "silent" }));
 }
 
-export async function sub(typed: string, opts: SubOptions): Promise<void> {
+async function sub(typed: string, opts: SubOptions): Promise<void> {
+  const [{ ALL_EVENTS, bodyText, checkSubject }, { overlaps, subscribe }] = await Promise.all([import("../../subjects/mod.js"), import("../../src/bus/subscribe.js")]);
   checkSubject(typed, { wildcards: true });
   // An inbox is one lane per sender: `agent.nova.inbox` means all of them.
   const parts = typed.split(".");
@@ -61,7 +83,7 @@ export async function sub(typed: string, opts: SubOptions): Promise<void> {
           ...(e ? { envelope: e } : { data: new TextDecoder().decode(m.data) }),
           ...(unverified ? { unverified } : {}),
         });
-      } else process.stdout.write(`${human(m, unverified)}\n`);
+      } else process.stdout.write(`${human(m, bodyText, unverified)}\n`);
     };
     await subscribe(
       nc,

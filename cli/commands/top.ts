@@ -1,9 +1,23 @@
-import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
-import { topFrame } from "../../src/ops/top.js";
-import { connectMesh } from "../../src/bus/connection.js";
-import { resolved } from "./common.js";
+/** `mesh top`: a live view in the terminal. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
+import type { GlobalOptions } from "../../src/config/config.js";
+import { resolved, run } from "./common.js";
 
-export async function top(opts: GlobalOptions & { once?: boolean; interval: string }): Promise<void> {
+export function register(program: Command): void {
+  program
+    .command("top")
+    .description("a live view: peers, inbox depths, the job queue, recent events")
+    .option("--once", "print one frame and exit")
+    .option("--interval <ms>", "refresh interval", "2000")
+    .action(run(top));
+}
+
+async function top(opts: GlobalOptions & { once?: boolean; interval: string }): Promise<void> {
+  const [{ connectionOf }, { topFrame }, { connectMesh }] = await Promise.all([
+    import("../../src/config/config.js"),
+    import("../../src/ops/top.js"),
+    import("../../src/bus/connection.js"),
+  ]);
   const r = await resolved(opts);
   const nc = await connectMesh({ ...connectionOf(r), name: "mesh-top", persistent: !opts.once });
   try {

@@ -1,18 +1,33 @@
-import { provision, startLocalBroker, type LocalBroker } from "../../broker/mod.js";
-import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
-import { connectMesh, parseServers } from "../../src/bus/connection.js";
-import { MeshError } from "../../src/base/errors.js";
+/** `mesh up`: the mesh on this machine (broker if needed, sidecar, web). register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { describeReport } from "./broker.js";
-import { brokerStateDir, untilSignal } from "./common.js";
-import { resolved, selfIdentity } from "./common.js";
+import type { LocalBroker } from "../../broker/mod.js";
+import type { GlobalOptions, Resolved } from "../../src/config/config.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import type { Resolved } from "../../src/config/config.js";
-import { readGatewayConfig } from "../../src/agent/openclaw-config.js";
+import { MeshError } from "../../src/base/errors.js";
+import { DEFAULT_WEB_PORT } from "../../src/ops/web/defaults.js";
+import { describeReport } from "./broker.js";
+import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, parsePort, resolved, run, selfIdentity, untilSignal } from "./common.js";
 
-function hasGateway(r: Resolved): boolean {
+export function register(program: Command): void {
+  const up = program.command("up").description("run the mesh on this machine: a local broker if none is reachable, provisioned");
+  for (const o of brokerStateDirOptions("the embedded broker's state directory (default ~/.config/openclaw-mesh/broker)")) up.addOption(o);
+  up.option("--no-web", "do not start the web view (mesh web)")
+    .option("--web-port <port>", "port of the web view on 127.0.0.1", (v) => parsePort(v), DEFAULT_WEB_PORT)
+    .addHelpText(
+      "after",
+      `
+Uses --server / MESH_SERVER / the config file when a broker answers there; otherwise starts an
+embedded nats-server on 127.0.0.1:4222. Ctrl-C stops what it started.`,
+    )
+    .action(run(meshUp));
+}
+
+async function hasGateway(r: Resolved): Promise<boolean> {
   const g = r.config.gateway;
-  return Boolean(process.env.MESH_HOOKS_TOKEN || g?.hooksToken || g?.hooksTokenFile || readGatewayConfig().hooksToken);
+  if (process.env.MESH_HOOKS_TOKEN || g?.hooksToken || g?.hooksTokenFile) return true;
+  const { readGatewayConfig } = await import("../../src/agent/openclaw-config.js");
+  return Boolean(readGatewayConfig().hooksToken);
 }
 
 interface UpOptions extends GlobalOptions {
@@ -24,7 +39,12 @@ interface UpOptions extends GlobalOptions {
 }
 
 /** `mesh up`: use the configured broker when it answers, else start an embedded one; provision. */
-export async function up(opts: UpOptions): Promise<void> {
+async function meshUp(opts: UpOptions): Promise<void> {
+  const [{ provision, startLocalBroker }, { connectionOf }, { connectMesh, parseServers }] = await Promise.all([
+    import("../../broker/mod.js"),
+    import("../../src/config/config.js"),
+    import("../../src/bus/connection.js"),
+  ]);
   const r = await resolved(opts);
   let broker: LocalBroker | undefined;
   let nc: NatsConnection;
@@ -38,7 +58,7 @@ export async function up(opts: UpOptions): Promise<void> {
     if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(url.hostname)) {
       throw new MeshError(`no broker answers at ${r.server}, and it is not this machine, so mesh up will not start one`);
     }
-    const stateDir = brokerStateDir(r, opts.brokerStateDir ?? opts.stateDir);
+    const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
     broker = await startLocalBroker({
       stateDir,
       host: "127.0.0.1",
@@ -55,7 +75,7 @@ export async function up(opts: UpOptions): Promise<void> {
   try {
     const report = await provision(nc, { identities: [self] });
     process.stdout.write(`${describeReport(report)}\n`);
-    if (hasGateway(r)) {
+    if (await hasGateway(r)) {
       const { sidecarFromConfig } = await import("../../src/sidecar/from-config.js");
       const { createLogger } = await import("../../src/base/log.js");
       const s = await sidecarFromConfig({ ...r, identity: self, server: broker?.url ?? r.server }, {}, createLogger({ name: "mesh-sidecar" }));

@@ -1,11 +1,33 @@
-import { connectionOf, type GlobalOptions } from "../../src/config/config.js";
-import { createLogger } from "../../src/base/log.js";
+/** `mesh web`: the live page of the mesh. register() declares it; the action loads what it runs. */
+import type { Command } from "@commander-js/extra-typings";
+import type { GlobalOptions } from "../../src/config/config.js";
 import { parseDuration } from "../../src/base/duration.js";
-import { connectMesh } from "../../src/bus/connection.js";
-import { isLoopback, startWebView } from "../../src/ops/web/mod.js";
 import { MeshError } from "../../src/base/errors.js";
-import { untilSignal } from "./common.js";
-import { resolved, selfIdentity } from "./common.js";
+import { DEFAULT_WEB_PORT } from "../../src/ops/web/defaults.js";
+import { isLoopback } from "../../src/base/loopback-host.js";
+import { parsePort, resolved, run, selfIdentity, untilSignal } from "./common.js";
+
+export function register(program: Command): void {
+  program
+    .command("web")
+    .description("a live web page of the mesh: peers, inboxes, messages, jobs, dead letters, alerts (read-only)")
+    .option("--host <host>", "address to listen on; anything but loopback needs a token (printed when generated)", "127.0.0.1")
+    .option("--port <port>", "port", (v) => parsePort(v), DEFAULT_WEB_PORT)
+    .option("--token <token>", "the token the page must present off loopback (default: generated and printed)")
+    .option("--stale-after <duration>", "a peer silent this long is shown stale (default 15s)")
+    .option("--offline-after <duration>", "a peer silent this long is shown offline (default 60s)")
+    .addHelpText(
+      "after",
+      `
+Reads the mesh with this identity's own credential (--creds / config), so it shows only what this
+identity may see. No gateway or hooks token is ever sent to the page.
+
+Examples:
+  $ mesh web                                          http://127.0.0.1:${DEFAULT_WEB_PORT}/
+  $ mesh web --host "$(tailscale ip -4)"              on the tailnet, with a generated token`,
+    )
+    .action(run(web));
+}
 
 interface WebOptions extends GlobalOptions {
   host: string;
@@ -16,7 +38,13 @@ interface WebOptions extends GlobalOptions {
 }
 
 /** `mesh web`: the live page of the mesh, read with this identity's own credential. */
-export async function web(opts: WebOptions): Promise<void> {
+async function web(opts: WebOptions): Promise<void> {
+  const [{ connectionOf }, { createLogger }, { connectMesh }, { startWebView }] = await Promise.all([
+    import("../../src/config/config.js"),
+    import("../../src/base/log.js"),
+    import("../../src/bus/connection.js"),
+    import("../../src/ops/web/mod.js"),
+  ]);
   const r = await resolved(opts);
   const self = selfIdentity(r);
   const log = createLogger({ name: "mesh-web" });

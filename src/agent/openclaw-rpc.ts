@@ -1,29 +1,14 @@
 import WebSocket from "ws";
-import { z } from "zod";
 import { sleep } from "../base/backoff.js";
-import { VERSION } from "../base/version.js";
+import { connectParams, frameError, parseFrame, wsUrl } from "./openclaw-ws.js";
 
 /**
  * One call of the OpenClaw gateway's WebSocket protocol (v4) on a connection of its own, opened
  * for that call and closed after it: for the rare call that needs more than the sidecar's
  * long-lived read-only watch (openclaw-hooks/watch.ts) holds, e.g. `sessions.abort`, which needs
- * `operator.write`. Connects as a trusted local backend with the gateway token (no device pairing
- * on loopback), like the watch. Never throws.
+ * `operator.write`. Connects as the watch does (openclaw-ws.ts). Never throws.
  */
 export type RpcAnswer = { ok: true; payload: unknown } | { ok: false; code: string; message: string };
-
-const frameSchema = z.union([
-  z.object({ type: z.literal("event"), event: z.string() }).passthrough(),
-  z
-    .object({
-      type: z.literal("res"),
-      id: z.string(),
-      ok: z.boolean(),
-      payload: z.unknown().optional(),
-      error: z.object({ code: z.string().optional(), message: z.string().optional(), retryable: z.boolean().optional() }).passthrough().optional(),
-    })
-    .passthrough(),
-]);
 
 export interface GatewayCallOptions {
   /** The gateway's base URL (http://127.0.0.1:18789). */
@@ -37,10 +22,8 @@ export interface GatewayCallOptions {
 }
 
 function once(o: GatewayCallOptions, deadline: number): Promise<RpcAnswer & { retryable?: boolean }> {
-  const u = new URL(o.url);
-  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   return new Promise((resolve) => {
-    const ws = new WebSocket(u.toString(), { handshakeTimeout: Math.max(1000, deadline - Date.now()) });
+    const ws = new WebSocket(wsUrl(o.url), { handshakeTimeout: Math.max(1000, deadline - Date.now()) });
     let settled = false;
     const done = (a: RpcAnswer & { retryable?: boolean }) => {
       if (settled) return;
@@ -55,38 +38,15 @@ function once(o: GatewayCallOptions, deadline: number): Promise<RpcAnswer & { re
     ws.on("error", (err) => done({ ok: false, code: "UNREACHABLE", message: `gateway websocket: ${err.message}`, retryable: true }));
     ws.on("close", () => done({ ok: false, code: "CLOSED", message: "the gateway closed the websocket", retryable: true }));
     ws.on("message", (data) => {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(String(data));
-      } catch {
-        return;
-      }
-      const f = frameSchema.safeParse(raw);
-      if (!f.success) return;
-      const frame = f.data;
+      const frame = parseFrame(String(data));
+      if (!frame) return;
       if (frame.type === "event") {
-        if (frame.event !== "connect.challenge") return;
-        ws.send(
-          JSON.stringify({
-            type: "req",
-            id: "connect",
-            method: "connect",
-            params: {
-              minProtocol: 4,
-              maxProtocol: 4,
-              client: { id: "gateway-client", version: VERSION, platform: process.platform, mode: "backend" },
-              role: "operator",
-              scopes: o.scopes,
-              caps: [],
-              auth: { token: o.token },
-            },
-          }),
-        );
+        if (frame.event === "connect.challenge") ws.send(JSON.stringify({ type: "req", id: "connect", method: "connect", params: connectParams(o.token, o.scopes) }));
         return;
       }
-      if (frame.type !== "res") return;
       if (!frame.ok) {
-        return done({ ok: false, code: frame.error?.code ?? "ERROR", message: frame.error?.message ?? "refused", retryable: frame.id === "connect" && frame.error?.retryable === true });
+        const e = frameError(frame.error);
+        return done({ ok: false, code: e.code ?? "ERROR", message: e.message, retryable: frame.id === "connect" && e.retryable });
       }
       if (frame.id === "connect") {
         ws.send(JSON.stringify({ type: "req", id: "call", method: o.method, params: o.params }));

@@ -29,6 +29,25 @@ export function pollDelay(attempt: number): number {
   return Math.min(250, 25 * 2 ** Math.min(Math.max(0, attempt), 4));
 }
 
+/**
+ * Calls `probe` (attempt 0, 1, …) until it answers `{ value }`, with {@link pollDelay} between calls
+ * (or `delay`): "deadline" once `deadline` (ms since epoch) has passed after a call, "aborted" when
+ * the signal aborts (before a call or while waiting). `undefined` from `probe` means "not yet".
+ */
+export async function pollUntil<T>(
+  probe: (attempt: number) => Promise<{ value: T } | undefined>,
+  o: { deadline: number; signal?: AbortSignal; delay?: (attempt: number) => number },
+): Promise<{ value: T } | "deadline" | "aborted"> {
+  for (let attempt = 0; ; attempt++) {
+    if (o.signal?.aborted) return "aborted";
+    const r = await probe(attempt);
+    if (r) return r;
+    const left = o.deadline - Date.now();
+    if (left <= 0) return "deadline";
+    if (!(await sleep(Math.min(left, (o.delay ?? pollDelay)(attempt)), o.signal))) return "aborted";
+  }
+}
+
 /** Waits for `p`, or at most `ms`; the timer never keeps the process alive afterwards. */
 export async function within(p: Promise<unknown>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;

@@ -5,7 +5,6 @@ import type { MeshConfig } from "./config-file.js";
 import { loadNatsContext, selectedContextName, type ContextAuth } from "./nats-context.js";
 
 export type { MeshConfig } from "./config-file.js";
-export { assertPrivateFile, expandHome, meshHome } from "../base/files.js";
 
 /**
  * Configuration: flags > environment > config file > defaults, resolved here once for every

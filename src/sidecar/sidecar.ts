@@ -1,3 +1,8 @@
+/**
+ * The sidecar: wiring only. Over 300 lines on purpose: the order in which its parts start (one
+ * named step each, start() → startParts()) and the reverse order in which they stop are kept in
+ * one file, to be read and changed together.
+ */
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -72,18 +77,18 @@ export class Sidecar {
   nc!: NatsConnection;
   events!: EventPublisher;
   inbox!: InboxConsumer;
-  asks!: AskResponder;
-  conversations!: Conversations;
+  private asks!: AskResponder;
+  private conversations!: Conversations;
   jobs?: JobWorker;
   hooks?: HookRunner;
   alerter?: PeerAlerter;
   private presence?: PresenceHeartbeat;
   /** Jobs the local agent submits through its gateway (a2a:jobs.…), with the A2A bridge. */
-  nativeJobs?: NativeJobs;
+  private nativeJobs?: NativeJobs;
   private journal?: DeliveredJournal;
   /** The ids this inbox dead-lettered (refused again as replays); closed on stop like the delivered journal. */
   private deadLetteredJournal?: DeliveredJournal;
-  verifier?: MeshVerifier;
+  private verifier?: MeshVerifier;
   private ownsConnection = false;
   private gatewayState: GatewayState = "unknown";
   /** False from a disconnect until the connection is back (the connection reconnects forever, so it is never "closed"). */
@@ -118,8 +123,23 @@ export class Sidecar {
     }
   }
 
+  /** The parts, in the order they start (each step below). */
   private async startParts(): Promise<void> {
     const { log } = this.o;
+    await this.connect();
+    await this.ensureOwnStreams();
+    await this.buildParts();
+    await this.announce();
+    await this.startHttp();
+    this.inbox.start();
+    await this.startHookRules();
+    await this.startAlerter();
+    await this.startJobWorker();
+    log.info({ identity: this.self, server: this.o.server, gateway: this.o.agent.url }, "sidecar started");
+  }
+
+  /** The connection given (tests, `mesh up`), or this identity's own, reconnecting forever. */
+  private async connect(): Promise<void> {
     if (this.o.nc) this.nc = this.o.nc;
     else {
       this.nc = await connectMesh({
@@ -133,6 +153,11 @@ export class Sidecar {
       this.ownsConnection = true;
     }
     void this.watchConnection();
+  }
+
+  /** Its inbox, dead-letter and hook-event streams and its inbox consumer, where it may make them. */
+  private async ensureOwnStreams(): Promise<void> {
+    const { log } = this.o;
     try {
       const jsm = await jetstreamManager(this.nc);
       // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
@@ -144,6 +169,11 @@ export class Sidecar {
       // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
       log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
     }
+  }
+
+  /** Events, the journals, the verifier, asks, conversations, the inbox consumer (not yet pulling) and presence. */
+  private async buildParts(): Promise<void> {
+    const { log } = this.o;
     this.events = new EventPublisher(this.nc, this.self, log);
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
     this.verifier = await MeshVerifier.open(this.nc, log);
@@ -189,6 +219,11 @@ export class Sidecar {
       this.o.presenceIntervalMs,
     );
     await this.presence.start();
+  }
+
+  /** sidecar.started out, and the gateway's own events mirrored as mesh events. */
+  private async announce(): Promise<void> {
+    const { log } = this.o;
     this.events.emit("sidecar.started", {
       version: VERSION,
       host: hostname(),
@@ -205,6 +240,11 @@ export class Sidecar {
         log.warn({ err: (err as Error).message }, "gateway event mirror not started");
       }
     }
+  }
+
+  /** /healthz, /metrics and the A2A endpoint (when asked for), and the gateway's A2A peers kept in step. */
+  private async startHttp(): Promise<void> {
+    const { log } = this.o;
     if (this.o.httpPort !== undefined || this.o.a2a) {
       const { startHttp } = await import("./http.js");
       const a2a = this.o.a2a;
@@ -216,7 +256,12 @@ export class Sidecar {
         await a2a.sync.start(this.nc);
       }
     }
-    this.inbox.start();
+  }
+
+  /** The fan-out rules of the config, each on its own consumer. */
+  private async startHookRules(): Promise<void> {
+    const { log } = this.o;
+    const verifier = this.verifier!;
     if (this.o.hooks?.length) {
       this.hooks = new HookRunner({
         nc: this.nc,
@@ -232,6 +277,12 @@ export class Sidecar {
       });
       await this.hooks.start();
     }
+  }
+
+  /** Peer-down alerts, when configured: this sidecar competes for the alerter lease. */
+  private async startAlerter(): Promise<void> {
+    const { log } = this.o;
+    const verifier = this.verifier!;
     if (this.o.alerts) {
       this.alerter = new PeerAlerter({
         nc: this.nc,
@@ -245,6 +296,12 @@ export class Sidecar {
       });
       await this.alerter.start();
     }
+  }
+
+  /** The job worker, unless jobs are off; one that cannot start (not granted) is logged, not fatal. */
+  private async startJobWorker(): Promise<void> {
+    const { log } = this.o;
+    const verifier = this.verifier!;
     if (this.o.jobs !== false) {
       this.jobs = new JobWorker({
         nc: this.nc,
@@ -267,7 +324,6 @@ export class Sidecar {
         this.jobs = undefined;
       }
     }
-    log.info({ identity: this.self, server: this.o.server, gateway: this.o.agent.url }, "sidecar started");
   }
 
   /** What /metrics and /healthz read (sidecar/http.ts), without reaching into this class. */

@@ -8,26 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { z } from "zod";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
-import { publishEnvelope } from "../../src/bus/publish.js";
 import { ruleSchema } from "../../src/features/hooks/rules.js";
-import { eventSubject, newEnvelope, parseEnvelope } from "../../subjects/mod.js";
+import { parseEnvelope } from "../../subjects/mod.js";
 import { dlqStreamName, hookConsumerName, hooksStreamName } from "../../subjects/names.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { storedEnvelopes, testSidecar, until } from "../support/sidecar.js";
+import { startMesh, type MeshSidecar, type TestMesh } from "../support/mesh.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 import { startWebhookReceiver } from "../support/webhook-receiver.js";
 
 type RuleInput = z.input<typeof ruleSchema>;
 const rule = (r: RuleInput): RuleInput => (ruleSchema.parse(r), r);
 
-let broker: TestBroker;
+let fixture: TestMesh;
 let nc: NatsConnection;
-let gateway: HooksEndpoint;
-const running: Sidecar[] = [];
 
 /** A webhook receiver that also counts every POST (whatever it answers). */
 async function receiver(answer: (body: string) => number = () => 200) {
@@ -37,35 +31,17 @@ async function receiver(answer: (body: string) => number = () => 200) {
   return Object.assign(rx, { all });
 }
 
-async function event(from: string, kind: string, body: unknown): Promise<string> {
-  const env = newEnvelope({ from, to: "*", kind: "event", type: kind, body });
-  await publishEnvelope(nc, eventSubject(from, ...kind.split(".")), env);
-  return env.id;
-}
-
-async function sidecar(identity: string, rules: RuleInput[]): Promise<Sidecar & { configPath: string }> {
-  const s = await testSidecar({ identity, server: broker.url, gatewayUrl: gateway.url, hooksToken: gateway.token, hooks: rules, jobs: false });
-  running.push(s);
-  return s;
-}
-
-async function stop(s: Sidecar): Promise<void> {
-  await s.stop("test stop");
-  running.splice(running.indexOf(s), 1);
-}
+const event = (from: string, kind: string, body: unknown): Promise<string> => fixture.event(from, kind, body);
+const sidecar = (identity: string, rules: RuleInput[]): Promise<MeshSidecar> => fixture.sidecar(identity, { hooks: rules, jobs: false });
+const stop = (s: Sidecar): Promise<void> => fixture.stopSidecar(s);
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  gateway = await startHooksEndpoint();
+  fixture = await startMesh();
+  ({ nc } = fixture);
 });
 
 afterAll(async () => {
-  await Promise.all(running.map((s) => s.stop("test done").catch(() => undefined)));
-  await gateway?.close();
-  await nc?.close();
-  await broker?.stop();
+  await fixture?.stop();
 });
 
 describe("hook rules", () => {
@@ -138,8 +114,9 @@ describe("hook rules", () => {
 
 describe("stopping", () => {
   it("a sidecar with a hook rule stopped right after start() finishes stopping within 5 s (the rule's pull loop sees the stop even before it consumes)", async () => {
-    const s = await testSidecar({ identity: "w-quick-stop", server: broker.url, gatewayUrl: gateway.url, hooksToken: gateway.token, jobs: false, hooks: [rule({ name: "r", on: "events.quick.x", action: { type: "webhook", url: "http://127.0.0.1:9/" } })] });
+    const s = await fixture.sidecar("w-quick-stop", { jobs: false, hooks: [rule({ name: "r", on: "events.quick.x", action: { type: "webhook", url: "http://127.0.0.1:9/" } })] });
     const t0 = Date.now();
+    fixture.forget(s);
     const stopped = await Promise.race([s.stop("at once").then(() => "stopped"), new Promise((r) => setTimeout(() => r("still stopping after 5 s"), 5000))]);
     expect(stopped).toBe("stopped");
     expect(Date.now() - t0).toBeLessThan(5000);
@@ -160,7 +137,7 @@ describe("mesh hooks list / test", () => {
     const cfg = JSON.parse((await import("node:fs")).readFileSync(s.configPath, "utf8")) as { hooks: RuleInput[] };
     cfg.hooks.push(rule({ name: "idle", on: "events.rigel.never", when: { "body.x": { in: [1] } }, action: { type: "webhook", url: rx.url } }));
     (await import("node:fs")).writeFileSync(s.configPath, JSON.stringify(cfg), { mode: 0o600 });
-    const env = { MESH_CONFIG: s.configPath, MESH_SERVER: broker.url };
+    const env = { MESH_CONFIG: s.configPath, MESH_SERVER: fixture.broker.url };
     const j = await mesh(["hooks", "list", "--json"], { env });
     expect(j.code, j.stderr).toBe(0);
     expect(JSON.parse(j.stdout)).toEqual([
@@ -178,7 +155,7 @@ describe("mesh hooks list / test", () => {
     const rx = await receiver();
     const s = await sidecar("w-test", [rule({ name: "probe", on: "events.*.job.failed", action: { type: "webhook", url: rx.url } })]);
     await stop(s);
-    const env = { MESH_CONFIG: s.configPath, MESH_SERVER: broker.url };
+    const env = { MESH_CONFIG: s.configPath, MESH_SERVER: fixture.broker.url };
     const ok = await mesh(["hooks", "test", "probe"], { env });
     expect(ok.code, ok.stderr).toBe(0);
     const m = /^rule probe fired \(webhook, HTTP 200\) with a sample (events\.[a-z0-9-]+\.job\.failed) event\n$/.exec(ok.stdout);

@@ -1,52 +1,33 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
-import { publishEnvelope } from "../../src/bus/publish.js";
-import { eventSubject, newEnvelope } from "../../subjects/mod.js";
 import type { z } from "zod";
 import { ruleSchema } from "../../src/features/hooks/rules.js";
 
 type RuleInput = z.input<typeof ruleSchema>;
-import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type MeshSidecar, type TestMesh } from "../support/mesh.js";
+import type { TestSidecarOptions } from "../support/sidecar.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 import { startWebhookReceiver } from "../support/webhook-receiver.js";
 
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
 let gateway: HooksEndpoint;
-const running: Sidecar[] = [];
-
-async function event(from: string, kind: string, body: unknown): Promise<string> {
-  const env = newEnvelope({ from, to: "*", kind: "event", type: kind, body });
-  await publishEnvelope(nc, eventSubject(from, ...kind.split(".")), env);
-  return env.id;
-}
-
-async function sidecar(identity: string, rules: RuleInput[], extra: Record<string, unknown> = {}): Promise<Sidecar> {
-  const s = await testSidecar({ identity, server: broker.url, gatewayUrl: gateway.url, hooksToken: gateway.token, hooks: rules, jobs: false, ...extra });
-  running.push(s);
-  return s;
-}
+const event = (from: string, kind: string, body: unknown): Promise<string> => m.event(from, kind, body);
+const sidecar = (identity: string, rules: RuleInput[], extra: Partial<TestSidecarOptions> = {}): Promise<MeshSidecar> =>
+  m.sidecar(identity, { hooks: rules, jobs: false, ...extra });
 
 /** A rule as a config file holds it (checked against the schema here, written to the file as is). */
 const rule = (r: RuleInput): RuleInput => (ruleSchema.parse(r), r);
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  gateway = await startHooksEndpoint();
+  m = await startMesh();
+  ({ nc, gateway } = m);
 });
 
 afterAll(async () => {
-  await Promise.all(running.map((s) => s.stop("test done").catch(() => undefined)));
-  await gateway?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("fan-out hooks", () => {
@@ -74,8 +55,7 @@ describe("fan-out hooks", () => {
     const s = await sidecar("watcher2", rules);
     await event("nova", "note", { text: "zero" });
     await until("first", () => rx.received.length >= 1);
-    await s.stop("test stop");
-    running.splice(running.indexOf(s), 1);
+    await m.stopSidecar(s);
     for (const t of ["one", "two", "three"]) await event("nova", "note", { text: t });
     await sidecar("watcher2", rules, { stateDir: undefined });
     await until("caught up", () => rx.received.length >= 4);
@@ -140,7 +120,7 @@ describe("peer-down alerts", () => {
     const before = gateway.received.length;
     // The Mac vanishes: no graceful stop, its heartbeats just stop.
     await peer.nc.close();
-    running.splice(running.indexOf(peer), 1);
+    m.forget(peer);
     const down = await until("a down alert", () => {
       const hits = gateway.received.slice(before).filter((h) => h.body.deliver === true && String(h.body.message).includes("flaky-mac is offline"));
       return hits.length > 0 && hits;
@@ -159,14 +139,13 @@ describe("peer-down alerts", () => {
     // The leader leaves (graceful stop: its lease and its presence entry go). Another takes the lease.
     const leader = watchers.find((w) => w.alerter!.isLeader)!;
     const handover = gateway.received.length;
-    await leader.stop("leader leaves");
-    running.splice(running.indexOf(leader), 1);
+    await m.stopSidecar(leader, "leader leaves");
     const rest = watchers.filter((w) => w !== leader);
     await until("a new leader", () => rest.some((w) => w.alerter!.isLeader), 20_000);
     // Transitions after the hand-over, each caused here: the old leader is gone; flaky-mac dies again, then returns.
     await until("the old leader reported offline", () => alertsSince(handover).some((a) => a === `down ${leader.self}`), 20_000);
     await peer2.nc.close();
-    running.splice(running.indexOf(peer2), 1);
+    m.forget(peer2);
     await until("flaky-mac reported offline again", () => alertsSince(handover).some((a) => a === "down flaky-mac"), 20_000);
     await sidecar("flaky-mac", [], { presenceIntervalMs: 500 });
     await until("flaky-mac reported back again", () => alertsSince(handover).some((a) => a === "up flaky-mac"), 20_000);

@@ -2,35 +2,27 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AddressInfo } from "node:net";
 import { request } from "node:http";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision, provisionIdentity } from "../../broker/provision.js";
+import { provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { sendMessage } from "../../src/bus/publish.js";
 import { submitJob } from "../../src/features/jobs/client.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar, until } from "../support/sidecar.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
+import { until } from "../support/sidecar.js";
 
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
-let hooks: HooksEndpoint;
 let sidecar: Sidecar;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  hooks = await startHooksEndpoint();
-  sidecar = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, httpPort: 0, capabilities: ["gpu"], jobs: { queues: ["ops"] } });
+  m = await startMesh();
+  nc = m.nc;
+  sidecar = await m.sidecar("nova", { httpPort: 0, capabilities: ["gpu"], jobs: { queues: ["ops"] } });
 });
 
 afterAll(async () => {
-  await sidecar?.stop();
-  await hooks?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("operations", () => {
@@ -74,7 +66,7 @@ describe("operations", () => {
     await provisionIdentity(await jetstreamManager(nc), "lyra");
     await sendMessage(nc, { from: "clawd", to: "lyra", body: "waiting for lyra" });
     await submitJob(nc, { from: "clawd", task: "needs a tpu", queue: "ops", needs: ["tpu"] });
-    const r = await mesh(["top", "--once"], { env: { MESH_SERVER: broker.url } });
+    const r = await mesh(["top", "--once"], { env: { MESH_SERVER: m.broker.url } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ {2}nova +online +gateway up/m);
     expect(r.stdout).toMatch(/^ {2}lyra +offline .*inbox +1 waiting/m);

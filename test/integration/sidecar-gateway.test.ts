@@ -9,8 +9,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { sendMessage } from "../../src/bus/publish.js";
-import { createLogger } from "../../src/base/log.js";
-import { gatewayWatch, type GatewayWatch } from "../../src/agent/openclaw-hooks/watch.js";
+import { gatewayCall } from "../../src/agent/openclaw-rpc.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
@@ -25,16 +24,18 @@ let nc: NatsConnection;
 let model: ModelServer;
 const gw: Record<string, Gateway> = {};
 const sidecars: Record<string, Sidecar> = {};
-const watches: GatewayWatch[] = [];
 
+/** The session transcript as the gateway shows it (chat.history, operator.read), on a connection of its own. */
+async function transcript(g: Gateway, sessionKey: string): Promise<Array<{ role: string; text: string }>> {
+  const r = await gatewayCall({ url: g.url, token: g.gatewayToken, scopes: ["operator.read"], method: "chat.history", params: { sessionKey, limit: 100 } });
+  if (!r.ok) throw new Error(`chat.history: ${r.code} ${r.message}`);
+  const messages = (r.payload as { messages?: Array<{ role: string; content?: unknown }> }).messages ?? [];
+  const text = (c: unknown): string =>
+    typeof c === "string" ? c : Array.isArray(c) ? c.filter((p: { type?: string; text?: string }) => p.type === "text").map((p: { text?: string }) => p.text ?? "").join("") : "";
+  return messages.map((m) => ({ role: m.role, text: text(m.content) }));
+}
 
 async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken, jobs = true): Promise<Sidecar> {
-  // The sidecar watches the gateway itself (config gateway.token); this second, read-only client
-  // reads transcripts for the assertions.
-  const log = createLogger({ name: `watch-${identity}`, level: process.env.MESH_TEST_LOG ?? "silent" });
-  const w = gatewayWatch({ url: g.url, token: g.gatewayToken, log });
-  w.watch.start();
-  watches.push(w.watch);
   return testSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, gatewayToken: g.gatewayToken, ...(jobs ? {} : { jobs: false as const }) });
 }
 
@@ -58,7 +59,7 @@ beforeAll(async () => {
   console.log(`two gateways ready in ${Date.now() - started} ms`);
   sidecars.nova = await startSidecarFor("nova", gw.nova!);
   sidecars.clawd = await startSidecarFor("clawd", gw.clawd!);
-  await until("both gateway websockets", () => watches.every((w) => w.connected) && Object.values(sidecars).every((s) => s.agent.events?.connected?.()), 60_000);
+  await until("both gateway websockets", () => Object.values(sidecars).every((s) => s.agent.events?.connected?.()), 60_000);
 }, 240_000);
 
 afterAll(async () => {
@@ -136,10 +137,8 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
       const ev = await storedEnvelopes(nc, "EVENTS", "events.nova.message.delivered");
       return ev.filter((e) => (e.body as { from: string }).from === "lyra").length >= 5;
     }, 90_000);
-    const w = watches[0]!;
-    await until("watch reconnected", () => w.connected, 60_000);
     const history = await until("transcript has all 5", async () => {
-      const h = await w.history("mesh:lyra", 100).catch(() => []);
+      const h = await transcript(gw.nova!, "mesh:lyra").catch(() => []);
       return h.filter((m) => m.role === "user" && /queued-\d while down/.test(m.text)).length >= 5 && h;
     }, 60_000);
     const users = history.filter((m) => m.role === "user").flatMap((m) => [...m.text.matchAll(/queued-(\d) while down/g)].map((x) => x[1]));

@@ -1,48 +1,37 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision, provisionIdentity } from "../../broker/provision.js";
+import { provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { sendMessage, publishRaw } from "../../src/bus/publish.js";
 import { DeliveredJournal } from "../../src/features/inbox/delivered-journal.js";
-import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { join } from "node:path";
-import { startBroker, type TestBroker } from "../support/broker.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type MeshSidecar, type TestMesh } from "../support/mesh.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
 let hooks: HooksEndpoint;
-const running: Sidecar[] = [];
 let n = 0;
 /** A fresh identity per test keeps inboxes apart on one broker. */
 const fresh = (): string => `nova${++n}`;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  hooks = await startHooksEndpoint();
+  m = await startMesh();
+  ({ nc, gateway: hooks } = m);
 });
 
 afterEach(async () => {
-  while (running.length) await running.pop()!.stop("test done");
+  await m.stopSidecars();
   hooks.respond = undefined;
   await hooks.start();
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await hooks?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
-async function sidecar(identity: string, extra: { stateDir?: string } = {}): Promise<Sidecar> {
-  const s = await testSidecar({ identity, server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, ...extra });
-  running.push(s);
-  return s;
-}
+const sidecar = (identity: string, extra: { stateDir?: string } = {}): Promise<MeshSidecar> => m.sidecar(identity, extra);
 
 const texts = (id: string, from?: string) =>
   hooks.received.filter((h) => h.body.sessionKey?.startsWith("mesh:") && h.body.message?.includes(`#${id}#`) && (!from || h.body.sessionKey === `mesh:${from}`));

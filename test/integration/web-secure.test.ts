@@ -16,7 +16,7 @@ import { Kvm } from "@nats-io/kv";
 import { signerFromSeed } from "../../subjects/mod.js";
 import { parseCredential } from "../../broker/credentials.js";
 import { provision } from "../../broker/provision.js";
-import type { Snapshot } from "../../src/ops/web/model.js";
+import type { Snapshot } from "../../src/ops/web/views.js";
 import { mesh, MESH_BIN } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
 import { childEnv } from "../support/browser.js";

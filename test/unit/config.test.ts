@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { assertPrivateFile, resolveConfig, DEFAULT_SERVER } from "../../src/config/config.js";
+import { resolveConfig, DEFAULT_SERVER } from "../../src/config/config.js";
+import { assertPrivateFile } from "../../src/base/files.js";
 import { loadConfigFile } from "../../src/config/config-file.js";
 import { parseDuration } from "../../src/base/duration.js";
 import { parseServers } from "../../src/bus/connection.js";

@@ -118,4 +118,31 @@ describe("web view model", () => {
     const nodes = Object.fromEntries(m.snapshot().nodes.map((n) => [n.identity, n.inbox]));
     expect(nodes).toEqual({ nova: { visible: false, why: "not visible to this identity" }, clawd: { visible: true, waiting: 3, inFlight: 1, oldestWaiting: "2026-11-25T10:00:00.000Z" } });
   });
+
+  it("every panel's cap comes from one options object: past it the oldest flow goes (the page caps its own), the oldest submitted job goes and is announced removed, activity, alerts and dead letters keep the newest", () => {
+    const now = { t: Date.parse("2026-11-25T10:00:00Z") };
+    const m = new MeshModel({ self: "clawd", staleAfterMs: 2_000, offlineAfterMs: 5_000, now: () => now.t, caps: { flows: 2, jobs: 2, activity: 3, alerts: 1, deadLetters: 1 } });
+    const msgs = [1, 2, 3].map((i) => newEnvelope({ from: "clawd", to: "nova", kind: "message", body: `m${i}` }));
+    for (const e of msgs) m.inboxMessage("agent.nova.inbox", encodeEnvelope(e));
+    expect(m.snapshot().flows.map((f) => f.id)).toEqual([msgs[1]!.id, msgs[2]!.id]);
+    expect(m.drain()?.flows?.map((f) => f.id)).toEqual([msgs[1]!.id, msgs[2]!.id]);
+    const job = (id: string, submittedAt: string) =>
+      JSON.stringify({ id, task: "t", queue: "default", needs: [], state: "queued", submittedBy: "clawd", submittedAt, attempts: 0 });
+    m.jobChanged("late", job("late", "2026-11-25T10:00:03Z"));
+    m.jobChanged("early", job("early", "2026-11-25T10:00:01Z"));
+    m.drain();
+    m.jobChanged("middle", job("middle", "2026-11-25T10:00:02Z"));
+    expect(m.snapshot().jobs.map((j) => j.id).sort()).toEqual(["late", "middle"]);
+    expect(m.drain()).toMatchObject({ jobs: [expect.objectContaining({ id: "middle" })], removedJobs: ["early"] });
+    for (const n of [1, 2, 3, 4]) m.event(`events.nova.note${n}`, event("nova", `note${n}`, {}));
+    expect(m.snapshot().activity.map((a) => a.text)).toEqual(["nova note2", "nova note3", "nova note4"]);
+    expect(m.snapshot().counters.events).toBe(4);
+    m.event("events.clawd.peer.down", event("clawd", "peer.down", { peer: "nova", lastSeen: "2026-11-25T09:59:00Z" }));
+    m.event("events.clawd.peer.up", event("clawd", "peer.up", { peer: "nova", lastSeen: "2026-11-25T10:00:00Z" }));
+    expect(m.snapshot().alerts.map((a) => a.text)).toEqual(["nova is back online (reported by clawd)"]);
+    const dl = (reason: string) => encodeEnvelope(newEnvelope({ from: "nova", to: "nova", kind: "event", type: "dead-letter", body: { reason, subject: "agent.nova.inbox", original: "x" } }));
+    m.deadLetter("dlq.nova.inbox", dl("first"));
+    m.deadLetter("dlq.nova.inbox", dl("second"));
+    expect(m.snapshot().deadLetters.map((d) => d.reason)).toEqual(["second"]);
+  });
 });

@@ -1,7 +1,7 @@
 import { replyFromText } from "../reply.js";
 import { checkoutLine, httpRefused, unreachable, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
-import { pollDelay, sleep } from "../../base/backoff.js";
+import { pollUntil } from "../../base/backoff.js";
 import type { RpcAnswer } from "../openclaw-rpc.js";
 import { a2aCall, type CallResult } from "./client.js";
 import type { A2APeerTable } from "./peers.js";
@@ -69,14 +69,16 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
 
   /** Polls the task until it ends or `ms` pass; undefined when still working. */
   async function settle(token: string, taskId: string, ms: number, signal?: AbortSignal): Promise<Task | undefined> {
-    const deadline = Date.now() + ms;
-    for (let i = 0; Date.now() < deadline && !signal?.aborted && !stopping.signal.aborted; i++) {
-      const r = await a2aCall(endpoint, token, "GetTask", { id: taskId }, { timeoutMs: 10_000 });
-      if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return r.task;
-      if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return undefined;
-      await sleep(pollDelay(i), signal ?? stopping.signal);
-    }
-    return undefined;
+    const r = await pollUntil<Task | undefined>(
+      async () => {
+        const r = await a2aCall(endpoint, token, "GetTask", { id: taskId }, { timeoutMs: 10_000 });
+        if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return { value: r.task };
+        if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return { value: undefined };
+        return undefined;
+      },
+      { deadline: Date.now() + ms, signal: signal ? AbortSignal.any([signal, stopping.signal]) : stopping.signal },
+    );
+    return typeof r === "object" ? r.value : undefined;
   }
 
   function replyOf(t: Task): RunReply {
@@ -221,17 +223,22 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     const deadline = Date.now() + timeoutMs;
     const token = o.peers.inboundToken(ticket.session);
     if (!token) return { status: "error", error: `${ticket.session} is no longer a peer of this gateway` };
-    for (let i = 0; ; i++) {
-      const r = await a2aCall(endpoint, token, "GetTask", { id: ticket.ref }, { timeoutMs: 10_000 });
-      if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return replyOf(r.task);
-      if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) {
-        return { status: "error", error: "the gateway no longer knows this task (it restarted or reloaded its A2A peers); its reply is lost" };
-      }
-      if (r.kind === "http" && r.status === 401) return { status: "error", error: `the gateway refused the A2A peer ${ticket.session}` };
-      // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
-      if (Date.now() >= deadline) return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
-      if (!(await sleep(pollDelay(i), stopping.signal))) return { status: "error", error: "sidecar stopping" };
-    }
+    const r = await pollUntil<RunReply>(
+      async () => {
+        const r = await a2aCall(endpoint, token, "GetTask", { id: ticket.ref }, { timeoutMs: 10_000 });
+        if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return { value: replyOf(r.task) };
+        if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) {
+          return { value: { status: "error", error: "the gateway no longer knows this task (it restarted or reloaded its A2A peers); its reply is lost" } };
+        }
+        if (r.kind === "http" && r.status === 401) return { value: { status: "error", error: `the gateway refused the A2A peer ${ticket.session}` } };
+        // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
+        return undefined;
+      },
+      { deadline, signal: stopping.signal },
+    );
+    if (r === "deadline") return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
+    if (r === "aborted") return { status: "error", error: "sidecar stopping" };
+    return r.value;
   }
 
   return {

@@ -2,9 +2,9 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { signerOf } from "../../bus/connection.js";
 import { isReplySubjectOf, encodeEnvelope, newEnvelope, type Envelope } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
-import { within } from "../../base/backoff.js";
 import type { EventPublisher } from "../../bus/events.js";
-import type { AgentPort, ReplyTicket } from "../../agent/port.js";
+import type { AgentPort, ReplyTicket, RunReply } from "../../agent/port.js";
+import { ReplyWaiter } from "../../agent/reply-waiter.js";
 
 /**
  * Answers asks: once the gateway accepted an ask, waits for that run's final reply (through the
@@ -12,40 +12,33 @@ import type { AgentPort, ReplyTicket } from "../../agent/port.js";
  * reply.<asker>.<…>: a sender cannot make this sidecar publish anywhere else.
  */
 export class AskResponder {
-  private pending = new Set<Promise<void>>();
+  private readonly replies: ReplyWaiter;
   answered = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly self: string,
-    private readonly agent: AgentPort,
+    agent: AgentPort,
     private readonly events: EventPublisher,
     private readonly log: Logger,
-    private readonly replyTimeoutMs = 10 * 60_000,
-  ) {}
-
-  accepted(env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined): void {
-    const p = this.answer(env, runId, ticket).finally(() => this.pending.delete(p));
-    this.pending.add(p);
+    replyTimeoutMs = 10 * 60_000,
+  ) {
+    this.replies = new ReplyWaiter({ agent, timeoutMs: replyTimeoutMs, log });
   }
 
-  private async answer(env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined): Promise<void> {
+  accepted(env: Envelope, runId: string | undefined, ticket: ReplyTicket | undefined): void {
     const started = Date.now();
     const replyTo = env.replyTo;
     if (!replyTo || !isReplySubjectOf(replyTo, env.from)) {
       this.log.warn({ id: env.id, from: env.from }, "ask without a valid reply subject; not answering");
       return;
     }
-    let status: "ok" | "error" | "timeout";
-    let text: string;
-    if (!this.agent.awaitReply || !ticket) {
-      status = "error";
-      text = "this sidecar cannot read replies (no gateway token configured)";
-    } else {
-      const r = await this.agent.awaitReply(ticket, this.replyTimeoutMs);
-      status = r.status;
-      text = r.text ?? r.error ?? "";
-    }
+    this.replies.wait(ticket, (r) => this.answer(env, replyTo, runId, r, started), { id: env.id, failure: "answer an ask" });
+  }
+
+  private answer(env: Envelope, replyTo: string, runId: string | undefined, r: RunReply, started: number): void {
+    const status = r.status;
+    const text = r.text ?? r.error ?? "";
     const reply = newEnvelope({ from: this.self, to: env.from, kind: "reply", type: status, body: text, correlationId: env.id });
     // Signed like every envelope in a secure mesh: the asker checks it came from the identity it asked.
     const signer = signerOf(this.nc);
@@ -61,6 +54,6 @@ export class AskResponder {
   }
 
   async drain(timeoutMs = 2000): Promise<void> {
-    await within(Promise.allSettled([...this.pending]), timeoutMs);
+    await this.replies.drain(timeoutMs);
   }
 }

@@ -1,10 +1,10 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { bodyText, defaultConversation, ID_RE, newId, type Envelope } from "../../../subjects/mod.js";
-import { within } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import type { EventPublisher } from "../../bus/events.js";
 import { sendMessage } from "../../bus/publish.js";
-import type { AgentPort, ReplyTicket } from "../../agent/port.js";
+import type { AgentPort, ReplyTicket, RunReply } from "../../agent/port.js";
+import { ReplyWaiter } from "../../agent/reply-waiter.js";
 
 export interface ConversationOptions {
   nc: NatsConnection;
@@ -38,11 +38,13 @@ const MAX_TRACKED = 1000;
  * natively (a2a:<peer>), for A2A GetTask.
  */
 export class Conversations {
-  private readonly pending = new Set<Promise<void>>();
+  private readonly replies: ReplyWaiter;
   private readonly outbound = new Map<string, OutboundTask>();
   readonly stats = { forwarded: 0, stopped: 0, sent: 0 };
 
-  constructor(private readonly o: ConversationOptions) {}
+  constructor(private readonly o: ConversationOptions) {
+    this.replies = new ReplyWaiter({ agent: o.agent, timeoutMs: o.replyTimeoutMs ?? 10 * 60_000, log: o.log });
+  }
 
   get maxHops(): number {
     return this.o.maxHops ?? 1;
@@ -57,11 +59,8 @@ export class Conversations {
 
   /** A peer's message reached the gateway; `ticket` says where the agent's answer will come from. */
   accepted(env: Envelope, ticket: ReplyTicket | undefined): void {
-    if (!ticket || !this.o.agent.awaitReply) return;
-    const p = this.forward(env, ticket)
-      .catch((err: Error) => this.o.log.error({ id: env.id, err: err.message }, "could not forward an answer"))
-      .finally(() => this.pending.delete(p));
-    this.pending.add(p);
+    if (!ticket || !this.replies.canRead) return;
+    this.replies.wait(ticket, (r) => this.forward(env, r), { id: env.id, failure: "forward an answer" });
   }
 
   private stop(env: Envelope, reason: string): void {
@@ -70,8 +69,7 @@ export class Conversations {
     this.o.events.emit("conversation.stopped", { inReplyTo: env.id, to: env.from, reason });
   }
 
-  private async forward(env: Envelope, ticket: ReplyTicket): Promise<void> {
-    const r = await this.o.agent.awaitReply!(ticket, this.o.replyTimeoutMs ?? 10 * 60_000);
+  private async forward(env: Envelope, r: RunReply): Promise<void> {
     if (r.status !== "ok") return this.stop(env, `the turn ended without an answer: ${r.error ?? r.status}`);
     if (r.silent || !r.text?.trim()) return this.stop(env, "the agent did not answer (NO_REPLY or empty)");
     const hops = (env.hops ?? 0) + 1;
@@ -108,6 +106,6 @@ export class Conversations {
   }
 
   async drain(timeoutMs = 2000): Promise<void> {
-    await within(Promise.allSettled([...this.pending]), timeoutMs);
+    await this.replies.drain(timeoutMs);
   }
 }

@@ -139,5 +139,3 @@ export async function waitForJob(nc: NatsConnection, id: string, timeoutMs: numb
   }
   throw new MeshError(`job ${id} not finished within ${Math.round(timeoutMs / 1000)}s (still ${last?.state ?? "unknown"}); check later with \`mesh job status ${id}\``, 3);
 }
-
-export { newId };

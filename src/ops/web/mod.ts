@@ -4,7 +4,8 @@ import { PRESENCE_TTL_MS } from "../../../broker/definitions.js";
 import type { Logger } from "../../base/log.js";
 import { STALE_AFTER_MS } from "../../features/presence/presence.js";
 import { MeshModel } from "./model.js";
-import { startWebServer, isLoopback } from "./server.js";
+import { startWebServer } from "./server.js";
+import { isLoopback } from "../../base/loopback-host.js";
 import { MeshSource } from "./source.js";
 
 /**
@@ -71,5 +72,3 @@ export async function startWebView(o: WebViewOptions): Promise<WebView> {
     },
   };
 }
-
-export { isLoopback } from "./server.js";

@@ -55,8 +55,6 @@ const SECURITY_HEADERS = {
 /** An SSE client this far behind is dropped; its page reconnects and gets a fresh snapshot. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
-export { isLoopback };
-
 /** The page's files: web/ at the package root, from src/ops/web (tests) or dist/src/ops/web. */
 export function staticDirectory(): string {
   for (const rel of ["../../../web/", "../../../../web/"]) {

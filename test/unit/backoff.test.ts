@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { pollDelay, pollUntil } from "../../src/base/backoff.js";
+
+describe("pollUntil", () => {
+  it("calls the probe until it answers, waiting pollDelay between calls (25, 50 ms), and returns the answer", async () => {
+    const calls: number[] = [];
+    const started = Date.now();
+    const r = await pollUntil(async (attempt) => (calls.push(attempt), attempt === 2 ? { value: "done" } : undefined), { deadline: Date.now() + 5_000 });
+    const took = Date.now() - started;
+    expect(r).toEqual({ value: "done" });
+    expect(calls).toEqual([0, 1, 2]);
+    // 25 + 50 ms of waiting at least; 1 s of margin for a busy machine.
+    expect(pollDelay(0) + pollDelay(1)).toBe(75);
+    expect(took).toBeGreaterThanOrEqual(70);
+    expect(took).toBeLessThan(1_075);
+  });
+
+  it("an answer of undefined (the value) is an answer, not 'not yet'", async () => {
+    expect(await pollUntil(async () => ({ value: undefined }), { deadline: Date.now() + 1_000 })).toEqual({ value: undefined });
+  });
+
+  it("'deadline' once the deadline passed after a call; the last wait is cut to the deadline", async () => {
+    let calls = 0;
+    const started = Date.now();
+    const r = await pollUntil(async () => void calls++, { deadline: Date.now() + 120, delay: () => 1_000 });
+    const took = Date.now() - started;
+    expect(r).toBe("deadline");
+    expect(calls).toBe(2);
+    expect(took).toBeGreaterThanOrEqual(115);
+    expect(took).toBeLessThan(900);
+  });
+
+  it("'aborted' when the signal aborts while it waits, without another call; at once when aborted before", async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    setTimeout(() => ac.abort(), 50);
+    const started = Date.now();
+    expect(await pollUntil(async () => void calls++, { deadline: Date.now() + 10_000, signal: ac.signal, delay: () => 5_000 })).toBe("aborted");
+    expect(calls).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await pollUntil(async () => void calls++, { deadline: Date.now() + 10_000, signal: ac.signal })).toBe("aborted");
+    expect(calls).toBe(1);
+  });
+});
