@@ -66,7 +66,7 @@ export async function paced(n: number, rate: number, send: (i: number) => Promis
   await Promise.all(pending);
 }
 
-export type LatencyRow = { path: string; rate: string; sent: number } & LatencyCols & { msgs_per_s: number };
+export type LatencyRow = { path: string; rate: string; sent: number; publish_failed: number } & LatencyCols & { msgs_per_s: number };
 
 export const RAW = "raw nats.js";
 export const MESH = "mesh (secure)";
@@ -127,30 +127,33 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
     if (t0 !== undefined) meshLat.push(performance.now() - t0);
   };
   const paths = [RAW, MESH, ...(openNc ? [OPEN] : [])];
+  const send = async (path: string, rate: number, i: number): Promise<void> => {
+    // Four senders: the sidecar delivers each sender's lane in order, senders in parallel.
+    const from = senders[i % SENDERS]!;
+    const key = `${ctx.tag}-${rate}-${paths.indexOf(path)}-${i}`;
+    if (path === RAW) {
+      const env = newEnvelope({ from, to: raw, kind: "message", body: `#${key}# bench` });
+      rawSent.set(env.id, performance.now());
+      await jetstream(senderNc[i % SENDERS]!).publish(inboxSubject(raw, from), encodeEnvelope(env), { msgID: env.id });
+    } else {
+      const env = newEnvelope({ from, to: mesh, kind: "message", body: `#${key}# bench` });
+      meshSent.set(key, performance.now());
+      // Secure: signed with the sender's key by publishEnvelope; open: unsigned.
+      await publishEnvelope(path === MESH ? senderNc[i % SENDERS]! : openNc!, inboxSubject(mesh, from), env);
+    }
+  };
   for (const { rate, n } of runs) {
     for (const path of paths) {
       const lat = path === RAW ? rawLat : meshLat;
       lat.length = 0;
       const t0 = performance.now();
-      await paced(n, rate, async (i) => {
-        // Four senders: the sidecar delivers each sender's lane in order, senders in parallel.
-        const from = senders[i % SENDERS]!;
-        const key = `${ctx.tag}-${rate}-${paths.indexOf(path)}-${i}`;
-        if (path === RAW) {
-          const env = newEnvelope({ from, to: raw, kind: "message", body: `#${key}# bench` });
-          rawSent.set(env.id, performance.now());
-          await jetstream(senderNc[i % SENDERS]!).publish(inboxSubject(raw, from), encodeEnvelope(env), { msgID: env.id });
-        } else {
-          const env = newEnvelope({ from, to: mesh, kind: "message", body: `#${key}# bench` });
-          meshSent.set(key, performance.now());
-          // Secure: signed with the sender's key by publishEnvelope; open: unsigned.
-          await publishEnvelope(path === MESH ? senderNc[i % SENDERS]! : openNc!, inboxSubject(mesh, from), env);
-        }
-      });
+      let publishFailed = 0;
+      // A failed publish is counted (and fails the run), not thrown: the row still shows what happened.
+      await paced(n, rate, (i) => send(path, rate, i).catch(() => void publishFailed++));
       const deadline = Date.now() + 60_000;
-      while (lat.length < n && Date.now() < deadline) await sleep(10);
+      while (lat.length < n - publishFailed && Date.now() < deadline) await sleep(10);
       const secs = (performance.now() - t0) / 1000;
-      rows.push({ path, rate: rate ? `${rate}/s` : "saturation", sent: n, ...latencyCols(lat), msgs_per_s: Math.round(lat.length / secs) });
+      rows.push({ path, rate: rate ? `${rate}/s` : "saturation", sent: n, publish_failed: publishFailed, ...latencyCols(lat), msgs_per_s: Math.round(lat.length / secs) });
     }
   }
   await rawMsgs.close();
