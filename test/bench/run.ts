@@ -61,6 +61,8 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     } catch (err) {
       const why = (err as Error).message.split("\n")[0] ?? String(err);
       failures.push(`${name}: could not run: ${why}`);
+      // Its targets were not measured: counted as missed, never silently dropped from the count.
+      targets.push(target(name, "the scenario ran (its targets could not be measured)", Number.NaN, ">=", 1));
       md.push(`## ${title}`, "", `**Could not run:** ${why}`, "");
       results[name] = { error: (err as Error).stack ?? why };
       log(`${name} could not run: ${(err as Error).stack ?? why}`);
