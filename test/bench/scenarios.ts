@@ -108,23 +108,24 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   }
   const rawNc = await ctx.broker.as(raw);
   const rawConsumer = await jetstream(rawNc).consumers.get(inboxStreamName(raw), inboxConsumerName(raw));
-  const rawSent = new Map<string, number>();
-  const rawLat: number[] = [];
+  const rawSent = new Map<string, { t0: number; into: number[] }>();
+  let rawLat: number[] = [];
   const rawMsgs = await rawConsumer.consume({ max_messages: 256 });
   void (async () => {
     for await (const m of rawMsgs) {
       const id = m.headers?.get("Nats-Msg-Id") ?? "";
-      const t0 = rawSent.get(id);
-      if (t0 !== undefined) rawLat.push(performance.now() - t0);
+      const sent = rawSent.get(id);
+      if (sent) sent.into.push(performance.now() - sent.t0);
       m.ack();
     }
   })();
-  const meshSent = new Map<string, number>();
-  const meshLat: number[] = [];
+  // Each message's send time and the row it belongs to: a late arrival of one row never counts in the next.
+  const meshSent = new Map<string, { t0: number; into: number[] }>();
+  let meshLat: number[] = [];
   hooks.onHook = (h) => {
     const m = /#(\S+)#/.exec(h.body.message ?? "");
-    const t0 = m ? meshSent.get(m[1]!) : undefined;
-    if (t0 !== undefined) meshLat.push(performance.now() - t0);
+    const sent = m ? meshSent.get(m[1]!) : undefined;
+    if (sent) sent.into.push(performance.now() - sent.t0);
   };
   const paths = [RAW, MESH, ...(openNc ? [OPEN] : [])];
   const send = async (path: string, rate: number, i: number): Promise<void> => {
@@ -133,19 +134,20 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
     const key = `${ctx.tag}-${rate}-${paths.indexOf(path)}-${i}`;
     if (path === RAW) {
       const env = newEnvelope({ from, to: raw, kind: "message", body: `#${key}# bench` });
-      rawSent.set(env.id, performance.now());
+      rawSent.set(env.id, { t0: performance.now(), into: rawLat });
       await jetstream(senderNc[i % SENDERS]!).publish(inboxSubject(raw, from), encodeEnvelope(env), { msgID: env.id });
     } else {
       const env = newEnvelope({ from, to: mesh, kind: "message", body: `#${key}# bench` });
-      meshSent.set(key, performance.now());
+      meshSent.set(key, { t0: performance.now(), into: meshLat });
       // Secure: signed with the sender's key by publishEnvelope; open: unsigned.
       await publishEnvelope(path === MESH ? senderNc[i % SENDERS]! : openNc!, inboxSubject(mesh, from), env);
     }
   };
   for (const { rate, n } of runs) {
     for (const path of paths) {
-      const lat = path === RAW ? rawLat : meshLat;
-      lat.length = 0;
+      const lat: number[] = [];
+      if (path === RAW) rawLat = lat;
+      else meshLat = lat;
       const t0 = performance.now();
       let publishFailed = 0;
       // A failed publish is counted (and fails the run), not thrown: the row still shows what happened.
