@@ -9,7 +9,7 @@ import { configSchema, type MeshConfig } from "../config/config-file.js";
 import { connectMesh } from "../bus/connection.js";
 import { installSkill } from "./skill.js";
 import { enableA2A, enableHooks, openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
-import { renderLaunchdPlist, renderSystemdUnit, servicePath, SERVICE_LABEL, SYSTEMD_UNIT } from "./service.js";
+import { SIDECAR_NODE_FLAGS, renderLaunchdPlist, renderSystemdUnit, servicePath, SERVICE_LABEL, SYSTEMD_UNIT } from "./service.js";
 
 export interface InitOptions {
   identity: string;
@@ -205,7 +205,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
   // 6. The service.
   const main = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
   const spec = {
-    argv: [process.execPath, main, "sidecar"],
+    argv: [process.execPath, ...SIDECAR_NODE_FLAGS, main, "sidecar"],
     env: { MESH_CONFIG: o.configPath, PATH: process.env.PATH ?? "/usr/bin:/bin" },
     logDir: o.meshHome,
   };
