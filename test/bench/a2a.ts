@@ -7,7 +7,7 @@ import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer } from "../support/openclaw/model-server.js";
 import { gatewayPorts } from "../support/ports.js";
 import { testSidecar, until } from "../support/sidecar.js";
-import { round, summarize } from "./stats.js";
+import { latencyCols, round, tailColumns, tailOf, type LatencyCols } from "./stats.js";
 import type { BenchContext } from "./scenarios.js";
 
 /**
@@ -62,19 +62,32 @@ async function viaMesh(endpoint: string, token: string, text: string, timeoutMs 
   }
 }
 
+/** Timed turns per path (not --quick): 200, so the p99 is one. */
+export const A2A_TURNS = 200;
+
+/** The OpenClaw version the gateways run (from the installed package). */
+function openclawVersion(): string {
+  return (JSON.parse(readFileSync(`${root}/.cache/openclaw/node_modules/openclaw/package.json`, "utf8")) as { version: string }).version;
+}
+
 export async function a2aVsDirect(ctx: BenchContext): Promise<{
-  rows: Array<{ path: string; n: number; failed: number; p50_ms: number; p99_ms: number; max_ms: number }>;
+  rows: Array<{ path: string; failed: number } & LatencyCols>;
   ratioP50: number;
-  ratioP99: number;
+  ratioTail: number;
+  tail: "p99" | "max";
+  openclaw: string;
   down: Array<{ path: string; while_down: string; after_restart: string }>;
 }> {
   execFileSync("bash", [`${root}/test/support/openclaw/install.sh`], { stdio: "ignore" });
   const model = await startModelServer();
   // nova answers each BENCH-n; clawd, shown nova's answer (sender: nova), says nothing (no third turn).
   let novaId = "";
+  // Turns nova's model was asked to answer, per marker (what arrived, counted by the run).
+  const turns = new Map<string, number>();
   model.reply = (r) => {
     if (novaId && r.turn.includes(`"id":"${novaId}"`)) return "NO_REPLY";
     const m = /BENCH-[a-z0-9]+/.exec(r.turn);
+    if (m) turns.set(m[0], (turns.get(m[0]) ?? 0) + 1);
     return m ? `answer to ${m[0]}` : "NO_REPLY";
   };
   const directToken = `direct-${randomBytes(12).toString("hex")}`;
@@ -91,8 +104,10 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     gw.push(nova, clawd);
     const ids = { nova: `${ctx.tag}-nova`, clawd: `${ctx.tag}-clawd` };
     novaId = ids.nova;
+    await ctx.broker.addIdentities([ids.nova, ids.clawd]);
     for (const [id, g] of [[ids.nova, nova], [ids.clawd, clawd]] as const) {
-      sidecars.push(await testSidecar({ identity: id, server: ctx.server, gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false }));
+      const creds = ctx.broker.creds(id);
+      sidecars.push(await testSidecar({ identity: id, server: ctx.broker.url, ...(creds ? { creds } : {}), gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false }));
     }
     const peerOf = (g: Gateway, id: string) =>
       (JSON.parse(readFileSync(g.configFile, "utf8")) as { channels: { a2a: { peers: Record<string, { url: string; outboundToken: string }> } } }).channels.a2a.peers[id];
@@ -102,7 +117,7 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
       return codes.every((c) => c === 401);
     }, 90_000);
     const { url: endpoint, outboundToken } = peerOf(clawd, ids.nova)!;
-    const n = ctx.quick ? 5 : 20;
+    const n = ctx.quick ? 5 : A2A_TURNS;
     // Warm up until each path completed a turn: right after it starts, the gateway fails some turns
     // on its own ("another OpenClaw process owns state-lifecycle", "Async work scope is closed").
     await until("a direct turn completes", () => direct(nova.url, directToken, "BENCH-w0").then(() => true, () => false), 120_000);
@@ -121,31 +136,31 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
       if (b?.includes(`BENCH-${i}1`)) timesMesh.push(performance.now() - t);
       else failures.mesh++;
     }
-    const sd = summarize(timesDirect);
-    const sm = summarize(timesMesh);
-    const rows = [
-      { path: "direct A2A (client → nova's gateway, blocking SendMessage)", n, failed: failures.direct, p50_ms: sd.p50, p99_ms: sd.p99, max_ms: sd.max },
-      { path: "mesh (client → clawd's sidecar → JetStream → nova's sidecar → nova's gateway, and back)", n, failed: failures.mesh, p50_ms: sm.p50, p99_ms: sm.p99, max_ms: sm.max },
-    ];
+    const rows = tailColumns([
+      { path: "direct A2A (client → nova's gateway, blocking SendMessage)", failed: failures.direct, ...latencyCols(timesDirect) },
+      { path: "mesh, secure (client → clawd's sidecar → JetStream → nova's sidecar → nova's gateway, and back)", failed: failures.mesh, ...latencyCols(timesMesh) },
+    ]);
+    const [rd, rm] = [tailOf(rows[0]!), tailOf(rows[1]!)];
+    const tail = rd.tail === "p99" && rm.tail === "p99" ? "p99" : "max";
+    const summary = { rows, ratioP50: round(rows[1]!.p50_ms / rows[0]!.p50_ms), ratioTail: round(rm.value / rd.value), tail, openclaw: openclawVersion() } as const;
 
     // nova's gateway down: what each path does with a message sent meanwhile. Not in --quick (the
     // smoke run): a gateway restart costs over a minute, and test/integration/a2a-bridge.test.ts
     // proves the same delivery ("nova's gateway down → … arrive once each, in order").
     if (ctx.quick) {
-      const skipped = "not run in --quick (see a2a-bridge.test.ts)";
-      return { rows, ratioP50: round(sm.p50 / sd.p50), ratioP99: round(sm.p99 / sd.p99), down: [{ path: "both", while_down: skipped, after_restart: skipped }] };
+      return { ...summary, down: [] };
     }
     await nova.stop();
     let directDown: string;
     try {
       await direct(nova.url, directToken, "BENCH-900");
-      directDown = "answered (unexpected)";
+      directDown = "answered";
     } catch (err) {
-      directDown = `error: ${String((err as Error).cause ?? (err as Error).message).slice(0, 60)} — the message is not kept`;
+      directDown = `error: ${String((err as Error).cause ?? (err as Error).message).slice(0, 60)}`;
     }
     const meshAccepted = await rpc(endpoint, outboundToken, "SendMessage", message("BENCH-901 sent while nova is down", "bench-mesh"));
     const meshId = meshAccepted.result?.task?.id;
-    const meshDown = meshId ? `accepted (${meshAccepted.result?.task?.status.state}), stored on the bus` : `refused: ${JSON.stringify(meshAccepted).slice(0, 80)}`;
+    const meshDown = meshId ? `accepted (${meshAccepted.result?.task?.status.state})` : `refused: ${JSON.stringify(meshAccepted).slice(0, 80)}`;
     const restarted = performance.now();
     await nova.start();
     let meshAfter = "not answered";
@@ -156,11 +171,14 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
       }, 180_000);
       meshAfter = `delivered and answered ${round((performance.now() - restarted) / 1000, 1)} s after the gateway process was started`;
     }
+    // Counted once the mesh's message was answered (or given up on): how often nova's model was
+    // asked about each message sent while the gateway was down.
+    const arrived = (marker: string): string => `turns of nova's model for it after the restart: ${turns.get(marker) ?? 0}`;
     const down = [
-      { path: "direct A2A", while_down: directDown, after_restart: "nothing arrives (the sender must retry)" },
-      { path: "mesh", while_down: meshDown, after_restart: meshAfter },
+      { path: "direct A2A", while_down: directDown, after_restart: arrived("BENCH-900") },
+      { path: "mesh, secure", while_down: meshDown, after_restart: `${meshAfter}; ${arrived("BENCH-901")}` },
     ];
-    return { rows, ratioP50: round(sm.p50 / sd.p50), ratioP99: round(sm.p99 / sd.p99), down };
+    return { ...summary, down };
   } finally {
     for (const s of sidecars) await s.stop("bench done").catch(() => undefined);
     await Promise.all(gw.map((g) => g.stop()));

@@ -2,12 +2,14 @@
  * `npm run bench` / `npm run bench:smoke`: runs the scenarios of run.ts and writes the results.
  * Lives under test/ with its stand-in endpoint, so nothing of it ships in the package.
  *   --quick            a short smoke run
- *   --only a,b         scenarios: inbox,events,cli,jobs,scale,a2a
+ *   --only a,b         scenarios: inbox,events,cli,jobs,identities,a2a
  *   --out <file>       results as JSON
  *   --markdown <file>  tables as Markdown (BENCHMARKS.md)
- *   --server <url>     an existing broker (default: a throwaway local nats-server)
- * Exits 1 when a scenario throws or reports a failure (lost or undelivered messages, failed or
- * timed-out publishes, jobs run twice or not done, failed turns); the results are written first.
+ * Every scenario runs on throwaway local nats-servers the bench starts: a secure one (auth, a
+ * credential per identity, signed envelopes) and, for the rows labelled "open mesh", an open one.
+ * Exits 1 when a scenario cannot run (it says why) or reports a failure (lost or undelivered
+ * messages, failed or timed-out publishes, jobs run twice or not done, failed turns); the results
+ * are written first.
  */
 import { parseArgs } from "node:util";
 import { BenchFailed, runBench, SCENARIOS, type Scenario } from "./run.js";
@@ -18,8 +20,6 @@ const { values } = parseArgs({
     only: { type: "string" },
     out: { type: "string" },
     markdown: { type: "string" },
-    server: { type: "string" },
-    creds: { type: "string" },
   },
   allowPositionals: false,
 });
@@ -32,8 +32,6 @@ for (const s of only ?? []) {
 }
 // Exit when done (or failed), even if a library left a timer behind: CI must never wait on a bench.
 runBench({
-  ...(values.server ? { server: values.server } : {}),
-  ...(values.creds ? { creds: values.creds } : {}),
   quick: Boolean(values.quick),
   ...(only ? { only: only as Scenario[] } : {}),
   ...(values.out ? { out: values.out } : {}),

@@ -101,8 +101,11 @@ export function spawnSidecarProcess(o: { identity: string; server: string; creds
   };
 }
 
-/** The baseline: a node process with one nats.js connection and nothing else, alive until SIGTERM. */
-export async function spawnBareConnection(server: string): Promise<Proc> {
+/**
+ * The baseline: a node process with one nats.js connection and nothing else, alive until SIGTERM.
+ * With `creds` (an identity's credential file) it authenticates with that nkey, as a sidecar does.
+ */
+export async function spawnBareConnection(server: string, creds?: string): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), "mesh-bench-bare-"));
   // Resolved by node itself (the bench may run under vite-node, which has no import.meta.resolve).
   const transport = execFileSync(process.execPath, ["--input-type=module", "-e", `console.log(import.meta.resolve("@nats-io/transport-node"))`], {
@@ -112,12 +115,13 @@ export async function spawnBareConnection(server: string): Promise<Proc> {
   const script = join(dir, "bare-connection.mjs");
   writeFileSync(
     script,
-    `import { connect } from ${JSON.stringify(transport)};\n` +
-      `const nc = await connect({ servers: process.env.S.split(",") });\n` +
+    `import { connect, nkeyAuthenticator } from ${JSON.stringify(transport)};\nimport { readFileSync } from "node:fs";\n` +
+      `const seed = process.env.CREDS ? readFileSync(process.env.CREDS, "utf8").split("\\n").find((l) => l.startsWith("S")) : undefined;\n` +
+      `const nc = await connect({ servers: process.env.S.split(","), ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) } : {}) });\n` +
       `process.stdout.write("connected\\n");\n` +
       `process.once("SIGTERM", () => void nc.close().then(() => process.exit(0)));\n`,
   );
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? "", S: server }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? "", S: server, ...(creds ? { CREDS: creds } : {}) }, stdio: ["ignore", "pipe", "pipe"] });
   const proc = wrap(child, () => rmSync(dir, { recursive: true, force: true }));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`bare nats.js process did not connect in 15 s: ${proc.stderr()}`)), 15_000);
