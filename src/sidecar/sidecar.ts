@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { provisionIdentity } from "../../broker/provision.js";
+import { provisionLeaf } from "../../broker/leaf-provision.js";
 import { identity as checkIdentity, inboxConsumerName } from "../../subjects/mod.js";
 import { connectMesh } from "../bus/connection.js";
 import type { Logger } from "../base/log.js";
@@ -60,6 +61,12 @@ export interface SidecarOptions {
   maxHops?: number;
   /** Shared repos (config `repos`): where git-fetch actions fetch and pinned jobs check out. */
   repos?: RepoConfig[];
+  /**
+   * Leaf mode (config `leaf`): `server` is this Mac's leaf server; the sidecar makes its inbox there
+   * (fed from the Mac's outbox and the hub) and consumes it locally; presence and the identity
+   * registry are the hub's, reached through the hub's domain.
+   */
+  leaf?: { mac: string; hubDomain: string };
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -129,11 +136,17 @@ export class Sidecar {
         identity: this.self,
         persistent: true,
         timeoutMs: 5000,
+        ...(this.o.leaf ? { hubDomain: this.o.leaf.hubDomain } : {}),
       });
       this.ownsConnection = true;
     }
     void this.watchConnection();
-    try {
+    if (this.o.leaf) {
+      // On this Mac's leaf server: the outbox, its inbox (sourced) and dead letters, its consumer. Offline too.
+      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], { ...(this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {}) });
+      const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.o.leaf.mac }, "leaf inbox ready");
+    } else try {
       const jsm = await jetstreamManager(this.nc);
       // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
       // admin made them at add-identity and this identity may not change them: nothing to do then.
@@ -245,7 +258,10 @@ export class Sidecar {
       });
       await this.alerter.start();
     }
-    if (this.o.jobs !== false) {
+    if (this.o.jobs !== false && this.o.leaf) {
+      // Jobs live on the hub and a worker would consume across the leaf link (never done: gotcha 4).
+      log.warn("job worker not started: leaf mode runs no job worker in this release (README \"Offline-first Macs\")");
+    } else if (this.o.jobs !== false) {
       this.jobs = new JobWorker({
         nc: this.nc,
         self: this.self,
