@@ -223,7 +223,7 @@ export function addMac(
 ): { mac: string; identities: string[]; credentialFile: string; reloaded: boolean; existed: boolean } {
   const mac = checkIdentity(rawMac, "Mac name");
   const ids = [...new Set(rawIds.map((i) => checkIdentity(i)))].sort();
-  if (ids.length === 0) throw new MeshError(`Mac ${mac} needs at least one identity (--identity <name>[,<name>…])`);
+  if (ids.length === 0) throw new MeshError(`Mac ${mac} needs at least one identity (--identities <name>[,<name>…])`);
   const reg = readRegistry(stateDir);
   for (const id of ids) if (!reg.identities[id]) throw new MeshError(`${id} is not a registered identity: run \`mesh broker add-identity ${id}\` first`);
   for (const [other, m] of Object.entries(reg.macs ?? {})) {

@@ -29,6 +29,8 @@ export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (
       // flow control of the inbound sources, and the answers to the hub's API requests
       "$JS.FC.>",
       "$JSC.R.>",
+      // how far the hub's mirror of this Mac's outbox got (the backlog `mesh send` reports)
+      `${hubApi}.STREAM.INFO.${outbox}`,
       ...ids.flatMap((id) => [
         `${hubApi}.CONSUMER.CREATE.${inboxStreamName(id)}`,
         `${hubApi}.CONSUMER.CREATE.${inboxStreamName(id)}.>`,

@@ -279,6 +279,13 @@ program
   .option("--no-start", "install the service file but do not start it")
   .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
   .option("--dry-run", "print every step without doing it")
+  .option("--leaf", "offline-first: run a leaf nats-server on this Mac, linked to the hub (README \"Offline-first Macs\")")
+  .option("--mac <name>", "with --leaf: this Mac's name as the admin added it (default the identity)")
+  .option("--hub <url>", "with --leaf: the hub's leafnode address (nats-leaf://<hub>:7422)")
+  .option("--leaf-credential <file>", "with --leaf: the Mac's leaf credential (mesh broker add-mac)")
+  .option("--leaf-port <port>", "with --leaf: the leaf server's client port on 127.0.0.1 (default 4223)", (v) => parsePort(v))
+  .option("--leaf-monitor-port <port>", "with --leaf: the leaf server's monitoring port on 127.0.0.1 (default 8223)", (v) => parsePort(v))
+  .option("--leaf-state-dir <dir>", "with --leaf: its config, store and log (default ~/.config/openclaw-mesh/leaf)")
   .addOption(jsonFlag("print the steps as JSON"))
   .addHelpText(
     "after",
@@ -350,6 +357,9 @@ broker
   .option("--monitor-host <host>", "address of the monitoring port (unauthenticated: keep it on loopback unless you need it elsewhere)", "127.0.0.1")
   .option("--detach", "run in the background (pid in the state directory)")
   .option("--no-provision", "do not create streams and buckets")
+  .option("--hub", "offline-first: be the hub (JetStream domain hub) with a leafnode listener for the Macs' leaf servers")
+  .option("--leaf-port <port>", "with --hub: the leafnode port (default 7422, config broker.leafPort)", (v) => parsePort(v))
+  .option("--leaf-advertise <host:port>", "with --hub: the address the hub tells leaves, e.g. its tailnet name:7422 (config broker.leafAdvertise)")
   .addHelpText(
     "after",
     `
@@ -398,6 +408,17 @@ broker
       "grants to change them (same key). Example:\n  mesh broker add-identity nova --capabilities gpu,xcode --alerts",
   )
   .action(run(async () => (await import("./commands/broker-auth.js")).addIdentityCmd));
+
+broker
+  .command("add-mac")
+  .description("offline-first: a Mac's leaf credential (its identities' traffic only) and the hub side of the Mac")
+  .argument("<mac>", "the Mac's name, e.g. nova")
+  .option("--identities <list>", "the registered identities this Mac hosts (comma-separated)")
+  .option("--state-dir <dir>", "broker state directory")
+  .option("--out <file>", "where to write the leaf credential (default <state-dir>/creds/leaf-<mac>.leaf)")
+  .option("--hub-address <url>", "the hub's leafnode address to print in the Mac's init line (nats-leaf://<hub>:7422)")
+  .addHelpText("after", "\nExample:\n  mesh broker add-mac nova --identities nova,nova2 --hub-address nats-leaf://mini.tailnet.ts.net:7422")
+  .action(run(async () => (await import("./commands/broker-auth.js")).addMacCmd));
 
 broker
   .command("revoke")

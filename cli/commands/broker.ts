@@ -3,7 +3,9 @@ import { identity } from "../../subjects/mod.js";
 import { brokerStatus, isLoopback, monitorExposedWarning, provision, startLocalBroker, type ProvisionReport } from "../../broker/mod.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
-import { authInclude, paths } from "../../broker/auth.js";
+import { authInclude, macsOf, paths } from "../../broker/auth.js";
+import { DEFAULT_HUB_LEAF_PORT, hubLeafOptions } from "../../broker/leaf-server.js";
+import { provisionHub } from "../../broker/leaf-provision.js";
 import { brokerStateDir, printJson, resolved, untilSignal, withConnection } from "./common.js";
 
 interface UpOptions extends GlobalOptions {
@@ -14,6 +16,10 @@ interface UpOptions extends GlobalOptions {
   monitorPort: number;
   detach?: boolean;
   provision: boolean;
+  /** Leaf mode: run as the hub (domain hub, a leafnode listener for the Macs' leaf servers). */
+  hub?: boolean;
+  leafPort?: number;
+  leafAdvertise?: string;
 }
 
 export function describeReport(report: ProvisionReport): string {
@@ -38,14 +44,29 @@ export async function up(opts: UpOptions): Promise<void> {
     monitorPort: opts.monitorPort,
     ...(opts.detach ? { detach: true } : {}),
     ...(auth ? { extra: auth } : {}),
+    ...(opts.hub
+      ? {
+          leaf: hubLeafOptions({
+            host: opts.host,
+            port: opts.leafPort ?? r.config.broker?.leafPort ?? DEFAULT_HUB_LEAF_PORT,
+            ...((opts.leafAdvertise ?? r.config.broker?.leafAdvertise) ? { advertise: (opts.leafAdvertise ?? r.config.broker?.leafAdvertise)! } : {}),
+          }),
+        }
+      : {}),
   });
   process.stdout.write(`broker: ${broker.url} (pid ${broker.pid}, state ${stateDir}, monitoring ${broker.monitorUrl})\n`);
   if (!isLoopback(opts.monitorHost)) process.stderr.write(`${monitorExposedWarning(opts.monitorHost, opts.monitorPort)}\n`);
   if (opts.provision) {
     const nc = await connectMesh({ server: broker.url, name: "mesh-broker-up", ...(auth ? { creds: paths(stateDir).admin } : {}) });
     try {
-      const report = await provision(nc);
-      process.stdout.write(`${describeReport(report)}\n`);
+      const macs = opts.hub && auth ? macsOf(stateDir) : {};
+      if (Object.keys(macs).length > 0) {
+        const report = await provisionHub(nc, macs);
+        process.stdout.write(`${Object.entries(report).map(([k, v]) => `${k} ${v}`).join("\n")}\n`);
+      } else {
+        const report = await provision(nc);
+        process.stdout.write(`${describeReport(report)}\n`);
+      }
     } finally {
       await nc.drain();
     }

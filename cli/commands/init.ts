@@ -1,5 +1,8 @@
 import { init, type Step } from "../../src/ops/init.js";
-import { meshHome, type GlobalOptions } from "../../src/config/config.js";
+import { expandHome, meshHome, type GlobalOptions, type MeshConfig } from "../../src/config/config.js";
+import { join, resolve } from "node:path";
+import type { LeafInitOptions } from "../../src/ops/leaf-init.js";
+import { DEFAULT_HUB_LEAF_PORT, DEFAULT_LEAF_CLIENT_PORT, DEFAULT_LEAF_MONITOR_PORT } from "../../broker/leaf-server.js";
 import { MeshError } from "../../src/base/errors.js";
 import { printJson, resolved } from "./common.js";
 
@@ -16,6 +19,14 @@ interface InitOpts extends GlobalOptions {
   start: boolean;
   platform?: string;
   json?: boolean;
+  /** Leaf mode: a leaf nats-server on this Mac, linked to the hub (README "Offline-first Macs"). */
+  leaf?: boolean;
+  mac?: string;
+  hub?: string;
+  leafCredential?: string;
+  leafPort?: number;
+  leafMonitorPort?: number;
+  leafStateDir?: string;
 }
 
 const MARK: Record<Step["status"], string> = {
@@ -44,6 +55,22 @@ export function brokerOfPeer(peer: string): string {
   return `nats://${host.includes(":") ? `[${host}]` : host}:4222`;
 }
 
+/** `--leaf` and its flags, each falling back to the config's `leaf` section, then the defaults. */
+function leafOptions(opts: InitOpts, have: MeshConfig["leaf"]): LeafInitOptions {
+  const hub = opts.hub ?? have?.hub;
+  if (!hub) throw new MeshError(`mesh init --leaf needs --hub nats-leaf://<hub>:${DEFAULT_HUB_LEAF_PORT} (the hub's leafnode address)`);
+  const credential = opts.leafCredential ?? have?.credential;
+  if (!credential) throw new MeshError("mesh init --leaf needs --leaf-credential <file> (from the admin's `mesh broker add-mac <name> --identities …`)");
+  return {
+    mac: opts.mac ?? have?.mac ?? opts.identity!,
+    hub,
+    credentialFile: resolve(expandHome(credential)),
+    port: opts.leafPort ?? have?.port ?? DEFAULT_LEAF_CLIENT_PORT,
+    monitorPort: opts.leafMonitorPort ?? have?.monitorPort ?? DEFAULT_LEAF_MONITOR_PORT,
+    stateDir: opts.leafStateDir ?? have?.stateDir ?? join(meshHome(), "leaf"),
+  };
+}
+
 export async function initCmd(opts: InitOpts): Promise<number> {
   if (!opts.identity) throw new MeshError("mesh init needs --identity <name> (e.g. --identity nova)");
   const r = await resolved({ ...opts, config: undefined });
@@ -63,6 +90,7 @@ export async function initCmd(opts: InitOpts): Promise<number> {
     configPath: opts.config ?? r.configPath,
     noStart: !opts.start,
     ...(opts.platform ? { platform: opts.platform as NodeJS.Platform } : {}),
+    ...(opts.leaf ? { leaf: leafOptions(opts, r.config.leaf) } : {}),
   });
   if (opts.json) printJson(steps);
   else {
