@@ -57,7 +57,6 @@ export function renderServerConfig(o: ServerConfigOptions): string {
       : ["# monitoring beyond loopback: unauthenticated, lists every client, nkey and subscription; publish it on 127.0.0.1 only"]),
     `http: ${JSON.stringify(`${o.monitorHost ?? DEFAULT_MONITOR_HOST}:${o.monitorPort}`)}`,
     `max_payload: ${o.maxPayload ?? DEFAULT_MAX_PAYLOAD}`,
-    "",
     ...(o.ping ? [`ping_interval: "${o.ping.intervalSec}s"`, `ping_max: ${o.ping.max}`] : []),
     "",
     "jetstream {",
