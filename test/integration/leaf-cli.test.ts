@@ -104,7 +104,7 @@ describe("leaf mode from the CLI", () => {
     expect(offline.code).toBe(0);
     const m = /queued on this Mac \(OUTBOX-nova seq 2\) for orion: \S+; the hub is not reachable \(last seen (\S+)\); (\d+) waiting on this Mac for the hub/.exec(offline.stdout);
     expect(m, offline.stdout).not.toBeNull();
-    const seen = JSON.parse(readFileSync(join(macs.nova!.env.MESH_HOME, "leaf", "hub-seen.json"), "utf8")) as { seq: number; at: string };
+    const seen = JSON.parse(readFileSync(join(macs.nova!.env.MESH_HOME!, "leaf", "hub-seen.json"), "utf8")) as { seq: number; at: string };
     expect(m![1]).toBe(seen.at);
     expect(Number(m![2])).toBe(2 - seen.seq);
     // One short request to the hub (1.5 s), never a hang: the whole command within 10 s (node start included).
