@@ -37,7 +37,7 @@ export interface EndpointReply {
  * The sidecar's A2A 1.0 JSON-RPC endpoint, one URL per mesh identity
  * (`/a2a/peers/<peer>/v1`): what this Mac's gateway calls when its agent sends `a2a:<peer>`, and
  * what any A2A client with a token calls. SendMessage stores the message durably on
- * agent.<peer>.inbox and answers only after JetStream acked it (TASK_STATE_WORKING); GetTask
+ * agent.<peer>.inbox.<self> and answers only after JetStream acked it (TASK_STATE_WORKING); GetTask
  * reports the peer's answer when it arrives (TASK_STATE_COMPLETED). Bad input is a JSON-RPC error;
  * nothing here throws.
  */
