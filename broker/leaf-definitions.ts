@@ -1,8 +1,8 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamSource } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { ALL_EVENTS, ALL_INBOXES, dlqOf, inboxSubject, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
-import { BUCKETS, HUB_DOMAIN, dlqStreamName, inboxStreamName, jsApiPrefix, leafDomain, outboxStreamName } from "../subjects/names.js";
-import type { StreamDefinition } from "./definitions.js";
+import { ALL_EVENTS, ALL_INBOXES, inboxOf, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
+import { BUCKETS, HUB_DOMAIN, dlqStreamName, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
+import { DEFAULT_IDENTITY_LIMITS, INBOX_MAX_MSG_BYTES, identityStreamDefinitions, streamDefinitions, type StreamDefinition } from "./definitions.js";
 
 /**
  * The streams of leaf mode (README "Offline-first Macs"), as code. Checked against nats-server
@@ -16,18 +16,19 @@ import type { StreamDefinition } from "./definitions.js";
  */
 const DAY = 24 * 60 * 60 * 1000;
 
-/** How long a Mac may stay offline with nothing lost: what waits in its outbox is kept this long. */
-export const OUTBOX_MAX_AGE_MS = 30 * DAY;
+/** How long a Mac may stay offline with nothing lost: what waits in its outbox is kept this long (as long as an inbox keeps mail). */
+export const OUTBOX_MAX_AGE_MS = 14 * DAY;
 /** The outbox deduplicates a retried publish (same Nats-Msg-Id) within this window. */
 export const OUTBOX_DUPLICATE_WINDOW_MS = 60 * 60_000;
 /**
- * Messages one sender may have waiting for one recipient in its Mac's outbox. The limit is enforced
- * here, at the origin, where the publish happens and the sender gets the error: a stream filled by
- * a source must never refuse what its source brings (that stalls the source, and with it every other
- * sender on it). Inboxes downstream keep twice as many per sender and drop the oldest, which,
- * with the same max_age, never happens while a message takes less than max_age to arrive.
+ * Messages one sender may have stored for one recipient (its lane agent.<to>.inbox.<from>) in its
+ * Mac's outbox: an inbox's per-sender share, enforced here, at the origin, where the publish happens
+ * and the sender gets the server's "maximum messages per subject exceeded". A stream filled by a
+ * source must never refuse what its source brings (that stalls the source, and every other sender
+ * behind it): inboxes downstream keep twice as many per sender and drop the oldest, which, with the
+ * same max_age, never happens while a message takes less than max_age to arrive.
  */
-export const OUTBOX_PER_SENDER_MESSAGES = 10_000;
+export const OUTBOX_PER_SENDER_MESSAGES = DEFAULT_IDENTITY_LIMITS.inboxPerSender;
 
 /** Who lives where: each Mac and the identities it hosts. */
 export type MacMap = Readonly<Record<string, readonly string[]>>;
@@ -36,11 +37,12 @@ function base(name: string, description: string): Pick<StreamDefinition, "name" 
   return { name, description, retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: 1, max_msg_size: 1024 * 1024, max_bytes: -1 };
 }
 
-/** A Mac's outbox on its leaf: every inbox message and event its clients publish, acknowledged locally. */
+/** A Mac's outbox on its leaf: every inbox message its clients send, acknowledged locally. */
 export function outboxDefinition(mac: string): StreamDefinition {
   return {
-    ...base(outboxStreamName(mac), `openclaw-mesh outbox of Mac ${mac}: what its clients publish, carried to the hub`),
-    subjects: [ALL_INBOXES, ALL_EVENTS],
+    ...base(outboxStreamName(mac), `openclaw-mesh outbox of Mac ${mac}: the mail its clients send, carried to the hub`),
+    subjects: [ALL_INBOXES],
+    max_msg_size: INBOX_MAX_MSG_BYTES,
     discard: DiscardPolicy.New,
     discard_new_per_subject: true,
     max_msgs_per_subject: OUTBOX_PER_SENDER_MESSAGES,
@@ -51,6 +53,20 @@ export function outboxDefinition(mac: string): StreamDefinition {
   };
 }
 
+/**
+ * A Mac's events on its leaf: what its sidecars report, kept like EVENTS (oldest dropped first per
+ * kind: monitoring never blocks a publisher), sourced by the hub's EVENTS.
+ */
+export function macEventsDefinition(mac: string): StreamDefinition {
+  const events = streamDefinitions()[0]!;
+  return {
+    ...events,
+    name: macEventsStreamName(mac),
+    description: `openclaw-mesh events of Mac ${mac}, carried to the hub's EVENTS`,
+    max_consumers: 16,
+  };
+}
+
 /** A sourced inbox: no subjects of its own, twice the origin's per-sender limit, oldest dropped (never while on time). */
 function sourcedInbox(id: string, where: string, sources: StreamSource[]): StreamDefinition {
   return {
@@ -58,6 +74,7 @@ function sourcedInbox(id: string, where: string, sources: StreamSource[]): Strea
     sources,
     discard: DiscardPolicy.Old,
     max_msgs_per_subject: 2 * OUTBOX_PER_SENDER_MESSAGES,
+    max_msg_size: INBOX_MAX_MSG_BYTES,
     max_age: nanos(OUTBOX_MAX_AGE_MS),
     max_consumers: 32,
     allow_direct: true,
@@ -70,24 +87,15 @@ function sourcedInbox(id: string, where: string, sources: StreamSource[]): Strea
  * letters (kept on the Mac: `dlq.>` never crosses the link).
  */
 export function leafStreamDefinitions(mac: string, ids: readonly string[]): StreamDefinition[] {
-  const defs: StreamDefinition[] = [outboxDefinition(mac), identitiesMirrorDefinition(mac)];
+  const defs: StreamDefinition[] = [outboxDefinition(mac), macEventsDefinition(mac), identitiesMirrorDefinition(mac)];
   for (const id of ids) {
     defs.push(
       sourcedInbox(id, `on Mac ${mac}`, [
-        { name: outboxStreamName(mac), filter_subject: inboxSubject(id) },
+        { name: outboxStreamName(mac), filter_subject: inboxOf(id) },
         { name: inboxStreamName(id), external: { api: jsApiPrefix(HUB_DOMAIN), deliver: linkDownSubject(mac) } },
       ]),
-      {
-        ...base(dlqStreamName(id), `openclaw-mesh dead letters of ${id} (on Mac ${mac})`),
-        subjects: [dlqOf(id)],
-        discard: DiscardPolicy.Old,
-        max_age: nanos(OUTBOX_MAX_AGE_MS),
-        max_bytes: 16 * 1024 ** 2,
-        max_msg_size: 2 * 1024 * 1024,
-        max_consumers: 32,
-        duplicate_window: nanos(2 * 60_000),
-        allow_direct: false,
-      },
+      // Its dead letters stay on the Mac, as on a single broker (`dlq.>` never crosses the link).
+      identityStreamDefinitions(id).find((d) => d.name === dlqStreamName(id))!,
     );
   }
   return defs;
@@ -130,12 +138,12 @@ export function hubInboxSources(id: string, home: string, macs: MacMap): StreamS
   return Object.keys(macs)
     .filter((m) => m !== home)
     .sort()
-    .map((m) => ({ name: outboxStreamName(m), filter_subject: inboxSubject(id) }));
+    .map((m) => ({ name: outboxStreamName(m), filter_subject: inboxOf(id) }));
 }
 
-/** The sources of the hub's EVENTS: every Mac's mirror, filtered to events. */
+/** The sources of the hub's EVENTS: every Mac's events, straight from its leaf (nothing else needs them on the hub). */
 export function hubEventSources(macs: MacMap): StreamSource[] {
   return Object.keys(macs)
     .sort()
-    .map((m) => ({ name: outboxStreamName(m), filter_subject: ALL_EVENTS }));
+    .map((m) => ({ name: macEventsStreamName(m), filter_subject: ALL_EVENTS, external: { api: jsApiPrefix(leafDomain(m)), deliver: linkUpSubject(m) } }));
 }

@@ -1,5 +1,5 @@
 import { LEAF_DENIED, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
-import { HUB_DOMAIN, inboxStreamName, jsApiPrefix, leafDomain, outboxStreamName } from "../subjects/names.js";
+import { HUB_DOMAIN, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
 import { identityPermissions, type Grants, type Permissions } from "./permissions.js";
 
 /**
@@ -42,10 +42,13 @@ export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (
       `${linkDownSubject(mac)}.>`,
       "$JS.FC.>",
       "$JSC.R.>",
-      `${macApi}.CONSUMER.CREATE.${outbox}`,
-      `${macApi}.CONSUMER.CREATE.${outbox}.>`,
-      `${macApi}.CONSUMER.DELETE.${outbox}.*`,
-      `${macApi}.STREAM.INFO.${outbox}`,
+      // the hub's mirror of its outbox and the hub's EVENTS sourcing its events
+      ...[outbox, macEventsStreamName(mac)].flatMap((s) => [
+        `${macApi}.CONSUMER.CREATE.${s}`,
+        `${macApi}.CONSUMER.CREATE.${s}.>`,
+        `${macApi}.CONSUMER.DELETE.${s}.*`,
+        `${macApi}.STREAM.INFO.${s}`,
+      ]),
     ],
   };
   const denied = (s: string): boolean => LEAF_DENIED.some((d) => s.startsWith(d.slice(0, -1)));

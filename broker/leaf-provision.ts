@@ -45,6 +45,7 @@ export function hubInboxDefinition(id: string, home: string, macs: MacMap): Stre
     ...single,
     sources: hubInboxSources(id, home, macs),
     discard: DiscardPolicy.Old,
+    discard_new_per_subject: false,
     max_msgs: -1,
     max_bytes: -1,
     max_msgs_per_subject: 2 * OUTBOX_PER_SENDER_MESSAGES,

@@ -4,6 +4,7 @@ import { hubLeafOptions, hubLinkUrl, leafCredentialText, macLeafOptions, parseLe
 import { leafPermissions } from "../../broker/leaf-permissions.js";
 import { hubEventSources, hubInboxSources, hubMirrorDefinition, leafStreamDefinitions, outboxDefinition } from "../../broker/leaf-definitions.js";
 import { hubInboxDefinition } from "../../broker/leaf-provision.js";
+import { DEFAULT_IDENTITY_LIMITS } from "../../broker/definitions.js";
 
 const MACS = { nova: ["nova", "nova2"], orion: ["orion"] };
 const cred = { mac: "nova", user: "leaf-nova", password: "p".repeat(32) };
@@ -33,13 +34,19 @@ describe("leaf mode: server configs", () => {
 });
 
 describe("leaf mode: streams", () => {
-  it("dedup happens at the origin only: the outbox has a 1 h duplicate window and takes the app subjects; every other leaf stream is fed by sources and has no subjects", () => {
+  it("dedup happens at the origin only: the outbox has a 1 h duplicate window and takes every inbox lane; every other leaf inbox is fed by sources and has no subjects", () => {
     const defs = leafStreamDefinitions("nova", MACS.nova);
     const outbox = outboxDefinition("nova");
     expect(outbox.duplicate_window).toBe(3_600_000_000_000);
-    expect(outbox.subjects).toEqual(["agent.*.inbox", "events.>"]);
+    expect(outbox.subjects).toEqual(["agent.*.inbox.*"]);
     // A per-sender limit where the publish happens: the sender gets the error, no source stalls downstream.
     expect(outbox.discard_new_per_subject).toBe(true);
+    expect(outbox.discard).toBe("new");
+    expect(outbox.max_msgs_per_subject).toBe(DEFAULT_IDENTITY_LIMITS.inboxPerSender);
+    // Events are never refused (monitoring must not block a publisher): their own stream, oldest dropped.
+    const events = defs.find((d) => d.name === "EVENTS-nova")!;
+    expect(events.subjects).toEqual(["events.>"]);
+    expect(events.discard).toBe("old");
     const inboxes = defs.filter((d) => d.name.startsWith("INBOX-"));
     expect(inboxes.map((d) => d.name)).toEqual(["INBOX-nova", "INBOX-nova2"]);
     for (const d of inboxes) {
@@ -52,14 +59,14 @@ describe("leaf mode: streams", () => {
   it("each message reaches an inbox by exactly one path: a leaf inbox sources its Mac's outbox (same-Mac mail) and the hub's inbox; the hub's inbox sources only the other Macs' mirrors", () => {
     const nova2 = leafStreamDefinitions("nova", MACS.nova).find((d) => d.name === "INBOX-nova2")!;
     expect(nova2.sources).toEqual([
-      { name: "OUTBOX-nova", filter_subject: "agent.nova2.inbox" },
+      { name: "OUTBOX-nova", filter_subject: "agent.nova2.inbox.*" },
       { name: "INBOX-nova2", external: { api: "$JS.hub.API", deliver: "mesh.down.nova" } },
     ]);
-    expect(hubInboxSources("nova2", "nova", MACS)).toEqual([{ name: "OUTBOX-orion", filter_subject: "agent.nova2.inbox" }]);
-    expect(hubInboxSources("orion", "orion", MACS)).toEqual([{ name: "OUTBOX-nova", filter_subject: "agent.orion.inbox" }]);
+    expect(hubInboxSources("nova2", "nova", MACS)).toEqual([{ name: "OUTBOX-orion", filter_subject: "agent.nova2.inbox.*" }]);
+    expect(hubInboxSources("orion", "orion", MACS)).toEqual([{ name: "OUTBOX-nova", filter_subject: "agent.orion.inbox.*" }]);
     expect(hubEventSources(MACS)).toEqual([
-      { name: "OUTBOX-nova", filter_subject: "events.>" },
-      { name: "OUTBOX-orion", filter_subject: "events.>" },
+      { name: "EVENTS-nova", filter_subject: "events.>", external: { api: "$JS.mac-nova.API", deliver: "mesh.up.nova" } },
+      { name: "EVENTS-orion", filter_subject: "events.>", external: { api: "$JS.mac-orion.API", deliver: "mesh.up.orion" } },
     ]);
     expect(hubMirrorDefinition("orion").mirror).toEqual({ name: "OUTBOX-orion", external: { api: "$JS.mac-orion.API", deliver: "mesh.up.orion" } });
   });
@@ -67,10 +74,11 @@ describe("leaf mode: streams", () => {
   it("the hub's inbox of a leaf-hosted identity never refuses what a source brings (discard old, twice the origin's per-sender limit, no byte or message cap)", () => {
     const d = hubInboxDefinition("orion", "orion", MACS);
     expect(d.discard).toBe("old");
+    expect(d.discard_new_per_subject).toBe(false);
     expect(d.max_msgs_per_subject).toBe(2 * outboxDefinition("nova").max_msgs_per_subject!);
     expect(d.max_msgs).toBe(-1);
     expect(d.max_bytes).toBe(-1);
-    expect(d.subjects).toEqual(["agent.orion.inbox"]);
+    expect(d.subjects).toEqual(["agent.orion.inbox.*"]);
   });
 });
 
