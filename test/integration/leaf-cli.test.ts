@@ -31,7 +31,7 @@ function runUnit(unitFile: string): ChildProcess {
 }
 
 describe("leaf mode from the CLI", () => {
-  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub, and `mesh send` offline is queued on the Mac", async () => {
+  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; with the hub away `mesh send` is queued on the Mac (saying how many wait) and `mesh ask` exits 3 at once", async () => {
     const admin = { MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-hub-")), HOME: mkdtempSync(join(tmpdir(), "mesh-hub-home-")) };
     const [hubPort, hubMon, leafPort] = [await freePort(), await freePort(), await freePort()];
     expect((await mesh(["broker", "init"], { env: admin })).code).toBe(0);
@@ -109,5 +109,12 @@ describe("leaf mode from the CLI", () => {
     expect(Number(m![2])).toBe(2 - seen.seq);
     // One short request to the hub (1.5 s), never a hang: the whole command within 10 s (node start included).
     expect(tookMs).toBeLessThan(10_000);
+
+    // An ask needs the hub for its answer: one line, exit 3, at once (not a wait for its 5 min timeout).
+    const t1 = Date.now();
+    const asked = await mesh(["ask", "orion", "are you there?"], { env: macs.nova!.env });
+    expect(asked.code).toBe(3);
+    expect(asked.stderr).toMatch(/^mesh: the hub is not reachable \(last seen \S+\); \d+ waiting on this Mac for the hub: an ask needs it for the answer, so it was not sent \(`mesh send orion …` queues a message instead\)\n$/);
+    expect(Date.now() - t1).toBeLessThan(10_000);
   });
 });
