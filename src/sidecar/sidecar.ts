@@ -141,22 +141,7 @@ export class Sidecar {
       this.ownsConnection = true;
     }
     void this.watchConnection();
-    if (this.o.leaf) {
-      // On this Mac's leaf server: the outbox, its inbox (sourced) and dead letters, its consumer. Offline too.
-      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], { ...(this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {}) });
-      const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
-      if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.o.leaf.mac }, "leaf inbox ready");
-    } else try {
-      const jsm = await jetstreamManager(this.nc);
-      // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
-      // admin made them at add-identity and this identity may not change them: nothing to do then.
-      const report = await provisionIdentity(jsm, this.self, { ...(this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {}) });
-      const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
-      if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
-    } catch (err) {
-      // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
-      log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
-    }
+    await this.ensureInbox();
     this.events = new EventPublisher(this.nc, this.self, log);
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
     this.verifier = await MeshVerifier.open(this.nc, log);
@@ -284,6 +269,30 @@ export class Sidecar {
       }
     }
     log.info({ identity: this.self, server: this.o.server, gateway: this.o.agent.url }, "sidecar started");
+  }
+
+  /** Its inbox, dead letters and inbox consumer: on this Mac's leaf in leaf mode (offline too), else on the broker. */
+  private async ensureInbox(): Promise<void> {
+    const { log } = this.o;
+    const ackWait = this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {};
+    if (this.o.leaf) {
+      // The Mac's outbox, its inbox (sourced from the outbox and the hub) and dead letters, its consumer.
+      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], ackWait);
+      const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.o.leaf.mac }, "leaf inbox ready");
+      return;
+    }
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
+      // admin made them at add-identity and this identity may not change them: nothing to do then.
+      const report = await provisionIdentity(jsm, this.self, ackWait);
+      const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
+    } catch (err) {
+      // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
+      log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
+    }
   }
 
   /** What /metrics and /healthz read (sidecar/http.ts), without reaching into this class. */
