@@ -8,11 +8,12 @@ import { startLocalBroker, type LocalBroker } from "../../broker/local.js";
 import { connectMesh } from "../../src/bus/connection.js";
 import { VERSION } from "../../src/base/version.js";
 import { cliColdStart, eventThroughput, inboxLatency, jobsSpread, scale, type BenchContext } from "./scenarios.js";
+import { leafPaths } from "./leaf.js";
 import { markdownTable, round, table } from "./stats.js";
 import { a2aVsDirect } from "./a2a.js";
 import { createServer } from "node:net";
 
-export const SCENARIOS = ["inbox", "events", "cli", "jobs", "scale", "a2a"] as const;
+export const SCENARIOS = ["inbox", "events", "cli", "jobs", "scale", "a2a", "leaf"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 function freePort(): Promise<number> {
@@ -168,6 +169,30 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "While nova's gateway is down:",
         "",
         markdownTable(r.down as never),
+        "",
+      );
+    }
+    if (want("leaf")) {
+      log("\n7. leaf mode: two-hop path vs direct at 100/s, then the drain after a cut of the receiving Mac's link");
+      const r = await timed("leaf", () => leafPaths(ctx));
+      log(table(r.rows as never));
+      log(table([r.drain] as never));
+      failures.push(...r.failures);
+      const direct = r.rows[0]!;
+      const twoHop = r.rows[1]!;
+      const ratio = round(twoHop.p50_ms / direct.p50_ms);
+      results.leaf = { ...r, ratioP50: ratio };
+      md.push(
+        "## 7. Leaf mode: two hops vs direct",
+        "",
+        "One run: a hub and two leaf servers on this machine (a TCP proxy in each link), the receiving sidecar on its Mac's leaf, beside",
+        "a sidecar on the single broker; publish → the hooks POST received, 100 messages per second, interleaved after a warm-up.",
+        "",
+        markdownTable(r.rows as never),
+        "",
+        `Ratio two-hop / direct p50: **${ratio}×** (aim ≤ 1.5). Backlog drain after the receiving Mac's link was cut while the other sent at 100/s:`,
+        "",
+        markdownTable([r.drain] as never),
         "",
       );
     }
