@@ -11,6 +11,7 @@ import { installSkill } from "./skill.js";
 import { enableA2A, enableHooks, openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
 import { installService } from "./service-install.js";
 import { leafInit, type LeafInitOptions } from "./leaf-init.js";
+import { SIDECAR_NODE_FLAGS } from "./service.js";
 
 export interface InitOptions {
   identity: string;
@@ -212,7 +213,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
   // 7. The service (and, in leaf mode, the leaf server's, written above).
   const main = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
   const spec = {
-    argv: [process.execPath, main, "sidecar"],
+    argv: [process.execPath, ...SIDECAR_NODE_FLAGS, main, "sidecar"],
     env: { MESH_CONFIG: o.configPath, PATH: process.env.PATH ?? "/usr/bin:/bin" },
     logDir: o.meshHome,
   };

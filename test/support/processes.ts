@@ -4,6 +4,7 @@
  * that only connects. Memory is each process's resident set size, read from /proc/<pid>/status
  * (VmRSS) on Linux, `ps -o rss=` elsewhere.
  */
+import { SIDECAR_NODE_FLAGS } from "../../src/ops/service.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,7 +71,8 @@ export function spawnSidecarProcess(o: { identity: string; server: string; creds
   const configPath = join(dir, "config.json");
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
   chmodSync(configPath, 0o600);
-  const child = spawn(process.execPath, [main, "sidecar"], {
+  // The command line the launchd/systemd unit runs (the same Node flags).
+  const child = spawn(process.execPath, [...SIDECAR_NODE_FLAGS, main, "sidecar"], {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: dir,
