@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS } from "../subjects/names.js";
+import { BUCKETS, leafUserName } from "../subjects/names.js";
+import { randomBytes } from "node:crypto";
+import { leafPermissions } from "./leaf-permissions.js";
+import { leafCredentialText } from "./leaf-server.js";
 import { identity as checkIdentity, token } from "../subjects/identity.js";
 import { MAX_CAPABILITIES } from "../subjects/jobs.js";
 import { MeshError } from "../src/base/errors.js";
@@ -25,6 +28,8 @@ export interface Registry {
   admin: string;
   identities: Record<string, { publicKey: string; addedAt: string } & Grants>;
   tls?: { cert: string; key: string; ca: string };
+  /** Leaf mode: each Mac's leaf user password and the identities it hosts (`mesh broker add-mac`). */
+  macs?: Record<string, { password: string; identities: string[]; addedAt: string }>;
 }
 
 export const paths = (stateDir: string) => ({
@@ -59,6 +64,17 @@ export function renderAuth(reg: Registry): string {
       return `    { nkey: ${q(publicKey)}, permissions: { publish: { allow: [${p.publish.allow.map(q).join(", ")}] }, subscribe: { allow: [${p.subscribe.allow.map(q).join(", ")}] } } }`;
     }),
   ];
+  // Leaf users in the same users list (gotcha 5: users under leafnodes.authorization cannot carry
+  // permissions on 2.9.10), with permissions from the leaf's point of view.
+  for (const [mac, m] of Object.entries(reg.macs ?? {})) {
+    const p = leafPermissions(mac, m.identities, (id) => {
+      const { publicKey: _k, addedAt: _a, ...grants } = reg.identities[id] ?? { publicKey: "", addedAt: "" };
+      return grants;
+    });
+    users.push(
+      `    { user: ${q(leafUserName(mac))}, password: ${q(m.password)}, permissions: { publish: { allow: [${p.publish.allow.map(q).join(", ")}] }, subscribe: { allow: [${p.subscribe.allow.map(q).join(", ")}] } } }`,
+    );
+  }
   const lines = ["# rendered by broker/auth.ts (mesh broker init / add-identity / revoke); do not edit", "authorization {", "  users: [", users.join("\n"), "  ]", "}"];
   if (reg.tls) lines.push("", "tls {", `  cert_file: ${q(reg.tls.cert)}`, `  key_file: ${q(reg.tls.key)}`, `  ca_file: ${q(reg.tls.ca)}`, "  timeout: 2", "}");
   return `${lines.join("\n")}\n`;
@@ -192,6 +208,42 @@ function normalGrants(g: Grants): Grants {
   if (caps.length > MAX_CAPABILITIES) throw new MeshError(`at most ${MAX_CAPABILITIES} capabilities per identity (got ${caps.length})`);
   const queues = [...new Set((g.queues ?? ["default"]).map((q) => token(q, "queue")))].sort();
   return { capabilities: caps, queues, alerts: Boolean(g.alerts) };
+}
+
+/**
+ * `mesh broker add-mac`: a leaf user for a Mac, allowed to carry only the traffic of the identities
+ * it hosts (registered identities); writes its leaf credential (0600). Again with other identities:
+ * the same password, the new list.
+ */
+export function addMac(
+  stateDir: string,
+  rawMac: string,
+  rawIds: readonly string[],
+  out?: string,
+): { mac: string; identities: string[]; credentialFile: string; reloaded: boolean; existed: boolean } {
+  const mac = checkIdentity(rawMac, "Mac name");
+  const ids = [...new Set(rawIds.map((i) => checkIdentity(i)))].sort();
+  if (ids.length === 0) throw new MeshError(`Mac ${mac} needs at least one identity (--identities <name>[,<name>…])`);
+  const reg = readRegistry(stateDir);
+  for (const id of ids) if (!reg.identities[id]) throw new MeshError(`${id} is not a registered identity: run \`mesh broker add-identity ${id}\` first`);
+  for (const [other, m] of Object.entries(reg.macs ?? {})) {
+    const both = m.identities.filter((i) => other !== mac && ids.includes(i));
+    if (both.length) throw new MeshError(`${both.join(", ")} already live${both.length === 1 ? "s" : ""} on Mac ${other}: an identity is hosted on one Mac`);
+  }
+  reg.macs ??= {};
+  const existing = reg.macs[mac];
+  const password = existing?.password ?? randomBytes(24).toString("base64url");
+  reg.macs[mac] = { password, identities: ids, addedAt: existing?.addedAt ?? new Date().toISOString() };
+  const credentialFile = out ?? join(paths(stateDir).creds, `${leafUserName(mac)}.leaf`);
+  mkdirSync(paths(stateDir).creds, { recursive: true, mode: 0o700 });
+  writePrivate(credentialFile, leafCredentialText({ mac, user: leafUserName(mac), password }));
+  save(stateDir, reg);
+  return { mac, identities: ids, credentialFile, reloaded: reloadBroker(stateDir), existed: existing !== undefined };
+}
+
+/** Every Mac and the identities it hosts (the hub's layout, broker/leaf-provision.ts). */
+export function macsOf(stateDir: string): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(readRegistry(stateDir).macs ?? {}).map(([m, v]) => [m, v.identities]));
 }
 
 /** `mesh broker revoke`: removes the identity's key; the reload disconnects it at once. */

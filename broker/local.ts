@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync, openSync, writeFileSync } from "node:
 import { createConnection } from "node:net";
 import { delimiter, join } from "node:path";
 import { MeshError } from "../src/base/errors.js";
-import { DEFAULT_CLIENT_PORT, DEFAULT_MONITOR_HOST, DEFAULT_MONITOR_PORT, renderServerConfig } from "./server-config.js";
+import { DEFAULT_CLIENT_PORT, DEFAULT_MONITOR_HOST, DEFAULT_MONITOR_PORT, renderServerConfig, type ServerConfigOptions } from "./server-config.js";
 
 /**
  * The embedded broker: nats-server as a child process with its own state directory
@@ -41,6 +41,8 @@ export interface LocalBrokerOptions {
   serverName?: string;
   /** Extra nats-server config (auth, TLS). */
   extra?: string;
+  /** Leaf mode: the JetStream domain, the hub's leafnode listener or a Mac's link to the hub, the ping settings. */
+  leaf?: Pick<ServerConfigOptions, "jetstreamDomain" | "leafListen" | "leafRemote" | "ping">;
   /** Run in the background and survive this process (pid in <stateDir>/nats-server.pid). */
   detach?: boolean;
   binary?: string;
@@ -112,6 +114,7 @@ export async function startLocalBroker(o: LocalBrokerOptions): Promise<LocalBrok
       monitorPort,
       storeDir: join(o.stateDir, "jetstream"),
       ...(o.extra ? { extra: o.extra } : {}),
+      ...(o.leaf ?? {}),
     }),
     { mode: 0o600 },
   );

@@ -46,7 +46,7 @@ export async function ensureStream(jsm: JetStreamManager, def: StreamDefinition)
 }
 
 /** Creates the consumer, or updates what may change in place; "unchanged" when it already matches. */
-async function ensureConsumer(jsm: JetStreamManager, stream: string, def: ConsumerDefinition): Promise<Change> {
+export async function ensureConsumer(jsm: JetStreamManager, stream: string, def: ConsumerDefinition): Promise<Change> {
   try {
     const info = await jsm.consumers.info(stream, def.durable_name);
     const { deliver_policy: _d, ...mutable } = def;

@@ -19,6 +19,17 @@ export interface ServerConfigOptions {
   maxFileStore?: string;
   maxMemoryStore?: string;
   cluster?: { name: string; host: string; port: number; routes: string[] };
+  /** Leaf mode: this server's JetStream domain (`hub`, or `mac-<name>` on a Mac's leaf server). */
+  jetstreamDomain?: string;
+  /** Leaf mode, on the hub: where Macs' leaf servers connect, and the address the hub tells them (gotcha 1). */
+  leafListen?: { host: string; port: number; advertise?: string };
+  /** Leaf mode, on a Mac: the link to the hub, and the subjects it never carries either way. */
+  leafRemote?: { url: string; deny: readonly string[] };
+  /**
+   * Leaf mode: how often the server pings its peers, and after how many unanswered pings a link is
+   * dead. 2 s / 2 finds a silently dropped link in about 6 s; the defaults (2 min / 2) take minutes.
+   */
+  ping?: { intervalSec: number; max: number };
   /** Extra config text appended verbatim (authorization blocks, TLS; see broker auth). */
   extra?: string;
 }
@@ -46,9 +57,11 @@ export function renderServerConfig(o: ServerConfigOptions): string {
       : ["# monitoring beyond loopback: unauthenticated, lists every client, nkey and subscription; publish it on 127.0.0.1 only"]),
     `http: ${JSON.stringify(`${o.monitorHost ?? DEFAULT_MONITOR_HOST}:${o.monitorPort}`)}`,
     `max_payload: ${o.maxPayload ?? DEFAULT_MAX_PAYLOAD}`,
+    ...(o.ping ? [`ping_interval: "${o.ping.intervalSec}s"`, `ping_max: ${o.ping.max}`] : []),
     "",
     "jetstream {",
     `  store_dir: ${JSON.stringify(o.storeDir)}`,
+    ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     `  max_memory_store: ${o.maxMemoryStore ?? "256MB"}`,
     `  max_file_store: ${o.maxFileStore ?? "10GB"}`,
     "}",
@@ -61,6 +74,27 @@ export function renderServerConfig(o: ServerConfigOptions): string {
       `  listen: ${JSON.stringify(`${o.cluster.host}:${o.cluster.port}`)}`,
       "  routes: [",
       ...o.cluster.routes.map((r) => `    ${JSON.stringify(r)}`),
+      "  ]",
+      "}",
+    );
+  }
+  if (o.leafListen) {
+    lines.push(
+      "",
+      "leafnodes {",
+      `  listen: ${JSON.stringify(`${o.leafListen.host}:${o.leafListen.port}`)}`,
+      ...(o.leafListen.advertise ? [`  advertise: ${JSON.stringify(o.leafListen.advertise)}`] : []),
+      "}",
+    );
+  }
+  if (o.leafRemote) {
+    const deny = `[${o.leafRemote.deny.map((d) => JSON.stringify(d)).join(", ")}]`;
+    lines.push(
+      "",
+      "leafnodes {",
+      "  reconnect: 1",
+      "  remotes: [",
+      `    { url: ${JSON.stringify(o.leafRemote.url)}, deny_imports: ${deny}, deny_exports: ${deny} }`,
       "  ]",
       "}",
     );

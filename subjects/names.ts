@@ -91,3 +91,42 @@ export function clientInboxPrefix(id: string): string {
 export function kvSubject(bucket: string, key: string): string {
   return `$KV.${bucket}.${key}`;
 }
+
+/**
+ * Leaf mode (README "Offline-first Macs"): every Mac runs a leaf nats-server with its own JetStream
+ * domain; the hub's domain is `hub`. A stream of another domain is reached through that domain's
+ * API prefix ($JS.<domain>.API).
+ *
+ *   leaf   OUTBOX-<mac>   agent.*.inbox.*   the mail this Mac's clients send (dedup here, once; per-sender limit here)
+ *   leaf   EVENTS-<mac>   events.>          the events this Mac's clients publish (oldest dropped, never refused)
+ *   leaf   INBOX-<id>     sources OUTBOX-<mac> (same-Mac mail) and the hub's INBOX-<id>
+ *   hub    OUTBOX-<mac>   mirror of the Mac's OUTBOX-<mac>
+ *   hub    INBOX-<id>     sources the other Macs' mirrors (and keeps its subjects for direct clients)
+ *   hub    EVENTS         sources every Mac's EVENTS-<mac> (and keeps its subjects)
+ */
+export const HUB_DOMAIN = "hub";
+
+/** The JetStream domain of a Mac's leaf server. */
+export function leafDomain(mac: string): string {
+  return `mac-${identity(mac, "Mac name")}`;
+}
+
+/** The JetStream API prefix of a domain, for a source or mirror of a stream of that domain. */
+export function jsApiPrefix(domain: string): string {
+  return `$JS.${domain}.API`;
+}
+
+/** A Mac's outbox: on its leaf, and the hub's mirror of it under the same name. */
+export function outboxStreamName(mac: string): string {
+  return `OUTBOX-${identity(mac, "Mac name")}`;
+}
+
+/** A Mac's events on its leaf, sourced into the hub's EVENTS. */
+export function macEventsStreamName(mac: string): string {
+  return `EVENTS-${identity(mac, "Mac name")}`;
+}
+
+/** The user a Mac's leaf server logs in to the hub as. */
+export function leafUserName(mac: string): string {
+  return `leaf-${identity(mac, "Mac name")}`;
+}

@@ -19,6 +19,8 @@ export const SUBJECT_ROOTS = {
   events: "events",
   jobs: "jobs",
   dlq: "dlq",
+  /** Leaf mode: where stream sources and mirrors deliver across the leaf link (mesh.up.<mac>, mesh.down.<mac>). */
+  link: "mesh",
 } as const;
 
 /** <from>'s lane into <to>'s durable inbox. */
@@ -143,4 +145,21 @@ export function checkSubject(raw: string, opts: { wildcards: boolean }): string 
     }
   });
   return raw;
+}
+
+/**
+ * Leaf mode: the application subjects a leaf link never carries, either way (gotcha 2 of the
+ * offline-first note). A Mac's mail and events cross only as stream sources and mirrors; a plain
+ * publish on one side must never be captured by a stream on the other as well.
+ */
+export const LEAF_DENIED = [`${SUBJECT_ROOTS.inbox}.>`, `${SUBJECT_ROOTS.events}.>`, `${SUBJECT_ROOTS.dlq}.>`] as const;
+
+/** Where the hub's mirror of a Mac's outbox is delivered (leaf → hub). */
+export function linkUpSubject(mac: string): string {
+  return `${SUBJECT_ROOTS.link}.up.${identity(mac, "Mac name")}`;
+}
+
+/** Where a Mac's inboxes receive what they source from the hub (hub → leaf). */
+export function linkDownSubject(mac: string): string {
+  return `${SUBJECT_ROOTS.link}.down.${identity(mac, "Mac name")}`;
 }

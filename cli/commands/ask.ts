@@ -5,6 +5,7 @@ import { parseDuration } from "../../src/base/duration.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { jsonFlag, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { describeLink, linkState } from "../../src/ops/leaf-link.js";
 
 export function register(program: Command): void {
   program
@@ -42,7 +43,17 @@ async function askCmd(to: string, text: string | undefined, opts: AskOptions): P
   const r = await resolved(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin("question"));
-  const res = await withConnection(r, (nc) => ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`) }));
+  const leaf = r.config.leaf;
+  const res = await withConnection(r, async (nc) => {
+    if (leaf) {
+      // Leaf mode: the answer travels back live through the hub; without it an ask could only wait out its timeout.
+      const link = await linkState(nc, leaf.mac, leaf.stateDir);
+      if (!link.connected) {
+        throw new MeshError(`${describeLink(link)}: an ask needs it for the answer, so it was not sent (\`mesh send ${to} …\` queues a message instead)`, 3);
+      }
+    }
+    return ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`) });
+  });
   if (opts.json) {
     printJson({ id: res.id, seq: res.seq, status: res.reply.type, reply: res.reply.body, latencyMs: res.latencyMs });
   } else if (res.reply.type === "ok") {

@@ -3,7 +3,9 @@
  * its registry of identities. Loaded only when one of them runs (broker.ts and identity.ts
  * declare the commands).
  */
-import { addIdentity as addIdentityFiles, initAuth, paths, readRegistry, revokeIdentity, syncIdentityRegistry } from "../../broker/auth.js";
+import { addIdentity as addIdentityFiles, addMac, initAuth, macsOf, paths, readRegistry, revokeIdentity, syncIdentityRegistry } from "../../broker/auth.js";
+import { provisionHub } from "../../broker/leaf-provision.js";
+import { DEFAULT_HUB_LEAF_PORT, DEFAULT_LEAF_CLIENT_PORT, DEFAULT_LEAF_MONITOR_PORT } from "../../broker/leaf-server.js";
 import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { GlobalOptions, Resolved } from "../../src/config/config.js";
@@ -111,4 +113,29 @@ export async function listCmd(opts: AuthOpts & { json?: boolean }): Promise<void
 function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly string[]; alerts?: boolean }): string {
   const caps = g.capabilities?.length ? g.capabilities.join(", ") : "none";
   return `runs jobs of queues ${(g.queues ?? ["default"]).join(", ")} needing at most capabilities ${caps}; peer alerts ${g.alerts ? "yes" : "no"}`;
+}
+
+/**
+ * `mesh broker add-mac <name> --identity a,b`: a leaf user for the Mac (its identities' traffic only),
+ * its credential file, and the hub side of the Mac (its outbox mirror, the sources of every other
+ * identity's inbox and of EVENTS).
+ */
+export async function addMacCmd(mac: string, opts: AuthOpts & { identities?: string; hubAddress?: string }): Promise<void> {
+  const r = await resolved({ ...opts, identity: undefined });
+  const stateDir = brokerStateDir(r, opts.stateDir);
+  const ids = (opts.identities ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const res = addMac(stateDir, mac, ids, opts.out);
+  if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
+  await asAdmin(r, stateDir, async (nc) => {
+    await provisionHub(nc, macsOf(stateDir));
+    await syncIdentityRegistry(nc, stateDir);
+  });
+  const hub = opts.hubAddress ?? `nats-leaf://<hub tailnet name>:${r.config.broker?.leafPort ?? DEFAULT_HUB_LEAF_PORT}`;
+  process.stdout.write(
+    [
+      `${res.existed ? "updated" : "added"} Mac ${res.mac} hosting ${res.identities.join(", ")}; the hub mirrors its outbox and sources it into the other identities' inboxes and EVENTS`,
+      `leaf credential: ${res.credentialFile} (0600) — copy it to ${res.mac}, e.g. to ~/.config/openclaw-mesh/leaf.cred, with each identity's credential, then run there (once per identity):`,
+      `  mesh init --identity ${res.identities[0]} --creds ~/.config/openclaw-mesh/${res.identities[0]}.nk --leaf --mac ${res.mac} --hub ${hub} --leaf-credential ~/.config/openclaw-mesh/leaf.cred --leaf-port ${DEFAULT_LEAF_CLIENT_PORT} --leaf-monitor-port ${DEFAULT_LEAF_MONITOR_PORT}`,
+    ].join("\n") + "\n",
+  );
 }

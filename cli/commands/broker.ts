@@ -10,6 +10,9 @@ import { isLoopback } from "../../src/base/loopback-host.js";
 import type { ProvisionReport } from "../../broker/mod.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import type { AuthOpts } from "./broker-auth.js";
+import { macsOf } from "../../broker/auth.js";
+import { DEFAULT_HUB_LEAF_PORT, hubLeafOptions } from "../../broker/leaf-server.js";
+import { provisionHub } from "../../broker/leaf-provision.js";
 import { declareAdd, declareRevoke } from "./identity.js";
 import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, jsonFlag, parseCount, parsePort, printJson, resolved, run, untilSignal, withConnection } from "./common.js";
 
@@ -32,6 +35,9 @@ export function register(program: Command): void {
     .option("--monitor-host <host>", "address of the monitoring port (unauthenticated: keep it on loopback unless you need it elsewhere)", "127.0.0.1")
     .option("--detach", "run in the background (pid in the state directory)")
     .option("--no-provision", "do not create streams and buckets")
+    .option("--hub", "offline-first: be the hub (JetStream domain hub) with a leafnode listener for the Macs' leaf servers")
+    .option("--leaf-port <port>", "with --hub: the leafnode port (default 7422, config broker.leafPort)", (v) => parsePort(v))
+    .option("--leaf-advertise <host:port>", "with --hub: the address the hub tells leaves, e.g. its tailnet name:7422 (config broker.leafAdvertise)")
     .addHelpText(
       "after",
       `
@@ -64,6 +70,18 @@ Examples:
     .addHelpText("after", "\nA running broker (mesh broker up) reloads at once; anonymous clients are refused from then on.")
     .action(run(initAuth));
 
+  const addMac = broker
+    .command("add-mac")
+    .description("offline-first: a Mac's leaf credential (its identities' traffic only) and the hub side of the Mac")
+    .argument("<mac>", "the Mac's name, e.g. nova")
+    .option("--identities <list>", "the registered identities this Mac hosts (comma-separated)");
+  for (const o of brokerStateDirOptions("broker state directory (default ~/.config/openclaw-mesh/broker)")) addMac.addOption(o);
+  addMac
+    .option("--out <file>", "where to write the leaf credential (default <broker-state-dir>/creds/leaf-<mac>.leaf)")
+    .option("--hub-address <url>", "the hub's leafnode address to print in the Mac's init line (nats-leaf://<hub>:7422)")
+    .addHelpText("after", "\nExample:\n  mesh broker add-mac nova --identities nova,nova2 --hub-address nats-leaf://mini.tailnet.ts.net:7422")
+    .action(run(async (mac: string, opts: Parameters<Awaited<typeof import("./broker-auth.js")>["addMacCmd"]>[1]) => (await import("./broker-auth.js")).addMacCmd(mac, opts)));
+
   // The earlier spellings of `mesh identity add|revoke`: the same arguments, flags and actions.
   declareAdd(broker.command("add-identity", { hidden: true }));
   declareRevoke(broker.command("revoke", { hidden: true }));
@@ -79,6 +97,10 @@ interface UpOptions extends GlobalOptions {
   monitorPort: number;
   detach?: boolean;
   provision: boolean;
+  /** Leaf mode: run as the hub (domain hub, a leafnode listener for the Macs' leaf servers). */
+  hub?: boolean;
+  leafPort?: number;
+  leafAdvertise?: string;
 }
 
 export function describeReport(report: ProvisionReport): string {
@@ -108,14 +130,29 @@ async function up(opts: UpOptions): Promise<void> {
     monitorPort: opts.monitorPort,
     ...(opts.detach ? { detach: true } : {}),
     ...(auth ? { extra: auth } : {}),
+    ...(opts.hub
+      ? {
+          leaf: hubLeafOptions({
+            host: opts.host,
+            port: opts.leafPort ?? r.config.broker?.leafPort ?? DEFAULT_HUB_LEAF_PORT,
+            ...((opts.leafAdvertise ?? r.config.broker?.leafAdvertise) ? { advertise: (opts.leafAdvertise ?? r.config.broker?.leafAdvertise)! } : {}),
+          }),
+        }
+      : {}),
   });
   process.stdout.write(`broker: ${broker.url} (pid ${broker.pid}, state ${stateDir}, monitoring ${broker.monitorUrl})\n`);
   if (!isLoopback(opts.monitorHost)) process.stderr.write(`${monitorExposedWarning(opts.monitorHost, opts.monitorPort)}\n`);
   if (opts.provision) {
     const nc = await connectMesh({ server: broker.url, name: "mesh-broker-up", ...(auth ? { creds: paths(stateDir).admin } : {}) });
     try {
-      const report = await provision(nc);
-      process.stdout.write(`${describeReport(report)}\n`);
+      const macs = opts.hub && auth ? macsOf(stateDir) : {};
+      if (Object.keys(macs).length > 0) {
+        const report = await provisionHub(nc, macs);
+        process.stdout.write(`${Object.entries(report).map(([k, v]) => `${k} ${v}`).join("\n")}\n`);
+      } else {
+        const report = await provision(nc);
+        process.stdout.write(`${describeReport(report)}\n`);
+      }
     } finally {
       await nc.drain();
     }

@@ -1,10 +1,13 @@
 /** `mesh init`: set up this machine. register() declares it; the action loads what it runs. */
 import type { Command } from "@commander-js/extra-typings";
 import type { Step } from "../../src/ops/init.js";
-import type { GlobalOptions } from "../../src/config/config.js";
-import { meshHome } from "../../src/base/files.js";
+import type { GlobalOptions, MeshConfig } from "../../src/config/config.js";
+import { expandHome, meshHome } from "../../src/base/files.js";
+import { join, resolve } from "node:path";
+import type { LeafInitOptions } from "../../src/ops/leaf-init.js";
+import { DEFAULT_HUB_LEAF_PORT, DEFAULT_LEAF_CLIENT_PORT, DEFAULT_LEAF_MONITOR_PORT } from "../../broker/leaf-server.js";
 import { MeshError } from "../../src/base/errors.js";
-import { jsonFlag, printJson, resolved, run } from "./common.js";
+import { jsonFlag, parsePort, printJson, resolved, run } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -21,6 +24,13 @@ export function register(program: Command): void {
     .option("--no-start", "install the service file but do not start it")
     .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
     .option("--dry-run", "print every step without doing it")
+    .option("--leaf", "offline-first: run a leaf nats-server on this Mac, linked to the hub (README \"Offline-first Macs\")")
+    .option("--mac <name>", "with --leaf: this Mac's name as the admin added it (default the identity)")
+    .option("--hub <url>", "with --leaf: the hub's leafnode address (nats-leaf://<hub>:7422)")
+    .option("--leaf-credential <file>", "with --leaf: the Mac's leaf credential (mesh broker add-mac)")
+    .option("--leaf-port <port>", "with --leaf: the leaf server's client port on 127.0.0.1 (default 4223)", (v) => parsePort(v))
+    .option("--leaf-monitor-port <port>", "with --leaf: the leaf server's monitoring port on 127.0.0.1 (default 8223)", (v) => parsePort(v))
+    .option("--leaf-state-dir <dir>", "with --leaf: its config, store and log (default ~/.config/openclaw-mesh/leaf)")
     .addOption(jsonFlag("print the steps as JSON"))
     .addHelpText(
       "after",
@@ -48,6 +58,14 @@ interface InitOpts extends GlobalOptions {
   start: boolean;
   platform?: string;
   json?: boolean;
+  /** Leaf mode: a leaf nats-server on this Mac, linked to the hub (README "Offline-first Macs"). */
+  leaf?: boolean;
+  mac?: string;
+  hub?: string;
+  leafCredential?: string;
+  leafPort?: number;
+  leafMonitorPort?: number;
+  leafStateDir?: string;
 }
 
 const MARK: Record<Step["status"], string> = {
@@ -76,6 +94,22 @@ export function brokerOfPeer(peer: string): string {
   return `nats://${host.includes(":") ? `[${host}]` : host}:4222`;
 }
 
+/** `--leaf` and its flags, each falling back to the config's `leaf` section, then the defaults. */
+function leafOptions(opts: InitOpts, have: MeshConfig["leaf"]): LeafInitOptions {
+  const hub = opts.hub ?? have?.hub;
+  if (!hub) throw new MeshError(`mesh init --leaf needs --hub nats-leaf://<hub>:${DEFAULT_HUB_LEAF_PORT} (the hub's leafnode address)`);
+  const credential = opts.leafCredential ?? have?.credential;
+  if (!credential) throw new MeshError("mesh init --leaf needs --leaf-credential <file> (from the admin's `mesh broker add-mac <name> --identities …`)");
+  return {
+    mac: opts.mac ?? have?.mac ?? opts.identity!,
+    hub,
+    credentialFile: resolve(expandHome(credential)),
+    port: opts.leafPort ?? have?.port ?? DEFAULT_LEAF_CLIENT_PORT,
+    monitorPort: opts.leafMonitorPort ?? have?.monitorPort ?? DEFAULT_LEAF_MONITOR_PORT,
+    stateDir: opts.leafStateDir ?? have?.stateDir ?? join(meshHome(), "leaf"),
+  };
+}
+
 async function initCmd(opts: InitOpts): Promise<number> {
   const { init } = await import("../../src/ops/init.js");
   if (!opts.identity) throw new MeshError("mesh init needs --identity <name> (e.g. --identity nova)");
@@ -96,6 +130,7 @@ async function initCmd(opts: InitOpts): Promise<number> {
     configPath: opts.config ?? r.configPath,
     noStart: !opts.start,
     ...(opts.platform ? { platform: opts.platform as NodeJS.Platform } : {}),
+    ...(opts.leaf ? { leaf: leafOptions(opts, r.config.leaf) } : {}),
   });
   if (opts.json) printJson(steps);
   else {

@@ -7,6 +7,7 @@ import { parseCredential } from "../../broker/credentials.js";
 import { BrokerUnreachableError, CredentialsRefusedError, MeshError } from "../base/errors.js";
 import { firstLine, isAuthorizationError } from "../base/nats-errors.js";
 import { assertPrivateFile } from "../base/files.js";
+import { setHubDomain } from "./domain.js";
 
 export interface ConnectOptions {
   server: string;
@@ -19,6 +20,8 @@ export interface ConnectOptions {
   identity?: string;
   /** What a natscli context adds (an nkey seed file, user/password, token, TLS files, inbox prefix). */
   auth?: ConnectAuth;
+  /** Leaf mode: the server is this Mac's leaf, and what lives on the hub is reached in this domain. */
+  hubDomain?: string;
 }
 
 export interface ConnectAuth {
@@ -136,6 +139,7 @@ export async function connectMesh(o: ConnectOptions): Promise<NatsConnection> {
   try {
     const nc = await connect(opts);
     if (signer) signers.set(nc, signer);
+    if (o.hubDomain) setHubDomain(nc, o.hubDomain);
     return nc;
   } catch (err) {
     const msg = firstLine(err);

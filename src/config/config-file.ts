@@ -57,6 +57,31 @@ export const configSchema = z
         host: z.string().min(1).optional(),
         port: z.number().int().min(1).max(65535).optional(),
         monitorPort: z.number().int().min(1).max(65535).optional(),
+        /** Leaf mode, on the hub: where Macs' leaf servers connect (default 7422). */
+        leafPort: z.number().int().min(1).max(65535).optional(),
+        /** Leaf mode, on the hub: the address the hub tells leaves (its tailnet name:port). */
+        leafAdvertise: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Leaf mode (README "Offline-first Macs"): this Mac runs its own leaf nats-server, linked to the
+     * hub; `server` is that leaf (nats://127.0.0.1:<leaf.port>). Written by `mesh init --leaf`.
+     */
+    leaf: z
+      .object({
+        /** This Mac's name: its JetStream domain is mac-<mac>, its outbox OUTBOX-<mac>. */
+        mac: identityString,
+        /** The hub's leafnode address (nats-leaf://host:7422), without credentials. */
+        hub: z.string().min(1),
+        /** The leaf credential the admin issued for this Mac (`mesh broker add-mac`), 0600. */
+        credential: z.string().min(1),
+        /** The leaf server's client port on 127.0.0.1 (the sidecar and the CLI connect here). */
+        port: z.number().int().min(1).max(65535),
+        /** The leaf server's monitoring port on 127.0.0.1 (link state, backlog). */
+        monitorPort: z.number().int().min(1).max(65535),
+        /** Its config, store and log. */
+        stateDir: z.string().min(1),
       })
       .strict()
       .optional(),

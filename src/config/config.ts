@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { expandHome, meshHome } from "../base/files.js";
 import type { MeshConfig } from "./config-file.js";
+import { HUB_DOMAIN } from "../../subjects/names.js";
 import { loadNatsContext, selectedContextName, type ContextAuth } from "./nats-context.js";
 
 export type { MeshConfig } from "./config-file.js";
@@ -70,6 +71,12 @@ export async function resolveConfig(flags: GlobalOptions, env: NodeJS.ProcessEnv
 
 
 /** What a connection of this resolved configuration needs: the server, the credentials, a context's extras. */
-export function connectionOf(r: Resolved): { server: string; creds?: string; auth?: ContextAuth } {
-  return { server: r.server, ...(r.creds ? { creds: r.creds } : {}), ...(r.context ? { auth: r.context.auth } : {}) };
+export function connectionOf(r: Resolved): { server: string; creds?: string; auth?: ContextAuth; hubDomain?: string } {
+  return {
+    server: r.server,
+    ...(r.creds ? { creds: r.creds } : {}),
+    ...(r.context ? { auth: r.context.auth } : {}),
+    // Leaf mode: the server is this Mac's leaf; presence and the registry are the hub's, in its domain.
+    ...(r.config.leaf ? { hubDomain: HUB_DOMAIN } : {}),
+  };
 }

@@ -9,7 +9,9 @@ import { configSchema, type MeshConfig } from "../config/config-file.js";
 import { connectMesh } from "../bus/connection.js";
 import { installSkill } from "./skill.js";
 import { enableA2A, enableHooks, openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
-import { SIDECAR_NODE_FLAGS, renderLaunchdPlist, renderSystemdUnit, servicePath, SERVICE_LABEL, SYSTEMD_UNIT } from "./service.js";
+import { installService } from "./service-install.js";
+import { leafInit, type LeafInitOptions } from "./leaf-init.js";
+import { SIDECAR_NODE_FLAGS } from "./service.js";
 
 export interface InitOptions {
   identity: string;
@@ -31,16 +33,14 @@ export interface InitOptions {
   /** Also write a natscli context of this name (url + creds), so `nats` and `mesh` share one. */
   natsContext?: string;
   workspace?: string;
+  /** Leaf mode (`--leaf`): this Mac's leaf server, its config and service; `server` becomes the leaf. */
+  leaf?: LeafInitOptions;
 }
 
-export type StepStatus = "created" | "updated" | "unchanged" | "done" | "skipped" | "warning" | "failed" | "would";
-export interface Step {
-  step: string;
-  status: StepStatus;
-  detail: string;
-}
+import type { Step, StepStatus } from "./steps.js";
+export type { Step, StepStatus } from "./steps.js";
 
-function writeIfChanged(path: string, content: string, mode: number, dryRun: boolean): StepStatus {
+export function writeIfChanged(path: string, content: string, mode: number, dryRun: boolean): StepStatus {
   const have = existsSync(path) ? readFileSync(path, "utf8") : undefined;
   if (have === content) {
     if (!dryRun) chmodSync(path, mode);
@@ -53,7 +53,7 @@ function writeIfChanged(path: string, content: string, mode: number, dryRun: boo
   return have === undefined ? "created" : "updated";
 }
 
-function has(cmd: string): boolean {
+export function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 
@@ -117,13 +117,21 @@ export async function init(o: InitOptions): Promise<Step[]> {
     steps.push({ step: "gateway token file", status: st, detail: `${gatewayTokenFile} (0600; read-only WebSocket)` });
   }
 
-  // 2. The mesh config.
+  // 2. Leaf mode: the Mac's leaf server (config, service, started), so the sidecar and CLI talk to localhost.
+  if (o.leaf) {
+    const leaf = leafInit(o.leaf, { platform, home, dryRun: dry, noStart: Boolean(o.noStart), logDir: o.meshHome, write: writeIfChanged, has });
+    steps.push(...leaf.steps);
+    o = { ...o, server: leaf.server };
+  }
+
+  // 3. The mesh config.
   const existing = existsSync(o.configPath) ? (JSON.parse(readFileSync(o.configPath, "utf8")) as Partial<MeshConfig>) : {};
   const config: Record<string, unknown> = {
     ...existing,
     identity: id,
     server: o.server,
     ...(o.creds ? { creds: o.creds } : {}),
+    ...(o.leaf ? { leaf: { mac: o.leaf.mac, hub: o.leaf.hub, credential: o.leaf.credentialFile, port: o.leaf.port, monitorPort: o.leaf.monitorPort, stateDir: o.leaf.stateDir } } : {}),
     capabilities: caps.length ? caps : (existing.capabilities ?? []),
     gateway: {
       ...(existing.gateway ?? {}),
@@ -146,7 +154,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
     }
   }
 
-  // 3. Reachability.
+  // 4. Reachability.
   if (dry) steps.push({ step: "broker", status: "would", detail: `check ${o.server}` });
   else {
     try {
@@ -167,11 +175,11 @@ export async function init(o: InitOptions): Promise<Step[]> {
     }
   }
 
-  // 4. The skill.
+  // 5. The skill.
   const skill = installSkill(o.workspace ?? join(home, ".openclaw", "workspace"), dry);
   steps.push({ step: "skill", status: dry && skill.change !== "unchanged" ? "would" : skill.change, detail: skill.path });
 
-  // 5. Tailscale (when its CLI is here).
+  // 6. Tailscale (when its CLI is here).
   if (has("tailscale")) {
     const status = spawnSync("tailscale", ["status", "--json"], { encoding: "utf8", timeout: 10_000 });
     let running = false;
@@ -202,34 +210,13 @@ export async function init(o: InitOptions): Promise<Step[]> {
     steps.push({ step: "tailscale", status: "skipped", detail: "the tailscale CLI is not installed (https://tailscale.com/download)" });
   }
 
-  // 6. The service.
+  // 7. The service (and, in leaf mode, the leaf server's, written above).
   const main = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
   const spec = {
     argv: [process.execPath, ...SIDECAR_NODE_FLAGS, main, "sidecar"],
     env: { MESH_CONFIG: o.configPath, PATH: process.env.PATH ?? "/usr/bin:/bin" },
     logDir: o.meshHome,
   };
-  const svcPath = servicePath(platform, home);
-  const content = platform === "darwin" ? renderLaunchdPlist(spec) : renderSystemdUnit(spec);
-  const svc = writeIfChanged(svcPath, content, 0o644, dry);
-  steps.push({ step: "service", status: svc, detail: svcPath });
-  if (!dry && !o.noStart && svc !== "unchanged") {
-    const cmd =
-      platform === "darwin"
-        ? ["launchctl", ["bootstrap", `gui/${process.getuid?.() ?? 501}`, svcPath]]
-        : ["systemctl", ["--user", "enable", "--now", SYSTEMD_UNIT]];
-    const [bin, args] = cmd as [string, string[]];
-    if (has(bin)) {
-      if (platform !== "darwin") spawnSync("systemctl", ["--user", "daemon-reload"], { stdio: "ignore" });
-      const r = spawnSync(bin, args, { encoding: "utf8", timeout: 30_000 });
-      steps.push({
-        step: "service start",
-        status: r.status === 0 ? "done" : "warning",
-        detail: r.status === 0 ? `${platform === "darwin" ? SERVICE_LABEL : SYSTEMD_UNIT} started` : `${bin} ${args.join(" ")}: ${(r.stderr || r.stdout).trim().split("\n")[0]}`,
-      });
-    } else {
-      steps.push({ step: "service start", status: "skipped", detail: `${bin} not found; start it with \`mesh sidecar\`` });
-    }
-  }
+  steps.push(...installService({ platform, home, spec, dryRun: dry, noStart: Boolean(o.noStart), write: writeIfChanged, has }));
   return steps;
 }

@@ -14,17 +14,28 @@ export const SIDECAR_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1"]
 export const SERVICE_LABEL = "ai.openclaw.mesh.sidecar";
 export const SYSTEMD_UNIT = "openclaw-mesh.service";
 
+/** Leaf mode: the Mac's leaf nats-server, a service of its own next to the sidecar's. */
+export const LEAF_SERVICE_LABEL = "ai.openclaw.mesh.leaf";
+export const LEAF_SYSTEMD_UNIT = "openclaw-mesh-leaf.service";
+
 export interface ServiceSpec {
   /** Absolute program and arguments, e.g. [node, /…/dist/cli/main.js, "sidecar"]. */
   argv: string[];
   env: Record<string, string>;
   logDir: string;
+  /** Which service (default the sidecar). */
+  kind?: "sidecar" | "leaf";
 }
 
-export function servicePath(platform: NodeJS.Platform, home = homedir()): string {
+const NAMES = {
+  sidecar: { label: SERVICE_LABEL, unit: SYSTEMD_UNIT, log: "sidecar", description: "openclaw-mesh sidecar (inbox, asks, events, presence, jobs)" },
+  leaf: { label: LEAF_SERVICE_LABEL, unit: LEAF_SYSTEMD_UNIT, log: "leaf-server", description: "openclaw-mesh leaf nats-server of this Mac (offline-first: outbox and inboxes)" },
+} as const;
+
+export function servicePath(platform: NodeJS.Platform, home = homedir(), kind: "sidecar" | "leaf" = "sidecar"): string {
   return platform === "darwin"
-    ? join(home, "Library", "LaunchAgents", `${SERVICE_LABEL}.plist`)
-    : join(home, ".config", "systemd", "user", SYSTEMD_UNIT);
+    ? join(home, "Library", "LaunchAgents", `${NAMES[kind].label}.plist`)
+    : join(home, ".config", "systemd", "user", NAMES[kind].unit);
 }
 
 function xml(s: string): string {
@@ -32,6 +43,7 @@ function xml(s: string): string {
 }
 
 export function renderLaunchdPlist(s: ServiceSpec): string {
+  const n = NAMES[s.kind ?? "sidecar"];
   const args = s.argv.map((a) => `    <string>${xml(a)}</string>`).join("\n");
   const env = Object.entries(s.env)
     .map(([k, v]) => `    <key>${xml(k)}</key>\n    <string>${xml(v)}</string>`)
@@ -41,7 +53,7 @@ export function renderLaunchdPlist(s: ServiceSpec): string {
 <plist version="1.0">
 <dict>
   <key>Label</key>
-  <string>${SERVICE_LABEL}</string>
+  <string>${n.label}</string>
   <key>ProgramArguments</key>
   <array>
 ${args}
@@ -57,9 +69,9 @@ ${env}
   <key>ThrottleInterval</key>
   <integer>10</integer>
   <key>StandardOutPath</key>
-  <string>${xml(join(s.logDir, "sidecar.out.log"))}</string>
+  <string>${xml(join(s.logDir, `${n.log}.out.log`))}</string>
   <key>StandardErrorPath</key>
-  <string>${xml(join(s.logDir, "sidecar.log"))}</string>
+  <string>${xml(join(s.logDir, `${n.log}.log`))}</string>
 </dict>
 </plist>
 `;
@@ -73,7 +85,7 @@ export function renderSystemdUnit(s: ServiceSpec): string {
   const env = Object.entries(s.env).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`);
   return [
     "[Unit]",
-    "Description=openclaw-mesh sidecar (inbox, asks, events, presence, jobs)",
+    `Description=${NAMES[s.kind ?? "sidecar"].description}`,
     "After=network-online.target",
     "Wants=network-online.target",
     "",

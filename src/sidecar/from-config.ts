@@ -15,6 +15,7 @@ import { gatewayCall } from "../agent/openclaw-rpc.js";
 import { PeerSync } from "../features/conversations/peer-sync.js";
 import type { Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
+import { HUB_DOMAIN } from "../../subjects/names.js";
 import { DEFAULT_HTTP_PORT } from "./http.js";
 
 /**
@@ -197,6 +198,7 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
     ...(sc?.maxHops !== undefined ? { maxHops: sc.maxHops } : {}),
     ...(r.config.alerts ? { alerts: r.config.alerts } : {}),
     ...(r.config.repos?.length ? { repos: r.config.repos } : {}),
+    ...(r.config.leaf ? { leaf: { mac: r.config.leaf.mac, hubDomain: HUB_DOMAIN } } : {}),
     jobs:
       sc?.jobs === false
         ? false

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { provisionIdentity } from "../../broker/provision.js";
+import { provisionLeaf } from "../../broker/leaf-provision.js";
 import { identity as checkIdentity, inboxConsumerName } from "../../subjects/mod.js";
 import { connectMesh } from "../bus/connection.js";
 import type { Logger } from "../base/log.js";
@@ -65,6 +66,12 @@ export interface SidecarOptions {
   maxHops?: number;
   /** Shared repos (config `repos`): where git-fetch actions fetch and pinned jobs check out. */
   repos?: RepoConfig[];
+  /**
+   * Leaf mode (config `leaf`): `server` is this Mac's leaf server; the sidecar makes its inbox there
+   * (fed from the Mac's outbox and the hub) and consumes it locally; presence and the identity
+   * registry are the hub's, reached through the hub's domain.
+   */
+  leaf?: { mac: string; hubDomain: string };
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -149,26 +156,16 @@ export class Sidecar {
         identity: this.self,
         persistent: true,
         timeoutMs: 5000,
+        ...(this.o.leaf ? { hubDomain: this.o.leaf.hubDomain } : {}),
       });
       this.ownsConnection = true;
     }
     void this.watchConnection();
   }
 
-  /** Its inbox, dead-letter and hook-event streams and its inbox consumer, where it may make them. */
+  /** Its inbox, dead letters and inbox consumer, where it may make them (ensureInbox: the leaf or the broker). */
   private async ensureOwnStreams(): Promise<void> {
-    const { log } = this.o;
-    try {
-      const jsm = await jetstreamManager(this.nc);
-      // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
-      // admin made them at add-identity and this identity may not change them: nothing to do then.
-      const report = await provisionIdentity(jsm, this.self, { ...(this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {}) });
-      const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
-      if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
-    } catch (err) {
-      // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
-      log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
-    }
+    await this.ensureInbox();
   }
 
   /** Events, the journals, the verifier, asks, conversations, the inbox consumer (not yet pulling) and presence. */
@@ -302,7 +299,10 @@ export class Sidecar {
   private async startJobWorker(): Promise<void> {
     const { log } = this.o;
     const verifier = this.verifier!;
-    if (this.o.jobs !== false) {
+    if (this.o.jobs !== false && this.o.leaf) {
+      // Jobs live on the hub and a worker would consume across the leaf link (never done: gotcha 4).
+      log.warn("job worker not started: leaf mode runs no job worker in this release (README \"Offline-first Macs\")");
+    } else if (this.o.jobs !== false) {
       this.jobs = new JobWorker({
         nc: this.nc,
         self: this.self,
@@ -323,6 +323,30 @@ export class Sidecar {
         log.warn({ err: (err as Error).message }, "job worker not started");
         this.jobs = undefined;
       }
+    }
+  }
+
+  /** Its inbox, dead letters and inbox consumer: on this Mac's leaf in leaf mode (offline too), else on the broker. */
+  private async ensureInbox(): Promise<void> {
+    const { log } = this.o;
+    const ackWait = this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {};
+    if (this.o.leaf) {
+      // The Mac's outbox, its inbox (sourced from the outbox and the hub) and dead letters, its consumer.
+      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], ackWait);
+      const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.o.leaf.mac }, "leaf inbox ready");
+      return;
+    }
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
+      // admin made them at add-identity and this identity may not change them: nothing to do then.
+      const report = await provisionIdentity(jsm, this.self, ackWait);
+      const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
+    } catch (err) {
+      // With per-identity credentials the admin provisions consumers; a sidecar may not create them.
+      log.warn({ err: (err as Error).message }, "could not ensure the inbox consumer (expecting it provisioned)");
     }
   }
 

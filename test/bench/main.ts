@@ -2,7 +2,7 @@
  * `npm run bench` / `npm run bench:smoke`: runs the scenarios of run.ts and writes the results.
  * Lives under test/ with its stand-in endpoint, so nothing of it ships in the package.
  *   --quick            a short smoke run
- *   --only a,b         scenarios: inbox,events,cli,jobs,identities,a2a
+ *   --only a,b         scenarios: inbox,events,cli,jobs,identities,a2a,leaf
  *   --out <file>       results as JSON
  *   --markdown <file>  tables as Markdown (BENCHMARKS.md)
  * Every scenario runs on throwaway local nats-servers the bench starts: a secure one (auth, a

@@ -8,9 +8,10 @@ import { cliColdStart, eventThroughput, inboxLatency, jobsSpread, MESH, OPEN, RA
 import { identitiesInProcess, identitiesProcesses } from "./identities.js";
 import { markdownTable, MIN_P99_N, round, table, tailOf, target, type Target } from "./stats.js";
 import { a2aVsDirect } from "./a2a.js";
+import { leafPaths } from "./leaf.js";
 import { startBenchBroker, type BenchBroker } from "./bench-broker.js";
 
-export const SCENARIOS = ["inbox", "events", "cli", "jobs", "identities", "a2a"] as const;
+export const SCENARIOS = ["inbox", "events", "cli", "jobs", "identities", "a2a", "leaf"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** A run that finished with failures (its results are written first, then the run fails). */
@@ -199,6 +200,32 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         targetTable("a2a"),
         "",
         ...(r.down.length ? ["While nova's gateway is down:", "", markdownTable(r.down as never), ""] : []),
+      );
+    });
+    await scenario("leaf", "7. Leaf mode: two hops vs direct", async () => {
+      const r = await leafPaths(ctx);
+      log(table(r.rows as never));
+      log(table([r.drain] as never));
+      failures.push(...r.failures);
+      const direct = r.rows[0]!;
+      const twoHop = r.rows[1]!;
+      targets.push(target("leaf", `p50, two-hop / direct (n ${twoHop.n} / ${direct.n})`, twoHop.p50_ms / direct.p50_ms, "<=", 1.5));
+      results.leaf = r;
+      md.push(
+        "## 7. Leaf mode: two hops vs direct",
+        "",
+        "One run: a hub and two leaf servers on this machine (a TCP proxy in each link), the receiving sidecar on its Mac's leaf, beside",
+        "a sidecar on a single broker; both open meshes (the leaf layout's credentials are not in this scenario). Publish → the hooks POST",
+        "received, 100 messages per second, interleaved after a warm-up.",
+        "",
+        markdownTable(r.rows as never),
+        "",
+        "Backlog drain after the receiving Mac's link was cut while the other Mac sent at 100/s:",
+        "",
+        markdownTable([r.drain] as never),
+        "",
+        targetTable("leaf"),
+        "",
       );
     });
   } finally {

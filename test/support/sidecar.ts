@@ -42,6 +42,8 @@ export interface TestSidecarOptions {
   logFile?: string;
   /** config `repos`: shared repos (clones and the remote each follows). */
   repos?: Array<{ path: string; remote: string; name?: string }>;
+  /** config `leaf`: leaf mode (`server` is then the Mac's leaf server). */
+  leaf?: { mac: string; hub: string; credential: string; port: number; monitorPort: number; stateDir: string };
 }
 
 /**
@@ -67,6 +69,7 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
     },
     hooks: o.hooks ?? [],
     ...(o.repos ? { repos: o.repos } : {}),
+    ...(o.leaf ? { leaf: o.leaf } : {}),
     ...(o.alerts ? { alerts: { channel: o.alerts.channel, to: o.alerts.to, downAfterMs: o.alerts.downAfterMs } } : {}),
     sidecar: {
       stateDir,

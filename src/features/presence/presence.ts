@@ -1,6 +1,7 @@
 import { safeJson } from "../../base/json.js";
 import { hostname } from "node:os";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { hubDomainOf, hubKvm } from "../../bus/domain.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { PRESENCE_TTL_MS } from "../../../broker/definitions.js";
@@ -29,7 +30,13 @@ export class PresenceHeartbeat {
   ) {}
 
   async start(): Promise<void> {
-    this.kv = await new Kvm(this.nc).open(BUCKETS.presence);
+    try {
+      this.kv = await hubKvm(this.nc).open(BUCKETS.presence);
+    } catch (err) {
+      // Leaf mode: presence lives on the hub, and a Mac starts while the hub is away; the next beats retry.
+      if (!hubDomainOf(this.nc)) throw err;
+      this.log.warn({ err: (err as Error).message }, "presence: the hub is not reachable now; retrying with every heartbeat");
+    }
     await this.beat();
     this.timer = setInterval(() => void this.beat(), this.intervalMs);
     this.timer.unref();
@@ -57,7 +64,8 @@ export class PresenceHeartbeat {
 
   private async beat(): Promise<void> {
     try {
-      await this.kv?.put(this.info.identity, JSON.stringify(this.current()));
+      this.kv ??= await hubKvm(this.nc).open(BUCKETS.presence);
+      await this.kv.put(this.info.identity, JSON.stringify(this.current()));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "presence heartbeat failed");
     }
@@ -90,7 +98,7 @@ export interface Peer {
 /** Every identity the mesh knows (presence entries ∪ inbox consumers), classified. */
 export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<Peer[]> {
   const peers = new Map<string, Peer>();
-  const kv = await new Kvm(nc).open(BUCKETS.presence);
+  const kv = await hubKvm(nc).open(BUCKETS.presence);
   const keys = await kv.keys();
   for await (const key of keys) {
     const e = await kv.get(key);

@@ -1,0 +1,68 @@
+import { LEAF_DENIED, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
+import { HUB_DOMAIN, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
+import { identityPermissions, type Grants, type Permissions } from "./permissions.js";
+
+/**
+ * What one Mac's leaf server may carry over its link to the hub, as the permissions of its leaf user
+ * on the hub. Written from the leaf's point of view (nats-server 2.9.10 swaps them for a leaf
+ * connection, gotcha 5): `publish` is what the leaf may send to the hub, `subscribe` what the hub
+ * may send to the leaf.
+ *
+ * - The link itself: the hub's mirror of this Mac's outbox (the hub's API requests into the Mac's
+ *   domain, deliveries on mesh.up.<mac>), the Mac's inboxes sourcing the hub's inboxes of the
+ *   identities it hosts (API requests into the hub's domain, deliveries on mesh.down.<mac>), and
+ *   the flow control of both.
+ * - Its identities' own traffic, online: what each identity hosted on this Mac may do on the hub
+ *   (broker/permissions.ts), with the hub's JetStream API reached through the hub's domain. Nothing
+ *   of another Mac's identities.
+ *
+ * The hub enforces these on what it sends to the leaf and on the leaf's subscriptions; what a
+ * hostile leaf sends is another matter (README "Offline-first Macs", gotcha 6).
+ */
+export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (id: string) => Grants = () => ({})): Permissions {
+  const hubApi = jsApiPrefix(HUB_DOMAIN);
+  const macApi = jsApiPrefix(leafDomain(mac));
+  const outbox = outboxStreamName(mac);
+  const link = {
+    publish: [
+      `${linkUpSubject(mac)}.>`,
+      // flow control of the inbound sources, and the answers to the hub's API requests
+      "$JS.FC.>",
+      "$JSC.R.>",
+      // how far the hub's mirror of this Mac's outbox got (the backlog `mesh send` reports)
+      `${hubApi}.STREAM.INFO.${outbox}`,
+      ...ids.flatMap((id) => [
+        `${hubApi}.CONSUMER.CREATE.${inboxStreamName(id)}`,
+        `${hubApi}.CONSUMER.CREATE.${inboxStreamName(id)}.>`,
+        `${hubApi}.CONSUMER.DELETE.${inboxStreamName(id)}.*`,
+        `${hubApi}.STREAM.INFO.${inboxStreamName(id)}`,
+      ]),
+    ],
+    subscribe: [
+      `${linkDownSubject(mac)}.>`,
+      "$JS.FC.>",
+      "$JSC.R.>",
+      // the hub's mirror of its outbox and the hub's EVENTS sourcing its events
+      ...[outbox, macEventsStreamName(mac)].flatMap((s) => [
+        `${macApi}.CONSUMER.CREATE.${s}`,
+        `${macApi}.CONSUMER.CREATE.${s}.>`,
+        `${macApi}.CONSUMER.DELETE.${s}.*`,
+        `${macApi}.STREAM.INFO.${s}`,
+      ]),
+    ],
+  };
+  const denied = (s: string): boolean => LEAF_DENIED.some((d) => s.startsWith(d.slice(0, -1)));
+  // A leaf's clients reach the hub's JetStream (and its KV buckets) through the hub's domain.
+  const viaHub = (s: string): string =>
+    s.startsWith("$JS.API.") ? `${hubApi}.${s.slice("$JS.API.".length)}` : s.startsWith("$KV.") ? `${hubApi}.${s}` : s;
+  // Nothing consumes across the link (gotcha 4: acks across a cut fail, and what was fetched comes
+  // again): no pull, no ack, no durable consumer on the hub. Reading the hub's KV buckets and
+  // EVENTS by direct get, and ordered (ack-less, ephemeral) consumers, stay allowed.
+  const consumes = (s: string): boolean => s.includes(".CONSUMER.MSG.NEXT.") || s.startsWith("$JS.ACK.") || s.includes(".CONSUMER.DURABLE.CREATE.");
+  const own = ids.map((id) => identityPermissions(id, grantsOf(id)));
+  const uniq = (xs: string[]): string[] => [...new Set(xs)];
+  return {
+    publish: { allow: uniq([...link.publish, ...own.flatMap((p) => p.publish.allow).filter((s) => !denied(s) && !consumes(s)).map(viaHub)]) },
+    subscribe: { allow: uniq([...link.subscribe, ...own.flatMap((p) => p.subscribe.allow).filter((s) => !denied(s))]) },
+  };
+}
