@@ -126,6 +126,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     );
     if (r.kind !== "task") return refused(r, m.from);
     refusedSince.delete(m.from);
+    opts.onTaken?.();
     const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
     // Wait for the turn to end (the sender's next message would queue behind it in the same
     // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.
