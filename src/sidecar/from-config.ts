@@ -158,10 +158,12 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
   const choice = chooseBridge(r);
   if (!tuning.agent && choice.bridge === "a2a") {
     const table = new A2APeerTable(stateDir, choice.configFile);
-    table.clientTokens = (sc?.a2aClients ?? []).map((c) => {
+    table.clients = (sc?.a2aClients ?? []).map((c) => {
       const token = secret(undefined, c.tokenFile, undefined, `A2A client ${c.name} token`);
       if (!token || token.length < 16) throw new ConfigError(`A2A client ${c.name}: its token file needs a token of at least 16 characters`);
-      return token;
+      // "gateway" names the local gateway's own sends (conversation messages, not asks).
+      if (c.name === "gateway") throw new ConfigError(`A2A client name "gateway" is reserved for the local gateway: pick another name in sidecar.a2aClients`);
+      return { name: c.name, token };
     });
     const sync = new PeerSync({ self: id, table, log });
     a2a = { table, sync };

@@ -38,6 +38,8 @@ export interface TestSidecarOptions {
   presenceIntervalMs?: number;
   /** 0: any free port. Unset: off. */
   httpPort?: number;
+  /** config sidecar.a2aClients: other A2A clients with a token file each. */
+  a2aClients?: Array<{ name: string; tokenFile: string }>;
   inboxAckWaitMs?: number;
   logFile?: string;
   /** config `repos`: shared repos (clones and the remote each follows). */
@@ -76,6 +78,7 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
       ...(jobs && jobs.queues ? { jobQueues: jobs.queues } : {}),
       ...(o.inboxAckWaitMs ? { inboxAckWaitMs: o.inboxAckWaitMs } : {}),
       ...(o.maxHops !== undefined ? { maxHops: o.maxHops } : {}),
+      ...(o.a2aClients ? { a2aClients: o.a2aClients } : {}),
     },
   };
   const configPath = join(dir, "config.json");
