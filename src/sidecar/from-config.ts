@@ -179,7 +179,10 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
       // A job's turn is stopped with the gateway's sessions.abort: operator.write, on a connection
       // opened for that one call (the long-lived watch stays read-only).
       ...(gatewayToken
-        ? { abortSession: (key: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }) }
+        ? {
+            abortSession: (key: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }),
+            readSession: (sessionKey: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.read"], method: "chat.history", params: { sessionKey, limit: 50 } }),
+          }
         : {}),
     });
   }

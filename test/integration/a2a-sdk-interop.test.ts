@@ -239,6 +239,21 @@ describe("the A2A SDK's client against a sidecar (real gateways)", () => {
     expect(answerOf(got)).toBe("PONG-w1");
   }, 180_000);
 
+  it("nova's gateway reloads channels.a2a while the turn runs (a peer added by hand) and forgets the task: the answer is read back from the session transcript and the task COMPLETES with it", async () => {
+    const client = await novaClient();
+    const t = (await client.sendMessage(send("through a reload VERYSLOW PING-l1", { returnImmediately: true }))) as { id: string };
+    await until("the task is WORKING (at nova's gateway)", async () => (await client.getTask({ tenant: "", id: t.id, historyLength: undefined })).status?.state === TaskState.TASK_STATE_WORKING, 60_000);
+    const cfg = JSON.parse(readFileSync(gw.nova!.configFile, "utf8")) as { channels: { a2a: { peers: Record<string, unknown> } } };
+    cfg.channels.a2a.peers.hermes = { token: "hermes-by-hand-token-0123456789", url: "https://hermes.example/a2a/v1" };
+    writeFileSync(gw.nova!.configFile, JSON.stringify(cfg, null, 2));
+    await until("nova's gateway reloaded its A2A peers", () => /hot reload applied.*a2a/i.test(gw.nova!.logs()), 30_000);
+    const done = await until("the task ends", async () => {
+      const x = await client.getTask({ tenant: "", id: t.id, historyLength: undefined });
+      return x.status && x.status.state !== TaskState.TASK_STATE_WORKING ? x : undefined;
+    }, 120_000);
+    expect([done.status?.state, answerOf(done)], JSON.stringify(done.status?.message?.parts)).toEqual([TaskState.TASK_STATE_COMPLETED, "PONG-l1"]);
+  }, 200_000);
+
   it("a wrong token is refused with 401 before the SDK sees the request", async () => {
     const r = await fetch(`http://127.0.0.1:${clawdPort}/a2a/peers/nova/v1`, {
       method: "POST",
