@@ -10,6 +10,7 @@ import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
 import type { EndpointJobs } from "../features/a2a-server/executor.js";
 import { a2aServer } from "../features/a2a-server/server.js";
+import { signerOf } from "../bus/connection.js";
 import type { MeshVerifier } from "../bus/verify.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { InboxStats } from "../features/inbox/consumer.js";
@@ -103,6 +104,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
         auth: { callerOf: (peer, token) => a2a.table.callerOf(peer, token), peers: () => a2a.table.ids() },
         conversations: a2a.conversations,
         verifier: a2a.verifier,
+        ...(signerOf(s.nc) ? { signer: signerOf(s.nc)! } : {}),
         log,
         ...(a2a.jobs ? { jobs: a2a.jobs } : {}),
       })
@@ -114,7 +116,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
       return;
     }
     const path = (req.url ?? "").split("?")[0] ?? "";
-    if (a2aApp && (path.startsWith("/a2a/") || path === "/.well-known/agent-card.json")) {
+    if (a2aApp && (path.startsWith("/a2a/") || path === "/.well-known/agent-card.json" || path === "/.well-known/jwks.json")) {
       a2aApp.app(req, res);
       return;
     }

@@ -18,6 +18,7 @@ import type { Logger } from "../../base/log.js";
 import type { MeshVerifier } from "../../bus/verify.js";
 import type { Conversations } from "../conversations/conversations.js";
 import { JSONRPC_PATH, REST_PATH, peerCard, sidecarCard } from "./card.js";
+import { jwkOfNkey, signCard, type CardSigner } from "./card-signature.js";
 import { provisionIdentity } from "../../../broker/provision.js";
 import { firstLine } from "../../base/nats-errors.js";
 import { GATEWAY_CALLER, MeshExecutor, askReplySubject, type EndpointJobs } from "./executor.js";
@@ -41,6 +42,8 @@ export interface A2AServerOptions {
   auth: A2AAuth;
   conversations: Conversations;
   verifier: MeshVerifier;
+  /** The identity's nkey signer (a secure mesh): the Agent Cards are signed with it (JWS). */
+  signer?: CardSigner;
   log: Logger;
   jobs?: EndpointJobs;
 }
@@ -92,6 +95,7 @@ export async function a2aServer(o: A2AServerOptions) {
     const have = handlers.get(peer);
     if (have) return have;
     const card = () => peerCard({ self: o.self, base: o.base(), peer, version: o.version });
+    const signed = () => (o.signer ? signCard(card(), o.signer) : card());
     let mesh: MeshRequestHandler | undefined;
     const executor = new MeshExecutor({
       nc: o.nc,
@@ -115,7 +119,7 @@ export async function a2aServer(o: A2AServerOptions) {
       buses,
       jsonRpc: jsonRpcHandler({ requestHandler: mesh, userBuilder }),
       rest: restHandler({ requestHandler: mesh, userBuilder }),
-      card: agentCardHandler({ agentCardProvider: async () => card(), cache: { maxAge: 0 } }),
+      card: agentCardHandler({ agentCardProvider: async () => signed(), cache: { maxAge: 0 } }),
     };
     handlers.set(peer, made);
     return made;
@@ -125,8 +129,16 @@ export async function a2aServer(o: A2AServerOptions) {
   app.disable("x-powered-by");
   app.use(
     "/.well-known/agent-card.json",
-    agentCardHandler({ agentCardProvider: async () => sidecarCard({ self: o.self, base: o.base(), peers: o.auth.peers(), version: o.version }), cache: { maxAge: 0 } }),
+    agentCardHandler({
+      agentCardProvider: async () => {
+        const card = sidecarCard({ self: o.self, base: o.base(), peers: o.auth.peers(), version: o.version });
+        return o.signer ? signCard(card, o.signer) : card;
+      },
+      cache: { maxAge: 0 },
+    }),
   );
+  // The key the cards are signed with (the identity's public nkey, also in the mesh's registry).
+  app.get("/.well-known/jwks.json", (_req, res) => void res.json({ keys: o.signer ? [{ ...jwkOfNkey(o.signer.publicKey), alg: "EdDSA", use: "sig" }] : [] }));
   app.use(`${PEER_PREFIX}/.well-known/agent-card.json`, (req, res, next) => {
     const peer = peerOf(req);
     if (!served(peer)) return notServed(res, peer);
