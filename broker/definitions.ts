@@ -22,7 +22,7 @@ import {
   jobBucketName,
   hookConsumerName,
   inboxConsumerName,
-  inboxSubject,
+  inboxOf,
   jobConsumerName,
   jobNeedsToken,
   jobSubject,
@@ -44,16 +44,29 @@ export const PRESENCE_TTL_MS = 60_000;
 export type StreamDefinition = Partial<StreamConfig> &
   Pick<StreamConfig, "name" | "description" | "retention" | "storage" | "discard" | "max_age" | "max_bytes" | "max_msg_size" | "max_consumers" | "num_replicas">;
 
-/** What one identity's streams may hold; reserved for it alone (the broker refuses a stream it cannot reserve). */
+/**
+ * What one identity's streams may hold. Counts, not reserved bytes: a stream's max_bytes is reserved
+ * against the broker's store when the stream is made, so byte limits per identity cap the number of
+ * identities (about 110 at 72 MiB each on a 10 GB store). Messages per sender × the largest message
+ * bound what one sender can make the broker keep for another identity, without reserving it.
+ */
 export interface IdentityLimits {
-  /** Bytes of its inbox (default 32 MiB); full → a sender gets "stream full", nobody else's inbox is affected. */
-  inboxBytes: number;
-  /** Messages in its inbox (default 10 000). */
+  /**
+   * Unread messages one sender may have in this inbox (default 1 000, enforced by the server per
+   * lane subject, discard new): a full share refuses that sender alone; every other sender still gets in.
+   */
+  inboxPerSender: number;
+  /** Messages in the inbox from all senders together (default 100 000). */
   inboxMessages: number;
-  /** Bytes of its job records (default 8 MiB): the jobs it submitted and the runs it made. */
-  jobBytes: number;
-  /** Bytes of its A2A tasks (default 4 MiB; as much again for the answers to its asks, REPLIES-<id>). */
-  a2aBytes: number;
+  /**
+   * Dead letters kept per sender and source (default 1 000, discard new per subject): what one
+   * sender causes can never push out the evidence of what it or anyone else did earlier.
+   */
+  deadLettersPerSender: number;
+  /** Job record versions (default 4 096; two per key): the jobs it submitted and the runs it made. */
+  jobRecords: number;
+  /** A2A task entries (default 4 096: its tasks and the messageIds that made them; as many answers in REPLIES-<id>). */
+  a2aEntries: number;
 }
 
 /** The largest job record version (a 256 KiB task, or a result cut to JOB_RESULT_MAX, plus its fields). */
@@ -68,9 +81,16 @@ export const A2A_TASK_MAX_BYTES = 320 * 1024;
 export const A2A_ANSWER_MAX = 192 * 1024;
 /** A2A tasks expire this long after their last change. */
 export const A2A_TASK_TTL_MS = 14 * DAY;
-// 32 + 16 + 16 + 8 + 4 + 4 MiB per identity, reserved against the broker's 10 GB file store: about 105 identities
-// per broker next to the shared streams (the bench's 100-sidecar scale scenario runs on one).
-export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxBytes: 32 * 1024 ** 2, inboxMessages: 10_000, jobBytes: 8 * 1024 ** 2, a2aBytes: 4 * 1024 ** 2 };
+export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxPerSender: 1000, inboxMessages: 100_000, deadLettersPerSender: 1000, jobRecords: 4096, a2aEntries: 4096 };
+
+/** The largest inbox message (a 512 KiB text in its envelope, signed). */
+export const INBOX_MAX_MSG_BYTES = 1024 * 1024;
+/** The largest dead letter (its reason, and the original cut to 64 KiB). */
+export const DEAD_LETTER_MAX_BYTES = 128 * 1024;
+/** Events an identity's hook-rule copy keeps (a day at most); counted, not reserved. */
+export const HOOKS_MAX_MSGS = 50_000;
+/** Events per subject in an identity's hook-rule copy: one subject's flood rolls over only that subject. */
+export const HOOKS_MAX_PER_SUBJECT = 1000;
 
 /** The streams everyone shares: EVENTS (read by all, written per identity) and the JOBS work queue. */
 export function streamDefinitions(replicas = 1): StreamDefinition[] {
@@ -121,16 +141,21 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       // Its durable inbox. Limits retention (not work-queue) so a message stays readable for
       // audit after its owner took it; the consumer position, not deletion, marks it delivered.
       // Discard *new* when full: the sender gets an error instead of an old unread message vanishing.
+      // One subject per sender (agent.<id>.inbox.<from>, the server checks <from>) and a limit per
+      // subject: a sender that fills its share is refused alone ("maximum messages per subject
+      // exceeded"); every other sender's share stays free.
       name: inboxStreamName(id),
-      description: `openclaw-mesh durable inbox of ${id} (${inboxSubject(id)})`,
-      subjects: [inboxSubject(id)],
+      description: `openclaw-mesh durable inbox of ${id} (${inboxOf(id)})`,
+      subjects: [inboxOf(id)],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.New,
+      discard_new_per_subject: true,
       max_age: nanos(14 * DAY),
-      max_bytes: limits.inboxBytes,
+      max_bytes: -1,
       max_msgs: limits.inboxMessages,
-      max_msg_size: 1024 * 1024,
+      max_msgs_per_subject: limits.inboxPerSender,
+      max_msg_size: INBOX_MAX_MSG_BYTES,
       // Its durable consumer plus the admin's short-lived replay consumers.
       max_consumers: 32,
       duplicate_window: nanos(2 * 60_000),
@@ -139,16 +164,21 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
     },
     {
       // Its dead letters with their reason, kept a month (`mesh sub 'dlq.<id>.>' --last 20`).
-      // Only the identity (and the admin) can read them; full → its oldest go first.
+      // Only the identity (and the admin) can read them. One subject per source and sender
+      // (dlq.<id>.<source>.<sender>), each with its own quota, discard *new*: a flood from one
+      // sender fills only its own share, and never pushes out evidence already kept (its own
+      // earlier forgeries included). Past the quota the sidecar counts and logs what it could not keep.
       name: dlqStreamName(id),
-      description: `openclaw-mesh dead letters of ${id} (dlq.${id}.<source>)`,
+      description: `openclaw-mesh dead letters of ${id} (dlq.${id}.<source>.<sender>)`,
       subjects: [dlqOf(id)],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      discard: DiscardPolicy.Old,
+      discard: DiscardPolicy.New,
+      discard_new_per_subject: true,
       max_age: nanos(30 * DAY),
-      max_bytes: 16 * 1024 ** 2,
-      max_msg_size: 2 * 1024 * 1024,
+      max_bytes: -1,
+      max_msgs_per_subject: limits.deadLettersPerSender,
+      max_msg_size: DEAD_LETTER_MAX_BYTES,
       max_consumers: 32,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
@@ -156,7 +186,8 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
     },
     {
       // Its own copy of EVENTS (a source, filled by the server): its hook-rule consumers live
-      // here, where no other identity can delete or re-create them. A day of events at most.
+      // here, where no other identity can delete or re-create them. A day of events at most, counted
+      // (not reserved bytes), and a cap per subject so a flood of one kind rolls over only itself.
       name: hooksStreamName(id),
       description: `openclaw-mesh events for the hook rules of ${id}`,
       sources: [{ name: STREAMS.events }],
@@ -164,7 +195,9 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: nanos(DAY),
-      max_bytes: 16 * 1024 ** 2,
+      max_bytes: -1,
+      max_msgs: HOOKS_MAX_MSGS,
+      max_msgs_per_subject: HOOKS_MAX_PER_SUBJECT,
       max_msg_size: 1024 * 1024,
       max_consumers: 64,
       num_replicas: replicas,
@@ -175,6 +208,7 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       // Only this identity may write it, so no one else can rewrite, cancel, roll back or fill its
       // records; everyone reads them by key. Full → its own submits are refused (discard new),
       // nobody else's. Two versions per key: the one a new version replaces stays readable.
+      // Counted, not reserved: jobRecords × JOB_RECORD_MAX_BYTES bounds it.
       name: `KV_${jobBucketName(id)}`,
       description: `openclaw-mesh job records of ${id}`,
       subjects: [`$KV.${jobBucketName(id)}.>`],
@@ -182,7 +216,8 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       storage: StorageType.File,
       discard: DiscardPolicy.New,
       max_age: nanos(JOB_RECORD_TTL_MS),
-      max_bytes: limits.jobBytes,
+      max_bytes: -1,
+      max_msgs: limits.jobRecords,
       max_msg_size: JOB_RECORD_MAX_BYTES,
       max_msgs_per_subject: 2,
       max_consumers: 32,
@@ -204,7 +239,8 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: nanos(A2A_TASK_TTL_MS),
-      max_bytes: limits.a2aBytes,
+      max_bytes: -1,
+      max_msgs: limits.a2aEntries,
       max_msg_size: 1024 * 1024,
       max_msgs_per_subject: 1,
       max_consumers: 8,
@@ -223,7 +259,8 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       storage: StorageType.File,
       discard: DiscardPolicy.New,
       max_age: nanos(A2A_TASK_TTL_MS),
-      max_bytes: limits.a2aBytes,
+      max_bytes: -1,
+      max_msgs: limits.a2aEntries,
       max_msg_size: A2A_TASK_MAX_BYTES,
       max_msgs_per_subject: 1,
       max_consumers: 16,
@@ -243,11 +280,11 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
  * in-progress acks for everything it holds.
  */
 export const INBOX_MAX_IN_FLIGHT = 64;
+/** Unfiltered: every lane of the inbox (and what a stream from before lanes still holds on agent.<id>.inbox). */
 export function inboxConsumer(id: string, ackWaitMs = 30_000): ConsumerDefinition {
   return {
     durable_name: inboxConsumerName(id),
     description: `durable inbox of ${id}`,
-    filter_subject: inboxSubject(id),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ackWaitMs),

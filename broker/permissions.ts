@@ -1,4 +1,4 @@
-import { ALL_EVENTS, ALL_INBOXES, ALL_JOBS, ALL_REPLIES, MAX_CAPABILITIES, dlqOf, eventsOf, identity, jobNeedsToken, jobSubject, repliesTo } from "../subjects/mod.js";
+import { ALL_EVENTS, ALL_JOBS, inboxesFrom, ALL_REPLIES, MAX_CAPABILITIES, dlqOf, eventsOf, identity, jobNeedsToken, jobSubject, repliesTo } from "../subjects/mod.js";
 import {
   BUCKETS,
   a2aBucketName,
@@ -84,9 +84,10 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
   return {
     publish: {
       allow: [
-        // messaging: any inbox (the recipient verifies the signature), its own events and dead
-        // letters, answers to asks, job submissions
-        ALL_INBOXES,
+        // messaging: its own lane of any inbox (agent.*.inbox.<id>: the lane names the sender, so
+        // per-lane limits are per-sender shares; the recipient also verifies the signature), its
+        // own events and dead letters, answers to asks, job submissions
+        inboxesFrom(id),
         eventsOf(id),
         dlqOf(id),
         ALL_REPLIES,

@@ -1,4 +1,4 @@
-import { jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -66,8 +66,26 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, def: Consum
   return "created";
 }
 
-export function ensureInboxConsumer(jsm: JetStreamManager, id: string, ackWaitMs?: number): Promise<Change> {
-  return ensureConsumer(jsm, inboxStreamName(id), inboxConsumer(id, ackWaitMs));
+/**
+ * The inbox consumer. One made before per-sender lanes filters on agent.<id>.inbox and would never
+ * see a lane: it is replaced by an unfiltered one that starts after the last message the old one
+ * had acked (anything it had handed out and not acked comes again; the sidecar's delivered-journal
+ * acks a repeat without a second delivery).
+ */
+export async function ensureInboxConsumer(jsm: JetStreamManager, id: string, ackWaitMs?: number): Promise<Change> {
+  const stream = inboxStreamName(id);
+  const def = inboxConsumer(id, ackWaitMs);
+  try {
+    const info = await jsm.consumers.info(stream, def.durable_name);
+    if (info.config.filter_subject) {
+      await jsm.consumers.delete(stream, def.durable_name);
+      await jsm.consumers.add(stream, { ...def, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 });
+      return "updated";
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return ensureConsumer(jsm, stream, def);
 }
 
 export function ensureJobConsumer(jsm: JetStreamManager, queue: string, needs: readonly string[], ackWaitMs?: number): Promise<Change> {

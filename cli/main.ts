@@ -58,7 +58,7 @@ Examples:
   $ mesh up                                 start a local broker (and sidecar) on this machine
   $ mesh send nova "the build is green"     durable message to nova's inbox
   $ mesh sub 'events.>'                     watch everything happening on the mesh
-  $ mesh sub agent.nova.inbox --last 5      replay the last 5 messages of nova's inbox
+  $ mesh sub 'agent.nova.inbox.>' --last 5  replay the last 5 messages of nova's inbox
 
 Environment: MESH_SERVER, MESH_CREDS, MESH_CONFIG, MESH_IDENTITY, MESH_LOG_LEVEL.`,
   );
@@ -66,14 +66,14 @@ Environment: MESH_SERVER, MESH_CREDS, MESH_CONFIG, MESH_IDENTITY, MESH_LOG_LEVEL
 program
   .command("pub")
   .description("publish a message to a subject (text argument or stdin)")
-  .argument("<subject>", "subject, e.g. agent.nova.inbox or events.clawd.note")
+  .argument("<subject>", "subject, e.g. agent.nova.inbox (your lane of nova's inbox) or events.clawd.note")
   .argument("[text]", "message text; read from stdin when omitted")
   .option("--raw", "publish the bytes as they are, without wrapping them in a mesh envelope")
   .addOption(jsonFlag("print the result as JSON"))
   .addHelpText(
     "after",
     `
-On mesh subjects (agent.<id>.inbox, events.<id>.…) text is wrapped in a v1 envelope from this
+On mesh subjects (agent.<id>.inbox, published on your own lane agent.<id>.inbox.<you>; events.<id>.…) text is wrapped in a v1 envelope from this
 identity, so sidecars accept it; text that already is an envelope is sent unchanged.
 
 Examples:
@@ -86,7 +86,7 @@ Examples:
 program
   .command("sub")
   .description("print messages on a subject pattern, live or replayed from JetStream")
-  .argument("<pattern>", "subject pattern, e.g. 'events.>' or agent.nova.inbox")
+  .argument("<pattern>", "subject pattern, e.g. 'events.>' or 'agent.nova.inbox.>'")
   .option("--last <n>", "replay the last N stored messages first", (v) => parseCount(v))
   .option("--since <duration>", "replay what was stored in the last duration (30s, 5m, 2h, 1d)")
   .option("--count <n>", "exit after N messages", (v) => parseCount(v))
@@ -97,7 +97,7 @@ program
 Examples:
   $ mesh sub 'events.>'                      everything live
   $ mesh sub 'events.nova.>' --since 1h      nova's last hour, then live
-  $ mesh sub agent.nova.inbox --last 1 --count 1 --json`,
+  $ mesh sub 'agent.nova.inbox.>' --last 1 --count 1 --json`,
   )
   .action(run(async () => (await import("./commands/sub.js")).sub));
 

@@ -1,6 +1,11 @@
 export { identity, isIdentity, identityFromHostname, token, InvalidNameError, IDENTITY_MAX } from "./identity.js";
 export {
   inboxSubject,
+  inboxOf,
+  inboxesFrom,
+  legacyInboxSubject,
+  senderOf,
+  UNKNOWN_SENDER,
   replySubject,
   isReplySubjectOf,
   eventSubject,

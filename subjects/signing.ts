@@ -82,8 +82,14 @@ export interface Binding {
 export function checkBinding(env: Envelope, b: Binding): Verdict {
   if (b.to !== undefined && env.to !== b.to) return { ok: false, reason: `addressed to ${env.to}, not ${b.to}` };
   if (b.subject !== undefined && b.subjectNames) {
-    const named = b.subject.split(".")[1];
+    const parts = b.subject.split(".");
+    const named = parts[1];
     const want = b.subjectNames === "to" ? env.to : env.from;
+    // An inbox lane (agent.<to>.inbox.<from>) names the sender too, and the server checked it.
+    const lane = parts.length === 4 && parts[2] === "inbox" ? parts[3] : undefined;
+    if (lane !== undefined && lane !== env.from) {
+      return { ok: false, reason: `published on ${b.subject} (${lane}'s lane) but claims to be from ${env.from}` };
+    }
     if (named !== want) {
       return {
         ok: false,

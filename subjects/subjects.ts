@@ -3,11 +3,15 @@ import { identity, token } from "./identity.js";
 /**
  * Every subject the mesh uses is built here and nowhere else.
  *
- *   agent.<id>.inbox                 durable inbox of one identity            (stream INBOX)
+ *   agent.<to>.inbox.<from>          <from>'s lane into <to>'s durable inbox  (stream INBOX-<to>)
  *   reply.<id>.<correlation>         answers to `mesh ask` from <id>            (core NATS)
  *   events.<id>.<kind>[.<kind>…]     lifecycle events published by <id>         (stream EVENTS)
  *   jobs.<queue>.<needs>             work offered to any free worker            (stream JOBS, work queue)
- *   dlq.<id>.<source>                dead letters of <id>, with the reason      (stream DLQ)
+ *   dlq.<id>.<source>.<sender>       dead letters of <id>, with the reason      (stream DLQ-<id>)
+ *
+ * The last token of an inbox or dead-letter subject is the sender. On a secure mesh the server
+ * checks it (an identity may publish only on its own lane), so per-subject limits are per-sender
+ * shares: one sender filling its share of an inbox leaves every other sender's share free.
  */
 export const SUBJECT_ROOTS = {
   inbox: "agent",
@@ -17,12 +21,37 @@ export const SUBJECT_ROOTS = {
   dlq: "dlq",
 } as const;
 
-export function inboxSubject(id: string): string {
-  return `agent.${identity(id)}.inbox`;
+/** <from>'s lane into <to>'s durable inbox. */
+export function inboxSubject(to: string, from: string): string {
+  return `agent.${identity(to)}.inbox.${identity(from, "sender")}`;
 }
 
-/** Filter matching every inbox (stream subject). */
-export const ALL_INBOXES = "agent.*.inbox";
+/** Every sender's lane into <to>'s inbox (the subjects of its inbox stream). */
+export function inboxOf(to: string): string {
+  return `agent.${identity(to)}.inbox.*`;
+}
+
+/** What <from> may publish into: its own lane of every inbox. */
+export function inboxesFrom(from: string): string {
+  return `agent.*.inbox.${identity(from, "sender")}`;
+}
+
+/** Before per-sender lanes an inbox had one subject; a stream made then may still hold such messages. */
+export function legacyInboxSubject(to: string): string {
+  return `agent.${identity(to)}.inbox`;
+}
+
+/** Filter matching every inbox lane. */
+export const ALL_INBOXES = "agent.*.inbox.*";
+
+/** The sender token of an inbox lane (agent.<to>.inbox.<from>) or dead-letter subject (dlq.<id>.<source>.<sender>). */
+export function senderOf(subject: string): string | undefined {
+  const parts = subject.split(".");
+  if (parts.length !== 4) return undefined;
+  if (parts[0] === SUBJECT_ROOTS.inbox && parts[2] === "inbox") return parts[3];
+  if (parts[0] === SUBJECT_ROOTS.dlq) return parts[3];
+  return undefined;
+}
 
 export function replySubject(id: string, correlationId: string): string {
   return `reply.${identity(id)}.${token(correlationId.toLowerCase(), "correlation id")}`;
@@ -67,9 +96,13 @@ export function jobSubject(queue: string, needs: readonly string[] = []): string
 
 export const ALL_JOBS = "jobs.>";
 
-export function dlqSubject(id: string, source: string): string {
-  return `dlq.${identity(id)}.${token(source, "dead-letter source")}`;
+/** Where <id> keeps what it refused from <sender> (the sender's own share of its dead letters). */
+export function dlqSubject(id: string, source: string, sender: string): string {
+  return `dlq.${identity(id)}.${token(source, "dead-letter source")}.${token(sender, "sender")}`;
 }
+
+/** The sender token of a dead letter whose sender is not known (an unreadable message on a legacy subject). */
+export const UNKNOWN_SENDER = "unknown";
 
 export const ALL_DLQ = "dlq.>";
 
@@ -78,7 +111,7 @@ export function isStoredSubject(subject: string): boolean {
   const parts = subject.split(".");
   const [root, , leaf] = parts;
   if (root === SUBJECT_ROOTS.events || root === SUBJECT_ROOTS.jobs || root === SUBJECT_ROOTS.dlq) return parts.length >= 2;
-  return root === SUBJECT_ROOTS.inbox && leaf === "inbox" && parts.length === 3;
+  return root === SUBJECT_ROOTS.inbox && leaf === "inbox" && (parts.length === 4 || parts.length === 3);
 }
 
 /** The identity a subject belongs to (second token), for inbox/events/reply/dlq subjects. */

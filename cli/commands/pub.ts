@@ -1,4 +1,4 @@
-import { checkSubject, identity, newEnvelope, parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import { checkSubject, identity, inboxSubject, newEnvelope, parseEnvelope, type Envelope } from "../../subjects/mod.js";
 import { publishEnvelope, publishRaw } from "../../src/bus/publish.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { printJson, readStdin, resolved, selfIdentity, withConnection } from "./common.js";
@@ -8,7 +8,16 @@ interface PubOptions extends GlobalOptions {
   json?: boolean;
 }
 
-/** Wraps text in an envelope when the subject is an inbox or an event subject. */
+/**
+ * An inbox is published into on the sender's own lane: `agent.nova.inbox` means
+ * agent.nova.inbox.<self> (the only lane a secure mesh lets this identity publish on).
+ */
+function laneOf(subject: string, from: string): string {
+  const parts = subject.split(".");
+  return parts[0] === "agent" && parts[2] === "inbox" && parts.length === 3 ? inboxSubject(identity(parts[1] ?? ""), from) : subject;
+}
+
+/** Wraps text in an envelope when the subject is an inbox lane or an event subject. */
 function wrap(subject: string, text: string, from: string): Envelope | undefined {
   const parts = subject.split(".");
   try {
@@ -16,7 +25,7 @@ function wrap(subject: string, text: string, from: string): Envelope | undefined
   } catch {
     /* plain text: wrap below */
   }
-  if (parts[0] === "agent" && parts[2] === "inbox" && parts.length === 3) {
+  if (parts[0] === "agent" && parts[2] === "inbox" && parts.length === 4) {
     return newEnvelope({ from, to: identity(parts[1] ?? ""), kind: "message", body: text });
   }
   if (parts[0] === "events" && parts.length >= 3) {
@@ -35,7 +44,9 @@ export async function pub(subject: string, text: string | undefined, opts: PubOp
   checkSubject(subject, { wildcards: false });
   const r = await resolved(opts);
   const body = text ?? (await readStdin());
-  const env = opts.raw ? undefined : wrap(subject, body, selfIdentity(r));
+  const self = selfIdentity(r);
+  subject = laneOf(subject, self);
+  const env = opts.raw ? undefined : wrap(subject, body, self);
   const result = await withConnection(r, (nc) =>
     env ? publishEnvelope(nc, subject, env) : publishRaw(nc, subject, new TextEncoder().encode(body)),
   );

@@ -32,8 +32,11 @@ async function openVerifier(nc: NatsConnection): Promise<MeshVerifier> {
   return MeshVerifier.open(nc, createLogger({ name: "mesh-sub", level: "silent" }));
 }
 
-export async function sub(pattern: string, opts: SubOptions): Promise<void> {
-  checkSubject(pattern, { wildcards: true });
+export async function sub(typed: string, opts: SubOptions): Promise<void> {
+  checkSubject(typed, { wildcards: true });
+  // An inbox is one lane per sender: `agent.nova.inbox` means all of them.
+  const parts = typed.split(".");
+  const pattern = parts.length === 3 && parts[0] === "agent" && parts[2] === "inbox" ? `${typed}.*` : typed;
   const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
   const r = await resolved(opts);
   const ac = new AbortController();

@@ -3,7 +3,7 @@ import { errors, headers, type NatsConnection } from "@nats-io/nats-core";
 import { ApiCodes, apiCode, firstLine, isNoResponders, isNotFound, isTimeout, permissionDenied } from "../base/nats-errors.js";
 import { inboxStreamName } from "../../subjects/names.js";
 // Specific modules, not subjects/mod.js: publishing must not load zod (CLI start-up time).
-import { inboxSubject, isStoredSubject, ownerOf } from "../../subjects/subjects.js";
+import { inboxSubject, isStoredSubject, ownerOf, senderOf } from "../../subjects/subjects.js";
 import { isIdentity } from "../../subjects/identity.js";
 import { encodeEnvelope, newEnvelope, type Envelope, type NewEnvelope } from "../../subjects/envelope-core.js";
 import { MeshError } from "../base/errors.js";
@@ -23,6 +23,16 @@ export class NoInboxError extends MeshError {
   override name = "NoInboxError";
 }
 
+/** The broker refused to store it: the stream, or this subject's share of it, is full (the server's words in the message). */
+export class StreamFullError extends MeshError {
+  override name = "StreamFullError";
+}
+
+/** The recipient's inbox (or this sender's share of it) is full; the server said which. */
+export class InboxFullError extends StreamFullError {
+  override name = "InboxFullError";
+}
+
 /** No stream answered in time (a stream missing while something subscribes to the subject looks like this too). */
 export class PublishTimeoutError extends MeshError {
   override name = "PublishTimeoutError";
@@ -32,14 +42,27 @@ function jsError(err: unknown, subject: string): MeshError {
   const msg = firstLine(err);
   if (isNoResponders(err)) {
     const to = ownerOf(subject);
-    if (to && isIdentity(to) && subject === inboxSubject(to)) {
+    const from = senderOf(subject);
+    if (to && from && isIdentity(to) && isIdentity(from) && subject === inboxSubject(to, from)) {
       return new NoInboxError(`${to} has no inbox yet: its sidecar makes it on first start (on a secure mesh: \`mesh broker add-identity ${to}\`)`);
     }
     return new MeshError(`no stream stores ${subject}: run \`mesh broker provision\` first`);
   }
   // nats.js refuses a payload over the server's max_payload before sending it.
   if (err instanceof errors.InvalidArgumentError) return new MeshError(`message too large for the broker (${msg})`);
-  if (apiCode(err) === ApiCodes.StreamStoreFailed) return new MeshError(`the broker did not store it: the stream is full (${msg})`);
+  if (apiCode(err) === ApiCodes.StreamStoreFailed) {
+    const to = ownerOf(subject);
+    const from = senderOf(subject);
+    // Per-sender lanes: "maximum messages per subject exceeded" is this sender's share, not the inbox.
+    if (subject.startsWith("agent.") && to && from) {
+      return new InboxFullError(
+        `${to}'s inbox did not take it: the broker refused (${msg}); each sender has its own share of an inbox, and ${from}'s fills up while ${to} is not reading — it takes more once ${to}'s sidecar delivers what waits`,
+        1,
+        { cause: err },
+      );
+    }
+    return new StreamFullError(`the broker did not store it: the stream is full (${msg})`, 1, { cause: err });
+  }
   if (permissionDenied(err)) return new MeshError(`not allowed to publish to ${subject} (${msg})`);
   if (isTimeout(err)) return new PublishTimeoutError(`publish to ${subject} failed: ${msg}`);
   return new MeshError(`publish to ${subject} failed: ${msg}`);
@@ -90,7 +113,7 @@ export async function publishRaw(
  */
 export async function publishToInbox(nc: NatsConnection, env: Envelope): Promise<Published> {
   try {
-    return await publishEnvelope(nc, inboxSubject(env.to), env);
+    return await publishEnvelope(nc, inboxSubject(env.to, env.from), env);
   } catch (err) {
     // No stream for the subject answers "no responders" at once, or, when some live subscriber
     // (a `mesh web`, a `mesh sub`) receives the request, a timeout: then ask whether the inbox exists.
@@ -101,7 +124,7 @@ export async function publishToInbox(nc: NatsConnection, env: Envelope): Promise
     } catch {
       throw err;
     }
-    return publishEnvelope(nc, inboxSubject(env.to), env);
+    return publishEnvelope(nc, inboxSubject(env.to, env.from), env);
   }
 }
 

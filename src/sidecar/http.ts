@@ -58,6 +58,7 @@ export async function metricsText(s: SidecarView): Promise<string> {
     line("mesh_inbox_delivered_total", "Messages the gateway accepted.", "counter", [[id, i.delivered]]),
     line("mesh_inbox_retried_total", "Delivery attempts that will be retried (gateway unreachable, 5xx, 429).", "counter", [[id, i.retried]]),
     line("mesh_inbox_dead_lettered_total", "Inbox messages dead-lettered with a reason.", "counter", [[id, i.deadLettered]]),
+    line("mesh_inbox_dead_letters_not_kept_total", "Refused inbox messages whose dead letter the broker did not keep (that sender's share of the dead letters was full).", "counter", [[id, i.deadLettersNotKept]]),
     line("mesh_inbox_duplicates_skipped_total", "Redeliveries found in the delivered journal (not delivered twice).", "counter", [[id, i.duplicatesSkipped]]),
     line("mesh_inbox_lag", "Messages waiting in this identity's inbox (-1: unknown).", "gauge", [[id, pending]]),
     line("mesh_jobs_started_total", "Job runs started here.", "counter", [[id, j.started]]),

@@ -129,7 +129,7 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
         const key = `${ctx.tag}-${rate}-${i}`;
         if (path === "mesh") meshSent.set(key, performance.now());
         else rawSent.set(env.id, performance.now());
-        await js.publish(inboxSubject(env.to), encodeEnvelope(env), { msgID: env.id });
+        await js.publish(inboxSubject(env.to, env.from), encodeEnvelope(env), { msgID: env.id });
       });
       const deadline = Date.now() + 60_000;
       while (lat.length < n && Date.now() < deadline) await sleep(10);
@@ -326,7 +326,7 @@ export async function scale(ctx: BenchContext): Promise<{ rows: ScaleRow[]; fail
         const key = `${n}-${i}`;
         sent.set(key, performance.now());
         // A failed publish is counted (and fails the run), not thrown: the row still shows what happened.
-        await publishEnvelope(ctx.nc, inboxSubject(ids[i % n]!), newEnvelope({ from: "bench", to: ids[i % n]!, kind: "message", body: `#${key}#` })).catch(() => {
+        await publishEnvelope(ctx.nc, inboxSubject(ids[i % n]!, "bench"), newEnvelope({ from: "bench", to: ids[i % n]!, kind: "message", body: `#${key}#` })).catch(() => {
           publishFailed++;
         });
       });

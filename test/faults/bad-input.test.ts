@@ -79,7 +79,7 @@ describe("faults: bad input", () => {
     const published: Array<{ what: string; seq: number | undefined; duplicate: boolean; fate: "dead" | "turn"; reason?: RegExp; id?: string }> = [];
     for (const [i, l] of lines.entries()) {
       const bytes = new TextEncoder().encode(l.replace(/TARGET/g, "f6"));
-      const p = await publishRaw(nc, "agent.f6.inbox", bytes);
+      const p = await publishRaw(nc, "agent.f6.inbox.f6-sender", bytes);
       // A line that is a well-formed envelope (refused later, e.g. misaddressed) is dead-lettered with its id.
       let id: string | undefined;
       try {
@@ -104,13 +104,13 @@ describe("faults: bad input", () => {
     await until("the good one", () => hooks.received.some((h) => h.body.message?.includes("a good one after all that")), 30_000);
     const mustDie = published.filter((p) => p.fate === "dead");
     await until("a dead letter for every bad message", async () => {
-      const d = await storedEnvelopes(nc, "DLQ-f6", "dlq.f6.inbox");
+      const d = await storedEnvelopes(nc, "DLQ-f6", "dlq.f6.inbox.*");
       const seqs = new Set(d.map((e) => (e.body as DeadLetterBody).seq));
       return mustDie.every((p) => seqs.has(p.seq)) && d;
     }, 30_000);
     // Anything late (a second dead letter for the same message) shows up in a second read.
     await new Promise((r) => setTimeout(r, 1000));
-    const deadNow = await storedEnvelopes(nc, "DLQ-f6", "dlq.f6.inbox");
+    const deadNow = await storedEnvelopes(nc, "DLQ-f6", "dlq.f6.inbox.*");
     const bySeq = new Map<number, DeadLetterBody[]>();
     for (const d of deadNow) {
       const b = d.body as DeadLetterBody;
@@ -238,7 +238,7 @@ describe("faults: bad input", () => {
         }
         // Whatever parses is a well-formed envelope.
         expect(e.v).toBe(1);
-        expect(inboxSubject(e.from)).toMatch(/^agent\.[a-z0-9-]+\.inbox$/);
+        expect(inboxSubject("nova", e.from)).toMatch(/^agent\.nova\.inbox\.[a-z0-9-]+$/);
         payloads.parsed++;
         },
       ),
@@ -249,7 +249,7 @@ describe("faults: bad input", () => {
     const building = fc.check(
       fc.property(fc.oneof(fc.string(), fullUnicode, fc.stringMatching(/^[a-z0-9-]{0,40}$/)), (name) => {
         names.checked++;
-        for (const build of [() => inboxSubject(name), () => eventSubject(name, "x"), () => replySubject("nova", name), () => jobSubject(name, [name])]) {
+        for (const build of [() => inboxSubject(name, "nova"), () => inboxSubject("nova", name), () => eventSubject(name, "x"), () => replySubject("nova", name), () => jobSubject(name, [name])]) {
           let s: string;
           try {
             s = build();

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { newEnvelope } from "../../subjects/mod.js";
+import { inboxSubject, newEnvelope } from "../../subjects/mod.js";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import type { HooksEndpoint } from "../support/hooks-endpoint.js";
 import { keyOf } from "./tally.js";
@@ -28,7 +28,7 @@ export async function stream(
     const env = newEnvelope({ from, to: o.to, kind: "message", body: `#${key}# fault stream` });
     for (let attempt = 0; ; attempt++) {
       try {
-        await publishEnvelope(nc, `agent.${o.to}.inbox`, env);
+        await publishEnvelope(nc, inboxSubject(o.to, from), env);
         const now = performance.now();
         maxPauseMs = Math.max(maxPauseMs, now - lastAck);
         lastAck = now;

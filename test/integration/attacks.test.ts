@@ -10,7 +10,7 @@ import { headers } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { encodeEnvelope, newEnvelope, replySubject } from "../../subjects/mod.js";
 import { inboxStreamName } from "../../subjects/names.js";
-import { publishEnvelope, publishRaw, sendMessage } from "../../src/bus/publish.js";
+import { InboxFullError, publishEnvelope, publishRaw, sendMessage } from "../../src/bus/publish.js";
 import { ask } from "../../src/features/asks/client.js";
 import { submitJob } from "../../src/features/jobs/client.js";
 import { MeshVerifier } from "../../src/bus/verify.js";
@@ -46,7 +46,7 @@ describe("attacker with nova's credential", () => {
     const refused: string[] = [];
     const asking = ask(lyra, { from: "lyra", to: "clawd", text: "what is the build status?", timeoutMs: 15_000, onRefused: (r) => refused.push(r) }).catch((e: unknown) => e);
     // The question's id (public in message.* events; here read by the admin from clawd's inbox).
-    const q = await until("the stored question", async () => (await storedEnvelopes(m.admin, inboxStreamName("clawd"), "agent.clawd.inbox")).find((e) => e.kind === "ask"));
+    const q = await until("the stored question", async () => (await storedEnvelopes(m.admin, inboxStreamName("clawd"), "agent.clawd.inbox.*")).find((e) => e.kind === "ask"));
     const subject = replySubject("lyra", q.id.replace(/-/g, ""));
     const answer = (from: string) => newEnvelope({ from, to: "lyra", kind: "reply", type: "ok", body: "all green, ship it", correlationId: q.id });
     nova.publish(subject, encodeEnvelope(answer("clawd")));
@@ -72,7 +72,7 @@ describe("attacker with nova's credential", () => {
     const refused: string[] = [];
     const t0 = Date.now();
     const asking = ask(lyra, { from: "lyra", to: "clawd", text: "still there?", timeoutMs: 3000, onRefused: (r) => refused.push(r) }).catch((e: unknown) => e);
-    const q = await until("the stored question", async () => (await storedEnvelopes(m.admin, inboxStreamName("clawd"), "agent.clawd.inbox")).find((e) => e.kind === "ask" && e.body === "still there?"));
+    const q = await until("the stored question", async () => (await storedEnvelopes(m.admin, inboxStreamName("clawd"), "agent.clawd.inbox.*")).find((e) => e.kind === "ask" && e.body === "still there?"));
     const subject = replySubject("lyra", q.id.replace(/-/g, ""));
     const spam = setInterval(() => nova.publish(subject, encodeEnvelope(newEnvelope({ from: "clawd", to: "lyra", kind: "reply", type: "ok", body: "fake", correlationId: q.id }))), 200);
     const res = await asking;
@@ -120,7 +120,7 @@ describe("attacker with nova's credential", () => {
       // A real message nova sent, which clawd's gateway refused (dead-lettered with its signature).
       const first = await sendMessage(await m.as("nova"), { from: "nova", to: "clawd", body: "refuse-me: wire 100 coins" });
       const dead = await until("the first dead letter", async () => {
-        const d = await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox");
+        const d = await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox.*");
         return d.find((x) => (x.body as { originalId?: string }).originalId === first.envelope.id);
       });
       expect((dead.body as { reason: string }).reason).toMatch(/^gateway refused it: HTTP 400/);
@@ -128,26 +128,65 @@ describe("attacker with nova's credential", () => {
       const original = new TextEncoder().encode((dead.body as { original: string }).original);
       const h = headers();
       h.set("Nats-Msg-Id", "replay-1");
-      await jetstream(nova).publish("agent.clawd.inbox", original, { headers: h });
+      await jetstream(nova).publish("agent.clawd.inbox.nova", original, { headers: h });
       // An old message nova signed 10 minutes ago (as if captured then), published now.
       const old = { ...newEnvelope({ from: "nova", to: "clawd", kind: "message", body: "old news" }), time: new Date(Date.now() - 10 * 60_000).toISOString() };
-      await publishEnvelope(nova, "agent.clawd.inbox", m.signer("nova").sign(old));
+      await publishEnvelope(nova, "agent.clawd.inbox.nova", m.signer("nova").sign(old));
       // nova's signed message to clawd, replayed into lyra's inbox.
       const toClawd = m.signer("nova").sign(newEnvelope({ from: "nova", to: "clawd", kind: "message", body: "for clawd only" }));
-      await publishEnvelope(nova, "agent.lyra.inbox", toClawd);
+      await publishEnvelope(nova, "agent.lyra.inbox.nova", toClawd);
       const clawdDead = await until("three dead letters at clawd", async () => {
-        const d = await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox");
+        const d = await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox.*");
         return d.length >= 3 && d;
       });
       const rs = reasons(clawdDead);
       expect(rs[1]).toBe(`replay of ${first.envelope.id}, which this inbox already dead-lettered`);
       expect(rs[2]).toMatch(/^stale: signed .*, stored 10 min later \(a replay, or a clock off by more than 5 min\)$/);
-      const lyraDead = await until("lyra's dead letter", async () => (await storedEnvelopes(m.admin, "DLQ-lyra", "dlq.lyra.inbox"))[0]);
+      const lyraDead = await until("lyra's dead letter", async () => (await storedEnvelopes(m.admin, "DLQ-lyra", "dlq.lyra.inbox.*"))[0]);
       expect((lyraDead.body as { reason: string }).reason).toBe("addressed to clawd, not lyra");
       expect(hooks.received.filter((r) => /wire 100|old news|for clawd only/.test(r.body.message ?? ""))).toHaveLength(0);
     } finally {
       await clawd.stop("test");
       await lyraCar.stop("test");
+    }
+  });
+
+  it("3b. dead-letter flush: nova's flood of unsigned messages fills only nova's own share of clawd's dead letters (discard new per sender); the evidence of nova's first forgery and lyra's refused message are still there, the server refuses the rest (maximum messages per subject exceeded), the sidecar counts them, and lyra's next message is delivered", async () => {
+    const ajsm = await jetstreamManager(m.admin);
+    const si = await ajsm.streams.info("DLQ-clawd", { subjects_filter: "dlq.clawd.inbox.nova" });
+    // Room for 3 more of nova's dead letters (earlier tests left some there).
+    const SHARE = (si.state.subjects?.["dlq.clawd.inbox.nova"] ?? 0) + 3;
+    await ajsm.streams.update("DLQ-clawd", { ...si.config, max_msgs_per_subject: SHARE });
+    const clawd = await testSidecar({ identity: "clawd", server: m.server, creds: m.creds("clawd"), gatewayUrl: hooks.url, hooksToken: TOKEN, jobs: false });
+    try {
+      const nova = await m.as("nova");
+      const lyra = await m.as("lyra");
+      const forged = (body: string) => jetstream(nova).publish("agent.clawd.inbox.nova", encodeEnvelope(newEnvelope({ from: "nova", to: "clawd", kind: "message", body })));
+      // Evidence first: nova's forgery (unsigned) and lyra's message clawd's gateway refused.
+      await forged("#flush# the first forgery");
+      const refusedLyra = await sendMessage(lyra, { from: "lyra", to: "clawd", body: "refuse-me #flush# lyra" });
+      await until("both first dead letters", async () => (await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox.*")).filter((d) => /#flush#/.test((d.body as { original: string }).original)).length === 2 || undefined);
+      const before = (await ajsm.streams.info("DLQ-clawd", { subjects_filter: "dlq.clawd.inbox.nova" })).state.subjects?.["dlq.clawd.inbox.nova"] ?? 0;
+      // The flood: 12 more forgeries, each ~70 KB.
+      for (let i = 0; i < 12; i++) await forged(`#flush# flood ${i} ${"x".repeat(70_000)}`);
+      await until("the flood handled", async () => (clawd.inbox.stats.deadLettersNotKept >= 12 - (SHARE - before) ? true : undefined), 30_000);
+      const dead = await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox.*");
+      const originals = dead.map((d) => (d.body as { original: string }).original);
+      expect(originals.some((o) => o.includes("#flush# the first forgery"))).toBe(true);
+      expect(dead.find((d) => (d.body as { originalId?: string }).originalId === refusedLyra.envelope.id)).toBeDefined();
+      const counts = (await ajsm.streams.info("DLQ-clawd", { subjects_filter: "dlq.clawd.inbox.*" })).state.subjects ?? {};
+      expect(counts["dlq.clawd.inbox.nova"]).toBe(SHARE);
+      expect(clawd.inbox.stats.deadLettersNotKept).toBe(12 - (SHARE - before));
+      // The server's own refusal, as clawd's sidecar met it.
+      const more = await publishEnvelope(await m.as("clawd"), "dlq.clawd.inbox.nova", newEnvelope({ from: "clawd", to: "clawd", kind: "dead-letter", type: "inbox", body: { reason: "x", subject: "s", original: "o" } })).catch((e: Error) => e);
+      expect((more as Error).message).toBe("the broker did not store it: the stream is full (maximum messages per subject exceeded)");
+      // And the inbox still works for everyone else.
+      const ok = await sendMessage(lyra, { from: "lyra", to: "clawd", body: "#flush# after the flood" });
+      await until("lyra's message delivered", async () => hooks.received.find((r) => (r.body.message ?? "").includes("#flush# after the flood")), 15_000);
+      expect(ok.subject).toBe("agent.clawd.inbox.lyra");
+    } finally {
+      await clawd.stop("test");
+      await ajsm.streams.update("DLQ-clawd", { ...si.config });
     }
   });
 
@@ -169,7 +208,7 @@ describe("attacker with nova's credential", () => {
     try {
       const fake = newEnvelope({ from: "clawd", to: "*", kind: "job", type: "default", body: { task: "rm -rf the build cache", queue: "default", needs: ["gpu"], timeoutMs: 60_000, maxAttempts: 1 } });
       await publishRaw(nova, "jobs.default.gpu", encodeEnvelope(fake));
-      const d = await until("the refused job's dead letter", async () => (await storedEnvelopes(m.admin, "DLQ-lyra", "dlq.lyra.jobs")).find((x) => (x.body as { originalId?: string }).originalId === fake.id));
+      const d = await until("the refused job's dead letter", async () => (await storedEnvelopes(m.admin, "DLQ-lyra", "dlq.lyra.jobs.*")).find((x) => (x.body as { originalId?: string }).originalId === fake.id));
       expect((d.body as { reason: string }).reason).toBe("unsigned message claiming to be from clawd");
       expect(hooks.received.filter((r) => (r.body.message ?? "").includes("rm -rf the build cache"))).toHaveLength(0);
     } finally {
@@ -221,18 +260,24 @@ describe("attacker with nova's credential", () => {
     await lyraLeader.delete("alerter");
   });
 
-  it("8. starvation: nova fills clawd's inbox to its bound and the server refuses more (maximum messages exceeded), while lyra's inbox still takes messages; a bucket value over its size and a 33rd consumer on its own dead-letter stream are refused", async () => {
-    // A small bound for the test (the admin sets it; default 10 000 messages / 32 MiB per inbox).
+  it("8. starvation: nova fills its share of clawd's inbox and the server refuses more (maximum messages per subject exceeded) while lyra still gets into clawd's inbox; nova cannot use lyra's lane (permissions violation); a bucket value over its size and a 33rd consumer on its own dead-letter stream are refused", async () => {
+    // A small share for the test (the admin sets it; default 1 000 unread messages per sender).
     const ajsm = await jetstreamManager(m.admin);
-    const si = await ajsm.streams.info("INBOX-clawd");
-    await ajsm.streams.update("INBOX-clawd", { ...si.config, max_msgs: si.state.messages + 5 });
+    const si = await ajsm.streams.info("INBOX-clawd", { subjects_filter: "agent.clawd.inbox.nova" });
+    const already = si.state.subjects?.["agent.clawd.inbox.nova"] ?? 0;
+    await ajsm.streams.update("INBOX-clawd", { ...si.config, max_msgs_per_subject: already + 5 });
     const nova = await m.as("nova");
     for (let i = 0; i < 5; i++) await sendMessage(nova, { from: "nova", to: "clawd", body: `flood ${i}` });
     const err = await sendMessage(nova, { from: "nova", to: "clawd", body: "one too many" }).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(MeshError);
-    expect((err as Error).message).toBe("the broker did not store it: the stream is full (maximum messages exceeded)");
-    const toLyra = await sendMessage(await m.as("clawd"), { from: "clawd", to: "lyra", body: "still gets through" });
-    expect(toLyra.stream).toBe("INBOX-lyra");
+    expect(err).toBeInstanceOf(InboxFullError);
+    expect((err as Error).message).toMatch(/^clawd's inbox did not take it: the broker refused \(maximum messages per subject exceeded\); /);
+    // Every other sender keeps its own share of the same inbox.
+    const fromLyra = await sendMessage(await m.as("lyra"), { from: "lyra", to: "clawd", body: "still gets through" });
+    expect(fromLyra).toMatchObject({ stream: "INBOX-clawd", subject: "agent.clawd.inbox.lyra" });
+    // nova cannot borrow lyra's lane (the lane names the sender; the server checks it).
+    const lane = "agent.clawd.inbox.lyra";
+    expect(await violation(nova, () => jetstream(nova).publish(lane, encodeEnvelope(newEnvelope({ from: "lyra", to: "clawd", kind: "message", body: "x" }))))).toMatch(deniedPublish(lane));
+    await ajsm.streams.update("INBOX-clawd", { ...si.config });
     const pres = await new Kvm(nova).open("mesh-presence");
     await expect(pres.put("nova", "x".repeat(16 * 1024))).rejects.toThrow("message size exceeds maximum allowed");
     // Consumers are bounded too: its own dead-letter stream takes 32, the 33rd is refused by the server.

@@ -13,7 +13,7 @@ import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { findNatsServer, waitForPort } from "../../broker/local.js";
 import { BUCKETS, STREAMS, inboxStreamName } from "../../subjects/names.js";
-import { inboxSubject } from "../../subjects/mod.js";
+import { inboxOf } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
@@ -50,7 +50,7 @@ describe("mesh ask exit codes", () => {
     expect(m, r.stderr).not.toBeNull();
     expect(r.stdout).toBe("");
     expect(took).toBeGreaterThanOrEqual(2000);
-    const stored = await storedEnvelopes(nc, inboxStreamName("quiet"), inboxSubject("quiet"));
+    const stored = await storedEnvelopes(nc, inboxStreamName("quiet"), inboxOf("quiet"));
     expect(stored.map((e) => ({ id: e.id, kind: e.kind, from: e.from, body: e.body }))).toEqual([{ id: m![1], kind: "ask", from: "clawd", body: "are you there?" }]);
   });
 

@@ -104,13 +104,13 @@ describe("delivery events", () => {
     const sent = await sendMessage(nc, { from: "clawd", to: "ev-nova", body: "#ev# refused" });
     const ev = await until("dead-lettered event", async () => (await events("ev-nova", "message.dead-lettered")).find((x) => (x.body as { id?: string }).id === sent.id));
     hooks.respond = undefined;
-    const dlq = (await storedEnvelopes(nc, dlqStreamName("ev-nova"), "dlq.ev-nova.inbox")).find((d) => (d.body as { originalId?: string }).originalId === sent.id)!;
+    const dlq = (await storedEnvelopes(nc, dlqStreamName("ev-nova"), "dlq.ev-nova.inbox.*")).find((d) => (d.body as { originalId?: string }).originalId === sent.id)!;
     expect(ev.body).toEqual({ id: sent.id, from: "clawd", seq: sent.seq, reason: (dlq.body as { reason: string }).reason });
     expect((ev.body as { reason: string }).reason).toMatch(/^gateway refused it: .*400/);
   });
 
   it("message.dead-lettered for bytes that are not an envelope: {seq, reason} (no id or sender to name)", async () => {
-    const ack = await jetstream(nc).publish(inboxSubject("ev-nova"), "{not json");
+    const ack = await jetstream(nc).publish(inboxSubject("ev-nova", "ev-clawd"), "{not json");
     const ev = await until("dead-lettered event", async () => (await events("ev-nova", "message.dead-lettered")).find((x) => (x.body as { seq: number }).seq === ack.seq));
     expect(Object.keys(ev.body as object).sort()).toEqual(["reason", "seq"]);
   });

@@ -127,7 +127,7 @@ describe("hook rules", () => {
     const rx = await receiver(() => 500);
     const s = await sidecar("w-give-up", [rule({ name: "flaky", on: "events.deneb.ping", maxAttempts: 3, action: { type: "webhook", url: rx.url, body: "{{body.n}}" } })]);
     const id = await event("deneb", "ping", { n: 1 });
-    const dead = await until("the dead letter", async () => (await storedEnvelopes(nc, dlqStreamName("w-give-up"), "dlq.w-give-up.hooks"))[0], 30_000);
+    const dead = await until("the dead letter", async () => (await storedEnvelopes(nc, dlqStreamName("w-give-up"), "dlq.w-give-up.hooks.*"))[0], 30_000);
     expect(dead.body).toMatchObject({ reason: "rule flaky: HTTP 500 (gave up after 3 attempts)", originalId: id });
     // Event fields reach a rule's text as quoted JSON strings (README, Hooks: what a peer controls).
     expect(rx.all).toEqual(['"1"', '"1"', '"1"']);

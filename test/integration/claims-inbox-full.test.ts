@@ -1,8 +1,8 @@
 /**
- * README (Broker design, INBOX): "When full, new messages are refused (the sender sees an error)
- * rather than unread ones silently dropped" (discard new). The stream is provisioned from its
- * definition, then only its max_bytes is lowered (2 GiB cannot be filled in a test; nothing in the
- * mesh configures it), and filled with `mesh send`.
+ * README (Broker design, INBOX): each sender has its own share of an inbox; when it is full, that
+ * sender's new messages are refused (the sender sees the server's error) rather than unread ones
+ * silently dropped, and other senders still get in. Provisioned with a share of SHARE messages
+ * (IdentityLimits.inboxPerSender; 1 000 by default) and filled with `mesh send`.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
-import { identityStreamDefinitions } from "../../broker/definitions.js";
+import { provision, provisionIdentity } from "../../broker/provision.js";
+import { DEFAULT_IDENTITY_LIMITS } from "../../broker/definitions.js";
 import { inboxStreamName } from "../../subjects/names.js";
 import { inboxSubject } from "../../subjects/mod.js";
 import { startBroker, type TestBroker } from "../support/broker.js";
@@ -22,15 +22,13 @@ import { storedEnvelopes } from "../support/sidecar.js";
 let broker: TestBroker;
 let nc: NatsConnection;
 let env: Record<string, string>;
-const LIMIT = 16 * 1024;
+const SHARE = 8;
 
 beforeAll(async () => {
   broker = await startBroker();
   nc = await connectMesh({ server: broker.url });
-  await provision(nc, { identities: ["nova"] });
-  const def = identityStreamDefinitions("nova").find((d) => d.name === inboxStreamName("nova"))!;
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.update(inboxStreamName("nova"), { ...def, max_bytes: LIMIT });
+  await provision(nc);
+  await provisionIdentity(await jetstreamManager(nc), "nova", { limits: { ...DEFAULT_IDENTITY_LIMITS, inboxPerSender: SHARE } });
   env = { MESH_SERVER: broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
 });
 
@@ -39,28 +37,36 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-describe("INBOX when full", () => {
-  it("discard new: once max_bytes is reached `mesh send` exits 1 with the server's 'maximum bytes exceeded', and every message stored before is still there, oldest first", async () => {
+describe("INBOX when one sender's share is full", () => {
+  it("discard new per lane: once clawd's share is used `mesh send` exits 1 with the server's 'maximum messages per subject exceeded', everything clawd stored before is still there in order, and lyra still gets in", async () => {
     const info = await (await jetstreamManager(nc)).streams.info(inboxStreamName("nova"));
-    expect({ discard: info.config.discard, max_bytes: info.config.max_bytes }).toEqual({ discard: DiscardPolicy.New, max_bytes: LIMIT });
-    const body = "x".repeat(1024);
+    expect({ discard: info.config.discard, perSubject: info.config.discard_new_per_subject, max: info.config.max_msgs_per_subject }).toEqual({
+      discard: DiscardPolicy.New,
+      perSubject: true,
+      max: SHARE,
+    });
     const accepted: string[] = [];
     let refused: { code: number; stderr: string } | undefined;
-    for (let i = 0; i < 40 && !refused; i++) {
-      const r = await mesh(["send", "nova", `${i} ${body}`, "--json"], { env });
+    for (let i = 0; i < SHARE + 3 && !refused; i++) {
+      const r = await mesh(["send", "nova", `#${i}`, "--json"], { env });
       if (r.code === 0) accepted.push((JSON.parse(r.stdout) as { id: string }).id);
       else refused = r;
     }
-    expect(refused, "40 KiB sent into a 16 KiB inbox and nothing was refused").toBeDefined();
+    expect(refused, `${SHARE + 3} sent into a share of ${SHARE} and nothing was refused`).toBeDefined();
     expect(refused!.code).toBe(1);
-    expect(refused!.stderr).toMatch(/^mesh: .*maximum bytes exceeded/);
+    expect(refused!.stderr).toMatch(/^mesh: nova's inbox did not take it: .*maximum messages per subject exceeded/);
     expect(refused!.stderr.trim().split("\n")).toHaveLength(1);
-    expect(accepted.length).toBeGreaterThan(5);
-    const stored = await storedEnvelopes(nc, inboxStreamName("nova"), inboxSubject("nova"));
+    expect(accepted).toHaveLength(SHARE);
+    const stored = await storedEnvelopes(nc, inboxStreamName("nova"), inboxSubject("nova", "clawd"));
     expect(stored.map((e) => e.id)).toEqual(accepted);
-    // Still full: the next one of the same size is refused too (nothing old was dropped to make room).
-    const again = await mesh(["send", "nova", `again ${body}`], { env });
+    // Another sender's lane is its own share: lyra gets in while clawd's is full.
+    const lyra = await mesh(["send", "nova", "from lyra", "--json"], { env: { ...env, MESH_IDENTITY: "lyra" } });
+    expect(lyra.code, lyra.stderr).toBe(0);
+    const lyraStored = await storedEnvelopes(nc, inboxStreamName("nova"), inboxSubject("nova", "lyra"));
+    expect(lyraStored.map((e) => e.body)).toEqual(["from lyra"]);
+    // Still full for clawd: nothing old was dropped to make room.
+    const again = await mesh(["send", "nova", "again"], { env });
     expect(again.code).toBe(1);
-    expect((await storedEnvelopes(nc, inboxStreamName("nova"), inboxSubject("nova"))).map((e) => e.id)).toEqual(accepted);
+    expect((await storedEnvelopes(nc, inboxStreamName("nova"), inboxSubject("nova", "clawd"))).map((e) => e.id)).toEqual(accepted);
   });
 });

@@ -120,6 +120,6 @@ describe("jobs", () => {
       ["job.started", 2],
       ["job.completed", null],
     ]);
-    expect((await storedEnvelopes(nc, dlqStreamName("rt-worker"), "dlq.rt-worker.jobs")).length).toBe(0);
+    expect((await storedEnvelopes(nc, dlqStreamName("rt-worker"), "dlq.rt-worker.jobs.*")).length).toBe(0);
   });
 });

@@ -87,7 +87,7 @@ describe("sidecar /metrics counters", () => {
       return undefined;
     };
     for (const body of ["#m# one", "#m# two", "#m# flaky", "#m# refused"]) await sendMessage(nc, { from: "clawd", to: "nova", body });
-    await jetstream(nc).publish(inboxSubject("nova"), "not json at all");
+    await jetstream(nc).publish(inboxSubject("nova", "clawd"), "not json at all");
     // 1 ask (answered by the stand-in reply source), 1 job (completed; its event fires the hook rule).
     const answer = await ask(nc, { from: "clawd", to: "nova", text: "#m# question", timeoutMs: 20_000 });
     expect(answer.reply.type).toBe("ok");
@@ -95,7 +95,7 @@ describe("sidecar /metrics counters", () => {
     expect((await waitForJob(nc, job.id, 20_000)).state).toBe("done");
     await until("the hook rule fired", () => rx.received.length === 1);
     const dead = await until("two inbox dead letters", async () => {
-      const d = await storedEnvelopes(nc, dlqStreamName("nova"), "dlq.nova.inbox");
+      const d = await storedEnvelopes(nc, dlqStreamName("nova"), "dlq.nova.inbox.*");
       return d.length === 2 && d;
     });
     await until("four inbox turns", () => sidecar.inbox.stats.delivered === 4);

@@ -88,12 +88,12 @@ describe("mesh broker revoke", () => {
     nova = await testSidecar({ identity: "nova", server: b.server, creds: b.creds("nova"), gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
     // lyra can no longer connect, so the admin carries an envelope lyra signed with its (revoked) key.
     const fromLyra = signerFromSeed(b.seed("lyra")).sign(newEnvelope({ from: "lyra", to: "nova", kind: "message", body: "#rv# signed by revoked lyra" }));
-    await publishEnvelope(admin, inboxSubject("nova"), fromLyra);
+    await publishEnvelope(admin, inboxSubject("nova", "lyra"), fromLyra);
     const clawd = await connectMesh({ server: b.server, creds: b.creds("clawd"), identity: "clawd" });
-    await publishEnvelope(clawd, inboxSubject("nova"), newEnvelope({ from: "clawd", to: "nova", kind: "message", body: "#rv# from registered clawd" }));
+    await publishEnvelope(clawd, inboxSubject("nova", "clawd"), newEnvelope({ from: "clawd", to: "nova", kind: "message", body: "#rv# from registered clawd" }));
     await clawd.close();
     await until("clawd's message delivered", () => hooks.received.find((h) => h.body.message?.includes("from registered clawd")), 15_000);
-    const dead = await until("the dead letter", async () => (await storedEnvelopes(admin, dlqStreamName("nova"), "dlq.nova.inbox"))[0], 15_000);
+    const dead = await until("the dead letter", async () => (await storedEnvelopes(admin, dlqStreamName("nova"), "dlq.nova.inbox.*"))[0], 15_000);
     expect(dead.body).toMatchObject({ reason: "sender lyra is not a registered identity", originalId: fromLyra.id });
     expect(hooks.received.filter((h) => h.body.message?.includes("#rv#")).map((h) => h.body.message!.slice(h.body.message!.indexOf("#rv#")))).toEqual(["#rv# from registered clawd"]);
   });

@@ -153,7 +153,7 @@ describe(`CLI against a real nats-server`, () => {
     expect(line.envelope).toMatchObject({ v: 1, id: m![1], from: "clawd", to: "nova", kind: "message", body: "hello" });
 
     const human = await mesh(["sub", "agent.nova.inbox", "--last", "1", "--count", "1"], { env });
-    expect(human.stdout).toMatch(/agent\.nova\.inbox {2}message clawd → nova: hello/);
+    expect(human.stdout).toMatch(/agent\.nova\.inbox\.clawd {2}message clawd → nova: hello/);
   });
 
   it("sub --last N returns exactly the newest N of the filtered subject", async () => {

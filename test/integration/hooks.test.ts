@@ -98,7 +98,7 @@ describe("fan-out hooks", () => {
     // The counters move once each action returned: wait for the last one rather than racing it.
     await until("relay stats", () => s.hooks!.stats.get("relay")!.fired === 2);
     expect(s.hooks!.stats.get("relay")).toMatchObject({ fired: 2, retried: 2, deadLettered: 1 });
-    const dead = await until("dead letter", async () => (await storedEnvelopes(nc, "DLQ-watcher3", "dlq.watcher3.hooks"))[0]);
+    const dead = await until("dead letter", async () => (await storedEnvelopes(nc, "DLQ-watcher3", "dlq.watcher3.hooks.*"))[0]);
     expect((dead.body as { reason: string }).reason).toBe("rule relay: HTTP 400");
     await rx.close();
   });

@@ -125,7 +125,7 @@ describe("jobs", () => {
     const job = await submitJob(nc, { from: "clawd", task: "doomed", queue: "fails", maxAttempts: 2 });
     const done = await waitForJob(nc, job.id, 30_000);
     expect(done).toMatchObject({ state: "failed", attempts: 2, error: "HTTP 400 bad agent" });
-    const dead = await until("job dead letter", async () => (await storedEnvelopes(nc, "DLQ-picky", "dlq.picky.jobs")).find((d) => (d.body as { originalId?: string }).originalId === job.id));
+    const dead = await until("job dead letter", async () => (await storedEnvelopes(nc, "DLQ-picky", "dlq.picky.jobs.*")).find((d) => (d.body as { originalId?: string }).originalId === job.id));
     expect((dead.body as { reason: string }).reason).toBe("HTTP 400 bad agent");
   });
 

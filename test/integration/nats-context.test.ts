@@ -42,7 +42,7 @@ describe("natscli contexts", () => {
     const c = await mesh(["send", "nova", "via the selected context"], { env: env() });
     expect(c.code, c.stderr).toBe(0);
     // What nova's inbox holds: the three, signed by clawd (read with the admin credential).
-    const seen = await mesh(["sub", "agent.nova.inbox", "--last", "3", "--count", "3", "--creds", join(m.state, "admin.nk"), "--server", m.server], { env: { MESH_HOME: m.home } });
+    const seen = await mesh(["sub", "agent.nova.inbox.*", "--last", "3", "--count", "3", "--creds", join(m.state, "admin.nk"), "--server", m.server], { env: { MESH_HOME: m.home } });
     expect(seen.stdout).toContain("via a natscli context");
     expect(seen.stdout).toContain("via an nkey context");
     expect(seen.stdout).toContain("via the selected context");

@@ -198,7 +198,7 @@ describe("shared repos", () => {
     });
     expect(ids.map((id) => (failed.find((e) => (e.body as { eventId: string }).eventId === id)!.body as { reason: string }).reason)).toEqual(cases.map(([, , reason]) => reason));
     const dead = await until("four dead letters", async () => {
-      const all = (await storedEnvelopes(nc, "DLQ-nova", "dlq.nova.hooks")).filter((d) => ids.includes((d.body as { originalId?: string }).originalId ?? ""));
+      const all = (await storedEnvelopes(nc, "DLQ-nova", "dlq.nova.hooks.*")).filter((d) => ids.includes((d.body as { originalId?: string }).originalId ?? ""));
       return all.length === cases.length && all;
     });
     expect(dead.map((d) => (d.body as { reason: string }).reason).sort()).toEqual(cases.map(([, , reason]) => `rule follow: ${reason}`).sort());

@@ -192,7 +192,7 @@ describe("sidecar ↔ real OpenClaw gateway", () => {
     await sendMessage(nc, { from: "clawd", to: "vega", body: "will be refused" });
     await sendMessage(nc, { from: "clawd", to: "vega", body: "also refused" });
     const dead = await until("2 dead letters", async () => {
-      const d = await storedEnvelopes(nc, "DLQ-vega", "dlq.vega.inbox");
+      const d = await storedEnvelopes(nc, "DLQ-vega", "dlq.vega.inbox.*");
       return d.length >= 2 && d;
     }, 30_000);
     expect((dead[0]!.body as { reason: string }).reason).toMatch(/^gateway refused it: HTTP 401/);

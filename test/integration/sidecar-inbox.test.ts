@@ -119,7 +119,7 @@ describe("sidecar: inbox → gateway hooks", () => {
     await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# fine` });
     await until("the good one delivered", () => texts(me).length >= 1);
     const dead = await until("2 dead letters", async () => {
-      const d = await storedEnvelopes(nc, `DLQ-${me}`, `dlq.${me}.inbox`);
+      const d = await storedEnvelopes(nc, `DLQ-${me}`, `dlq.${me}.inbox.*`);
       return d.length >= 2 && d;
     });
     expect(dead.map((d) => (d.body as { reason: string }).reason)).toEqual([
@@ -134,7 +134,7 @@ describe("sidecar: inbox → gateway hooks", () => {
   it("bad input on the inbox is dead-lettered, never delivered", async () => {
     const me = fresh();
     const s = await sidecar(me);
-    const subject = `agent.${me}.inbox`;
+    const subject = `agent.${me}.inbox.clawd`;
     await publishRaw(nc, subject, new TextEncoder().encode("not json at all"));
     await publishRaw(nc, subject, new TextEncoder().encode(JSON.stringify({ v: 9, id: "x" })));
     await publishRaw(nc, subject, new TextEncoder().encode(JSON.stringify({ v: 1, id: "abcdefgh", from: "clawd" })));
@@ -148,7 +148,7 @@ describe("sidecar: inbox → gateway hooks", () => {
     await sendMessage(nc, { from: "clawd", to: me, body: `#${me}# after the junk` });
     await until("the good one delivered", () => texts(me).length >= 1);
     const reasons = (await until("4 dead letters", async () => {
-      const d = await storedEnvelopes(nc, `DLQ-${me}`, `dlq.${me}.inbox`);
+      const d = await storedEnvelopes(nc, `DLQ-${me}`, `dlq.${me}.inbox.*`);
       return d.length >= 4 && d;
     })).map((d) => (d.body as { reason: string }).reason);
     expect(reasons[0]).toBe("invalid envelope: not JSON");

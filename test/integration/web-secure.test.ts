@@ -92,7 +92,7 @@ describe("mesh web with nova's own credential on a secure mesh", () => {
       serverSaid: expect.stringMatching(/^Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.INFO\.INBOX-clawd\.inbox-clawd"/),
     });
     expect(s.visibility.flows).toBe(false);
-    expect(s.visibility.note).toMatch(/Permissions Violation for Subscription to "agent\.\*\.inbox"/);
+    expect(s.visibility.note).toMatch(/Permissions Violation for Subscription to "agent\.\*\.inbox\.\*"/);
     // nova never saw the message itself: no flow with its body, and no body to reveal.
     expect(s.flows.find((f) => f.id === sent.envelope.id)).toBeUndefined();
     expect((await fetch(new URL(`/api/body/${sent.envelope.id}`, webUrl))).status).toBe(404);

@@ -119,15 +119,20 @@ export async function storedEnvelopes(nc: NatsConnection, stream: string, filter
   const js = jetstream(nc);
   const c = await js.consumers.get(stream, { filter_subjects: filter });
   const out: Envelope[] = [];
-  const info = await c.info(true);
-  let left = info.num_pending;
-  if (left === 0) return out;
-  const iter = await c.fetch({ max_messages: left, expires: 3000 });
-  for await (const m of iter) {
-    out.push(parseEnvelope(m.data));
-    if (--left === 0) break;
+  try {
+    const info = await c.info(true);
+    let left = info.num_pending;
+    if (left === 0) return out;
+    const iter = await c.fetch({ max_messages: left, expires: 3000 });
+    for await (const m of iter) {
+      out.push(parseEnvelope(m.data));
+      if (--left === 0) break;
+    }
+    return out;
+  } finally {
+    // Streams bound their consumers (32 on an inbox or dead-letter stream): callers poll this in loops.
+    await c.delete().catch(() => undefined);
   }
-  return out;
 }
 
 export { stubReplies } from "../bench/stub-replies.js";

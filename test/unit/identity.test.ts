@@ -14,7 +14,8 @@ import {
 describe("identity names", () => {
   it.each(["nova", "clawd", "mac-mini-2", "a", "0", "a".repeat(32)])("accepts %j", (name) => {
     expect(identity(name)).toBe(name);
-    expect(inboxSubject(name)).toBe(`agent.${name}.inbox`);
+    expect(inboxSubject(name, "nova")).toBe(`agent.${name}.inbox.nova`);
+    expect(inboxSubject("nova", name)).toBe(`agent.nova.inbox.${name}`);
   });
 
   it.each([
@@ -37,10 +38,12 @@ describe("identity names", () => {
   ])("refuses %j (%s) with one line, before any subject exists", (name, why) => {
     expect(() => identity(name)).toThrow(InvalidNameError);
     expect(() => identity(name)).toThrow(new RegExp(why));
-    expect(() => inboxSubject(name)).toThrow(InvalidNameError);
+    expect(() => inboxSubject(name, "nova")).toThrow(InvalidNameError);
+    expect(() => inboxSubject("nova", name)).toThrow(InvalidNameError);
     expect(() => eventSubject(name, "x")).toThrow(InvalidNameError);
     expect(() => replySubject(name, "abc")).toThrow(InvalidNameError);
-    expect(() => dlqSubject(name, "inbox")).toThrow(InvalidNameError);
+    expect(() => dlqSubject(name, "inbox", "nova")).toThrow(InvalidNameError);
+    expect(() => dlqSubject("nova", "inbox", name)).toThrow(InvalidNameError);
     try {
       identity(name);
     } catch (err) {
@@ -62,7 +65,7 @@ describe("subject builders", () => {
     expect(jobSubject("default")).toBe("jobs.default.any");
     expect(jobSubject("default", ["gpu", "build", "gpu"])).toBe("jobs.default.build+gpu");
     expect(replySubject("clawd", "0F3A")).toBe("reply.clawd.0f3a");
-    expect(dlqSubject("nova", "inbox")).toBe("dlq.nova.inbox");
+    expect(dlqSubject("nova", "inbox", "clawd")).toBe("dlq.nova.inbox.clawd");
     expect(() => eventSubject("nova", "a.b")).toThrow(/event kind/);
     expect(() => eventSubject("nova")).toThrow(/kind/);
     expect(() => jobSubject("q", ["g p u"])).toThrow(/capability/);

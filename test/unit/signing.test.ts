@@ -66,9 +66,14 @@ describe("credential files (broker/credentials.ts)", () => {
 });
 
 describe("binding, freshness and signed records (subjects/signing.ts, subjects/jobs.ts)", () => {
-  it("a message is bound to its recipient and to the identity its subject names", () => {
+  it("a message is bound to its recipient, to the identity its subject names, and to the sender its inbox lane names", () => {
     const env = nova.sign(msg());
     expect(checkBinding(env, { to: "clawd", subject: "agent.clawd.inbox", subjectNames: "to" })).toEqual({ ok: true });
+    expect(checkBinding(env, { to: "clawd", subject: "agent.clawd.inbox.nova", subjectNames: "to" })).toEqual({ ok: true });
+    expect(checkBinding(env, { to: "clawd", subject: "agent.clawd.inbox.lyra", subjectNames: "to" })).toEqual({
+      ok: false,
+      reason: "published on agent.clawd.inbox.lyra (lyra's lane) but claims to be from nova",
+    });
     expect(checkBinding(env, { to: "lyra" })).toEqual({ ok: false, reason: "addressed to clawd, not lyra" });
     expect(checkBinding(env, { subject: "agent.lyra.inbox", subjectNames: "to" })).toEqual({
       ok: false,

@@ -55,7 +55,7 @@ describe("web view model", () => {
     const m = model({ t: Date.now() });
     const env = newEnvelope({ from: "clawd", to: "nova", kind: "message", body: "secret plans" });
     const bytes = encodeEnvelope(env);
-    m.inboxMessage("agent.nova.inbox", bytes);
+    m.inboxMessage("agent.nova.inbox.clawd", bytes);
     m.drain();
     expect(m.snapshot().flows).toEqual([expect.objectContaining({ id: env.id, from: "clawd", to: "nova", kind: "message", size: bytes.length, state: "sent", body: "hidden" })]);
     expect(JSON.stringify(m.snapshot())).not.toContain("secret plans");
@@ -66,7 +66,7 @@ describe("web view model", () => {
     expect(batch?.flows).toEqual([expect.objectContaining({ id: env.id, state: "delivered", latencyMs: 12, attempts: 1 })]);
     // Retried, then delivered: the retry's reason does not stay on a delivered message.
     const second = newEnvelope({ from: "clawd", to: "nova", kind: "message", body: "again" });
-    m.inboxMessage("agent.nova.inbox", encodeEnvelope(second));
+    m.inboxMessage("agent.nova.inbox.clawd", encodeEnvelope(second));
     m.event("events.nova.message.retried", event("nova", "message.retried", { id: second.id, from: "clawd", seq: 2, attempt: 1, reason: "HTTP 503 busy", nextDelayMs: 250 }));
     expect(m.snapshot().flows.find((f) => f.id === second.id)).toMatchObject({ state: "retried", reason: "HTTP 503 busy" });
     m.event("events.nova.message.delivered", event("nova", "message.delivered", { id: second.id, from: "clawd", seq: 2, attempts: 2, latencyMs: 300 }));

@@ -4,7 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureHookConsumer } from "../../../broker/provision.js";
 import { hookConsumerName, hooksStreamName } from "../../../subjects/names.js";
-import { checkEvent, isAutomationSession, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
+import { checkEvent, isAutomationSession, ownerOf, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
@@ -172,6 +172,7 @@ export class HookRunner {
           original: m.data,
           originalId: env.id,
           from: env.from,
+          sender: ownerOf(m.subject),
         }).catch((err: Error) => this.o.log.error({ err: err.message }, "could not store the dead letter"));
         await m.ackAck().catch(() => undefined);
         return;

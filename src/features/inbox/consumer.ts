@@ -3,7 +3,8 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
 import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
-import { bodyText, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
+import { bodyText, parseEnvelope, senderOf, type Envelope } from "../../../subjects/mod.js";
+import { StreamFullError } from "../../bus/publish.js";
 import type { Check, Verdict } from "../../bus/verify.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
@@ -41,18 +42,20 @@ export interface InboxStats {
   delivered: number;
   retried: number;
   deadLettered: number;
+  /** Refused messages whose dead letter the broker did not keep (the sender's share was full). */
+  deadLettersNotKept: number;
   duplicatesSkipped: number;
 }
 
 /**
- * Consumes agent.<self>.inbox through its durable consumer and hands each message to the gateway.
+ * Consumes every lane of <self>'s inbox (agent.<self>.inbox.<from>) through its durable consumer and hands each message to the gateway.
  * Nothing lost: ack only after the gateway accepted it; retryable failures (unreachable, 5xx, 429)
  * keep the message and retry with backoff, in order. Nothing doubled: the id is journaled before
  * the ack, and a redelivered id that is already journaled is acked without a second POST.
  * Bad input and 4xx that retrying cannot fix go to the DLQ with the reason; the loop keeps going.
  */
 export class InboxConsumer {
-  readonly stats: InboxStats = { delivered: 0, retried: 0, deadLettered: 0, duplicatesSkipped: 0 };
+  readonly stats: InboxStats = { delivered: 0, retried: 0, deadLettered: 0, deadLettersNotKept: 0, duplicatesSkipped: 0 };
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   /** One promise chain per sender: a sender's messages go one at a time, in order; senders in parallel. */
@@ -78,13 +81,15 @@ export class InboxConsumer {
 
   /** Queues the message on its sender's lane; different senders are delivered concurrently. */
   private dispatch(m: JsMsg): void {
-    let from = "?";
+    // The lane is the subject's sender (agent.<self>.inbox.<from>, checked by the server on a secure
+    // mesh); a message from before lanes goes by the sender it names, an unreadable one on "?".
+    let from = senderOf(m.subject) ?? "?";
     let env: Envelope | Error;
     try {
       env = parseEnvelope(m.data);
-      from = env.from;
+      if (from === "?") from = env.from;
     } catch (err) {
-      env = err as Error; // dead-lettered on the "?" lane
+      env = err as Error;
     }
     if (!(env instanceof Error)) this.arrived(env);
     this.held.add(m);
@@ -261,12 +266,20 @@ export class InboxConsumer {
         stream: inboxStreamName(this.o.self),
         seq: m.seq,
         original: m.data,
+        sender: senderOf(m.subject),
         ...(env ? { originalId: env.id, from: env.from } : {}),
       });
     } catch (err) {
-      this.o.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
-      safeNak(m, 5000);
-      return;
+      if (err instanceof StreamFullError) {
+        // This sender's share of the dead letters is full (the server refuses new ones, so the
+        // evidence already kept stays): count it, say so, and take the message off the inbox.
+        this.stats.deadLettersNotKept++;
+        this.o.log.error({ seq: m.seq, id: env?.id, sender: senderOf(m.subject), err: (err as Error).message }, "dead letter not kept: this sender's share of the dead letters is full; the refused message is dropped");
+      } else {
+        this.o.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
+        safeNak(m, 5000);
+        return;
+      }
     }
     if (env) await this.o.deadLettered?.record(env.id).catch(() => undefined);
     this.o.events.emit("message.dead-lettered", {

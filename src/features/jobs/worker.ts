@@ -161,7 +161,7 @@ export class JobWorker {
     }
     if (refusal) {
       log.warn({ id, from: env.from, reason: refusal }, "job refused");
-      await deadLetter(this.o.nc, self, "jobs", { reason: refusal, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from }).catch(() => undefined);
+      await deadLetter(this.o.nc, self, "jobs", { reason: refusal, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from, sender: env.from }).catch(() => undefined);
       await m.ackAck().catch(() => undefined);
       return;
     }
@@ -268,7 +268,7 @@ export class JobWorker {
       return;
     }
     await run("failed", { error: reason, finishedAt: new Date().toISOString() });
-    await deadLetter(this.o.nc, this.o.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from }).catch(() => undefined);
+    await deadLetter(this.o.nc, this.o.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from, sender: env.from }).catch(() => undefined);
     await m.ackAck().catch(() => undefined);
   }
 

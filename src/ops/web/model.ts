@@ -256,7 +256,7 @@ export class MeshModel {
     if (!this.nodes.has(identity)) this.refreshNode(identity);
   }
 
-  /** A message stored on an inbox subject (agent.<to>.inbox). */
+  /** A message stored on an inbox lane (agent.<to>.inbox.<from>). */
   inboxMessage(subject: string, data: Uint8Array): void {
     const to = ownerOf(subject) ?? "?";
     let env: Envelope;

@@ -2,7 +2,7 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } fro
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, jobBucketName, kvSubject, streamOwner } from "../../../subjects/names.js";
-import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES, inboxSubject } from "../../../subjects/subjects.js";
+import { ALL_DLQ, ALL_EVENTS, ALL_INBOXES } from "../../../subjects/subjects.js";
 import { firstLine, isAbsentOrDenied, isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import type { MeshModel } from "./model.js";
@@ -219,7 +219,7 @@ export class MeshSource {
     const refused = this.refusedDirect.get(key);
     if (refused && refused.until > Date.now()) return { oldestNotVisible: refused.why };
     try {
-      const m = await this.jsm!.direct.getMessage(inboxStreamName(id), { seq: fromSeq, next_by_subj: inboxSubject(id) });
+      const m = await this.jsm!.direct.getMessage(inboxStreamName(id), { seq: fromSeq });
       return m ? { oldestWaiting: m.time.toISOString() } : {};
     } catch (err) {
       if (!isAbsentOrDenied(err)) throw err;
