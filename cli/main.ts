@@ -276,6 +276,8 @@ program
   .option("--gateway <url>", "the local OpenClaw gateway", "http://127.0.0.1:18789")
   .option("--configure-gateway", "enable the gateway's hooks and A2A channel for the mesh (backup of openclaw.json first)")
   .option("--nats-context <name>", "also write a natscli context with this broker and credential (nats --context <name>)")
+  .option("--a2a-host <host>", "also serve the sidecar's A2A server on this address (a tailnet IP), for A2A clients on other machines (opt-in; they need a token from sidecar.a2aClients)")
+  .option("--a2a-port <port>", "port of that A2A listener (default 9470)", (v) => parsePort(v))
   .option("--no-start", "install the service file but do not start it")
   .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
   .option("--dry-run", "print every step without doing it")

@@ -12,6 +12,8 @@ interface InitOpts extends GlobalOptions {
   gateway: string;
   configureGateway?: boolean;
   natsContext?: string;
+  a2aHost?: string;
+  a2aPort?: number;
   dryRun?: boolean;
   start: boolean;
   platform?: string;
@@ -58,6 +60,8 @@ export async function initCmd(opts: InitOpts): Promise<number> {
     gateway: opts.gateway,
     configureGateway: Boolean(opts.configureGateway),
     ...(opts.natsContext ? { natsContext: opts.natsContext } : {}),
+    ...(opts.a2aHost ? { a2aHost: opts.a2aHost } : {}),
+    ...(opts.a2aPort ? { a2aPort: opts.a2aPort } : {}),
     dryRun: Boolean(opts.dryRun),
     meshHome: meshHome(),
     configPath: opts.config ?? r.configPath,

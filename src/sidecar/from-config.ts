@@ -149,6 +149,9 @@ export function sidecarStateDir(r: Resolved, id: string, flag?: string): string 
  * Builds a Sidecar from the resolved configuration. `tuning` overrides options the config file does
  * not carry (timers in tests, a stand-in agent in load tests); users never pass it.
  */
+/** The opt-in A2A listener's port (sidecar.a2aPort). */
+export const DEFAULT_A2A_PORT = 9470;
+
 export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions> = {}): Promise<Sidecar> {
   const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
   const sc = r.config.sidecar;
@@ -166,7 +169,7 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
       return { name: c.name, token };
     });
     const sync = new PeerSync({ self: id, table, log });
-    a2a = { table, sync };
+    a2a = { table, sync, ...(sc?.a2aHost ? { listen: { host: sc.a2aHost, port: sc.a2aPort ?? DEFAULT_A2A_PORT } } : {}) };
     const gatewayToken = gatewayTokenOf(r);
     const url = agent.url;
     const agentId = r.config.gateway?.agentId;

@@ -1,15 +1,15 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import type { Logger } from "../base/log.js";
 import { MeshError } from "../base/errors.js";
-import { loopbackHostAllowed } from "../base/loopback-host.js";
+import { isLoopback, listenerHostAllowed, loopbackHostAllowed } from "../base/loopback-host.js";
 import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
 import type { EndpointJobs } from "../features/a2a-server/executor.js";
-import { a2aServer } from "../features/a2a-server/server.js";
+import { OFF_MAC, a2aServer } from "../features/a2a-server/server.js";
 import { signerOf } from "../bus/connection.js";
 import type { MeshVerifier } from "../bus/verify.js";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -88,6 +88,8 @@ export interface A2ARoutes {
   /** Jobs the agent submits natively (a2a:jobs.<queue>[.<caps>]). */
   jobs?: EndpointJobs;
   verifier: MeshVerifier;
+  /** Opt-in: also serve the A2A server (only it) on this address beyond loopback (config sidecar.a2aHost/a2aPort). */
+  listen?: { host: string; port: number };
 }
 
 /**
@@ -102,6 +104,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
         self: s.self,
         version: VERSION,
         base: () => a2a.table.endpointBase,
+        ...(a2a.listen ? { offMacBase: `http://${a2a.listen.host.includes(":") ? `[${a2a.listen.host}]` : a2a.listen.host}:${a2a.listen.port}` } : {}),
         auth: { callerOf: (peer, token) => a2a.table.callerOf(peer, token), peers: () => a2a.table.ids() },
         conversations: a2a.conversations,
         verifier: a2a.verifier,
@@ -151,6 +154,48 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
     throw new MeshError(`the sidecar's HTTP port 127.0.0.1:${port} is not available (${code}): is another sidecar running on this machine? Set sidecar.httpPort in the config to a free port`, 1, { cause: err });
   }
   log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, a2a ? "metrics, healthz and the A2A endpoint" : "metrics and healthz");
-  server.on("close", () => a2aApp?.close());
+  const outside = a2aApp && a2a?.listen ? await startA2AListener(a2aApp.app, a2a.listen, log) : undefined;
+  server.on("close", () => {
+    outside?.close();
+    outside?.closeAllConnections();
+    a2aApp?.close();
+  });
+  return server;
+}
+
+/**
+ * The opt-in A2A listener beyond loopback (sidecar.a2aHost): the A2A routes and cards only, no
+ * /metrics or /healthz; the Host must name the configured address (or loopback) and its port;
+ * only client tokens (sidecar.a2aClients) are taken here, never the gateway's.
+ */
+async function startA2AListener(app: (req: IncomingMessage, res: ServerResponse) => void, at: { host: string; port: number }, log: Logger): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (!listenerHostAllowed(req.headers.host, at.host, at.port)) {
+      res.writeHead(421, { "content-type": "text/plain" }).end(`wrong Host header: this listener answers only http://${at.host}:${at.port}/\n`);
+      return;
+    }
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    if (!(path.startsWith("/a2a/") || path === "/.well-known/agent-card.json" || path === "/.well-known/jwks.json")) {
+      res.writeHead(404).end();
+      return;
+    }
+    (req as unknown as Record<symbol, unknown>)[OFF_MAC] = true;
+    app(req, res);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(at.port, at.host, () => resolve());
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new MeshError(`the sidecar's A2A listener ${at.host}:${at.port} is not available (${code}): set sidecar.a2aPort to a free port, or sidecar.a2aHost to an address of this machine`, 1, { cause: err });
+  }
+  if (!isLoopback(at.host)) {
+    log.warn(
+      { url: `http://${at.host}:${at.port}` },
+      "WARNING: the A2A server also listens beyond loopback: any client that can reach it and holds a token from sidecar.a2aClients talks to the mesh as this identity (plain HTTP: keep it on the tailnet)",
+    );
+  }
   return server;
 }

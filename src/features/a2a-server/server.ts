@@ -10,7 +10,7 @@ import {
   type User,
 } from "@a2a-js/sdk/server";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { agentCardHandler, jsonRpcHandler, restHandler } from "@a2a-js/sdk/server/express";
+import { jsonRpcHandler, restHandler } from "@a2a-js/sdk/server/express";
 import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER } from "@a2a-js/sdk";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { isIdentity, parseJobPeer } from "../../../subjects/mod.js";
@@ -39,6 +39,8 @@ export interface A2AServerOptions {
   version: string;
   /** This sidecar's base URL as clients reach it (http://127.0.0.1:9469); read per request. */
   base: () => string;
+  /** The base URL of the opt-in listener beyond loopback (http://100.x.y.z:9470), when there is one. */
+  offMacBase?: string;
   auth: A2AAuth;
   conversations: Conversations;
   verifier: MeshVerifier;
@@ -94,8 +96,8 @@ export async function a2aServer(o: A2AServerOptions) {
   function forPeer(peer: string) {
     const have = handlers.get(peer);
     if (have) return have;
-    const card = () => peerCard({ self: o.self, base: o.base(), peer, version: o.version });
-    const signed = () => (o.signer ? signCard(card(), o.signer) : card());
+    const card = (base = o.base()) => peerCard({ self: o.self, base, peer, version: o.version });
+    const signed = (base: string) => (o.signer ? signCard(card(base), o.signer) : card(base));
     let mesh: MeshRequestHandler | undefined;
     const executor = new MeshExecutor({
       nc: o.nc,
@@ -119,7 +121,7 @@ export async function a2aServer(o: A2AServerOptions) {
       buses,
       jsonRpc: jsonRpcHandler({ requestHandler: mesh, userBuilder }),
       rest: restHandler({ requestHandler: mesh, userBuilder }),
-      card: agentCardHandler({ agentCardProvider: async () => signed(), cache: { maxAge: 0 } }),
+      card: ((req, res) => sendCard(res, signed(baseOf(req)))) as express.RequestHandler,
     };
     handlers.set(peer, made);
     return made;
@@ -127,16 +129,11 @@ export async function a2aServer(o: A2AServerOptions) {
 
   const app = express();
   app.disable("x-powered-by");
-  app.use(
-    "/.well-known/agent-card.json",
-    agentCardHandler({
-      agentCardProvider: async () => {
-        const card = sidecarCard({ self: o.self, base: o.base(), peers: o.auth.peers(), version: o.version });
-        return o.signer ? signCard(card, o.signer) : card;
-      },
-      cache: { maxAge: 0 },
-    }),
-  );
+  const baseOf = (req: Request): string => (offMac(req) && o.offMacBase ? o.offMacBase : o.base());
+  app.get("/.well-known/agent-card.json", (req, res) => {
+    const card = sidecarCard({ self: o.self, base: baseOf(req), peers: o.auth.peers(), version: o.version });
+    sendCard(res, o.signer ? signCard(card, o.signer) : card);
+  });
   // The key the cards are signed with (the identity's public nkey, also in the mesh's registry).
   app.get("/.well-known/jwks.json", (_req, res) => void res.json({ keys: o.signer ? [{ ...jwkOfNkey(o.signer.publicKey), alg: "EdDSA", use: "sig" }] : [] }));
   app.use(`${PEER_PREFIX}/.well-known/agent-card.json`, (req, res, next) => {
@@ -153,6 +150,11 @@ export async function a2aServer(o: A2AServerOptions) {
     if (!caller) {
       res.status(401).setHeader("WWW-Authenticate", 'Bearer realm="openclaw-mesh"');
       res.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "unauthorized: a bearer token this sidecar issued for this peer is required" } });
+      return;
+    }
+    if (caller === GATEWAY_CALLER && offMac(req)) {
+      res.status(401).setHeader("WWW-Authenticate", 'Bearer realm="openclaw-mesh"');
+      res.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "unauthorized: the gateway's token is taken on loopback only; a client off this Mac needs its own token (sidecar.a2aClients)" } });
       return;
     }
     (req as Request & { a2aCaller?: string }).a2aCaller = caller;
@@ -205,6 +207,18 @@ export async function a2aServer(o: A2AServerOptions) {
       progress.close();
     },
   };
+}
+
+/** Marks a request that came through the listener beyond loopback (set by the sidecar's HTTP layer). */
+export const OFF_MAC = Symbol("mesh-a2a-off-mac");
+
+function offMac(req: Request): boolean {
+  return (req as unknown as Record<symbol, unknown>)[OFF_MAC] === true;
+}
+
+function sendCard(res: Response, card: unknown): void {
+  res.setHeader("Cache-Control", "no-cache");
+  res.json(card);
 }
 
 function peerOf(req: Request): string {
