@@ -1,4 +1,4 @@
-import { fromPublic, fromSeed, type KeyPair } from "@nats-io/nkeys";
+import { ed25519FromSeed, ed25519Verify } from "./ed25519.js";
 import type { Envelope } from "./envelope-core.js";
 
 /**
@@ -43,7 +43,7 @@ export function verifyRecord(record: { sig?: string | undefined }, writer: strin
   if (!publicKey) return { ok: false, reason: `written by ${writer}, who is not a registered identity` };
   if (!record.sig) return { ok: false, reason: `unsigned record claiming to be written by ${writer}` };
   try {
-    const ok = fromPublic(publicKey).verify(canonicalBytes(record), Buffer.from(record.sig, "base64url"));
+    const ok = ed25519Verify(publicKey, canonicalBytes(record), Buffer.from(record.sig, "base64url"));
     return ok ? { ok: true } : { ok: false, reason: `signature does not match ${writer}'s key (forged record?)` };
   } catch {
     return { ok: false, reason: `malformed signature on a record written by ${writer}` };
@@ -51,9 +51,9 @@ export function verifyRecord(record: { sig?: string | undefined }, writer: strin
 }
 
 export function signerFromSeed(seed: string | Uint8Array): Signer {
-  const kp: KeyPair = fromSeed(typeof seed === "string" ? new TextEncoder().encode(seed.trim()) : seed);
+  const kp = ed25519FromSeed(typeof seed === "string" ? new TextEncoder().encode(seed.trim()) : seed);
   return {
-    publicKey: kp.getPublicKey(),
+    publicKey: kp.publicKey,
     sign: (env) => ({ ...env, sig: Buffer.from(kp.sign(signingBytes(env))).toString("base64url") }),
     signRecord: (record) => ({ ...record, sig: Buffer.from(kp.sign(canonicalBytes({ ...record, sig: undefined }))).toString("base64url") }),
     signBytes: (bytes) => kp.sign(bytes),
@@ -123,7 +123,7 @@ export function verifyEnvelope(env: Envelope, publicKey: string | undefined): Ve
   if (!publicKey) return { ok: false, reason: `sender ${env.from} is not a registered identity` };
   if (!env.sig) return { ok: false, reason: `unsigned message claiming to be from ${env.from}` };
   try {
-    const ok = fromPublic(publicKey).verify(signingBytes(env), Buffer.from(env.sig, "base64url"));
+    const ok = ed25519Verify(publicKey, signingBytes(env), Buffer.from(env.sig, "base64url"));
     return ok ? { ok: true } : { ok: false, reason: `signature does not match ${env.from}'s key (forged sender?)` };
   } catch {
     return { ok: false, reason: `malformed signature on a message from ${env.from}` };

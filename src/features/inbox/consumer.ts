@@ -60,6 +60,8 @@ export class InboxConsumer {
   private loop?: Promise<void>;
   /** One promise chain per sender: a sender's messages go one at a time, in order; senders in parallel. */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Acks waiting for the delivered-journal's fsync. */
+  private readonly acking = new Set<Promise<void>>();
   /** Messages taken from the broker and not yet acked: their claim is kept alive. */
   private readonly held = new Set<JsMsg>();
   private keepAlive?: NodeJS.Timeout;
@@ -76,6 +78,7 @@ export class InboxConsumer {
     this.abort.abort();
     await this.loop;
     await Promise.allSettled([...this.lanes.values()]);
+    await Promise.allSettled([...this.acking]);
     if (this.keepAlive) clearInterval(this.keepAlive);
   }
 
@@ -91,12 +94,17 @@ export class InboxConsumer {
     } catch (err) {
       env = err as Error;
     }
-    if (!(env instanceof Error)) this.arrived(env);
+    // Checked once, at once (while the message waits for its lane): bound to this inbox (subject
+    // and `to`), signed by `from`, and signed when it was stored.
+    const verdict =
+      env instanceof Error || !this.o.verify ? undefined : this.o.verify(env, { to: this.o.self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
+    verdict?.catch(() => undefined);
+    if (!(env instanceof Error)) this.arrived(env, verdict);
     this.held.add(m);
     const next = (this.lanes.get(from) ?? Promise.resolve())
       .then(async () => {
         if (this.abort.signal.aborted) safeNak(m);
-        else await this.handle(m, env);
+        else await this.handle(m, env, verdict);
       })
       .catch((err: unknown) => this.o.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
       .finally(() => {
@@ -110,10 +118,10 @@ export class InboxConsumer {
    * Tells onArrived as soon as a message is taken from the broker (once its sender is verified),
    * not when its turn in the sender's lane comes: an answer someone waits for is known at once.
    */
-  private arrived(env: Envelope): void {
+  private arrived(env: Envelope, checked: Promise<Verdict> | undefined): void {
     const notify = this.o.onArrived;
     if (!notify || env.to !== this.o.self) return;
-    const verdict = this.o.verify ? this.o.verify(env, { to: this.o.self }) : Promise.resolve({ ok: true as const });
+    const verdict = checked ?? Promise.resolve({ ok: true as const });
     void verdict.then(
       (v) => v.ok && notify(env),
       () => undefined,
@@ -143,7 +151,7 @@ export class InboxConsumer {
     });
   }
 
-  private async handle(m: JsMsg, parsed: Envelope | Error): Promise<void> {
+  private async handle(m: JsMsg, parsed: Envelope | Error, checked: Promise<Verdict> | undefined): Promise<void> {
     const { log, self } = this.o;
     if (parsed instanceof Error) {
       await this.reject(m, `invalid envelope: ${parsed.message}`);
@@ -158,9 +166,8 @@ export class InboxConsumer {
       await this.reject(m, `kind ${env.kind} does not belong in an inbox`, env);
       return;
     }
-    if (this.o.verify) {
-      // Bound to this inbox (subject and `to`), signed by `from`, and signed when it was stored.
-      const verdict = await this.o.verify(env, { to: self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
+    if (checked) {
+      const verdict = await checked;
       if (!verdict.ok && verdict.retry) {
         log.warn({ id: env.id, seq: m.seq, reason: verdict.reason }, "cannot verify the sender now; the message waits");
         safeNak(m, 5000);
@@ -178,7 +185,7 @@ export class InboxConsumer {
     if (this.o.journal.has(env.id)) {
       this.stats.duplicatesSkipped++;
       log.info({ id: env.id, seq: m.seq }, "already delivered to the gateway; acking without a second delivery");
-      await this.ack(m);
+      this.ackWhenSynced(m, env.id, this.o.journal.record(env.id));
       return;
     }
     const started = Date.now();
@@ -187,14 +194,17 @@ export class InboxConsumer {
       const res = await this.post(m, msg);
       if (res.ok) {
         this.o.onGatewayState?.(true);
+        let synced: Promise<void>;
         try {
-          await this.o.journal.record(env.id);
+          // Written now (a crash of this process from here on keeps it); the ack waits for the fsync,
+          // the sender's next message does not (group commit across lanes and messages).
+          synced = this.o.journal.record(env.id);
         } catch (err) {
           // Delivered but not journaled: do not ack; a redelivery would repeat it, so say so loudly.
           log.error({ id: env.id, err: (err as Error).message }, "could not journal a delivered message; leaving it unacked");
           return;
         }
-        await this.ack(m);
+        this.ackWhenSynced(m, env.id, synced);
         this.stats.delivered++;
         this.o.events.emit("message.delivered", {
           id: env.id,
@@ -226,6 +236,16 @@ export class InboxConsumer {
       }
       safeWorking(m);
     }
+  }
+
+  /** Acks once the id is on disk (an fsync takes milliseconds; the ack wait is 30 s). */
+  private ackWhenSynced(m: JsMsg, id: string, synced: Promise<void>): void {
+    const acking = synced.then(
+      () => this.ack(m),
+      (err: unknown) => this.o.log.error({ id, err: (err as Error).message }, "could not fsync the delivered-journal; leaving the message unacked (a redelivery finds its id written)"),
+    );
+    this.acking.add(acking);
+    void acking.finally(() => this.acking.delete(acking));
   }
 
   /** POSTs while keeping the broker's claim on the message alive (slow gateways). */

@@ -1,20 +1,22 @@
-import { closeSync, fsync, mkdirSync, openSync, readFileSync, renameSync, write, writeFileSync } from "node:fs";
+import { closeSync, fsync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 /**
- * What this sidecar has handed to its gateway, by message id, on local disk. Written (and fsynced)
- * right after the gateway accepted a message and before the broker ack, so a crash between the two
- * finds the id here on redelivery and acks without delivering again.
+ * What this sidecar has handed to its gateway, by message id, on local disk. Written right after
+ * the gateway accepted a message (synchronously: from then on the id survives this process dying),
+ * and fsynced before the broker ack, so a crash between the two finds the id here on redelivery and
+ * acks without delivering again.
  *
- * Group commit: ids recorded while a write+fsync is under way go out together in the next one, so
- * concurrent senders share fsyncs instead of queueing behind each other. `record` resolves once the
- * id is on disk. Keeps the newest `capacity` ids; the file is compacted past twice that.
+ * Group commit: `record` writes at once and resolves at the next fsync, which covers every id
+ * written before it started; ids recorded while an fsync is under way share the next one. The
+ * caller need not wait for the fsync to hand the sender's next message over, only to ack.
+ * Keeps the newest `capacity` ids; the file is compacted past twice that.
  */
 export class DeliveredJournal {
   private readonly ids = new Set<string>();
   private fd: number;
   private lines = 0;
-  private pending: Array<{ id: string; done: (err?: Error) => void }> = [];
+  private pending: Array<(err?: Error) => void> = [];
   private flushing = false;
 
   constructor(
@@ -38,11 +40,22 @@ export class DeliveredJournal {
     return this.ids.has(id);
   }
 
-  /** Resolves when the id is durably recorded. */
+  /**
+   * Writes the id now (throws if it cannot) and resolves once it is fsynced. An id already here
+   * resolves at the next fsync too (it may have been written and not yet synced).
+   */
   record(id: string): Promise<void> {
-    if (this.ids.has(id)) return Promise.resolve();
+    if (!this.ids.has(id)) {
+      writeSync(this.fd, `${id}\n`);
+      this.ids.add(id);
+      this.lines++;
+      if (this.ids.size > this.capacity) {
+        const oldest = this.ids.values().next().value;
+        if (oldest !== undefined) this.ids.delete(oldest);
+      }
+    }
     return new Promise((resolve, reject) => {
-      this.pending.push({ id, done: (err) => (err ? reject(err) : resolve()) });
+      this.pending.push((err) => (err ? reject(err) : resolve()));
       if (!this.flushing) void this.flush();
     });
   }
@@ -50,22 +63,13 @@ export class DeliveredJournal {
   private async flush(): Promise<void> {
     this.flushing = true;
     while (this.pending.length > 0) {
+      // Everything in this batch was written before this fsync starts, so it covers them all.
       const batch = this.pending.splice(0);
-      const text = batch.map((b) => `${b.id}\n`).join("");
       try {
-        await new Promise<void>((res, rej) => write(this.fd, text, (err) => (err ? rej(err) : res())));
         await new Promise<void>((res, rej) => fsync(this.fd, (err) => (err ? rej(err) : res())));
-        for (const b of batch) {
-          this.ids.add(b.id);
-          this.lines++;
-          if (this.ids.size > this.capacity) {
-            const oldest = this.ids.values().next().value;
-            if (oldest !== undefined) this.ids.delete(oldest);
-          }
-          b.done();
-        }
+        for (const done of batch) done();
       } catch (err) {
-        for (const b of batch) b.done(err as Error);
+        for (const done of batch) done(err as Error);
       }
       if (this.lines > this.capacity * 2) this.compact();
     }
