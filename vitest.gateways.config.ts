@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
-    include: ["test/integration/sidecar-gateway.test.ts", "test/integration/a2a-bridge.test.ts", "test/integration/a2a-jobs.test.ts"],
+    include: ["test/integration/sidecar-gateway.test.ts", "test/integration/a2a-bridge.test.ts", "test/integration/a2a-jobs.test.ts", "test/integration/a2a-sdk-interop.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     maxWorkers: 1,

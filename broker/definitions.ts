@@ -16,6 +16,9 @@ import {
   dlqStreamName,
   hooksStreamName,
   inboxStreamName,
+  a2aBucketName,
+  repliesStreamName,
+  repliesTo,
   jobBucketName,
   hookConsumerName,
   inboxConsumerName,
@@ -62,6 +65,8 @@ export interface IdentityLimits {
   deadLettersPerSender: number;
   /** Job record versions (default 4 096; two per key): the jobs it submitted and the runs it made. */
   jobRecords: number;
+  /** A2A task entries (default 4 096: its tasks and the messageIds that made them; as many answers in REPLIES-<id>). */
+  a2aEntries: number;
 }
 
 /** The largest job record version (a 256 KiB task, or a result cut to JOB_RESULT_MAX, plus its fields). */
@@ -70,7 +75,13 @@ export const JOB_RECORD_MAX_BYTES = 320 * 1024;
 export const JOB_RESULT_MAX = 256 * 1024;
 /** Job records expire this long after their last version (a finished job's record is kept a month). */
 export const JOB_RECORD_TTL_MS = 30 * DAY;
-export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxPerSender: 1000, inboxMessages: 100_000, deadLettersPerSender: 1000, jobRecords: 4096 };
+/** The largest A2A task version (a 64 KiB question, an answer cut to A2A_ANSWER_MAX, status and history). */
+export const A2A_TASK_MAX_BYTES = 320 * 1024;
+/** An answer longer than this is cut (with a note) in the stored task so that it fits. */
+export const A2A_ANSWER_MAX = 192 * 1024;
+/** A2A tasks expire this long after their last change. */
+export const A2A_TASK_TTL_MS = 14 * DAY;
+export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxPerSender: 1000, inboxMessages: 100_000, deadLettersPerSender: 1000, jobRecords: 4096, a2aEntries: 4096 };
 
 /** The largest inbox message (a 512 KiB text in its envelope, signed). */
 export const INBOX_MAX_MSG_BYTES = 1024 * 1024;
@@ -212,6 +223,49 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       max_consumers: 32,
       allow_rollup_hdrs: true,
       deny_delete: true,
+      duplicate_window: nanos(2 * 60_000),
+      num_replicas: replicas,
+      allow_direct: true,
+    },
+    {
+      // The answers to its asks (reply.<id>.<correlation>, published on core NATS by the identity
+      // asked), kept two weeks: an A2A task whose sidecar was down when its answer came reads it
+      // here (features/a2a-server). Only this identity reads it; anyone may publish a reply subject
+      // (the reader verifies the signature), so one per subject and the oldest go first when full.
+      name: repliesStreamName(id),
+      description: `openclaw-mesh answers to the asks of ${id} (${repliesTo(id)})`,
+      subjects: [repliesTo(id)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(A2A_TASK_TTL_MS),
+      max_bytes: -1,
+      max_msgs: limits.a2aEntries,
+      max_msg_size: 1024 * 1024,
+      max_msgs_per_subject: 1,
+      max_consumers: 8,
+      num_replicas: replicas,
+      allow_direct: true,
+    },
+    {
+      // Its A2A tasks, a KV bucket (features/a2a-server/task-store.ts): task.<id> per task,
+      // msg.<hash> from a client's messageId to its task. Only this identity writes or reads it:
+      // a task holds the question and the answer. Full → new tasks are refused with the reason
+      // (discard new), nothing in flight vanishes; a task expires 14 days after its last change.
+      name: `KV_${a2aBucketName(id)}`,
+      description: `openclaw-mesh A2A tasks of ${id}`,
+      subjects: [`$KV.${a2aBucketName(id)}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_age: nanos(A2A_TASK_TTL_MS),
+      max_bytes: -1,
+      max_msgs: limits.a2aEntries,
+      max_msg_size: A2A_TASK_MAX_BYTES,
+      max_msgs_per_subject: 1,
+      max_consumers: 16,
+      allow_rollup_hdrs: true,
+      deny_delete: false,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: true,

@@ -1,6 +1,7 @@
 import { ALL_EVENTS, ALL_JOBS, inboxesFrom, ALL_REPLIES, MAX_CAPABILITIES, dlqOf, eventsOf, identity, jobNeedsToken, jobSubject, repliesTo } from "../subjects/mod.js";
 import {
   BUCKETS,
+  a2aBucketName,
   STREAMS,
   clientInboxPrefix,
   dlqStreamName,
@@ -10,6 +11,7 @@ import {
   jobBucketName,
   jobConsumerName,
   kvSubject,
+  repliesStreamName,
 } from "../subjects/names.js";
 import { JOB_KEY_KINDS } from "../subjects/job-rules.js";
 
@@ -133,6 +135,13 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$KV.${jobBucketName(id)}.>`,
         ...kvRead(jobBucketName(id)),
         ...JOB_KEY_KINDS.map((k) => `$JS.API.DIRECT.GET.*.$KV.*.${k}.*`),
+        // the answers to its asks, kept (REPLIES-<id>): read by subject, its own only
+        `$JS.API.STREAM.INFO.${repliesStreamName(id)}`,
+        `$JS.API.DIRECT.GET.${repliesStreamName(id)}`,
+        `$JS.API.DIRECT.GET.${repliesStreamName(id)}.>`,
+        // A2A tasks: its own bucket only, to write and to read (nobody else's)
+        `$KV.${a2aBucketName(id)}.>`,
+        ...kvRead(a2aBucketName(id)),
         // presence: its own key only; read everyone's
         kvSubject(BUCKETS.presence, id),
         ...kvRead(BUCKETS.presence),

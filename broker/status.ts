@@ -2,7 +2,7 @@ import { isNotFound } from "../src/base/nats-errors.js";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { ALL_INBOXES } from "../subjects/subjects.js";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { BUCKETS, STREAMS, inboxStreamName, jobBucketOwner, streamOwner } from "../subjects/names.js";
+import { BUCKETS, STREAMS, a2aBucketOwner, inboxStreamName, jobBucketOwner, streamOwner } from "../subjects/names.js";
 
 /** Every identity with an inbox stream (INBOX-<id>), found by subject with STREAM.NAMES (allowed to every identity). */
 export async function inboxOwners(jsm: JetStreamManager): Promise<string[]> {
@@ -47,7 +47,7 @@ export async function brokerStatus(nc: NatsConnection): Promise<BrokerStatus> {
   const acct = await jsm.getAccountInfo();
   status.account = { memory: acct.memory, storage: acct.storage, streams: acct.streams, consumers: acct.consumers };
   const perIdentity: string[] = [];
-  for await (const n of jsm.streams.names()) if (streamOwner(n) || jobBucketOwner(n)) perIdentity.push(n);
+  for await (const n of jsm.streams.names()) if (streamOwner(n) || jobBucketOwner(n) || a2aBucketOwner(n)) perIdentity.push(n);
   const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`), ...perIdentity.sort()];
   for (const name of names) {
     try {

@@ -12,6 +12,7 @@ import { isIdentity } from "./identity.js";
  *   sidecar.stopped        { reason }
  *   gateway.reachable      { url }
  *   gateway.unreachable    { url, reason }
+ *   message.accepted       { id, from, seq }   (the gateway took it; its turn runs — A2A bridge, before delivered)
  *   message.delivered      { id, from, seq, runId?, attempts, latencyMs }
  *   message.retried        { id, from, seq, attempt, reason, nextDelayMs }
  *   message.dead-lettered  { id?, from?, seq, reason }
@@ -40,6 +41,7 @@ export const sidecarEventKinds = [
   "sidecar.stopped",
   "gateway.reachable",
   "gateway.unreachable",
+  "message.accepted",
   "message.delivered",
   "message.retried",
   "message.dead-lettered",
@@ -69,6 +71,7 @@ export const eventBodies = {
   "sidecar.stopped": z.object({ reason: z.string() }),
   "gateway.reachable": z.object({ url: z.string() }),
   "gateway.unreachable": z.object({ url: z.string(), reason: z.string() }),
+  "message.accepted": z.object({ id: z.string(), from: z.string(), seq: z.number() }),
   "message.delivered": z.object({
     id: z.string(),
     from: z.string(),

@@ -36,9 +36,14 @@ export function hooksStreamName(id: string): string {
   return `HOOKS-${identity(id)}`;
 }
 
-/** The identity whose per-identity stream this is (INBOX-<id>, DLQ-<id>, HOOKS-<id>), if any. */
+/** The answers to one identity's asks (reply.<id>.>), kept so an answer waits for an asker that was away. */
+export function repliesStreamName(id: string): string {
+  return `REPLIES-${identity(id)}`;
+}
+
+/** The identity whose per-identity stream this is (INBOX-<id>, DLQ-<id>, HOOKS-<id>, REPLIES-<id>), if any. */
 export function streamOwner(name: string): string | undefined {
-  const m = /^(?:INBOX|DLQ|HOOKS)-(.+)$/.exec(name);
+  const m = /^(?:INBOX|DLQ|HOOKS|REPLIES)-(.+)$/.exec(name);
   return m && isIdentity(m[1]) ? m[1] : undefined;
 }
 
@@ -50,6 +55,17 @@ export function jobBucketName(id: string): string {
 /** The identity whose job bucket this is (mesh-jobs-<id>, or its stream KV_mesh-jobs-<id>). */
 export function jobBucketOwner(name: string): string | undefined {
   const m = /^(?:KV_)?mesh-jobs-(.+)$/.exec(name);
+  return m && isIdentity(m[1]) ? m[1] : undefined;
+}
+
+/** One identity's A2A tasks (its sidecar's A2A server): only it writes and reads them. */
+export function a2aBucketName(id: string): string {
+  return `mesh-a2a-${identity(id)}`;
+}
+
+/** The identity whose A2A task bucket this is (mesh-a2a-<id>, or its stream KV_mesh-a2a-<id>). */
+export function a2aBucketOwner(name: string): string | undefined {
+  const m = /^(?:KV_)?mesh-a2a-(.+)$/.exec(name);
   return m && isIdentity(m[1]) ? m[1] : undefined;
 }
 

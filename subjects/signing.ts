@@ -29,6 +29,8 @@ export interface Signer {
   sign(env: Envelope): Envelope;
   /** Signs any JSON record the same way (every field but `sig`, keys sorted): job records, alert transitions. */
   signRecord<T extends { sig?: string | undefined }>(record: T): T;
+  /** Raw Ed25519 signature of any bytes (an A2A Agent Card's JWS). */
+  signBytes(bytes: Uint8Array): Uint8Array;
 }
 
 function canonicalBytes(value: { sig?: unknown }): Uint8Array {
@@ -54,6 +56,7 @@ export function signerFromSeed(seed: string | Uint8Array): Signer {
     publicKey: kp.publicKey,
     sign: (env) => ({ ...env, sig: Buffer.from(kp.sign(signingBytes(env))).toString("base64url") }),
     signRecord: (record) => ({ ...record, sig: Buffer.from(kp.sign(canonicalBytes({ ...record, sig: undefined }))).toString("base64url") }),
+    signBytes: (bytes) => kp.sign(bytes),
   };
 }
 

@@ -24,6 +24,8 @@ export function register(program: Command): void {
     .option("--no-start", "install the service file but do not start it")
     .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
     .option("--dry-run", "print every step without doing it")
+    .option("--a2a-host <host>", "also serve the sidecar's A2A server on this address (a tailnet IP), for A2A clients on other machines (opt-in; they need a token from sidecar.a2aClients)")
+    .option("--a2a-port <port>", "port of that A2A listener (default 9470)", (v) => parsePort(v))
     .option("--leaf", "offline-first: run a leaf nats-server on this Mac, linked to the hub (README \"Offline-first Macs\")")
     .option("--mac <name>", "with --leaf: this Mac's name as the admin added it (default the identity)")
     .option("--hub <url>", "with --leaf: the hub's leafnode address (nats-leaf://<hub>:7422)")
@@ -54,6 +56,8 @@ interface InitOpts extends GlobalOptions {
   gateway: string;
   configureGateway?: boolean;
   natsContext?: string;
+  a2aHost?: string;
+  a2aPort?: number;
   dryRun?: boolean;
   start: boolean;
   platform?: string;
@@ -125,6 +129,8 @@ async function initCmd(opts: InitOpts): Promise<number> {
     gateway: opts.gateway,
     configureGateway: Boolean(opts.configureGateway),
     ...(opts.natsContext ? { natsContext: opts.natsContext } : {}),
+    ...(opts.a2aHost ? { a2aHost: opts.a2aHost } : {}),
+    ...(opts.a2aPort ? { a2aPort: opts.a2aPort } : {}),
     dryRun: Boolean(opts.dryRun),
     meshHome: meshHome(),
     configPath: opts.config ?? r.configPath,

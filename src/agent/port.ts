@@ -74,6 +74,11 @@ export interface RunReply {
 export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Called when the gateway took the message, by an adapter that waits longer than that before
+   * it answers (the A2A bridge waits for the turn's end, to send a failed turn again).
+   */
+  onTaken?: () => void;
 }
 
 /** Reports the gateway's own events (its lifecycle) as mesh event kinds. */

@@ -12,3 +12,14 @@ export function loopbackHostAllowed(host: string | undefined, port: number): boo
   const h = (host ?? "").toLowerCase();
   return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(h);
 }
+
+/**
+ * The same rule for a listener beyond loopback (the sidecar's opt-in A2A listener): the Host must
+ * name the address it was configured with, or loopback, and its port; anything else is a rebound
+ * or mistaken name and is refused.
+ */
+export function listenerHostAllowed(host: string | undefined, listenHost: string, port: number): boolean {
+  const h = (host ?? "").toLowerCase();
+  const named = listenHost.includes(":") && !listenHost.startsWith("[") ? `[${listenHost}]` : listenHost;
+  return h === `${named.toLowerCase()}:${port}` || loopbackHostAllowed(h, port);
+}

@@ -124,6 +124,13 @@ export const configSchema = z
          * through the sidecar's endpoint: a name and a file holding its bearer token (0600).
          */
         a2aClients: z.array(z.object({ name: z.string().min(1).max(64), tokenFile: z.string().min(1) }).strict()).max(32).optional(),
+        /**
+         * Opt-in: also serve the A2A server (only it) beyond loopback, on this address (a tailnet IP
+         * or name), for A2A clients on other machines; they need a token from a2aClients.
+         */
+        a2aHost: z.string().min(1).max(253).optional(),
+        /** Port of that listener (default 9470). */
+        a2aPort: z.number().int().min(1).max(65535).optional(),
         /** Automatic answers between agents in a row (A2A bridge; default 1: a message is answered, an answer is not). */
         maxHops: z.number().int().min(0).max(10).optional(),
       })

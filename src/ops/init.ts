@@ -1,3 +1,4 @@
+import { isLoopback } from "../base/loopback-host.js";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { natsConfigDir, writeNatsContext } from "../config/nats-context.js";
@@ -35,6 +36,9 @@ export interface InitOptions {
   workspace?: string;
   /** Leaf mode (`--leaf`): this Mac's leaf server, its config and service; `server` becomes the leaf. */
   leaf?: LeafInitOptions;
+  /** Opt-in A2A listener beyond loopback (sidecar.a2aHost / a2aPort). */
+  a2aHost?: string;
+  a2aPort?: number;
 }
 
 import type { Step, StepStatus } from "./steps.js";
@@ -140,10 +144,20 @@ export async function init(o: InitOptions): Promise<Step[]> {
       ...(facts.gatewayToken || existsSync(gatewayTokenFile) ? { tokenFile: gatewayTokenFile } : {}),
     },
     ...(o.alert ? { alerts: { ...(existing.alerts ?? {}), channel: existing.alerts?.channel ?? "imessage", to: o.alert } } : {}),
+    ...(o.a2aHost || o.a2aPort
+      ? { sidecar: { ...(existing.sidecar ?? {}), ...(o.a2aHost ? { a2aHost: o.a2aHost } : {}), ...(o.a2aPort ? { a2aPort: o.a2aPort } : {}) } }
+      : {}),
   };
   configSchema.parse(config);
   const st = writeIfChanged(o.configPath, `${JSON.stringify(config, null, 2)}\n`, 0o600, dry);
   steps.push({ step: "mesh config", status: st, detail: `${o.configPath} (0600)` });
+  if (o.a2aHost && !isLoopback(o.a2aHost)) {
+    steps.push({
+      step: "A2A listener",
+      status: "warning",
+      detail: `the sidecar's A2A server will also listen on ${o.a2aHost}:${o.a2aPort ?? 9470}, not loopback: any client that can reach it and holds a token from sidecar.a2aClients talks to the mesh as ${id} (plain HTTP: keep it on the tailnet)`,
+    });
+  }
   if (o.natsContext) {
     const env = { ...process.env, ...(o.home ? { HOME: o.home } : {}) };
     const file = join(natsConfigDir(env), "context", `${o.natsContext}.json`);

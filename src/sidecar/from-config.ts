@@ -150,6 +150,9 @@ export function sidecarStateDir(r: Resolved, id: string, flag?: string): string 
  * Builds a Sidecar from the resolved configuration. `tuning` overrides options the config file does
  * not carry (timers in tests, a stand-in agent in load tests); users never pass it.
  */
+/** The opt-in A2A listener's port (sidecar.a2aPort). */
+export const DEFAULT_A2A_PORT = 9470;
+
 export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions> = {}): Promise<Sidecar> {
   const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
   const sc = r.config.sidecar;
@@ -159,13 +162,15 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
   const choice = chooseBridge(r);
   if (!tuning.agent && choice.bridge === "a2a") {
     const table = new A2APeerTable(stateDir, choice.configFile);
-    table.clientTokens = (sc?.a2aClients ?? []).map((c) => {
+    table.clients = (sc?.a2aClients ?? []).map((c) => {
       const token = secret(undefined, c.tokenFile, undefined, `A2A client ${c.name} token`);
       if (!token || token.length < 16) throw new ConfigError(`A2A client ${c.name}: its token file needs a token of at least 16 characters`);
-      return token;
+      // "gateway" names the local gateway's own sends (conversation messages, not asks).
+      if (c.name === "gateway") throw new ConfigError(`A2A client name "gateway" is reserved for the local gateway: pick another name in sidecar.a2aClients`);
+      return { name: c.name, token };
     });
     const sync = new PeerSync({ self: id, table, log });
-    a2a = { table, sync };
+    a2a = { table, sync, ...(sc?.a2aHost ? { listen: { host: sc.a2aHost, port: sc.a2aPort ?? DEFAULT_A2A_PORT } } : {}) };
     const gatewayToken = gatewayTokenOf(r);
     const url = agent.url;
     const agentId = r.config.gateway?.agentId;
@@ -178,7 +183,10 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
       // A job's turn is stopped with the gateway's sessions.abort: operator.write, on a connection
       // opened for that one call (the long-lived watch stays read-only).
       ...(gatewayToken
-        ? { abortSession: (key: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }) }
+        ? {
+            abortSession: (key: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }),
+            readSession: (sessionKey: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.read"], method: "chat.history", params: { sessionKey, limit: 50 } }),
+          }
         : {}),
     });
   }

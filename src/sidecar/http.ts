@@ -1,14 +1,17 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import type { Logger } from "../base/log.js";
 import { MeshError } from "../base/errors.js";
-import { loopbackHostAllowed } from "../base/loopback-host.js";
+import { isLoopback, listenerHostAllowed, loopbackHostAllowed } from "../base/loopback-host.js";
 import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
-import { MAX_REQUEST_BYTES, a2aEndpoint, agentCard, type EndpointJobs } from "../features/conversations/endpoint.js";
+import type { EndpointJobs } from "../features/a2a-server/executor.js";
+import { OFF_MAC, a2aServer } from "../features/a2a-server/server.js";
+import { signerOf } from "../bus/connection.js";
+import type { MeshVerifier } from "../bus/verify.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { InboxStats } from "../features/inbox/consumer.js";
 import type { JobStats } from "../features/jobs/worker.js";
@@ -84,16 +87,32 @@ export interface A2ARoutes {
   conversations: Conversations;
   /** Jobs the agent submits natively (a2a:jobs.<queue>[.<caps>]). */
   jobs?: EndpointJobs;
+  verifier: MeshVerifier;
+  /** Opt-in: also serve the A2A server (only it) on this address beyond loopback (config sidecar.a2aHost/a2aPort). */
+  listen?: { host: string; port: number };
 }
 
-const PEER_ROUTE = /^\/a2a\/peers\/([^/]+)\/v1\/?$/;
-
 /**
- * On 127.0.0.1 only: /healthz, /metrics, and with the A2A bridge the JSON-RPC endpoint per mesh
- * identity (/a2a/peers/<id>/v1) and the Agent Card (/.well-known/agent-card.json).
+ * On 127.0.0.1 only: /healthz, /metrics, and with the A2A bridge the A2A server of every mesh
+ * identity (/a2a/peers/<id>/v1 JSON-RPC, /a2a/peers/<id>/rest, their cards) and the sidecar's
+ * Agent Card (/.well-known/agent-card.json), served by features/a2a-server on the A2A SDK.
  */
 export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server> {
-  const endpoint = a2a ? a2aEndpoint({ self: s.self, auth: { check: (peer, token) => a2a.table.checkOutbound(peer, token) }, conversations: a2a.conversations, ...(a2a.jobs ? { jobs: a2a.jobs } : {}) }) : undefined;
+  const a2aApp = a2a
+    ? await a2aServer({
+        nc: s.nc,
+        self: s.self,
+        version: VERSION,
+        base: () => a2a.table.endpointBase,
+        ...(a2a.listen ? { offMacBase: `http://${a2a.listen.host.includes(":") ? `[${a2a.listen.host}]` : a2a.listen.host}:${a2a.listen.port}` } : {}),
+        auth: { callerOf: (peer, token) => a2a.table.callerOf(peer, token), peers: () => a2a.table.ids() },
+        conversations: a2a.conversations,
+        verifier: a2a.verifier,
+        ...(signerOf(s.nc) ? { signer: signerOf(s.nc)! } : {}),
+        log,
+        ...(a2a.jobs ? { jobs: a2a.jobs } : {}),
+      })
+    : undefined;
   const server = createServer((req, res) => {
     // Loopback only, so the Host must name loopback and this port (a rebound attacker.example is refused).
     if (!loopbackHostAllowed(req.headers.host, (server.address() as AddressInfo).port)) {
@@ -101,28 +120,12 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
       return;
     }
     const path = (req.url ?? "").split("?")[0] ?? "";
-    const route = PEER_ROUTE.exec(path);
-    if (endpoint && route && req.method === "POST") {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on("data", (c: Buffer) => {
-        size += c.length;
-        if (size <= MAX_REQUEST_BYTES + 1) chunks.push(c);
-      });
-      req.on("end", () => {
-        void endpoint(decodeURIComponent(route[1] ?? ""), req.headers.authorization, Buffer.concat(chunks).toString("utf8")).then(
-          (r) => res.writeHead(r.status, { "content-type": "application/json" }).end(r.body),
-          (err: Error) => {
-            log.error({ err: err.message }, "A2A endpoint failed");
-            res.writeHead(500).end();
-          },
-        );
-      });
+    if (a2aApp && (path.startsWith("/a2a/") || path === "/.well-known/agent-card.json" || path === "/.well-known/jwks.json")) {
+      a2aApp.app(req, res);
       return;
     }
-    if (a2a && (path === "/.well-known/agent-card.json" || path === "/.well-known/agent.json") && req.method === "GET") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(agentCard({ self: s.self, base: a2a.table.endpointBase, peers: a2a.table.ids(), version: VERSION })));
+    if (a2a && path === "/.well-known/agent.json" && req.method === "GET") {
+      res.writeHead(301, { location: "/.well-known/agent-card.json" }).end();
       return;
     }
     if (req.url === "/healthz") {
@@ -151,5 +154,48 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
     throw new MeshError(`the sidecar's HTTP port 127.0.0.1:${port} is not available (${code}): is another sidecar running on this machine? Set sidecar.httpPort in the config to a free port`, 1, { cause: err });
   }
   log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, a2a ? "metrics, healthz and the A2A endpoint" : "metrics and healthz");
+  const outside = a2aApp && a2a?.listen ? await startA2AListener(a2aApp.app, a2a.listen, log) : undefined;
+  server.on("close", () => {
+    outside?.close();
+    outside?.closeAllConnections();
+    a2aApp?.close();
+  });
+  return server;
+}
+
+/**
+ * The opt-in A2A listener beyond loopback (sidecar.a2aHost): the A2A routes and cards only, no
+ * /metrics or /healthz; the Host must name the configured address (or loopback) and its port;
+ * only client tokens (sidecar.a2aClients) are taken here, never the gateway's.
+ */
+async function startA2AListener(app: (req: IncomingMessage, res: ServerResponse) => void, at: { host: string; port: number }, log: Logger): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (!listenerHostAllowed(req.headers.host, at.host, at.port)) {
+      res.writeHead(421, { "content-type": "text/plain" }).end(`wrong Host header: this listener answers only http://${at.host}:${at.port}/\n`);
+      return;
+    }
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    if (!(path.startsWith("/a2a/") || path === "/.well-known/agent-card.json" || path === "/.well-known/jwks.json")) {
+      res.writeHead(404).end();
+      return;
+    }
+    (req as unknown as Record<symbol, unknown>)[OFF_MAC] = true;
+    app(req, res);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(at.port, at.host, () => resolve());
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new MeshError(`the sidecar's A2A listener ${at.host}:${at.port} is not available (${code}): set sidecar.a2aPort to a free port, or sidecar.a2aHost to an address of this machine`, 1, { cause: err });
+  }
+  if (!isLoopback(at.host)) {
+    log.warn(
+      { url: `http://${at.host}:${at.port}` },
+      "WARNING: the A2A server also listens beyond loopback: any client that can reach it and holds a token from sidecar.a2aClients talks to the mesh as this identity (plain HTTP: keep it on the tailnet)",
+    );
+  }
   return server;
 }

@@ -61,7 +61,7 @@ export interface SidecarOptions {
    * The A2A bridge (agent = openclaw-a2a adapter): the gateway's peer table, kept in step with the
    * mesh, and the hop limit of automatic answers.
    */
-  a2a?: { table: A2APeerTable; sync: PeerSync };
+  a2a?: { table: A2APeerTable; sync: PeerSync; listen?: { host: string; port: number } };
   /** Hop limit of automatic answers between agents (default 1). */
   maxHops?: number;
   /** Shared repos (config `repos`): where git-fetch actions fetch and pinned jobs check out. */
@@ -246,7 +246,7 @@ export class Sidecar {
       const { startHttp } = await import("./http.js");
       const a2a = this.o.a2a;
       if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.o.agent, log, ...(this.o.repos ? { repos: this.o.repos } : {}) });
-      this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
+      this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, verifier: this.verifier!, ...(a2a.listen ? { listen: a2a.listen } : {}), ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
       if (a2a) {
         a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;
         // Before the first delivery: the gateway must know every peer (and reloads when it learns one).
@@ -396,6 +396,8 @@ export class Sidecar {
     this.o.a2a?.sync.stop();
     await this.o.agent.events?.close();
     this.http?.close();
+    // Open A2A streams (SSE) end with the sidecar; their clients resubscribe to the next one.
+    this.http?.closeAllConnections();
     this.events?.emit("sidecar.stopped", { reason });
     await this.events?.flush();
     await this.presence?.stop();

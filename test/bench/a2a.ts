@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
@@ -48,18 +50,45 @@ async function direct(gatewayUrl: string, token: string, text: string): Promise<
   return t.artifacts?.[0]?.parts?.[0]?.text ?? "";
 }
 
-/** Mesh: SendMessage to clawd's sidecar (stored on the bus), then GetTask until nova's answer is there. */
-async function viaMesh(endpoint: string, token: string, text: string, timeoutMs = 120_000): Promise<string> {
+/**
+ * Mesh: one blocking SendMessage to clawd's sidecar (an A2A client's ask: stored on the bus,
+ * delivered by nova's sidecar, answered on its reply subject); the sidecar answers when the task
+ * completed — events on the way, no GetTask polling by the client.
+ */
+async function viaMesh(endpoint: string, token: string, text: string): Promise<string> {
   const r = await rpc(endpoint, token, "SendMessage", message(text, "bench-mesh"));
-  const id = r.result?.task?.id;
-  if (!id) throw new Error(`mesh: ${JSON.stringify(r).slice(0, 200)}`);
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; ; i++) {
-    const t = await rpc(endpoint, token, "GetTask", { id });
-    if (t.result?.status?.state === "TASK_STATE_COMPLETED") return t.result.artifacts?.[0]?.parts?.[0]?.text ?? "";
-    if (Date.now() > deadline) throw new Error("mesh: no answer in time");
-    await new Promise((res) => setTimeout(res, Math.min(250, 25 * 2 ** Math.min(i, 4))));
+  const t = r.result?.task;
+  if (!t || t.status.state !== "TASK_STATE_COMPLETED") throw new Error(`mesh: ${JSON.stringify(r).slice(0, 200)}`);
+  return t.artifacts?.[0]?.parts?.[0]?.text ?? "";
+}
+
+/** Mesh, streamed (SendStreamingMessage, SSE): ms to the first event (the task, SUBMITTED) and to the final one. */
+async function streamed(endpoint: string, token: string, text: string): Promise<{ first: number; final: number; answer: string }> {
+  const t0 = performance.now();
+  const r = await fetch(endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}`, accept: "text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "SendStreamingMessage", params: message(text, "bench-stream") }),
+    signal: AbortSignal.timeout(120_000),
+  });
+  if (!r.body) throw new Error(`stream: HTTP ${r.status}`);
+  let first = NaN;
+  let answer = "";
+  let buf = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+    if (Number.isNaN(first)) first = performance.now() - t0;
+    buf += decoder.decode(chunk, { stream: true });
+    for (let i = buf.indexOf("\n\n"); i !== -1; i = buf.indexOf("\n\n")) {
+      const data = buf.slice(0, i).split("\n").find((l) => l.startsWith("data: "))?.slice(6);
+      buf = buf.slice(i + 2);
+      const ev = data ? (JSON.parse(data) as { result?: { artifactUpdate?: { artifact?: { parts?: Array<{ text?: string }> } }; statusUpdate?: { status?: { state?: string } } } }) : undefined;
+      const text = ev?.result?.artifactUpdate?.artifact?.parts?.[0]?.text;
+      if (text) answer = text;
+      if (ev?.result?.statusUpdate?.status?.state === "TASK_STATE_COMPLETED") return { first, final: performance.now() - t0, answer };
+    }
   }
+  throw new Error("stream: ended before COMPLETED");
 }
 
 /** Timed turns per path (not --quick): 200, so the p99 is one. */
@@ -72,6 +101,7 @@ function openclawVersion(): string {
 
 export async function a2aVsDirect(ctx: BenchContext): Promise<{
   rows: Array<{ path: string; failed: number } & LatencyCols>;
+  stream: Array<{ event: string } & LatencyCols>;
   ratioP50: number;
   ratioTail: number;
   tail: "p99" | "max";
@@ -91,6 +121,10 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     return m ? `answer to ${m[0]}` : "NO_REPLY";
   };
   const directToken = `direct-${randomBytes(12).toString("hex")}`;
+  // The bench's A2A client on clawd's sidecar (sidecar.a2aClients): its messages are asks.
+  const clientToken = `bench-${randomBytes(12).toString("hex")}`;
+  const clientTokenFile = join(mkdtempSync(join(tmpdir(), "mesh-bench-a2a-")), "bench.token");
+  writeFileSync(clientTokenFile, clientToken, { mode: 0o600 });
   const gw: Gateway[] = [];
   const sidecars: Sidecar[] = [];
   try {
@@ -107,7 +141,19 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     await ctx.broker.addIdentities([ids.nova, ids.clawd]);
     for (const [id, g] of [[ids.nova, nova], [ids.clawd, clawd]] as const) {
       const creds = ctx.broker.creds(id);
-      sidecars.push(await testSidecar({ identity: id, server: ctx.broker.url, ...(creds ? { creds } : {}), gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false }));
+      sidecars.push(
+        await testSidecar({
+          identity: id,
+          server: ctx.broker.url,
+          ...(creds ? { creds } : {}),
+          gatewayUrl: g.url,
+          hooksToken: g.hooksToken,
+          gatewayToken: g.gatewayToken,
+          gatewayConfigFile: g.configFile,
+          jobs: false,
+          ...(id === ids.clawd ? { a2aClients: [{ name: "bench", tokenFile: clientTokenFile }] } : {}),
+        }),
+      );
     }
     const peerOf = (g: Gateway, id: string) =>
       (JSON.parse(readFileSync(g.configFile, "utf8")) as { channels: { a2a: { peers: Record<string, { url: string; outboundToken: string }> } } }).channels.a2a.peers[id];
@@ -121,7 +167,7 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     // Warm up until each path completed a turn: right after it starts, the gateway fails some turns
     // on its own ("another OpenClaw process owns state-lifecycle", "Async work scope is closed").
     await until("a direct turn completes", () => direct(nova.url, directToken, "BENCH-w0").then(() => true, () => false), 120_000);
-    await until("a turn through the mesh completes", () => viaMesh(endpoint, outboundToken, "BENCH-w1").then(() => true, () => false), 120_000);
+    await until("a turn through the mesh completes", () => viaMesh(endpoint, clientToken, "BENCH-w1").then(() => true, () => false), 120_000);
     const timesDirect: number[] = [];
     const timesMesh: number[] = [];
     const failures = { direct: 0, mesh: 0 };
@@ -132,9 +178,19 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
       if (a?.includes(`BENCH-${i}0`)) timesDirect.push(performance.now() - t);
       else failures.direct++;
       t = performance.now();
-      const b = await viaMesh(endpoint, outboundToken, `BENCH-${i}1`).catch(() => undefined);
+      const b = await viaMesh(endpoint, clientToken, `BENCH-${i}1`).catch(() => undefined);
       if (b?.includes(`BENCH-${i}1`)) timesMesh.push(performance.now() - t);
       else failures.mesh++;
+    }
+    // Streamed through the mesh: when the client hears first (the task, SUBMITTED) vs the answer.
+    const firsts: number[] = [];
+    const finals: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await streamed(endpoint, clientToken, `BENCH-${i}2`).catch(() => undefined);
+      if (r?.answer.includes(`BENCH-${i}2`)) {
+        firsts.push(r.first);
+        finals.push(r.final);
+      } else failures.mesh++;
     }
     const rows = tailColumns([
       { path: "direct A2A (client → nova's gateway, blocking SendMessage)", failed: failures.direct, ...latencyCols(timesDirect) },
@@ -143,12 +199,16 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     const [rd, rm] = [tailOf(rows[0]!), tailOf(rows[1]!)];
     const tail = rd.tail === "p99" && rm.tail === "p99" ? "p99" : "max";
     const summary = { rows, ratioP50: round(rows[1]!.p50_ms / rows[0]!.p50_ms), ratioTail: round(rm.value / rd.value), tail, openclaw: openclawVersion() } as const;
+    const stream = tailColumns([
+      { event: "first streamed event (the task, SUBMITTED: stored on JetStream)", ...latencyCols(firsts) },
+      { event: "final event (COMPLETED, after the answer's artifact)", ...latencyCols(finals) },
+    ]);
 
     // nova's gateway down: what each path does with a message sent meanwhile. Not in --quick (the
     // smoke run): a gateway restart costs over a minute, and test/integration/a2a-bridge.test.ts
     // proves the same delivery ("nova's gateway down → … arrive once each, in order").
     if (ctx.quick) {
-      return { ...summary, down: [] };
+      return { ...summary, stream, down: [] };
     }
     await nova.stop();
     let directDown: string;
@@ -158,7 +218,7 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     } catch (err) {
       directDown = `error: ${String((err as Error).cause ?? (err as Error).message).slice(0, 60)}`;
     }
-    const meshAccepted = await rpc(endpoint, outboundToken, "SendMessage", message("BENCH-901 sent while nova is down", "bench-mesh"));
+    const meshAccepted = await rpc(endpoint, outboundToken, "SendMessage", { ...message("BENCH-901 sent while nova is down", "bench-mesh"), configuration: { returnImmediately: true } });
     const meshId = meshAccepted.result?.task?.id;
     const meshDown = meshId ? `accepted (${meshAccepted.result?.task?.status.state})` : `refused: ${JSON.stringify(meshAccepted).slice(0, 80)}`;
     const restarted = performance.now();
@@ -178,7 +238,7 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
       { path: "direct A2A", while_down: directDown, after_restart: arrived("BENCH-900") },
       { path: "mesh, secure", while_down: meshDown, after_restart: `${meshAfter}; ${arrived("BENCH-901")}` },
     ];
-    return { ...summary, down };
+    return { ...summary, stream, down };
   } finally {
     for (const s of sidecars) await s.stop("bench done").catch(() => undefined);
     await Promise.all(gw.map((g) => g.stop()));

@@ -186,6 +186,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       log(table(r.rows as never));
       targets.push(target("a2a", `p50, mesh / direct (n ${r.rows[1]!.n} / ${r.rows[0]!.n})`, r.ratioP50, "<=", 1.1));
       targets.push(target("a2a", `${r.tail}, mesh / direct (n ${r.rows[1]!.n} / ${r.rows[0]!.n})`, r.ratioTail, "<=", 1.1));
+      log(table(r.stream as never));
       if (r.down.length) log(table(r.down as never));
       for (const row of r.rows) if (row.failed > 0) failures.push(`a2a (${row.path.split(" (")[0]}): ${row.failed} of ${row.n + row.failed} turns failed`);
       results.a2a = r;
@@ -198,6 +199,10 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         markdownTable(r.rows as never),
         "",
         targetTable("a2a"),
+        "",
+        "Streamed through the mesh (SendStreamingMessage, SSE): when the client hears first vs when it has the answer.",
+        "",
+        markdownTable(r.stream as never),
         "",
         ...(r.down.length ? ["While nova's gateway is down:", "", markdownTable(r.down as never), ""] : []),
       );

@@ -183,11 +183,12 @@ describe("A2A bridge: agents converse across real gateways", () => {
     expect(await post("{ not json")).toMatchObject({ status: 200, json: { error: { code: -32700 } } });
     expect(await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "Nope" }))).toMatchObject({ json: { error: { code: -32601 } } });
     expect(await post(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "SendMessage", params: { message: { parts: [] } } }))).toMatchObject({ json: { error: { code: -32602 } } });
-    expect(await post(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "GetTask", params: { id: "nope" } }))).toMatchObject({ json: { error: { code: -32001, message: "Task not found" } } });
+    expect(await post(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "GetTask", params: { id: "nope" } }))).toMatchObject({ json: { error: { code: -32001, message: "Task not found: nope" } } });
     expect((await post(JSON.stringify({ jsonrpc: "2.0", id: 4, method: "SendMessage", params: {} }), "wrong-token")).status).toBe(401);
     // Still alive: a well-formed SendMessage is stored and reaches clawd's model.
-    const ok = await post(JSON.stringify({ jsonrpc: "2.0", id: 5, method: "SendMessage", params: { message: { messageId: "curl-msg-0001", role: "ROLE_USER", parts: [{ text: "from a plain JSON-RPC client TOKEN-j1" }] } } }));
-    expect(ok.json.result).toMatchObject({ task: { status: { state: "TASK_STATE_WORKING" } } });
+    const ok = await post(JSON.stringify({ jsonrpc: "2.0", id: 5, method: "SendMessage", params: { message: { messageId: "curl-msg-0001", role: "ROLE_USER", parts: [{ text: "from a plain JSON-RPC client TOKEN-j1" }] }, configuration: { returnImmediately: true } } }));
+    // Stored on clawd's inbox: SUBMITTED (WORKING once clawd's gateway has it).
+    expect(ok.json.result).toMatchObject({ task: { status: { state: "TASK_STATE_SUBMITTED" } } });
     await model.waitForRequest((q) => q.turn.includes("TOKEN-j1"), 90_000);
   });
 

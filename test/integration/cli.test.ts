@@ -72,10 +72,14 @@ describe(`CLI against a real nats-server`, () => {
       "HOOKS-clawd": "unchanged",
       "KV_mesh-jobs-nova": "created",
       "KV_mesh-jobs-clawd": "unchanged",
+      "REPLIES-nova": "created",
+      "REPLIES-clawd": "unchanged",
+      "KV_mesh-a2a-nova": "created",
+      "KV_mesh-a2a-clawd": "unchanged",
     });
     expect(first.consumers).toEqual({ "INBOX-nova/inbox-nova": "created", "INBOX-clawd/inbox-clawd": "unchanged" });
     const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
-    expect(Object.values(third.streams)).toEqual(Array(10).fill("unchanged"));
+    expect(Object.values(third.streams)).toEqual(Array(14).fill("unchanged"));
     expect(third.consumers).toEqual({ "INBOX-nova/inbox-nova": "unchanged", "INBOX-clawd/inbox-clawd": "unchanged" });
     expect(Object.values(third.buckets)).toEqual(Array(4).fill("unchanged"));
 
@@ -92,12 +96,16 @@ describe(`CLI against a real nats-server`, () => {
       "INBOX-clawd",
       "INBOX-nova",
       "JOBS",
+      "KV_mesh-a2a-clawd",
+      "KV_mesh-a2a-nova",
       "KV_mesh-alerts",
       "KV_mesh-identities",
       "KV_mesh-jobs-clawd",
       "KV_mesh-jobs-nova",
       "KV_mesh-leader",
       "KV_mesh-presence",
+      "REPLIES-clawd",
+      "REPLIES-nova",
     ]);
     // A drifted setting is put back by the next provision.
     const info = await jsm.streams.info("EVENTS");

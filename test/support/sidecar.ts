@@ -38,6 +38,10 @@ export interface TestSidecarOptions {
   presenceIntervalMs?: number;
   /** 0: any free port. Unset: off. */
   httpPort?: number;
+  /** config sidecar.a2aClients: other A2A clients with a token file each. */
+  a2aClients?: Array<{ name: string; tokenFile: string }>;
+  /** config sidecar.a2aHost / a2aPort: the opt-in A2A listener beyond loopback. */
+  a2aListen?: { host: string; port: number };
   inboxAckWaitMs?: number;
   logFile?: string;
   /** config `repos`: shared repos (clones and the remote each follows). */
@@ -79,6 +83,8 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
       ...(jobs && jobs.queues ? { jobQueues: jobs.queues } : {}),
       ...(o.inboxAckWaitMs ? { inboxAckWaitMs: o.inboxAckWaitMs } : {}),
       ...(o.maxHops !== undefined ? { maxHops: o.maxHops } : {}),
+      ...(o.a2aClients ? { a2aClients: o.a2aClients } : {}),
+      ...(o.a2aListen ? { a2aHost: o.a2aListen.host, a2aPort: o.a2aListen.port } : {}),
     },
   };
   const configPath = join(dir, "config.json");

@@ -3,32 +3,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { A2APeerTable } from "../../src/agent/openclaw-a2a/peers.js";
-import { a2aEndpoint } from "../../src/features/conversations/endpoint.js";
-import type { Conversations } from "../../src/features/conversations/conversations.js";
 
 /**
- * The peer table and the endpoint's request handling, without a gateway or a broker (the real
- * path — gateway → endpoint → JetStream → peer — is test/integration/a2a-bridge.test.ts).
+ * The peer table and who a token belongs to, without a gateway or a broker (the A2A server on
+ * these tokens: test/integration/a2a-bridge.test.ts and a2a-sdk-interop.test.ts).
  */
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), "mesh-a2a-unit-"));
   const configFile = join(dir, "openclaw.json");
   writeFileSync(configFile, JSON.stringify({ gateway: { port: 18789 }, channels: { a2a: { enabled: true, peers: { hermes: { token: "by-hand-token-0123456789", url: "https://hermes.example/a2a/v1" } } } } }));
   const table = new A2APeerTable(join(dir, "state"), configFile, "http://127.0.0.1:9469");
-  const sent: Array<{ to: string; text: string }> = [];
-  const conversations = {
-    send: async (to: string, text: string, messageId: string, context: string | undefined) => {
-      sent.push({ to, text });
-      return { id: messageId, context: context ?? "mesh-me" };
-    },
-    task: () => undefined,
-  } as unknown as Conversations;
-  const endpoint = a2aEndpoint({ self: "me", auth: { check: (p, t) => table.checkOutbound(p, t) }, conversations });
-  const send = (text: string) => JSON.stringify({ jsonrpc: "2.0", id: 7, method: "SendMessage", params: { message: { messageId: "m-00000001", role: "ROLE_USER", parts: [{ text }] } } });
-  return { configFile, table, endpoint, send, sent };
+  return { configFile, table };
 }
 
-describe("A2A peer table and endpoint", () => {
+describe("A2A peer table", () => {
   it("sync writes one peer entry per mesh identity into openclaw.json, keeps hand-added peers, removes departed ones", () => {
     const { configFile, table } = setup();
     expect(table.sync(["nova", "clawd"])).toMatchObject({ added: ["nova", "clawd"], removed: [], wrote: true });
@@ -60,24 +48,18 @@ describe("A2A peer table and endpoint", () => {
     expect(statSync(configFile).mode & 0o777).toBe(0o600);
   });
 
-  it("SendMessage is taken with the gateway's outbound token or a configured client's token, refused (401) with any other", async () => {
-    const { configFile, table, endpoint, send, sent } = setup();
+  it("callerOf names the gateway for its outbound token and a configured client for its token; any other token, the inbound token, a hand-added peer's token and an unknown peer get no caller", () => {
+    const { configFile, table } = setup();
     table.sync(["nova"]);
     const gatewayToken = JSON.parse(readFileSync(configFile, "utf8")).channels.a2a.peers.nova.outboundToken as string;
-    table.clientTokens = ["curl-client-token-0123456789"];
-    const ok = await endpoint("nova", `Bearer ${gatewayToken}`, send("from the gateway"));
-    expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body).result.task.status.state).toBe("TASK_STATE_WORKING");
-    expect((await endpoint("nova", "Bearer curl-client-token-0123456789", send("from curl"))).status).toBe(200);
-    expect(sent).toEqual([{ to: "nova", text: "from the gateway" }, { to: "nova", text: "from curl" }]);
-    const wrong = await endpoint("nova", "Bearer not-a-token", send("x"));
-    expect(wrong.status).toBe(401);
-    expect(JSON.parse(wrong.body).error.code).toBe(-32003);
+    table.clients = [{ name: "curl", token: "curl-client-token-0123456789" }];
+    expect(table.callerOf("nova", gatewayToken)).toBe("gateway");
+    expect(table.callerOf("nova", "curl-client-token-0123456789")).toBe("curl");
+    expect(table.callerOf("nova", "not-a-token")).toBeUndefined();
     // The inbound token (what the sidecar shows the gateway) is not an outbound one.
-    expect((await endpoint("nova", `Bearer ${table.inboundToken("nova")}`, send("x"))).status).toBe(401);
-    expect((await endpoint("hermes", "Bearer by-hand-token-0123456789", send("x"))).status).toBe(401);
-    expect((await endpoint("me", `Bearer ${gatewayToken}`, send("x"))).status).toBe(404);
-    expect(sent).toHaveLength(2);
+    expect(table.callerOf("nova", table.inboundToken("nova")!)).toBeUndefined();
+    expect(table.callerOf("hermes", "by-hand-token-0123456789")).toBeUndefined();
+    expect(table.callerOf("me", gatewayToken)).toBeUndefined();
   });
 });
 

@@ -4,8 +4,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isIdentity, jobConversation, jobPeerName, parseJobPeer, a2aSessionKey } from "../../subjects/mod.js";
 import { jobPeersOf } from "../../src/features/conversations/peer-sync.js";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { A2APeerTable } from "../../src/agent/openclaw-a2a/peers.js";
-import { a2aEndpoint, type EndpointJobs } from "../../src/features/conversations/endpoint.js";
+import { MeshExecutor, type EndpointJobs } from "../../src/features/a2a-server/executor.js";
+import { peerCard } from "../../src/features/a2a-server/card.js";
+import type { PeerProgress } from "../../src/features/a2a-server/progress.js";
 import type { Conversations } from "../../src/features/conversations/conversations.js";
 import { jobText } from "../../src/agent/openclaw-a2a/adapter.js";
 import { resultText } from "../../src/features/jobs/native.js";
@@ -54,7 +57,7 @@ describe("job peers and job turn names", () => {
     expect(resultText({ ...base, state: "failed", error: "gave up" })).toBe("[mesh job j1 failed on nova after 3 attempts: gave up]");
   });
 
-  it("the endpoint submits a SendMessage on a job peer's URL as a job (WORKING with the job id) and reports its result through GetTask", async () => {
+  it("a job peer gets its own URL on the sidecar in the gateway's channels.a2a.peers, like an identity", () => {
     const dir = mkdtempSync(join(tmpdir(), "mesh-jobpeer-unit-"));
     const configFile = join(dir, "openclaw.json");
     writeFileSync(configFile, JSON.stringify({ channels: { a2a: { enabled: true } } }));
@@ -62,6 +65,11 @@ describe("job peers and job turn names", () => {
     table.sync(["nova", "jobs.default.gpu"]);
     const peers = JSON.parse(readFileSync(configFile, "utf8")).channels.a2a.peers;
     expect(peers["jobs.default.gpu"].url).toBe("http://127.0.0.1:9469/a2a/peers/jobs.default.gpu/v1");
+  });
+
+  it("a SendMessage on a job peer's URL is submitted as a job (SUBMITTED, naming the job) and its result completes the task (GetTask: the artifact)", async () => {
+    const { DefaultRequestHandler, InMemoryTaskStore, ServerCallContext } = await import("@a2a-js/sdk/server");
+    const { Role, TaskState } = await import("@a2a-js/sdk");
     const submitted: Array<{ peer: string; text: string; context: string }> = [];
     const tasks = new Map<string, { peer: string; context: string; answer?: string }>();
     const jobs: EndpointJobs = {
@@ -72,14 +80,21 @@ describe("job peers and job turn names", () => {
       },
       task: (id) => tasks.get(id),
     };
-    const endpoint = a2aEndpoint({ self: "clawd", auth: { check: (p, t) => table.checkOutbound(p, t) }, conversations: {} as Conversations, jobs });
-    const auth = `Bearer ${peers["jobs.default.gpu"].outboundToken as string}`;
-    const r = await endpoint("jobs.default.gpu", auth, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "SendMessage", params: { message: { messageId: "m1", parts: [{ text: "render" }], contextId: "ctx-oc-jobs.default.gpu" } } }));
-    expect(JSON.parse(r.body).result.task).toMatchObject({ id: "job-1", contextId: "ctx-oc-jobs.default.gpu", status: { state: "TASK_STATE_WORKING" } });
+    const executor = new MeshExecutor({ nc: {} as NatsConnection, self: "clawd", peer: "jobs.default.gpu", progress: {} as PeerProgress, conversations: {} as Conversations, jobs, jobPollMs: 20 });
+    const handler = new DefaultRequestHandler(peerCard({ self: "clawd", base: "http://127.0.0.1:9469", peer: "jobs.default.gpu", version: "test" }), new InMemoryTaskStore(), executor);
+    const ctx = new ServerCallContext();
+    const message = { messageId: "m1", contextId: "ctx-oc-jobs.default.gpu", taskId: "", role: Role.ROLE_USER, parts: [{ content: { $case: "text" as const, value: "render" }, metadata: undefined, filename: "", mediaType: "" }], metadata: undefined, extensions: [], referenceTaskIds: [] };
+    const r = (await handler.sendMessage({ tenant: "", message, configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: true }, metadata: undefined }, ctx)) as import("@a2a-js/sdk").Task;
+    expect([r.contextId, r.status?.state, r.metadata?.job]).toEqual(["ctx-oc-jobs.default.gpu", TaskState.TASK_STATE_SUBMITTED, "job-1"]);
     expect(submitted).toEqual([{ peer: "jobs.default.gpu", text: "render", context: "ctx-oc-jobs.default.gpu" }]);
-    const get = () => endpoint("jobs.default.gpu", auth, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "GetTask", params: { id: "job-1" } })).then((x) => JSON.parse(x.body));
-    expect((await get()).result.status.state).toBe("TASK_STATE_WORKING");
     tasks.get("job-1")!.answer = "[mesh job job-1 done on nova]\n\nrendered";
-    expect((await get()).result).toMatchObject({ status: { state: "TASK_STATE_COMPLETED" }, artifacts: [{ parts: [{ text: "[mesh job job-1 done on nova]\n\nrendered" }] }] });
+    const deadline = Date.now() + 5000;
+    let t = await handler.getTask({ tenant: "", id: r.id }, ctx);
+    while (t.status?.state !== TaskState.TASK_STATE_COMPLETED && Date.now() < deadline) {
+      await new Promise((x) => setTimeout(x, 20));
+      t = await handler.getTask({ tenant: "", id: r.id }, ctx);
+    }
+    expect(t.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(t.artifacts.map((a) => a.parts.map((p) => (p.content?.$case === "text" ? p.content.value : "")).join(""))).toEqual(["[mesh job job-1 done on nova]\n\nrendered"]);
   });
 });

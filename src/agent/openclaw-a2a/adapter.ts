@@ -1,9 +1,10 @@
 import { replyFromText } from "../reply.js";
 import { checkoutLine, httpRefused, unreachable, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
-import { pollUntil } from "../../base/backoff.js";
+import { pollDelay, pollUntil, sleep } from "../../base/backoff.js";
 import type { RpcAnswer } from "../openclaw-rpc.js";
 import { a2aCall, type CallResult } from "./client.js";
+import { answerFromTranscript } from "./transcript.js";
 import type { A2APeerTable } from "./peers.js";
 import { RpcCodes, TaskStates, TERMINAL, statusText, taskText, type Task } from "./wire.js";
 
@@ -18,6 +19,11 @@ export interface OpenclawA2AOptions {
    * stopped (the A2A channel refuses CancelTask). Absent without the gateway token.
    */
   abortSession?: (sessionKey: string) => Promise<RpcAnswer>;
+  /**
+   * The gateway's chat.history (WebSocket, operator.read): where an answer is read back when the
+   * A2A channel forgot the task (a channels.a2a reload). Absent without the gateway token.
+   */
+  readSession?: (sessionKey: string) => Promise<RpcAnswer>;
   /** The gateway agent the A2A channel routes to (default "main"): names the session to abort. */
   agentId?: string;
   /** Called for a sender the gateway does not know yet: add it as a peer now. */
@@ -66,6 +72,8 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
   const failedTurns = new Map<string, number>();
   /** Turns that already ended while deliver() waited: awaitReply answers from here. */
   const settled = new Map<string, RunReply>();
+  /** What each task delivered: its session and text, to find its answer in the transcript. */
+  const sent = new Map<string, { sessionKey: string; text: string }>();
 
   /** Polls the task until it ends or `ms` pass; undefined when still working. */
   async function settle(token: string, taskId: string, ms: number, signal?: AbortSignal): Promise<Task | undefined> {
@@ -128,6 +136,9 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     );
     if (r.kind !== "task") return refused(r, m.from);
     refusedSince.delete(m.from);
+    opts.onTaken?.();
+    sent.set(r.task.id, { sessionKey: a2aSessionKey(m.from, contextId, o.agentId), text: m.text });
+    if (sent.size > 1000) sent.delete(sent.keys().next().value as string);
     const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
     // Wait for the turn to end (the sender's next message would queue behind it in the same
     // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.
@@ -210,6 +221,23 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     };
   }
 
+  /**
+   * The gateway forgot the task (a channels.a2a reload, or a restart) but the turn runs on in its
+   * session: its answer is read back from the session transcript when it is there.
+   */
+  async function fromTranscript(taskId: string, deadline: number, timeoutMs: number): Promise<RunReply> {
+    const what = sent.get(taskId);
+    if (!what || !o.readSession) {
+      return { status: "error", error: "the gateway no longer knows this task (it restarted or reloaded its A2A peers) and its transcript cannot be read here (no gateway token); its reply is lost" };
+    }
+    for (let i = 0; ; i++) {
+      const found = await answerFromTranscript(o.readSession, what.sessionKey, what.text);
+      if (found) return found;
+      if (Date.now() >= deadline) return { status: "timeout", error: `no final reply within ${timeoutMs} ms (the gateway forgot the task; its transcript has no answer yet)` };
+      if (!(await sleep(Math.min(1000, pollDelay(i) * 4), stopping.signal))) return { status: "error", error: "sidecar stopping" };
+    }
+  }
+
   async function awaitReply(ticket: ReplyTicket, timeoutMs: number): Promise<RunReply> {
     if (ticket.bridge !== A2A_BRIDGE) {
       // A turn that went through the hooks adapter: its reply comes from there.
@@ -227,9 +255,8 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
       async () => {
         const r = await a2aCall(endpoint, token, "GetTask", { id: ticket.ref }, { timeoutMs: 10_000 });
         if (r.kind === "task" && TERMINAL.has(r.task.status.state)) return { value: replyOf(r.task) };
-        if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) {
-          return { value: { status: "error", error: "the gateway no longer knows this task (it restarted or reloaded its A2A peers); its reply is lost" } };
-        }
+        // The gateway forgot the task (a reload of its A2A peers): the answer is in its transcript.
+        if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return { value: await fromTranscript(ticket.ref, deadline, timeoutMs) };
         if (r.kind === "http" && r.status === 401) return { value: { status: "error", error: `the gateway refused the A2A peer ${ticket.session}` } };
         // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
         return undefined;

@@ -66,15 +66,19 @@ export class A2APeerTable {
     return this.store.peers[id]?.inbound;
   }
 
-  /** Constant-time check of the token the gateway (or a configured A2A client) presented on `id`'s endpoint. */
-  checkOutbound(id: string, presented: string): boolean {
+  /**
+   * Who presented `presented` on `id`'s endpoint: "gateway" for the gateway's outboundToken of
+   * that peer, a configured A2A client's name for its token (constant-time), else undefined.
+   */
+  callerOf(id: string, presented: string): string | undefined {
     const want = this.store.peers[id]?.outbound;
-    if (!want) return false;
-    return sameToken(want, presented) || this.clientTokens.some((t) => sameToken(t, presented));
+    if (!want) return undefined;
+    if (sameToken(want, presented)) return "gateway";
+    return this.clients.find((c) => sameToken(c.token, presented))?.name;
   }
 
-  /** Bearer tokens of other A2A clients allowed to send as this identity (config sidecar.a2aClients). */
-  clientTokens: string[] = [];
+  /** Other A2A clients allowed to send as this identity (config sidecar.a2aClients), by name. */
+  clients: Array<{ name: string; token: string }> = [];
 
   /**
    * Makes the peers equal to `ids`: new ones get tokens, gone ones lose them, and the gateway's

@@ -1,10 +1,9 @@
 import { z } from "zod";
 
 /**
- * The A2A 1.0 JSON-RPC binding, as much of it as the mesh speaks (docs/channels/a2a.md of
- * OpenClaw): SendMessage (alias message/send), GetTask (tasks/get), CancelTask (refused). Used in
- * both directions: the sidecar calls its gateway's /a2a/v1, and serves an endpoint the gateway
- * (and any A2A client) calls.
+ * The A2A 1.0 JSON-RPC binding as the sidecar speaks it to its gateway's /a2a/v1 (docs/channels/a2a.md
+ * of OpenClaw): SendMessage and GetTask, and what comes back. The sidecar's own A2A server is the
+ * SDK's (features/a2a-server).
  */
 export const JSONRPC = "2.0" as const;
 
@@ -34,34 +33,6 @@ export const TaskStates = {
 export const TERMINAL: ReadonlySet<string> = new Set([TaskStates.completed, TaskStates.failed, TaskStates.rejected, TaskStates.canceled]);
 
 const part = z.object({ text: z.string().optional(), data: z.unknown().optional() }).passthrough();
-
-export const messageSchema = z
-  .object({
-    messageId: z.string().min(1).max(128),
-    role: z.string().optional(),
-    parts: z.array(part).min(1).max(64),
-    contextId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
-    taskId: z.string().max(128).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-  })
-  .passthrough();
-
-export const sendParamsSchema = z
-  .object({
-    message: messageSchema,
-    configuration: z.object({ returnImmediately: z.boolean().optional() }).passthrough().optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-  })
-  .passthrough();
-
-export const getTaskParamsSchema = z.object({ id: z.string().min(1).max(128) }).passthrough();
-
-export const requestSchema = z.object({
-  jsonrpc: z.literal(JSONRPC),
-  id: z.union([z.string(), z.number(), z.null()]).optional(),
-  method: z.string(),
-  params: z.unknown().optional(),
-});
 
 export const taskSchema = z
   .object({
@@ -96,12 +67,4 @@ export function taskText(t: Task): string {
 export function statusText(t: Task): string {
   const m = t.status.message as { parts?: Array<{ text?: string }> } | undefined;
   return partsText(m?.parts).trim();
-}
-
-export function rpcResult(id: unknown, result: unknown): string {
-  return JSON.stringify({ jsonrpc: JSONRPC, id: id ?? null, result });
-}
-
-export function rpcError(id: unknown, code: number, message: string): string {
-  return JSON.stringify({ jsonrpc: JSONRPC, id: id ?? null, error: { code, message } });
 }

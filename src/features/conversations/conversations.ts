@@ -21,25 +21,16 @@ export interface ConversationOptions {
   replyTimeoutMs?: number;
 }
 
-interface OutboundTask {
-  to: string;
-  context: string;
-  at: number;
-  answer?: string;
-}
-
-const MAX_TRACKED = 1000;
-
 /**
  * Agents converse: a peer's message goes into this agent's conversation with that peer, the
  * agent's answer goes back into the peer's conversation with this agent — but never forever. A
  * hop count travels in the envelope; an answer past the limit, an empty one or NO_REPLY is not
- * sent, and each stop is an event with its reason. Also the state of what this agent sent
- * natively (a2a:<peer>), for A2A GetTask.
+ * sent, and each stop is an event with its reason. Also where the answer to what this agent
+ * sent natively (a2a:<peer>) goes: to the A2A task waiting for it.
  */
 export class Conversations {
   private readonly replies: ReplyWaiter;
-  private readonly outbound = new Map<string, OutboundTask>();
+  private readonly waiting = new Map<string, { to: string; on: (answer: string) => void }>();
   readonly stats = { forwarded: 0, stopped: 0, sent: 0 };
 
   constructor(private readonly o: ConversationOptions) {
@@ -53,8 +44,14 @@ export class Conversations {
   /** A peer's message was taken from the inbox: if it answers one this agent sent, that task is complete. */
   arrived(env: Envelope): void {
     if (env.kind !== "message" || !env.correlationId) return;
-    const t = this.outbound.get(env.correlationId);
-    if (t && t.to === env.from) t.answer = bodyText(env);
+    const w = this.waiting.get(env.correlationId);
+    if (w && w.to === env.from) w.on(bodyText(env));
+  }
+
+  /** Calls `on` with `to`'s answer to message `id` (a peer's message whose correlationId is `id`) until stopped. */
+  expectAnswer(id: string, to: string, on: (answer: string) => void): () => void {
+    this.waiting.set(id, { to, on });
+    return () => this.waiting.delete(id);
   }
 
   /** A peer's message reached the gateway; `ticket` says where the agent's answer will come from. */
@@ -89,20 +86,9 @@ export class Conversations {
     const ctx = context ?? defaultConversation(this.o.self);
     const id = ID_RE.test(messageId) ? messageId : newId();
     await sendMessage(this.o.nc, { id, from: this.o.self, to, body: text, context: ctx, hops: 0 });
-    this.track(id, { to, context: ctx, at: Date.now() });
     this.stats.sent++;
     this.o.events.emit("conversation.sent", { id, to, context: ctx, hops: 0 });
     return { id, context: ctx };
-  }
-
-  /** What became of a message this agent sent: working until the peer answers. */
-  task(id: string): { to: string; context: string; answer?: string } | undefined {
-    return this.outbound.get(id);
-  }
-
-  private track(id: string, t: OutboundTask): void {
-    this.outbound.set(id, t);
-    if (this.outbound.size > MAX_TRACKED) this.outbound.delete(this.outbound.keys().next().value as string);
   }
 
   async drain(timeoutMs = 2000): Promise<void> {

@@ -252,7 +252,12 @@ export class InboxConsumer {
   private async post(m: JsMsg, msg: PeerMessage): Promise<DeliveryResult> {
     const keepAlive = setInterval(() => safeWorking(m), this.o.workingEveryMs ?? 10_000);
     try {
-      return await this.o.agent.deliver(msg, { timeoutMs: this.o.hookTimeoutMs ?? 120_000, signal: this.abort.signal });
+      return await this.o.agent.deliver(msg, {
+        timeoutMs: this.o.hookTimeoutMs ?? 120_000,
+        signal: this.abort.signal,
+        // The gateway has it, its turn runs: said before the adapter's wait for the turn's end.
+        onTaken: () => this.o.events.emit("message.accepted", { id: msg.id, from: msg.from, seq: m.seq }),
+      });
     } finally {
       clearInterval(keepAlive);
     }

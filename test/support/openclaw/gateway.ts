@@ -187,8 +187,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         if (c.pid) live.delete(c.pid);
         if (child === c) child = undefined;
       });
-      await waitForPort("127.0.0.1", o.port, 60_000).catch(() => {
-        throw new Error(`the OpenClaw gateway did not open 127.0.0.1:${o.port} within 60 s (load average ${loadavg()[0]?.toFixed(1)}):\n${log.slice(-2000)}`);
+      // MESH_GATEWAY_START_MS: more time on a machine shared with other test runs.
+      const startMs = Number(process.env.MESH_GATEWAY_START_MS ?? 60_000);
+      await waitForPort("127.0.0.1", o.port, startMs).catch(() => {
+        throw new Error(`the OpenClaw gateway did not open 127.0.0.1:${o.port} within ${startMs / 1000} s (load average ${loadavg()[0]?.toFixed(1)}):\n${log.slice(-2000)}`);
       });
       // Ready when hooks answer (401 without a token means the HTTP layer is up).
       const deadline = Date.now() + 60_000;
