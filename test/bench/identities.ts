@@ -102,6 +102,11 @@ export async function identitiesInProcess(ctx: BenchContext): Promise<{ rows: In
         broker_mem_mb_after: round(after / MiB, 1),
         broker_mb_per_identity: round((after - before) / MiB / n, 3),
       });
+      ctx.log?.(JSON.stringify(rows.at(-1)));
+    } catch (err) {
+      // The rows measured so far stay; this size says why it could not run (and fails the run).
+      failures.push(`identities ${n} (in-process): could not run: ${(err as Error).message.split("\n")[0]}`);
+      break;
     } finally {
       for (let i = 0; i < sidecars.length; i += 20) await Promise.all(sidecars.slice(i, i + 20).map((s) => s.stop("bench done").catch(() => undefined)));
       await hooks.close();

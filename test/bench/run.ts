@@ -35,7 +35,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   const want = (s: Scenario): boolean => !o.only || o.only.includes(s);
   const broker: BenchBroker = await startBenchBroker({ secure: true, name: "secure" });
   let open: BenchBroker | undefined;
-  const ctx: BenchContext = { broker, quick: Boolean(o.quick), tag: `bench-${randomBytes(3).toString("hex")}` };
+  const ctx: BenchContext = { broker, quick: Boolean(o.quick), tag: `bench-${randomBytes(3).toString("hex")}`, log };
   const results: Record<string, unknown> = {
     when: new Date().toISOString(),
     commit: measuredCommit(),
