@@ -91,7 +91,9 @@ export async function startBenchBroker(o: { secure: boolean; name: string }): Pr
     const admin = await connectMesh({ server: broker.url, ...(o.secure ? { creds: paths(root).admin } : {}), name: `mesh-bench-admin-${o.name}` });
     open.push(admin);
     await provision(admin);
-    const jsm = await jetstreamManager(admin);
+    // Provisioning 1,000 identities (4 streams each, one sourcing EVENTS) on a loaded machine: a
+    // stream create may take longer than the client's default 5 s API timeout.
+    const jsm = await jetstreamManager(admin, { timeout: 30_000 });
     return {
       secure: o.secure,
       url: broker.url,

@@ -30,6 +30,8 @@ export interface BenchContext {
   quick: boolean;
   /** Unique per run. */
   tag: string;
+  /** Progress lines (a row as soon as it is measured). */
+  log?: (s: string) => void;
 }
 
 /** An in-process sidecar of `identity` on `broker` (with its credential on a secure one), delivering to the hooks stand-in. */
