@@ -74,6 +74,9 @@ async function deliverRoundRobin(ctx: BenchContext, hooks: HooksEndpoint, ids: s
   return { lat: [...lat], publishFailed, failures };
 }
 
+/** How long the N sidecars of one row may take to register, provision and start. */
+const START_BUDGET_MS = 180_000;
+
 export async function identitiesInProcess(ctx: BenchContext): Promise<{ rows: InProcessRow[]; failures: string[]; seconds: Record<string, number> }> {
   const sizes = ctx.quick ? [1, 5] : [1, 10, 100, 1000];
   const total = ctx.quick ? 40 : 500;
@@ -93,6 +96,11 @@ export async function identitiesInProcess(ctx: BenchContext): Promise<{ rows: In
       await ctx.broker.addIdentities(ids);
       // Ten at a time, with the sidecar's own heartbeat interval (not the bench's faster one).
       for (let i = 0; i < ids.length; i += 10) {
+        if (performance.now() - started > START_BUDGET_MS) {
+          throw new Error(
+            `${sidecars.length} of ${n} sidecars started in ${START_BUDGET_MS / 1000} s (every identity's HOOKS-<id> copies all of EVENTS, so each start's events are stored N times: N² with N identities)`,
+          );
+        }
         sidecars.push(...(await Promise.all(ids.slice(i, i + 10).map((id) => sidecar(ctx.broker, id, hooks, { presenceIntervalMs: undefined })))));
       }
       const startS = round((performance.now() - started) / 1000, 1);
