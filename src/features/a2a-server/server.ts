@@ -179,7 +179,17 @@ export async function a2aServer(o: A2AServerOptions) {
   });
   // An unknown method is -32601 (JSON-RPC 2.0, A2A §9), whatever its params: the SDK checks a
   // request's params before its method, so a method it lacks, sent without params, would be -32602.
-  app.post(`${PEER_PREFIX}/${JSONRPC_PATH}`, express.json({ limit: "2mb" }), (req, res, next) => {
+  const parseJson = express.json({ limit: "2mb" });
+  app.post(`${PEER_PREFIX}/${JSONRPC_PATH}`, (req, res, next) =>
+    parseJson(req, res, (err?: unknown) => {
+      if (err) {
+        res.json({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "parse error: the request is not JSON" } });
+        return;
+      }
+      next();
+    }),
+  );
+  app.post(`${PEER_PREFIX}/${JSONRPC_PATH}`, (req, res, next) => {
     const body = req.body as { method?: unknown; id?: unknown } | undefined;
     if (body && typeof body === "object" && !Array.isArray(body) && typeof body.method === "string" && !JSONRPC_METHODS.has(body.method)) {
       res.json({ jsonrpc: "2.0", id: body.id ?? null, error: { code: -32601, message: `method not found: ${body.method.slice(0, 64)}` } });
