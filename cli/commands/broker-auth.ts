@@ -6,6 +6,7 @@
 import { addIdentity as addIdentityFiles, addMac, initAuth, macsOf, paths, readRegistry, revokeIdentity, syncIdentityRegistry } from "../../broker/auth.js";
 import { provisionHub } from "../../broker/leaf-provision.js";
 import { DEFAULT_HUB_LEAF_PORT, DEFAULT_LEAF_CLIENT_PORT, DEFAULT_LEAF_MONITOR_PORT } from "../../broker/leaf-server.js";
+import { retryWhileReloading } from "../../broker/after-reload.js";
 import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { GlobalOptions, Resolved } from "../../src/config/config.js";
@@ -55,8 +56,8 @@ export async function init(opts: AuthOpts): Promise<void> {
   if (res.reloaded) {
     await new Promise((x) => setTimeout(x, 300));
     await asAdmin(r, stateDir, async (nc) => {
-      await provision(nc);
-      await syncIdentityRegistry(nc, stateDir);
+      await retryWhileReloading(() => provision(nc));
+      await retryWhileReloading(() => syncIdentityRegistry(nc, stateDir));
     });
   }
 }
@@ -72,9 +73,11 @@ export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> 
   const res = addIdentityFiles(stateDir, id, opts.out, grants);
   if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
   await asAdmin(r, stateDir, async (nc) => {
-    await provision(nc);
-    await provisionIdentity(await jetstreamManager(nc), res.id);
-    await syncIdentityRegistry(nc, stateDir);
+    await retryWhileReloading(async () => {
+      await provision(nc);
+      await provisionIdentity(await jetstreamManager(nc), res.id);
+    });
+    await retryWhileReloading(() => syncIdentityRegistry(nc, stateDir));
   });
   const tls = readRegistry(stateDir).tls;
   process.stdout.write(
@@ -92,7 +95,7 @@ export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
   const r = await resolved(opts);
   const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const res = revokeIdentity(stateDir, id);
-  await asAdmin(r, stateDir, async (nc) => void (await syncIdentityRegistry(nc, stateDir)));
+  await asAdmin(r, stateDir, async (nc) => void (await retryWhileReloading(() => syncIdentityRegistry(nc, stateDir))));
   process.stdout.write(`revoked ${res.id}${res.reloaded ? "; the broker reloaded and refuses it now" : ""}\n`);
 }
 
@@ -127,8 +130,8 @@ export async function addMacCmd(mac: string, opts: AuthOpts & { identities?: str
   const res = addMac(stateDir, mac, ids, opts.out);
   if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
   await asAdmin(r, stateDir, async (nc) => {
-    await provisionHub(nc, macsOf(stateDir));
-    await syncIdentityRegistry(nc, stateDir);
+    await retryWhileReloading(() => provisionHub(nc, macsOf(stateDir)));
+    await retryWhileReloading(() => syncIdentityRegistry(nc, stateDir));
   });
   const hub = opts.hubAddress ?? `nats-leaf://<hub tailnet name>:${r.config.broker?.leafPort ?? DEFAULT_HUB_LEAF_PORT}`;
   process.stdout.write(

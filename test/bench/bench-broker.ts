@@ -20,6 +20,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { createUser } from "@nats-io/nkeys";
 import { credentialText, initAuth, paths, readRegistry, renderAuth, syncIdentityRegistry } from "../../broker/auth.js";
 import type { Grants } from "../../broker/permissions.js";
+import { retryWhileReloading } from "../../broker/after-reload.js";
 import { provision, provisionIdentity } from "../../broker/provision.js";
 import { startLocalBroker, type LocalBroker } from "../../broker/local.js";
 import { connectMesh } from "../../src/bus/connection.js";
@@ -121,8 +122,9 @@ export async function startBenchBroker(o: { secure: boolean; name: string }): Pr
             }
           }
         }
-        for (let i = 0; i < ids.length; i += parallel) await Promise.all(ids.slice(i, i + parallel).map((id) => provisionIdentity(jsm, id)));
-        if (o.secure) await syncIdentityRegistry(admin, root);
+        // retryWhileReloading: the reload above takes the JetStream API away for a moment (after-reload.ts).
+        for (let i = 0; i < ids.length; i += parallel) await Promise.all(ids.slice(i, i + parallel).map((id) => retryWhileReloading(() => provisionIdentity(jsm, id))));
+        if (o.secure) await retryWhileReloading(() => syncIdentityRegistry(admin, root));
       },
       async as(id) {
         const nc = await connectMesh({ server: broker.url, ...(o.secure ? { creds: credsOf(id), identity: id } : {}), name: `mesh-bench-${id}` });
