@@ -166,21 +166,42 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     const n = ctx.quick ? 5 : A2A_TURNS;
     // Warm up until each path completed a turn: right after it starts, the gateway fails some turns
     // on its own ("another OpenClaw process owns state-lifecycle", "Async work scope is closed").
-    await until("a direct turn completes", () => direct(nova.url, directToken, "BENCH-w0").then(() => true, () => false), 120_000);
-    await until("a turn through the mesh completes", () => viaMesh(endpoint, clientToken, "BENCH-w1").then(() => true, () => false), 120_000);
+    // A path that never completes a warm-up turn says why (its last error).
+    const warm = async (what: string, turn: () => Promise<string>): Promise<void> => {
+      let last = "none";
+      const attempt = () => turn().then(() => true, (err: Error) => ((last = String(err.cause ?? err.message).slice(0, 300)), false));
+      await until(what, attempt, 120_000).catch((err: Error) => {
+        throw new Error(`${err.message}; its last error: ${last}`);
+      });
+    };
+    await warm("a direct turn completes", () => direct(nova.url, directToken, "BENCH-w0"));
+    await warm("a turn through the mesh completes", () => viaMesh(endpoint, clientToken, "BENCH-w1"));
     const timesDirect: number[] = [];
     const timesMesh: number[] = [];
     const failures = { direct: 0, mesh: 0 };
-    // Interleaved, so both paths see the same machine load; a failed turn is counted, not timed.
-    for (let i = 0; i < n; i++) {
-      let t = performance.now();
+    // Interleaved, so both paths see the same machine load, and in alternating order (direct first
+    // on even turns, the mesh first on odd ones): a turn right after another one to the same gateway
+    // meets that gateway still finishing the first. A failed turn is counted, not timed.
+    const timeDirect = async (i: number) => {
+      const t = performance.now();
       const a = await direct(nova.url, directToken, `BENCH-${i}0`).catch(() => undefined);
       if (a?.includes(`BENCH-${i}0`)) timesDirect.push(performance.now() - t);
       else failures.direct++;
-      t = performance.now();
+    };
+    const timeMesh = async (i: number) => {
+      const t = performance.now();
       const b = await viaMesh(endpoint, clientToken, `BENCH-${i}1`).catch(() => undefined);
       if (b?.includes(`BENCH-${i}1`)) timesMesh.push(performance.now() - t);
       else failures.mesh++;
+    };
+    for (let i = 0; i < n; i++) {
+      if (i % 2 === 0) {
+        await timeDirect(i);
+        await timeMesh(i);
+      } else {
+        await timeMesh(i);
+        await timeDirect(i);
+      }
     }
     // Streamed through the mesh: when the client hears first (the task, SUBMITTED) vs the answer.
     const firsts: number[] = [];
