@@ -207,7 +207,7 @@ function normalGrants(g: Grants): Grants {
   const caps = [...new Set((g.capabilities ?? []).map((c) => token(c, "capability")))].sort();
   if (caps.length > MAX_CAPABILITIES) throw new MeshError(`at most ${MAX_CAPABILITIES} capabilities per identity (got ${caps.length})`);
   const queues = [...new Set((g.queues ?? ["default"]).map((q) => token(q, "queue")))].sort();
-  return { capabilities: caps, queues, alerts: Boolean(g.alerts) };
+  return { capabilities: caps, queues, alerts: Boolean(g.alerts), ...(g.hooks === false ? { hooks: false } : {}) };
 }
 
 /**

@@ -47,6 +47,12 @@ export interface Grants {
   capabilities?: readonly string[];
   queues?: readonly string[];
   alerts?: boolean;
+  /**
+   * Whether it has its own copy of EVENTS for hook rules (HOOKS-<id>; default yes). Each copy holds
+   * every event of the mesh, so a mesh of many identities adds the ones without hook rules with
+   * `--no-hooks`: the storage and the server's copying grow with the identities that have hooks.
+   */
+  hooks?: boolean;
 }
 
 /** Every subset of the capabilities (a worker serves the jobs needing any of them). */
@@ -99,7 +105,7 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.API.STREAM.INFO.${STREAMS.jobs}`,
         `$JS.API.STREAM.INFO.${inboxStream}`,
         `$JS.API.STREAM.INFO.${dlq}`,
-        `$JS.API.STREAM.INFO.${hooks}`,
+        ...(grants.hooks === false ? [] : [`$JS.API.STREAM.INFO.${hooks}`]),
         // its own inbox consumer: info and pull, acks; nobody else's
         `$JS.API.CONSUMER.INFO.${inboxStream}.${inbox}`,
         `$JS.API.CONSUMER.MSG.NEXT.${inboxStream}.${inbox}`,
@@ -115,12 +121,16 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.ACK.${dlq}.>`,
         `$JS.API.STREAM.MSG.GET.${dlq}`,
         // its hook-rule consumers, on its own copy of EVENTS: create, change, delete, pull
-        `$JS.API.CONSUMER.CREATE.${hooks}.>`,
-        `$JS.API.CONSUMER.DURABLE.CREATE.${hooks}.*`,
-        `$JS.API.CONSUMER.INFO.${hooks}.*`,
-        `$JS.API.CONSUMER.DELETE.${hooks}.*`,
-        `$JS.API.CONSUMER.MSG.NEXT.${hooks}.*`,
-        `$JS.ACK.${hooks}.>`,
+        ...(grants.hooks === false
+          ? []
+          : [
+              `$JS.API.CONSUMER.CREATE.${hooks}.>`,
+              `$JS.API.CONSUMER.DURABLE.CREATE.${hooks}.*`,
+              `$JS.API.CONSUMER.INFO.${hooks}.*`,
+              `$JS.API.CONSUMER.DELETE.${hooks}.*`,
+              `$JS.API.CONSUMER.MSG.NEXT.${hooks}.*`,
+              `$JS.ACK.${hooks}.>`,
+            ]),
         // events: read by everyone (replay with ephemeral ordered consumers, single messages)
         `$JS.API.CONSUMER.CREATE.${STREAMS.events}`,
         `$JS.API.CONSUMER.CREATE.${STREAMS.events}.>`,

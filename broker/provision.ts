@@ -195,18 +195,23 @@ export async function provision(
 }
 
 /**
- * One identity's streams (inbox, dead letters, hook events) and its inbox consumer. The admin runs
- * it at `add-identity`; on an open mesh a sidecar runs it for itself at start.
+ * One identity's streams (inbox, dead letters, hook events, job records, A2A tasks, replies) and its
+ * inbox consumer. The admin runs it at `add-identity`; on an open mesh a sidecar runs it for itself
+ * at start. `hooks: false` leaves out its copy of EVENTS (HOOKS-<id>): an identity without hook
+ * rules needs none (an existing one is left as it is).
  */
 export async function provisionIdentity(
   jsm: JetStreamManager,
   id: string,
-  opts: { replicas?: number; limits?: IdentityLimits; ackWaitMs?: number } = {},
+  opts: { replicas?: number; limits?: IdentityLimits; ackWaitMs?: number; hooks?: boolean } = {},
 ): Promise<Pick<ProvisionReport, "streams" | "consumers">> {
   const out: Pick<ProvisionReport, "streams" | "consumers"> = { streams: {}, consumers: {} };
   // As many replicas as the mesh's shared streams have (a cluster provisioned with --replicas 3).
   const replicas = opts.replicas ?? (await jsm.streams.info(STREAMS.events).then((i) => i.config.num_replicas, () => 1));
-  for (const def of identityStreamDefinitions(id, replicas, opts.limits)) out.streams[def.name] = await ensureStream(jsm, def);
+  for (const def of identityStreamDefinitions(id, replicas, opts.limits)) {
+    if (opts.hooks === false && def.name === hooksStreamName(id)) continue;
+    out.streams[def.name] = await ensureStream(jsm, def);
+  }
   out.consumers[`${inboxStreamName(id)}/${inboxConsumer(id).durable_name}`] = await ensureInboxConsumer(jsm, id, opts.ackWaitMs);
   return out;
 }

@@ -23,6 +23,8 @@ export interface AuthOpts extends GlobalOptions {
   capabilities?: string;
   queues?: string;
   alerts?: boolean;
+  /** --hooks / --no-hooks (undefined: not given). */
+  hooks?: boolean;
 }
 
 /** Runs `fn` with an admin connection when the broker answers; says so when it does not. */
@@ -69,13 +71,16 @@ export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> 
   const caps = list(opts.capabilities);
   const queues = list(opts.queues);
   const grants =
-    caps || queues || opts.alerts ? { ...(caps ? { capabilities: caps } : {}), ...(queues ? { queues } : {}), alerts: Boolean(opts.alerts) } : undefined;
+    caps || queues || opts.alerts || opts.hooks !== undefined
+      ? { ...(caps ? { capabilities: caps } : {}), ...(queues ? { queues } : {}), alerts: Boolean(opts.alerts), ...(opts.hooks === false ? { hooks: false } : {}) }
+      : undefined;
   const res = addIdentityFiles(stateDir, id, opts.out, grants);
   if (res.reloaded) await new Promise((x) => setTimeout(x, 300));
   await asAdmin(r, stateDir, async (nc) => {
     await retryWhileReloading(async () => {
       await provision(nc);
-      await provisionIdentity(await jetstreamManager(nc), res.id);
+      const granted = readRegistry(stateDir).identities[res.id];
+      await provisionIdentity(await jetstreamManager(nc), res.id, { hooks: granted?.hooks !== false });
     });
     await retryWhileReloading(() => syncIdentityRegistry(nc, stateDir));
   });
@@ -113,9 +118,9 @@ export async function listCmd(opts: AuthOpts & { json?: boolean }): Promise<void
   }
 }
 
-function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly string[]; alerts?: boolean }): string {
+function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly string[]; alerts?: boolean; hooks?: boolean }): string {
   const caps = g.capabilities?.length ? g.capabilities.join(", ") : "none";
-  return `runs jobs of queues ${(g.queues ?? ["default"]).join(", ")} needing at most capabilities ${caps}; peer alerts ${g.alerts ? "yes" : "no"}`;
+  return `runs jobs of queues ${(g.queues ?? ["default"]).join(", ")} needing at most capabilities ${caps}; peer alerts ${g.alerts ? "yes" : "no"}; hook rules ${g.hooks === false ? "no" : "yes"}`;
 }
 
 /**

@@ -44,10 +44,14 @@ export function declareAdd(cmd: Command): void {
     .option("--capabilities <list>", "comma-separated capabilities it may serve jobs for (e.g. gpu,xcode; default none)")
     .option("--queues <list>", "comma-separated job queues it may serve (default: default)")
     .option("--alerts", "may hold the peer-alert lease and record peer up/down transitions")
+    .option("--hooks", "gets its own copy of the mesh's events for hook rules (the default)")
+    .option("--no-hooks", "no copy of the events: the identity cannot run hook rules (for meshes of many identities)")
     .addHelpText(
       "after",
       "\nNo broker downtime: the running broker reloads its configuration. Run it again with other\n" +
-        "grants to change them (same key). Example:\n  mesh identity add nova --capabilities gpu,xcode --alerts",
+        "grants to change them (same key). Example:\n  mesh identity add nova --capabilities gpu,xcode --alerts\n" +
+        "Each identity with hooks keeps a copy of every event of the mesh (HOOKS-<identity>): on a mesh of\n" +
+        "many agents, add those without hook rules with --no-hooks.",
     )
     .action(run(add));
 }

@@ -341,7 +341,8 @@ export class Sidecar {
       const jsm = await jetstreamManager(this.nc);
       // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
       // admin made them at add-identity and this identity may not change them: nothing to do then.
-      const report = await provisionIdentity(jsm, this.self, ackWait);
+      // Its copy of the events only when it has hook rules (on a secure mesh, what the admin granted).
+      const report = await provisionIdentity(jsm, this.self, { ...ackWait, hooks: Boolean(this.o.hooks?.length) });
       const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
       if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
     } catch (err) {

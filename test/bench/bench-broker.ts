@@ -50,7 +50,12 @@ function addIdentitiesAtOnce(stateDir: string, ids: string[], grants: Grants = {
   const p = paths(stateDir);
   const reg = readRegistry(stateDir);
   mkdirSync(p.creds, { recursive: true, mode: 0o700 });
-  const granted = { capabilities: [...(grants.capabilities ?? [])].sort(), queues: [...(grants.queues ?? ["default"])].sort(), alerts: Boolean(grants.alerts) };
+  const granted = {
+    capabilities: [...(grants.capabilities ?? [])].sort(),
+    queues: [...(grants.queues ?? ["default"])].sort(),
+    alerts: Boolean(grants.alerts),
+    ...(grants.hooks === false ? { hooks: false } : {}),
+  };
   for (const id of ids) {
     const kp = createUser();
     writePrivate(join(p.creds, `${id}.nk`), credentialText(id, new TextDecoder().decode(kp.getSeed())));
@@ -123,7 +128,7 @@ export async function startBenchBroker(o: { secure: boolean; name: string }): Pr
           }
         }
         // retryWhileReloading: the reload above takes the JetStream API away for a moment (after-reload.ts).
-        for (let i = 0; i < ids.length; i += parallel) await Promise.all(ids.slice(i, i + parallel).map((id) => retryWhileReloading(() => provisionIdentity(jsm, id))));
+        for (let i = 0; i < ids.length; i += parallel) await Promise.all(ids.slice(i, i + parallel).map((id) => retryWhileReloading(() => provisionIdentity(jsm, id, { hooks: grants?.hooks !== false }))));
         if (o.secure) await retryWhileReloading(() => syncIdentityRegistry(admin, root));
       },
       async as(id) {

@@ -165,7 +165,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "## 5. Identities per broker",
         "",
         "In one bench process: N sidecars (class Sidecar, each its own credential and connection, verifying signatures), after the admin",
-        "registered and provisioned the N identities. Then one sender identity sends signed messages at 50/s to one identity after another;",
+        "registered and provisioned the N identities (as `mesh identity add --no-hooks`: they run no hook rules, so no HOOKS-<id> copy of EVENTS). Then one sender identity sends signed messages at 50/s to one identity after another;",
         "latency is publish → hooks POST. Broker memory is nats-server's own /varz `mem` before registering the N and 2 s after the last",
         "sidecar started; earlier rows' identities stay on the broker. At 1,000 the bench process carries all 1,000 sidecars on one thread.",
         `Seconds per row (register, provision, start, deliver, stop): ${Object.entries(inproc.seconds).map(([n, s]) => `${n}: ${s} s`).join(", ")}.`,

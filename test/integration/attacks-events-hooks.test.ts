@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { createUser } from "@nats-io/nkeys";
 import { createLogger } from "../../src/base/log.js";
@@ -29,6 +29,8 @@ import { mesh, type CliResult } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { testSidecar, until } from "../support/sidecar.js";
+import { deniedPublish } from "../support/secure-mesh.js";
+import { paths } from "../../broker/auth.js";
 
 const HOOKS_TOKEN = "hooks-token-SECRET-7e1d0c9b8a";
 let home: string;
@@ -317,5 +319,50 @@ describe("the monitoring port (threat 9)", () => {
         /* not started */
       }
     }
+  });
+});
+
+describe("identities without hook rules (`mesh identity add --no-hooks`): no copy of the events", () => {
+  it("(h) quiet, added with --no-hooks: the broker has no HOOKS-quiet while nova's exists, `identity list` says hook rules no; quiet's own stream info and consumer create on HOOKS-quiet are refused by the server; a quiet sidecar with a hook rule does not start and says why in one line", async () => {
+    const added = await mesh(["identity", "add", "quiet", "--no-hooks"], { env });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain("hook rules no");
+    const list = await mesh(["identity", "list"], { env });
+    expect(list.stdout).toMatch(/^quiet .* hook rules no$/m);
+    expect(list.stdout).toMatch(/^nova .* hook rules yes$/m);
+
+    const admin = await connectMesh({ server, creds: paths(state).admin });
+    conns.push(admin);
+    const ajsm = await jetstreamManager(admin);
+    await expect(ajsm.streams.info("HOOKS-quiet")).rejects.toThrow("stream not found");
+    expect((await ajsm.streams.info("HOOKS-nova")).config.sources?.map((s) => s.name)).toEqual(["EVENTS"]);
+    // Its inbox and dead letters are there as for anyone.
+    expect((await ajsm.streams.info("INBOX-quiet")).config.name).toBe("INBOX-quiet");
+
+    const quiet = await as("quiet");
+    const qjsm = await jetstreamManager(quiet);
+    await expect(qjsm.streams.info("HOOKS-quiet")).rejects.toThrow(deniedPublish("$JS.API.STREAM.INFO.HOOKS-quiet"));
+    await expect(
+      qjsm.consumers.add("HOOKS-quiet", { durable_name: "hook-quiet-x", filter_subject: "events.*.deploy", ack_policy: AckPolicy.Explicit }),
+    ).rejects.toThrow(deniedPublish("$JS.API.CONSUMER.CREATE.HOOKS-quiet.hook-quiet-x.events.*.deploy"));
+
+    const err = await testSidecar({
+      identity: "quiet",
+      server,
+      creds: creds("quiet"),
+      gatewayUrl: hooks.url,
+      hooksToken: HOOKS_TOKEN,
+      jobs: false,
+      hooks: [{ name: "deploys", on: "events.*.deploy", action: { type: "agent", message: "deployed" } }],
+    }).then(
+      async (s) => {
+        await s.stop("unexpected start");
+        return undefined;
+      },
+      (e: Error) => e,
+    );
+    expect(err?.message).toBe(
+      "hook rules need HOOKS-quiet (this identity's copy of the events), which the broker does not have for quiet: it was added with --no-hooks. On the broker's machine: mesh identity add quiet --hooks",
+    );
   });
 });

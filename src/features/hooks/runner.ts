@@ -6,6 +6,8 @@ import { ensureHookConsumer } from "../../../broker/provision.js";
 import { hookConsumerName, hooksStreamName } from "../../../subjects/names.js";
 import { checkEvent, isAutomationSession, ownerOf, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
+import { MeshError } from "../../base/errors.js";
+import { isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
@@ -22,6 +24,18 @@ export type EventVerifier = Pick<MeshVerifier, "verify">;
 
 /** How long an event waits before it is checked again when the registry cannot be read. */
 const VERIFY_RETRY_MS = 5000;
+
+/**
+ * The one-line error for hook rules of an identity the admin added with --no-hooks (no HOOKS-<id>
+ * stream, and no permission on one): undefined for any other failure.
+ */
+export function notGrantedHooks(err: unknown, self: string): MeshError | undefined {
+  if (!isNotFound(err) && !permissionDenied(err)) return undefined;
+  return new MeshError(
+    `hook rules need ${hooksStreamName(self)} (this identity's copy of the events), which the broker does not have for ${self}: ` +
+      `it was added with --no-hooks. On the broker's machine: mesh identity add ${self} --hooks`,
+  );
+}
 
 /** True for events this sidecar caused by running a hook action (firing on them would loop). */
 function causedByHook(env: Envelope, self: string): boolean {
@@ -64,7 +78,9 @@ export class HookRunner {
     this.verifier = this.o.verifier ?? (await MeshVerifier.open(this.o.nc, this.o.log));
     const jsm = await jetstreamManager(this.o.nc);
     for (const rule of this.o.rules) {
-      const change = await ensureHookConsumer(jsm, this.o.self, rule.name, rule.on);
+      const change = await ensureHookConsumer(jsm, this.o.self, rule.name, rule.on).catch((err: unknown) => {
+        throw notGrantedHooks(err, this.o.self) ?? err;
+      });
       if (change !== "unchanged") this.o.log.info({ rule: rule.name, on: rule.on }, "hook rule starts from now");
       this.stats.set(rule.name, { fired: 0, skipped: 0, refused: 0, retried: 0, deadLettered: 0 });
       this.loops.push(this.run(rule, hookConsumerName(this.o.self, rule.name)));
