@@ -22,13 +22,13 @@ async function top(opts: GlobalOptions & { once?: boolean; interval: string }): 
   const nc = await connectMesh({ ...connectionOf(r), name: "mesh-top", persistent: !opts.once });
   try {
     if (opts.once) {
-      process.stdout.write(`${await topFrame(nc, { width: process.stdout.columns ?? 120, ...(r.identity ? { self: r.identity } : {}) })}\n`);
+      process.stdout.write(`${await topFrame(nc, { width: process.stdout.columns ?? 120, ...(r.identity ? { self: r.identity } : {}), ...(r.config.leaf ? { leaf: r.config.leaf } : {}) })}\n`);
       return;
     }
     let stop = false;
     process.once("SIGINT", () => (stop = true));
     while (!stop) {
-      const frame = await topFrame(nc, { width: process.stdout.columns ?? 120, events: Math.max(5, (process.stdout.rows ?? 30) - 20), ...(r.identity ? { self: r.identity } : {}) }).catch(
+      const frame = await topFrame(nc, { width: process.stdout.columns ?? 120, events: Math.max(5, (process.stdout.rows ?? 30) - 20), ...(r.identity ? { self: r.identity } : {}), ...(r.config.leaf ? { leaf: r.config.leaf } : {}) }).catch(
         (err: Error) => `mesh top: ${err.message}`,
       );
       process.stdout.write(`\x1b[H\x1b[2J${frame}\n\n(Ctrl-C to quit)\n`);

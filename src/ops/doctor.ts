@@ -14,7 +14,7 @@ import { chooseBridge, gatewayEndpoint, sidecarStateDir } from "../sidecar/from-
 import { repoHealth, reposStatePath } from "../features/repos/mod.js";
 import { STALE_AFTER_MS } from "../features/presence/presence.js";
 import { BrokerUnreachableError, CredentialsRefusedError } from "../base/errors.js";
-import { permissionDenied } from "../base/nats-errors.js";
+import { firstLine, permissionDenied } from "../base/nats-errors.js";
 
 export interface Check {
   name: string;
@@ -62,6 +62,26 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
           ? "start it (`mesh up` or `mesh broker up`) or fix --server / MESH_SERVER"
           : "fix the credential or identity named above (--creds, --identity, or the config)",
     });
+  }
+  const leaf = r.config.leaf;
+  if (leaf && nc) {
+    // Leaf mode: `server` is this Mac's leaf server; the hub is across the link.
+    const { describeLink, linkState } = await import("./leaf-link.js");
+    try {
+      const link = await linkState(nc, leaf.mac, leaf.stateDir, [self]);
+      add(
+        link.connected
+          ? { name: "link to the hub", status: "ok", detail: `this Mac (${leaf.mac}): ${describeLink(link)}` }
+          : {
+              name: "link to the hub",
+              status: "fail",
+              detail: `this Mac (${leaf.mac}): ${describeLink(link)}`,
+              fix: "mail is queued on this Mac meanwhile; check that the hub's Mac is awake and on the tailnet (tailscale ping <hub>) and that the leaf service runs",
+            },
+      );
+    } catch (err) {
+      add({ name: "link to the hub", status: "fail", detail: firstLine(err), fix: `this Mac's leaf layout is missing: start its sidecar (it makes OUTBOX-${leaf.mac})` });
+    }
   }
   const brokerChecks = ["jetstream", "provisioned", "permissions", "clock skew", "sidecar running"];
   if (!nc) skipAll(brokerChecks, "broker unreachable");

@@ -31,7 +31,7 @@ function runUnit(unitFile: string): ChildProcess {
 }
 
 describe("leaf mode from the CLI", () => {
-  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; with the hub away `mesh send` is queued on the Mac (saying how many wait) and `mesh ask` exits 3 at once", async () => {
+  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; `mesh peers`, `mesh top` and `mesh doctor` show the link up; with the hub away `mesh send` is queued on the Mac (saying how many wait), `mesh ask` and `mesh peers` exit 3 at once saying why, and top and doctor show the link down", async () => {
     const admin = { MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-hub-")), HOME: mkdtempSync(join(tmpdir(), "mesh-hub-home-")) };
     const [hubPort, hubMon, leafPort] = [await freePort(), await freePort(), await freePort()];
     expect((await mesh(["broker", "init"], { env: admin })).code).toBe(0);
@@ -95,6 +95,17 @@ describe("leaf mode from the CLI", () => {
     const jsm = await jetstreamManager(orion);
     await until("nova's message in orion's inbox on orion's leaf", async () => (await jsm.streams.info("INBOX-orion")).state.messages === 1, 20_000);
 
+    // The link, as this Mac's commands show it while the hub is there.
+    const upLine = "this Mac (nova): link to the hub up; 0 waiting to reach the hub, 0 on the hub waiting to come down";
+    const peersUp = await mesh(["peers"], { env: macs.nova!.env });
+    expect(peersUp.stderr).toBe("");
+    expect(peersUp.stdout.split("\n")[0]).toBe(upLine);
+    const topUp = await mesh(["top", "--once"], { env: macs.nova!.env });
+    expect(topUp.stdout).toContain(`LINK\n  ${upLine}\n`);
+    expect(topUp.stdout).toContain("JOBS  not in leaf mode in this release");
+    const doctorUp = (JSON.parse((await mesh(["doctor", "--json"], { env: macs.nova!.env })).stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks;
+    expect(doctorUp.find((c) => c.name === "link to the hub")).toEqual({ name: "link to the hub", status: "ok", detail: upLine });
+
     // The hub goes away: a send from nova is still acknowledged, on nova, at once, and says what waits.
     process.kill(Number(readFileSync(join(admin.MESH_HOME, "broker", "nats-server.pid"), "utf8")), "SIGKILL");
     const t0 = Date.now();
@@ -116,5 +127,20 @@ describe("leaf mode from the CLI", () => {
     expect(asked.code).toBe(3);
     expect(asked.stderr).toMatch(/^mesh: the hub is not reachable \(last seen \S+\); \d+ waiting on this Mac for the hub: an ask needs it for the answer, so it was not sent \(`mesh send orion …` queues a message instead\)\n$/);
     expect(Date.now() - t1).toBeLessThan(10_000);
+
+    // Peers, top and doctor say the link is down (and peers exits 3: the other Macs' presence is on the hub).
+    const downLine = new RegExp(`^the hub is not reachable \\(last seen ${seen.at.replace(/[.]/g, "\\.")}\\); ${2 - seen.seq} waiting on this Mac for the hub`);
+    const peersDown = await mesh(["peers"], { env: macs.nova!.env });
+    expect(peersDown.code).toBe(3);
+    expect(peersDown.stderr.replace(/^mesh: /, "")).toMatch(downLine);
+    expect(peersDown.stderr).toMatch(/: the presence of the other Macs is kept on the hub, so it cannot be listed now\n$/);
+    const topDown = await mesh(["top", "--once"], { env: macs.nova!.env });
+    expect(topDown.stdout).toContain("  peers, jobs and events are kept on the hub: shown again once the link is back");
+    expect(topDown.stdout.split("\n")[3]!.replace(/^  this Mac \(nova\): /, "")).toMatch(downLine);
+    const doctorDown = await mesh(["doctor", "--json"], { env: macs.nova!.env });
+    const link = (JSON.parse(doctorDown.stdout) as { checks: Array<{ name: string; status: string; detail: string; fix?: string }> }).checks.find((c) => c.name === "link to the hub")!;
+    expect(link.status).toBe("fail");
+    expect(link.detail.replace(/^this Mac \(nova\): /, "")).toMatch(downLine);
+    expect(link.fix).toContain("mail is queued on this Mac meanwhile");
   });
 });
