@@ -109,13 +109,13 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
   down: Array<{ path: string; while_down: string; after_restart: string }>;
 }> {
   execFileSync("bash", [`${root}/test/support/openclaw/install.sh`], { stdio: "ignore" });
-  const model = await startModelServer();
+  // One stub model per gateway, so what nova's model was asked is counted on nova's alone.
+  const [model, clawdModel] = await Promise.all([startModelServer(), startModelServer()]);
   // nova answers each BENCH-n; clawd, shown nova's answer (sender: nova), says nothing (no third turn).
-  let novaId = "";
+  clawdModel.reply = () => "NO_REPLY";
   // Turns nova's model was asked to answer, per marker (what arrived, counted by the run).
   const turns = new Map<string, number>();
   model.reply = (r) => {
-    if (novaId && r.turn.includes(`"id":"${novaId}"`)) return "NO_REPLY";
     const m = /BENCH-[a-z0-9]+/.exec(r.turn);
     if (m) turns.set(m[0], (turns.get(m[0]) ?? 0) + 1);
     return m ? `answer to ${m[0]}` : "NO_REPLY";
@@ -133,11 +133,10 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     // nova also has a hand-configured peer "bench-client" for the direct path (the mesh leaves it alone).
     const [nova, clawd] = await Promise.all([
       startGateway({ port: p1, modelUrl: model.url, a2a: { ...a2a, peers: { "bench-client": { token: directToken } } } }),
-      startGateway({ port: p2, modelUrl: model.url, a2a }),
+      startGateway({ port: p2, modelUrl: clawdModel.url, a2a }),
     ]);
     gw.push(nova, clawd);
     const ids = { nova: `${ctx.tag}-nova`, clawd: `${ctx.tag}-clawd` };
-    novaId = ids.nova;
     await ctx.broker.addIdentities([ids.nova, ids.clawd]);
     for (const [id, g] of [[ids.nova, nova], [ids.clawd, clawd]] as const) {
       const creds = ctx.broker.creds(id);
@@ -263,6 +262,6 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
   } finally {
     for (const s of sidecars) await s.stop("bench done").catch(() => undefined);
     await Promise.all(gw.map((g) => g.stop()));
-    await model.close();
+    await Promise.all([model.close(), clawdModel.close()]);
   }
 }
