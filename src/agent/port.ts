@@ -92,6 +92,11 @@ export interface GatewayEventSource {
 export interface AgentPort {
   /** The gateway's base URL (for events and doctor output). */
   readonly url: string;
+  /**
+   * Calls `listener` with the session key of every turn the gateway ends (final, error or aborted),
+   * as its WebSocket says; returns the unsubscribe. Absent without the gateway token (no WebSocket).
+   */
+  onTurnEnd?(listener: (sessionKey: string) => void): () => void;
   /** Which bridge this adapter is ("openclaw-hooks", …), for doctor and presence. */
   readonly bridge: string;
   /** Hands a peer's message to the agent; ok means the gateway took it (it will run the turn). */

@@ -33,18 +33,43 @@ export function pollDelay(attempt: number): number {
  * Calls `probe` (attempt 0, 1, …) until it answers `{ value }`, with {@link pollDelay} between calls
  * (or `delay`): "deadline" once `deadline` (ms since epoch) has passed after a call, "aborted" when
  * the signal aborts (before a call or while waiting). `undefined` from `probe` means "not yet".
+ * `wake` subscribes to a hint that the answer may be there now (e.g. the gateway said a turn
+ * ended): the wait in progress ends at once and the delays start over from attempt 0.
  */
 export async function pollUntil<T>(
   probe: (attempt: number) => Promise<{ value: T } | undefined>,
-  o: { deadline: number; signal?: AbortSignal; delay?: (attempt: number) => number },
+  o: { deadline: number; signal?: AbortSignal; delay?: (attempt: number) => number; wake?: (hint: () => void) => () => void },
 ): Promise<{ value: T } | "deadline" | "aborted"> {
-  for (let attempt = 0; ; attempt++) {
-    if (o.signal?.aborted) return "aborted";
-    const r = await probe(attempt);
-    if (r) return r;
-    const left = o.deadline - Date.now();
-    if (left <= 0) return "deadline";
-    if (!(await sleep(Math.min(left, (o.delay ?? pollDelay)(attempt)), o.signal))) return "aborted";
+  let woken = false;
+  let interrupt: (() => void) | undefined;
+  const unsubscribe = o.wake?.(() => {
+    woken = true;
+    interrupt?.();
+  });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (o.signal?.aborted) return "aborted";
+      woken = false;
+      const r = await probe(attempt);
+      if (r) return r;
+      const left = o.deadline - Date.now();
+      if (left <= 0) return "deadline";
+      if (woken) {
+        // The hint came while the probe ran: probe again at once, then the short delays again.
+        attempt = -1;
+        continue;
+      }
+      const cut = new AbortController();
+      interrupt = () => cut.abort();
+      const slept = await sleep(Math.min(left, (o.delay ?? pollDelay)(attempt)), o.signal ? AbortSignal.any([o.signal, cut.signal]) : cut.signal);
+      interrupt = undefined;
+      if (!slept) {
+        if (o.signal?.aborted) return "aborted";
+        attempt = -1;
+      }
+    }
+  } finally {
+    unsubscribe?.();
   }
 }
 

@@ -104,7 +104,7 @@ export async function agentFromConfig(r: Resolved, o: { gatewayUrl?: string; log
   const { gatewayWatch } = await import("../agent/openclaw-hooks/watch.js");
   const watch = gatewayWatch({ url: endpoint.url, token: gatewayToken, log: o.log });
   const abortSession = (key: string) => gatewayCall({ url: endpoint.url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } });
-  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, abortSession, ...(agentId ? { agentId } : {}) });
+  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, onTurnEnd: watch.onTurnEnd, abortSession, ...(agentId ? { agentId } : {}) });
 }
 
 export interface BridgeChoice {

@@ -41,4 +41,43 @@ describe("pollUntil", () => {
     expect(await pollUntil(async () => void calls++, { deadline: Date.now() + 10_000, signal: ac.signal })).toBe("aborted");
     expect(calls).toBe(1);
   });
+
+  it("a wake hint ends the wait in progress: the next call comes at once (not after the 5 s delay), the delays start over from attempt 0, and the hint is unsubscribed when it ends", async () => {
+    let hint: (() => void) | undefined;
+    let unsubscribed = false;
+    const delays: number[] = [];
+    const calls: number[] = [];
+    const started = Date.now();
+    setTimeout(() => hint?.(), 50);
+    const r = await pollUntil(async (attempt) => (calls.push(attempt), calls.length === 2 ? { value: "woken" } : undefined), {
+      deadline: Date.now() + 10_000,
+      delay: (attempt) => (delays.push(attempt), 5_000),
+      wake: (h) => {
+        hint = h;
+        return () => void (unsubscribed = true);
+      },
+    });
+    expect(r).toEqual({ value: "woken" });
+    expect(calls).toEqual([0, 0]);
+    expect(delays).toEqual([0]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(unsubscribed).toBe(true);
+  });
+
+  it("a hint that comes while a call runs makes the next call come at once, with no wait", async () => {
+    let hint: (() => void) | undefined;
+    const delays: number[] = [];
+    const calls: number[] = [];
+    const r = await pollUntil(
+      async (attempt) => {
+        calls.push(attempt);
+        if (calls.length === 1) hint?.();
+        return calls.length === 2 ? { value: "again" } : undefined;
+      },
+      { deadline: Date.now() + 10_000, delay: (attempt) => (delays.push(attempt), 5_000), wake: (h) => ((hint = h), () => undefined) },
+    );
+    expect(r).toEqual({ value: "again" });
+    expect(calls).toEqual([0, 0]);
+    expect(delays).toEqual([]);
+  });
 });

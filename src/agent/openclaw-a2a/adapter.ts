@@ -1,6 +1,6 @@
 import { replyFromText } from "../reply.js";
 import { checkoutLine, httpRefused, unreachable, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
-import { a2aSessionKey, defaultConversation, jobConversation } from "../../../subjects/mod.js";
+import { a2aSessionKey, defaultConversation, jobConversation, sameSession } from "../../../subjects/mod.js";
 import { pollDelay, pollUntil, sleep } from "../../base/backoff.js";
 import type { RpcAnswer } from "../openclaw-rpc.js";
 import { a2aCall, type CallResult } from "./client.js";
@@ -75,8 +75,17 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
   /** What each task delivered: its session and text, to find its answer in the transcript. */
   const sent = new Map<string, { sessionKey: string; text: string }>();
 
+  /**
+   * Wakes a GetTask poll when the gateway's WebSocket says a turn of `sessionKey` ended: the
+   * answer is read at once instead of at the next poll (up to 250 ms later). Without the gateway
+   * token there is no WebSocket, and the poll alone finds it.
+   */
+  const wakeOnTurnEnd = (sessionKey: string | undefined) =>
+    o.hooks.onTurnEnd && sessionKey ? (hint: () => void) => o.hooks.onTurnEnd!((key) => sameSession(sessionKey, key) && hint()) : undefined;
+
   /** Polls the task until it ends or `ms` pass; undefined when still working. */
-  async function settle(token: string, taskId: string, ms: number, signal?: AbortSignal): Promise<Task | undefined> {
+  async function settle(token: string, taskId: string, ms: number, signal?: AbortSignal, sessionKey?: string): Promise<Task | undefined> {
+    const wake = wakeOnTurnEnd(sessionKey);
     const r = await pollUntil<Task | undefined>(
       async () => {
         const r = await a2aCall(endpoint, token, "GetTask", { id: taskId }, { timeoutMs: 10_000 });
@@ -84,7 +93,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
         if (r.kind === "rpc-error" && r.code === RpcCodes.TaskNotFound) return { value: undefined };
         return undefined;
       },
-      { deadline: Date.now() + ms, signal: signal ? AbortSignal.any([signal, stopping.signal]) : stopping.signal },
+      { deadline: Date.now() + ms, signal: signal ? AbortSignal.any([signal, stopping.signal]) : stopping.signal, ...(wake ? { wake } : {}) },
     );
     return typeof r === "object" ? r.value : undefined;
   }
@@ -137,12 +146,13 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     if (r.kind !== "task") return refused(r, m.from);
     refusedSince.delete(m.from);
     opts.onTaken?.();
-    sent.set(r.task.id, { sessionKey: a2aSessionKey(m.from, contextId, o.agentId), text: m.text });
+    const sessionKey = a2aSessionKey(m.from, contextId, o.agentId);
+    sent.set(r.task.id, { sessionKey, text: m.text });
     if (sent.size > 1000) sent.delete(sent.keys().next().value as string);
     const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
     // Wait for the turn to end (the sender's next message would queue behind it in the same
     // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.
-    const done = TERMINAL.has(r.task.status.state) ? r.task : await settle(token, r.task.id, o.settleMs ?? 60_000, opts.signal);
+    const done = TERMINAL.has(r.task.status.state) ? r.task : await settle(token, r.task.id, o.settleMs ?? 60_000, opts.signal, sessionKey);
     if (done?.status.state === TaskStates.failed) {
       const failures = (failedTurns.get(m.id) ?? 0) + 1;
       failedTurns.set(m.id, failures);
@@ -251,6 +261,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     const deadline = Date.now() + timeoutMs;
     const token = o.peers.inboundToken(ticket.session);
     if (!token) return { status: "error", error: `${ticket.session} is no longer a peer of this gateway` };
+    const wake = wakeOnTurnEnd(sent.get(ticket.ref)?.sessionKey);
     const r = await pollUntil<RunReply>(
       async () => {
         const r = await a2aCall(endpoint, token, "GetTask", { id: ticket.ref }, { timeoutMs: 10_000 });
@@ -261,7 +272,7 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
         // Working, unreachable for now (restarting), or rate limited: poll again until the deadline.
         return undefined;
       },
-      { deadline, signal: stopping.signal },
+      { deadline, signal: stopping.signal, ...(wake ? { wake } : {}) },
     );
     if (r === "deadline") return { status: "timeout", error: `no final reply within ${timeoutMs} ms` };
     if (r === "aborted") return { status: "error", error: "sidecar stopping" };

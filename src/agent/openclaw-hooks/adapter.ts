@@ -15,6 +15,8 @@ export interface OpenclawHooksOptions {
   replies?: RunReplySource;
   /** The gateway's lifecycle (the WebSocket watch). */
   events?: GatewayEventSource;
+  /** Turn ends (the WebSocket watch), offered as AgentPort.onTurnEnd. */
+  onTurnEnd?: (listener: (sessionKey: string) => void) => () => void;
   /** The gateway agent that runs mesh turns (default: the gateway's default agent). */
   agentId?: string;
   /** The gateway's sessions.abort (WebSocket, operator.write): tried on a cancelled job's session. */
@@ -47,6 +49,7 @@ export function openclawHooksAgent(o: OpenclawHooksOptions): AgentPort {
   return {
     url: endpoint.url,
     bridge: HOOKS_BRIDGE,
+    ...(o.onTurnEnd ? { onTurnEnd: o.onTurnEnd } : {}),
     async deliver(m, opts) {
       const { req, ticket } = peerTurn(m, agentId);
       const res = await postAgentHook(endpoint, req, opts);

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Logger } from "../../base/log.js";
 import type { GatewayEventSource, RunReply } from "../port.js";
 import { wsUrl } from "../openclaw-ws.js";
@@ -17,20 +18,44 @@ export interface GatewayWatchOptions {
   log: Logger;
 }
 
-/** The watch as the sidecar's two ports: a reply source for asks and an event source to mirror. */
+/**
+ * The events that end a turn, with its session: `sessions.changed` with phase "end" (every run,
+ * A2A channel turns included: OpenClaw 2026.9.6 sends no `chat` events for those) and a `chat`
+ * event in a final state (webchat and hook turns).
+ */
+const runEndSchema = z.object({ sessionKey: z.string(), phase: z.literal("end") }).passthrough();
+const chatEndSchema = z.object({ sessionKey: z.string(), state: z.enum(["final", "error", "aborted"]) }).passthrough();
+
+function turnEnded(event: string, payload: unknown): string | undefined {
+  const parsed = event === "sessions.changed" ? runEndSchema.safeParse(payload) : event === "chat" ? chatEndSchema.safeParse(payload) : undefined;
+  return parsed?.success ? parsed.data.sessionKey : undefined;
+}
+
+/** The watch as the sidecar's ports: a reply source for asks, an event source to mirror, and turn ends. */
 export function gatewayWatch(o: GatewayWatchOptions): {
   replies: { waitForReply(p: { sessionKey: string; marker: string; timeoutMs: number }): Promise<RunReply> };
   events: GatewayEventSource;
+  /** Every turn the gateway ends, by session key (what the A2A bridge waits for instead of polling). */
+  onTurnEnd(listener: (sessionKey: string) => void): () => void;
 } {
   const matcher = new ReplyMatcher();
+  const turnEnds = new Set<(sessionKey: string) => void>();
   let mirror: LifecycleMirror | undefined;
   const socket = new GatewaySocket({
     url: wsUrl(o.url),
     token: o.token,
     log: o.log,
-    onEvent: (event, payload) => void (matcher.onEvent(event, payload) || mirror?.onEvent(event, payload)),
+    onEvent: (event, payload) => {
+      const ended = turnEnds.size ? turnEnded(event, payload) : undefined;
+      if (ended) for (const l of [...turnEnds]) l(ended);
+      void (matcher.onEvent(event, payload) || mirror?.onEvent(event, payload));
+    },
   });
   return {
+    onTurnEnd: (listener) => {
+      turnEnds.add(listener);
+      return () => void turnEnds.delete(listener);
+    },
     replies: { waitForReply: (p) => matcher.waitFor(p) },
     events: {
       start: (emit?: Emit) => {
