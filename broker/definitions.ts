@@ -138,8 +138,9 @@ export function streamDefinitions(replicas = 1): StreamDefinition[] {
 export function identityStreamDefinitions(id: string, replicas = 1, limits: IdentityLimits = DEFAULT_IDENTITY_LIMITS): StreamDefinition[] {
   return [
     {
-      // Its durable inbox. Limits retention (not work-queue) so a message stays readable for
-      // audit after its owner took it; the consumer position, not deletion, marks it delivered.
+      // Its durable inbox. Limits retention (not work-queue: the admin's replay consumers read it
+      // too); the owner's sidecar deletes each message it is done with (after the ack), so the
+      // per-sender share below counts what waits, not everything sent within max_age.
       // Discard *new* when full: the sender gets an error instead of an old unread message vanishing.
       // One subject per sender (agent.<id>.inbox.<from>, the server checks <from>) and a limit per
       // subject: a sender that fills its share is refused alone ("maximum messages per subject

@@ -112,6 +112,9 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.ACK.${inboxStream}.${inbox}.>`,
         // its own inbox's messages by sequence (when the oldest waiting one was sent)
         `$JS.API.DIRECT.GET.${inboxStream}`,
+        // and removing each one it is done with (delivered, dead-lettered or a repeat), so a sender's
+        // share of the inbox bounds what waits, not everything it ever sent
+        `$JS.API.STREAM.MSG.DELETE.${inboxStream}`,
         // its own dead letters: read with ephemeral consumers or by sequence; nobody else's
         `$JS.API.CONSUMER.CREATE.${dlq}`,
         `$JS.API.CONSUMER.CREATE.${dlq}.>`,

@@ -92,7 +92,8 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
       const acct = await jsm.getAccountInfo();
       add({ name: "jetstream", status: "ok", detail: `on (${acct.streams} streams, ${acct.consumers} consumers)` });
       const missing: string[] = [];
-      for (const s of [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`), inboxStreamName(self), dlqStreamName(self), hooksStreamName(self)]) {
+      // Its copy of the events only with hook rules (an identity added with --no-hooks has none).
+      for (const s of [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`), inboxStreamName(self), dlqStreamName(self), ...(r.config.hooks?.length ? [hooksStreamName(self)] : [])]) {
         await jsm.streams.info(s).catch(() => missing.push(s));
       }
       await jsm.consumers.info(inboxStreamName(self), inboxConsumerName(self)).catch(() => missing.push(`${inboxStreamName(self)}/${inboxConsumerName(self)}`));

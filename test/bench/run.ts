@@ -95,7 +95,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "## 1. Inbox end-to-end latency",
         "",
         `Publish → the hooks endpoint received the POST (mesh) or the consumer got the message (raw), 4 sender identities. ${RAW}: the same`,
-        `authenticated broker and senders, a raw identity's inbox consumed and acked with nats.js. ${MESH}: signed envelopes, the sidecar verifies`,
+        `authenticated broker and senders, a raw identity's inbox consumed, acked and each message deleted with nats.js (as the sidecar deletes what it delivered). ${MESH}: signed envelopes, the sidecar verifies`,
         `each. ${OPEN}: a second broker without auth, unsigned. A p99 is shown only when every row has n ≥ ${MIN_P99_N}.`,
         "",
         markdownTable(r.rows as never),

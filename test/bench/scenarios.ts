@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName, inboxStreamName } from "../../subjects/names.js";
 import { encodeEnvelope, eventSubject, inboxSubject, newEnvelope } from "../../subjects/mod.js";
@@ -78,7 +78,7 @@ export const OPEN = "mesh (open mesh)";
  * 1. Inbox end to end: publish → the hooks endpoint gets the POST. Secure mesh: four sender
  * identities, each on its own authenticated connection, sign their envelopes; the sidecar (its own
  * credential) verifies each one and delivers. Raw: the same senders publish to a raw identity's
- * inbox on the same authenticated broker, which consumes it with nats.js and acks. Open mesh: the
+ * inbox on the same authenticated broker, which consumes it with nats.js, acks and deletes (as the sidecar does). Open mesh: the
  * same sidecar code on a broker without auth, unsigned envelopes.
  */
 export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[]; httpPostP50: number; httpPostN: number }> {
@@ -113,12 +113,16 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   const rawSent = new Map<string, { t0: number; into: number[] }>();
   let rawLat: number[] = [];
   const rawMsgs = await rawConsumer.consume({ max_messages: 256 });
+  // Ack, then delete (not awaited), as the sidecar does: an inbox share counts what waits, so
+  // each consumer removes what it is done with (without it, a sender's 1 001st message is refused).
+  const rawJsm = await jetstreamManager(rawNc, { checkAPI: false });
   void (async () => {
     for await (const m of rawMsgs) {
       const id = m.headers?.get("Nats-Msg-Id") ?? "";
       const sent = rawSent.get(id);
       if (sent) sent.into.push(performance.now() - sent.t0);
       m.ack();
+      void rawJsm.streams.deleteMessage(inboxStreamName(raw), m.seq, false).catch(() => undefined);
     }
   })();
   // Each message's send time and the row it belongs to: a late arrival of one row never counts in the next.

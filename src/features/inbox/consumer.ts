@@ -1,5 +1,6 @@
 import { storedAt } from "../../bus/stored-at.js";
-import type { JsMsg } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { firstLine, isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
 import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
@@ -65,6 +66,9 @@ export class InboxConsumer {
   /** Messages taken from the broker and not yet acked: their claim is kept alive. */
   private readonly held = new Set<JsMsg>();
   private keepAlive?: NodeJS.Timeout;
+  private jsm?: JetStreamManager;
+  /** The broker refused a delete (permissions from before deletes were granted): not tried again. */
+  private removeRefused = false;
 
   constructor(private readonly o: InboxOptions) {}
 
@@ -266,14 +270,40 @@ export class InboxConsumer {
   /**
    * Fire-and-forget ack: the id is already in the journal, so a lost ack only means a redelivery
    * that is acked without a second delivery (waiting for the broker's confirmation would cost a
-   * round trip per message on the sender's lane).
+   * round trip per message on the sender's lane). Then the message is removed from the inbox.
    */
   private async ack(m: JsMsg): Promise<void> {
     try {
       m.ack();
     } catch (err) {
       this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
+      return;
     }
+    this.remove(m.seq);
+  }
+
+  /**
+   * Deletes a message this sidecar is done with from its inbox (after its ack, on the same
+   * connection, so the server has the ack first). The inbox keeps each sender's messages up to a
+   * share (discard new): were delivered ones kept, a sender would be refused after that many
+   * messages in the retention window, however promptly they were delivered. What was delivered is
+   * on record in the delivered-journal and the message.delivered events. Not awaited: a delete that
+   * fails leaves a delivered message behind (it counts against its sender's share until it ages out).
+   */
+  private remove(seq: number): void {
+    if (this.removeRefused) return;
+    void (async () => {
+      this.jsm ??= await jetstreamManager(this.o.nc, { checkAPI: false });
+      await this.jsm.streams.deleteMessage(inboxStreamName(this.o.self), seq, false);
+    })().catch((err: unknown) => {
+      if (permissionDenied(err)) {
+        this.removeRefused = true;
+        this.o.log.warn(
+          { err: firstLine(err) },
+          `delivered messages stay in the inbox: this identity may not delete them (its broker permissions are older than this sidecar; the admin re-runs \`mesh identity add ${this.o.self}\`)`,
+        );
+      } else if (!isNotFound(err)) this.o.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message from the inbox");
+    });
   }
 
   private async reject(m: JsMsg, reason: string, env?: Envelope): Promise<void> {
