@@ -126,7 +126,10 @@ function makeTls(dir: string, hosts: string[]): Registry["tls"] {
 }
 
 /** `mesh broker init`: an admin key and an empty registry; with tls, a CA and a server certificate. */
-export function initAuth(stateDir: string, opts: { tls?: boolean; hosts?: string[] } = {}): { created: boolean; adminCreds: string; reloaded: boolean; tls?: Registry["tls"] } {
+export function initAuth(
+  stateDir: string,
+  opts: { tls?: boolean; hosts?: string[] } = {},
+): { created: boolean; /** Already set up, and the permissions were rendered anew (they had changed). */ updated?: boolean; adminCreds: string; reloaded: boolean; tls?: Registry["tls"] } {
   const p = paths(stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   if (existsSync(p.registry)) {
@@ -135,6 +138,13 @@ export function initAuth(stateDir: string, opts: { tls?: boolean; hosts?: string
       reg.tls = makeTls(p.tls, opts.hosts ?? ["127.0.0.1", "localhost"]);
       save(stateDir, reg);
       return { created: false, adminCreds: p.admin, reloaded: reloadBroker(stateDir), tls: reg.tls };
+    }
+    // Run again after an upgrade: the permissions are rendered anew from the registry (a release
+    // may grant more, e.g. deleting from one's own inbox) and the broker reloads if they changed.
+    const current = existsSync(p.auth) ? readFileSync(p.auth, "utf8") : "";
+    if (current !== renderAuth(reg)) {
+      save(stateDir, reg);
+      return { created: false, updated: true, adminCreds: p.admin, reloaded: reloadBroker(stateDir), ...(reg.tls ? { tls: reg.tls } : {}) };
     }
     return { created: false, adminCreds: p.admin, reloaded: false, ...(reg.tls ? { tls: reg.tls } : {}) };
   }

@@ -50,7 +50,11 @@ export async function init(opts: AuthOpts): Promise<void> {
   const out = [
     res.created ? `authentication set up in ${stateDir}` : `authentication already set up in ${stateDir}`,
     `admin credential: ${res.adminCreds} (0600; use --creds ${res.adminCreds} for provision and admin commands)`,
-    res.reloaded ? "running broker reloaded: anonymous clients are now refused" : "start the broker with `mesh broker up` (it includes auth.conf)",
+    res.updated
+      ? `permissions rendered anew from the registry (this release grants more)${res.reloaded ? "; running broker reloaded" : "; they apply when the broker starts"}`
+      : res.reloaded
+        ? "running broker reloaded: anonymous clients are now refused"
+        : "start the broker with `mesh broker up` (it includes auth.conf)",
   ];
   if (res.tls) out.push(`TLS: CA ${res.tls.ca}; clients set MESH_TLS_CA=${res.tls.ca} and use tls://host:4222`);
   out.push("next: mesh identity add <name> for each Mac");

@@ -300,7 +300,7 @@ export class InboxConsumer {
         this.removeRefused = true;
         this.o.log.warn(
           { err: firstLine(err) },
-          `delivered messages stay in the inbox: this identity may not delete them (its broker permissions are older than this sidecar; the admin re-runs \`mesh identity add ${this.o.self}\`)`,
+          `delivered messages stay in the inbox: this identity may not delete them (its broker permissions are older than this sidecar; on the broker's machine \`mesh broker init\` renders them anew)`,
         );
       } else if (!isNotFound(err)) this.o.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message from the inbox");
     });
