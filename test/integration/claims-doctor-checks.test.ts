@@ -109,19 +109,21 @@ describe("mesh doctor failure paths", () => {
     }
   });
 
-  it("a JetStream broker nothing was provisioned on: 'provisioned' fails listing every missing stream, bucket and the inbox consumer, fix mesh broker provision --for nova; permissions, clock and sidecar are skipped, not failed", async () => {
+  it("a JetStream broker nothing was provisioned on: 'provisioned' fails listing every missing stream, bucket and the inbox consumer (HOOKS-nova only for a config with hook rules), fix mesh broker provision --for nova; permissions, clock and sidecar are skipped, not failed", async () => {
     const fresh = await startBroker();
     try {
+      const names = (hooksToo: boolean) => [
+        ...Object.values(STREAMS),
+        ...Object.values(BUCKETS).map((b) => `KV_${b}`),
+        ...["INBOX-nova", "DLQ-nova", ...(hooksToo ? ["HOOKS-nova"] : [])],
+        "INBOX-nova/inbox-nova",
+      ];
+      const withRules = await doctor(machine({ server: fresh.url, ...gateway(), hooks: [{ name: "deploys", on: "events.*.deploy", action: { type: "agent", message: "deployed" } }] }).env);
+      expect(failed(withRules, "provisioned").detail).toBe(`missing: ${names(true).join(", ")}`);
       const m = machine({ server: fresh.url, ...gateway() });
       const d = await doctor(m.env);
       const c = failed(d, "provisioned");
-      const names = [
-        ...Object.values(STREAMS),
-        ...Object.values(BUCKETS).map((b) => `KV_${b}`),
-        ...["INBOX-nova", "DLQ-nova", "HOOKS-nova"],
-        "INBOX-nova/inbox-nova",
-      ];
-      expect(c.detail).toBe(`missing: ${names.join(", ")}`);
+      expect(c.detail).toBe(`missing: ${names(false).join(", ")}`);
       expect(c.fix).toBe("mesh broker provision --for nova");
       for (const n of ["permissions", "clock skew", "sidecar running"]) {
         expect(d.checks.find((x) => x.name === n)).toEqual({ name: n, status: "skip", detail: "the broker is not provisioned (see above)" });
