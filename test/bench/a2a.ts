@@ -230,15 +230,18 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     if (ctx.quick) {
       return { ...summary, stream, down: [] };
     }
+    // Markers of their own (the timed turns' BENCH-<i><path> include BENCH-900 and BENCH-901 from
+    // 200 turns on), counted from here on.
+    turns.clear();
     await nova.stop();
     let directDown: string;
     try {
-      await direct(nova.url, directToken, "BENCH-900");
+      await direct(nova.url, directToken, "BENCH-down0");
       directDown = "answered";
     } catch (err) {
       directDown = `error: ${String((err as Error).cause ?? (err as Error).message).slice(0, 60)}`;
     }
-    const meshAccepted = await rpc(endpoint, outboundToken, "SendMessage", { ...message("BENCH-901 sent while nova is down", "bench-mesh"), configuration: { returnImmediately: true } });
+    const meshAccepted = await rpc(endpoint, outboundToken, "SendMessage", { ...message("BENCH-down1 sent while nova is down", "bench-mesh"), configuration: { returnImmediately: true } });
     const meshId = meshAccepted.result?.task?.id;
     const meshDown = meshId ? `accepted (${meshAccepted.result?.task?.status.state})` : `refused: ${JSON.stringify(meshAccepted).slice(0, 80)}`;
     const restarted = performance.now();
@@ -255,8 +258,8 @@ export async function a2aVsDirect(ctx: BenchContext): Promise<{
     // asked about each message sent while the gateway was down.
     const arrived = (marker: string): string => `turns of nova's model for it after the restart: ${turns.get(marker) ?? 0}`;
     const down = [
-      { path: "direct A2A", while_down: directDown, after_restart: arrived("BENCH-900") },
-      { path: "mesh, secure", while_down: meshDown, after_restart: `${meshAfter}; ${arrived("BENCH-901")}` },
+      { path: "direct A2A", while_down: directDown, after_restart: arrived("BENCH-down0") },
+      { path: "mesh, secure", while_down: meshDown, after_restart: `${meshAfter}; ${arrived("BENCH-down1")}` },
     ];
     return { ...summary, stream, down };
   } finally {
