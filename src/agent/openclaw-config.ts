@@ -14,7 +14,7 @@ const gatewayFile = z
   .object({
     hooks: z.object({ enabled: z.boolean().optional(), token: z.string().optional(), path: z.string().optional() }).passthrough().optional(),
     gateway: z.object({ port: z.number().optional(), auth: z.object({ token: z.string().optional() }).passthrough().optional() }).passthrough().optional(),
-    channels: z.object({ a2a: z.object({ enabled: z.boolean().optional() }).passthrough().optional() }).passthrough().optional(),
+    channels: z.object({ a2a: z.object({ enabled: z.boolean().optional(), replyTimeoutMs: z.number().positive().optional() }).passthrough().optional() }).passthrough().optional(),
   })
   .passthrough();
 
@@ -29,6 +29,8 @@ export interface GatewayFacts {
   port?: number;
   /** channels.a2a.enabled: the gateway's A2A channel is on (the mesh then bridges through it). */
   a2aEnabled?: boolean;
+  /** channels.a2a.replyTimeoutMs: how long the A2A channel holds a blocking SendMessage (OpenClaw's default 120 s). */
+  a2aReplyTimeoutMs?: number;
 }
 
 export function readGatewayConfig(path = openclawConfigPath()): GatewayFacts {
@@ -44,6 +46,7 @@ export function readGatewayConfig(path = openclawConfigPath()): GatewayFacts {
       ...(parsed.hooks?.path ? { hooksPath: parsed.hooks.path } : {}),
       ...(parsed.gateway?.port ? { port: parsed.gateway.port } : {}),
       ...(parsed.channels?.a2a?.enabled ? { a2aEnabled: true } : {}),
+      ...(parsed.channels?.a2a?.replyTimeoutMs ? { a2aReplyTimeoutMs: parsed.channels.a2a.replyTimeoutMs } : {}),
     };
   } catch {
     return { path, exists: true };

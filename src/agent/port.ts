@@ -97,6 +97,8 @@ export interface AgentPort {
    * as its WebSocket says; returns the unsubscribe. Absent without the gateway token (no WebSocket).
    */
   onTurnEnd?(listener: (sessionKey: string) => void): () => void;
+  /** Like onTurnEnd, for every run the gateway starts. */
+  onTurnStart?(listener: (sessionKey: string) => void): () => void;
   /** Which bridge this adapter is ("openclaw-hooks", …), for doctor and presence. */
   readonly bridge: string;
   /** Hands a peer's message to the agent; ok means the gateway took it (it will run the turn). */

@@ -11,7 +11,6 @@ import type { GatewayEndpoint } from "../agent/openclaw-hooks/hooks-client.js";
 import { openclawConfigPath, readGatewayConfig, type GatewayFacts } from "../agent/openclaw-config.js";
 import { openclawA2AAgent } from "../agent/openclaw-a2a/adapter.js";
 import { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
-import { gatewayCall } from "../agent/openclaw-rpc.js";
 import { PeerSync } from "../features/conversations/peer-sync.js";
 import type { Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
@@ -103,8 +102,8 @@ export async function agentFromConfig(r: Resolved, o: { gatewayUrl?: string; log
   }
   const { gatewayWatch } = await import("../agent/openclaw-hooks/watch.js");
   const watch = gatewayWatch({ url: endpoint.url, token: gatewayToken, log: o.log });
-  const abortSession = (key: string) => gatewayCall({ url: endpoint.url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } });
-  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, onTurnEnd: watch.onTurnEnd, abortSession, ...(agentId ? { agentId } : {}) });
+  const abortSession = async (key: string) => (await rpc()).gatewayCall({ url: endpoint.url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } });
+  return openclawHooksAgent({ endpoint, replies: watch.replies, events: watch.events, onTurnEnd: watch.onTurnEnd, onTurnStart: watch.onTurnStart, abortSession, ...(agentId ? { agentId } : {}) });
 }
 
 export interface BridgeChoice {
@@ -140,6 +139,9 @@ function capabilitiesOf(r: Resolved, flag?: string): string[] {
   }
   return caps;
 }
+
+/** The gateway's WebSocket RPC (and `ws`), loaded on the first call: most sidecars never make one. */
+const rpc = () => import("../agent/openclaw-rpc.js");
 
 /** The sidecar's state directory: the flag, the config's sidecar.stateDir, or ~/.config/openclaw-mesh/sidecar-<id>. */
 export function sidecarStateDir(r: Resolved, id: string, flag?: string): string {
@@ -180,12 +182,13 @@ export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: L
       hooks: agent,
       addPeer: (peer) => sync.add(peer),
       ...(agentId ? { agentId } : {}),
+      ...(localGateway(r).a2aReplyTimeoutMs ? { gatewayReplyTimeoutMs: localGateway(r).a2aReplyTimeoutMs } : {}),
       // A job's turn is stopped with the gateway's sessions.abort: operator.write, on a connection
       // opened for that one call (the long-lived watch stays read-only).
       ...(gatewayToken
         ? {
-            abortSession: (key: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }),
-            readSession: (sessionKey: string) => gatewayCall({ url, token: gatewayToken, scopes: ["operator.read"], method: "chat.history", params: { sessionKey, limit: 50 } }),
+            abortSession: async (key: string) => (await rpc()).gatewayCall({ url, token: gatewayToken, scopes: ["operator.write"], method: "sessions.abort", params: { key } }),
+            readSession: async (sessionKey: string) => (await rpc()).gatewayCall({ url, token: gatewayToken, scopes: ["operator.read"], method: "chat.history", params: { sessionKey, limit: 50 } }),
           }
         : {}),
     });

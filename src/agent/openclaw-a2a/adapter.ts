@@ -37,7 +37,16 @@ export interface OpenclawA2AOptions {
   settleMs?: number;
   /** Turns the gateway fails (e.g. in the seconds after it started) are sent again this many times (default 6, with the inbox backoff: about 30 s). */
   failedTurnRetries?: number;
+  /**
+   * The gateway's channels.a2a.replyTimeoutMs (OpenClaw's default 120 s): how long it holds a
+   * blocking SendMessage before it answers the task still working. A delivery waits that long
+   * plus a margin, so it always gets the task back.
+   */
+  gatewayReplyTimeoutMs?: number;
 }
+
+/** OpenClaw's default channels.a2a.replyTimeoutMs. */
+export const GATEWAY_REPLY_TIMEOUT_MS = 120_000;
 
 export const A2A_BRIDGE = "openclaw-a2a";
 
@@ -50,8 +59,12 @@ export function jobText(j: JobTurn): string {
 /**
  * The AgentPort over OpenClaw's bundled A2A channel: a peer's message arrives in the gateway as a
  * conversation from a named sender (`channels.a2a.peers.<from>`), in its own session per peer and
- * context, with the agent's tools — not as untrusted webhook content. Sent with
- * returnImmediately; the reply is the task's artifact, polled with GetTask.
+ * context, with the agent's tools — not as untrusted webhook content. A peer's message is sent
+ * blocking: the gateway answers with the completed task (the reply is its artifact) as soon as the
+ * turn ends, as it does for a direct A2A peer. (With returnImmediately the task was marked complete
+ * later and read with GetTask: 1.2× the direct round trip instead of 1.0×, measured with the bench's
+ * a2a scenario.) A turn longer than the gateway's blocking wait comes back working and is polled
+ * with GetTask. Jobs are sent with returnImmediately: their task id is what a cancel needs.
  */
 export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
   const endpoint = `${o.url.replace(/\/+$/, "")}/a2a/v1`;
@@ -129,26 +142,52 @@ export function openclawA2AAgent(o: OpenclawA2AOptions): AgentPort {
     }
   }
 
+  /** Remembers what a task delivered (its session and text), to find its answer in the transcript. */
+  function remember(taskId: string, sessionKey: string, text: string): void {
+    sent.set(taskId, { sessionKey, text });
+    if (sent.size > 1000) sent.delete(sent.keys().next().value as string);
+  }
+
   async function deliver(m: PeerMessage, opts: CallOptions = {}): Promise<DeliveryResult> {
     const token = await tokenFor(m.from);
     if (!token) return { ok: false, status: 0, retryable: false, reason: `${m.from} is not a peer of this gateway's A2A channel` };
     const contextId = m.context ?? defaultConversation(m.from);
-    const r = await a2aCall(
-      endpoint,
-      token,
-      "SendMessage",
-      {
-        message: { messageId: failedTurns.has(m.id) ? `${m.id}-r${failedTurns.get(m.id)}` : m.id, role: "ROLE_USER", parts: [{ text: m.text }], contextId },
-        configuration: { returnImmediately: true },
-      },
-      { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}) },
-    );
+    const sessionKey = a2aSessionKey(m.from, contextId, o.agentId);
+    // Taken once the gateway starts the turn (its WebSocket says so; the sender's earlier turn in
+    // this session has ended, so the next start there is this one), or at the latest when it answers.
+    let started = false;
+    let taken = false;
+    const take = () => {
+      if (!taken) (taken = true), opts.onTaken?.();
+    };
+    const unwatch = o.hooks.onTurnStart?.((key) => {
+      if (sameSession(sessionKey, key)) (started = true), take();
+    });
+    const blockMs = (o.gatewayReplyTimeoutMs ?? GATEWAY_REPLY_TIMEOUT_MS) + 30_000;
+    let r: CallResult;
+    try {
+      r = await a2aCall(
+        endpoint,
+        token,
+        "SendMessage",
+        { message: { messageId: failedTurns.has(m.id) ? `${m.id}-r${failedTurns.get(m.id)}` : m.id, role: "ROLE_USER", parts: [{ text: m.text }], contextId } },
+        { timeoutMs: Math.max(opts.timeoutMs ?? 0, blockMs), ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
+    } finally {
+      unwatch?.();
+    }
+    if (r.kind === "unreachable" && started) {
+      // The turn runs but the answer's connection broke (the A2A channel reloaded, or the gateway
+      // restarted): sending it again could start a second turn, so it counts as delivered and its
+      // answer is read from the session transcript.
+      const ref = `lost-${m.id}`;
+      remember(ref, sessionKey, m.text);
+      return { ok: true, status: 200, ticket: { bridge: A2A_BRIDGE, session: m.from, ref } };
+    }
     if (r.kind !== "task") return refused(r, m.from);
     refusedSince.delete(m.from);
-    opts.onTaken?.();
-    const sessionKey = a2aSessionKey(m.from, contextId, o.agentId);
-    sent.set(r.task.id, { sessionKey, text: m.text });
-    if (sent.size > 1000) sent.delete(sent.keys().next().value as string);
+    take();
+    remember(r.task.id, sessionKey, m.text);
     const ticket: ReplyTicket = { bridge: A2A_BRIDGE, session: m.from, ref: r.task.id };
     // Wait for the turn to end (the sender's next message would queue behind it in the same
     // session anyway), so a turn the gateway fails is sent again instead of counting as delivered.

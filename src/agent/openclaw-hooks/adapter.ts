@@ -17,6 +17,8 @@ export interface OpenclawHooksOptions {
   events?: GatewayEventSource;
   /** Turn ends (the WebSocket watch), offered as AgentPort.onTurnEnd. */
   onTurnEnd?: (listener: (sessionKey: string) => void) => () => void;
+  /** Turn starts (the WebSocket watch), offered as AgentPort.onTurnStart. */
+  onTurnStart?: (listener: (sessionKey: string) => void) => () => void;
   /** The gateway agent that runs mesh turns (default: the gateway's default agent). */
   agentId?: string;
   /** The gateway's sessions.abort (WebSocket, operator.write): tried on a cancelled job's session. */
@@ -50,6 +52,7 @@ export function openclawHooksAgent(o: OpenclawHooksOptions): AgentPort {
     url: endpoint.url,
     bridge: HOOKS_BRIDGE,
     ...(o.onTurnEnd ? { onTurnEnd: o.onTurnEnd } : {}),
+    ...(o.onTurnStart ? { onTurnStart: o.onTurnStart } : {}),
     async deliver(m, opts) {
       const { req, ticket } = peerTurn(m, agentId);
       const res = await postAgentHook(endpoint, req, opts);

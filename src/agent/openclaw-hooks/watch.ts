@@ -24,10 +24,17 @@ export interface GatewayWatchOptions {
  * event in a final state (webchat and hook turns).
  */
 const runEndSchema = z.object({ sessionKey: z.string(), phase: z.literal("end") }).passthrough();
+/** A run starting in a session: `sessions.changed` with phase "start" (A2A channel turns included). */
+const runStartSchema = z.object({ sessionKey: z.string(), phase: z.literal("start") }).passthrough();
 const chatEndSchema = z.object({ sessionKey: z.string(), state: z.enum(["final", "error", "aborted"]) }).passthrough();
 
 function turnEnded(event: string, payload: unknown): string | undefined {
   const parsed = event === "sessions.changed" ? runEndSchema.safeParse(payload) : event === "chat" ? chatEndSchema.safeParse(payload) : undefined;
+  return parsed?.success ? parsed.data.sessionKey : undefined;
+}
+
+function turnStarted(event: string, payload: unknown): string | undefined {
+  const parsed = event === "sessions.changed" ? runStartSchema.safeParse(payload) : undefined;
   return parsed?.success ? parsed.data.sessionKey : undefined;
 }
 
@@ -37,9 +44,12 @@ export function gatewayWatch(o: GatewayWatchOptions): {
   events: GatewayEventSource;
   /** Every turn the gateway ends, by session key (what the A2A bridge waits for instead of polling). */
   onTurnEnd(listener: (sessionKey: string) => void): () => void;
+  /** Every run the gateway starts, by session key (how the A2A bridge knows a blocking send was taken). */
+  onTurnStart(listener: (sessionKey: string) => void): () => void;
 } {
   const matcher = new ReplyMatcher();
   const turnEnds = new Set<(sessionKey: string) => void>();
+  const turnStarts = new Set<(sessionKey: string) => void>();
   let mirror: LifecycleMirror | undefined;
   const socket = new GatewaySocket({
     url: wsUrl(o.url),
@@ -48,6 +58,8 @@ export function gatewayWatch(o: GatewayWatchOptions): {
     onEvent: (event, payload) => {
       const ended = turnEnds.size ? turnEnded(event, payload) : undefined;
       if (ended) for (const l of [...turnEnds]) l(ended);
+      const started = turnStarts.size ? turnStarted(event, payload) : undefined;
+      if (started) for (const l of [...turnStarts]) l(started);
       void (matcher.onEvent(event, payload) || mirror?.onEvent(event, payload));
     },
   });
@@ -55,6 +67,10 @@ export function gatewayWatch(o: GatewayWatchOptions): {
     onTurnEnd: (listener) => {
       turnEnds.add(listener);
       return () => void turnEnds.delete(listener);
+    },
+    onTurnStart: (listener) => {
+      turnStarts.add(listener);
+      return () => void turnStarts.delete(listener);
     },
     replies: { waitForReply: (p) => matcher.waitFor(p) },
     events: {
