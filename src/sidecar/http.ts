@@ -9,7 +9,9 @@ import { VERSION } from "../base/version.js";
 import type { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import type { Conversations } from "../features/conversations/conversations.js";
 import type { EndpointJobs } from "../features/a2a-server/executor.js";
-import { OFF_MAC, a2aServer } from "../features/a2a-server/server.js";
+// The A2A server (the A2A SDK, express, jose) is loaded only by a sidecar that serves it: a hooks-bridge
+// sidecar never needs it (its resident memory is what issue 24 measures).
+type A2AServerModule = typeof import("../features/a2a-server/server.js");
 import { signerOf } from "../bus/connection.js";
 import type { MeshVerifier } from "../bus/verify.js";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -98,8 +100,9 @@ export interface A2ARoutes {
  * Agent Card (/.well-known/agent-card.json), served by features/a2a-server on the A2A SDK.
  */
 export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?: A2ARoutes): Promise<Server> {
-  const a2aApp = a2a
-    ? await a2aServer({
+  const mod: A2AServerModule | undefined = a2a ? await import("../features/a2a-server/server.js") : undefined;
+  const a2aApp = a2a && mod
+    ? await mod.a2aServer({
         nc: s.nc,
         self: s.self,
         version: VERSION,
@@ -154,7 +157,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
     throw new MeshError(`the sidecar's HTTP port 127.0.0.1:${port} is not available (${code}): is another sidecar running on this machine? Set sidecar.httpPort in the config to a free port`, 1, { cause: err });
   }
   log.info({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, a2a ? "metrics, healthz and the A2A endpoint" : "metrics and healthz");
-  const outside = a2aApp && a2a?.listen ? await startA2AListener(a2aApp.app, a2a.listen, log) : undefined;
+  const outside = a2aApp && mod && a2a?.listen ? await startA2AListener(a2aApp.app, a2a.listen, log, mod.OFF_MAC) : undefined;
   server.on("close", () => {
     outside?.close();
     outside?.closeAllConnections();
@@ -168,7 +171,7 @@ export async function startHttp(s: SidecarView, port: number, log: Logger, a2a?:
  * /metrics or /healthz; the Host must name the configured address (or loopback) and its port;
  * only client tokens (sidecar.a2aClients) are taken here, never the gateway's.
  */
-async function startA2AListener(app: (req: IncomingMessage, res: ServerResponse) => void, at: { host: string; port: number }, log: Logger): Promise<Server> {
+async function startA2AListener(app: (req: IncomingMessage, res: ServerResponse) => void, at: { host: string; port: number }, log: Logger, OFF_MAC: symbol): Promise<Server> {
   const server = createServer((req, res) => {
     if (!listenerHostAllowed(req.headers.host, at.host, at.port)) {
       res.writeHead(421, { "content-type": "text/plain" }).end(`wrong Host header: this listener answers only http://${at.host}:${at.port}/\n`);
