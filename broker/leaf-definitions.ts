@@ -1,7 +1,7 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamSource } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { ALL_EVENTS, ALL_INBOXES, inboxOf, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
-import { BUCKETS, HUB_DOMAIN, dlqStreamName, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
+import { BUCKETS, HUB_DOMAIN, STREAMS, dlqStreamName, hooksStreamName, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
 import { DEFAULT_IDENTITY_LIMITS, INBOX_MAX_MSG_BYTES, identityStreamDefinitions, streamDefinitions, type StreamDefinition } from "./definitions.js";
 
 /**
@@ -82,11 +82,26 @@ function sourcedInbox(id: string, where: string, sources: StreamSource[]): Strea
 }
 
 /**
+ * An identity's copy of the events for its hook rules, on its Mac's leaf: sourced from the hub's
+ * EVENTS (every Mac's events, this one's included, come down the link), kept as on a single broker.
+ * Its rule consumers live here, on the server the sidecar reads: nothing consumes across the link.
+ */
+export function leafHooksDefinition(mac: string, id: string): StreamDefinition {
+  const single = identityStreamDefinitions(id).find((d) => d.name === hooksStreamName(id))!;
+  return {
+    ...single,
+    description: `openclaw-mesh events for the hook rules of ${id} (on Mac ${mac}, from the hub's EVENTS)`,
+    sources: [{ name: STREAMS.events, external: { api: jsApiPrefix(HUB_DOMAIN), deliver: linkDownSubject(mac) } }],
+  };
+}
+
+/**
  * A Mac's own streams on its leaf: its outbox, and for each identity it hosts an inbox fed by two
  * sources (same-Mac mail from the outbox, mail from other Macs from the hub's inbox) and its dead
- * letters (kept on the Mac: `dlq.>` never crosses the link).
+ * letters (kept on the Mac: `dlq.>` never crosses the link); for those in `hooks` (identities with
+ * hook rules) their copy of the events too.
  */
-export function leafStreamDefinitions(mac: string, ids: readonly string[]): StreamDefinition[] {
+export function leafStreamDefinitions(mac: string, ids: readonly string[], hooks: readonly string[] = []): StreamDefinition[] {
   const defs: StreamDefinition[] = [outboxDefinition(mac), macEventsDefinition(mac), identitiesMirrorDefinition(mac)];
   for (const id of ids) {
     defs.push(
@@ -97,6 +112,7 @@ export function leafStreamDefinitions(mac: string, ids: readonly string[]): Stre
       // Its dead letters stay on the Mac, as on a single broker (`dlq.>` never crosses the link).
       identityStreamDefinitions(id).find((d) => d.name === dlqStreamName(id))!,
     );
+    if (hooks.includes(id)) defs.push(leafHooksDefinition(mac, id));
   }
   return defs;
 }

@@ -1,5 +1,5 @@
 import { LEAF_DENIED, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
-import { HUB_DOMAIN, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
+import { HUB_DOMAIN, STREAMS, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
 import { identityPermissions, type Grants, type Permissions } from "./permissions.js";
 
 /**
@@ -11,7 +11,8 @@ import { identityPermissions, type Grants, type Permissions } from "./permission
  * - The link itself: the hub's mirror of this Mac's outbox (the hub's API requests into the Mac's
  *   domain, deliveries on mesh.up.<mac>), the Mac's inboxes sourcing the hub's inboxes of the
  *   identities it hosts (API requests into the hub's domain, deliveries on mesh.down.<mac>), and
- *   the flow control of both.
+ *   the flow control of both; and the copies of the hub's EVENTS its identities' hook rules read
+ *   (HOOKS-<id> on the Mac, sourcing EVENTS: readable by every identity anyway).
  * - Its identities' own traffic, online: what each identity hosted on this Mac may do on the hub
  *   (broker/permissions.ts), with the hub's JetStream API reached through the hub's domain. Nothing
  *   of another Mac's identities.
@@ -31,11 +32,11 @@ export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (
       "$JSC.R.>",
       // how far the hub's mirror of this Mac's outbox got (the backlog `mesh send` reports)
       `${hubApi}.STREAM.INFO.${outbox}`,
-      ...ids.flatMap((id) => [
-        `${hubApi}.CONSUMER.CREATE.${inboxStreamName(id)}`,
-        `${hubApi}.CONSUMER.CREATE.${inboxStreamName(id)}.>`,
-        `${hubApi}.CONSUMER.DELETE.${inboxStreamName(id)}.*`,
-        `${hubApi}.STREAM.INFO.${inboxStreamName(id)}`,
+      ...[STREAMS.events, ...ids.map(inboxStreamName)].flatMap((s) => [
+        `${hubApi}.CONSUMER.CREATE.${s}`,
+        `${hubApi}.CONSUMER.CREATE.${s}.>`,
+        `${hubApi}.CONSUMER.DELETE.${s}.*`,
+        `${hubApi}.STREAM.INFO.${s}`,
       ]),
     ],
     subscribe: [

@@ -23,11 +23,14 @@ import { DiscardPolicy } from "@nats-io/jetstream";
  */
 export type Report = Record<string, Change>;
 
-/** On a Mac's leaf: its outbox, and the inbox, dead letters and inbox consumer of each identity it hosts. */
-export async function provisionLeaf(nc: NatsConnection, mac: string, ids: readonly string[], opts: { ackWaitMs?: number } = {}): Promise<Report> {
+/**
+ * On a Mac's leaf: its outbox, and the inbox, dead letters and inbox consumer of each identity it
+ * hosts; with `hooks`, each one's copy of the events for its hook rules (from the hub's EVENTS).
+ */
+export async function provisionLeaf(nc: NatsConnection, mac: string, ids: readonly string[], opts: { ackWaitMs?: number; hooks?: boolean } = {}): Promise<Report> {
   const jsm = await jetstreamManager(nc);
   const out: Report = {};
-  for (const def of leafStreamDefinitions(mac, ids)) out[`stream ${def.name}`] = await ensureStream(jsm, def);
+  for (const def of leafStreamDefinitions(mac, ids, opts.hooks ? ids : [])) out[`stream ${def.name}`] = await ensureStream(jsm, def);
   // The sidecar's durable consumer, on the Mac's own server: nothing consumes across the link.
   for (const id of ids) out[`consumer ${inboxStreamName(id)}/${inboxConsumer(id).durable_name}`] = await ensureConsumer(jsm, inboxStreamName(id), inboxConsumer(id, opts.ackWaitMs));
   return out;

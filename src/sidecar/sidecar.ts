@@ -331,8 +331,9 @@ export class Sidecar {
     const { log } = this.o;
     const ackWait = this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {};
     if (this.o.leaf) {
-      // The Mac's outbox, its inbox (sourced from the outbox and the hub) and dead letters, its consumer.
-      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], ackWait);
+      // The Mac's outbox, its inbox (sourced from the outbox and the hub) and dead letters, its consumer;
+      // with hook rules, its copy of the hub's events (the rules' consumers live on this leaf too).
+      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], { ...ackWait, hooks: Boolean(this.o.hooks?.length) });
       const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
       if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.o.leaf.mac }, "leaf inbox ready");
       return;
