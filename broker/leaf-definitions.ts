@@ -102,7 +102,7 @@ export function leafHooksDefinition(mac: string, id: string): StreamDefinition {
  * hook rules) their copy of the events too.
  */
 export function leafStreamDefinitions(mac: string, ids: readonly string[], hooks: readonly string[] = []): StreamDefinition[] {
-  const defs: StreamDefinition[] = [outboxDefinition(mac), macEventsDefinition(mac), identitiesMirrorDefinition(mac)];
+  const defs: StreamDefinition[] = [outboxDefinition(mac), macEventsDefinition(mac), identitiesMirrorDefinition(mac), identitiesMirrorDefinition(mac, BUCKETS.xkeys)];
   for (const id of ids) {
     defs.push(
       sourcedInbox(id, `on Mac ${mac}`, [
@@ -119,12 +119,13 @@ export function leafStreamDefinitions(mac: string, ids: readonly string[], hooks
 
 /**
  * A read-only mirror of the hub's identity registry on the Mac, so a sidecar (re)started offline still
- * verifies same-Mac mail: the registry is read locally, written only on the hub by the admin.
+ * verifies same-Mac mail: the registry is read locally, written only on the hub by the admin. The
+ * sealing keys (mesh-xkeys) are mirrored the same way, so a message is sealed offline too.
  */
-export function identitiesMirrorDefinition(mac: string): StreamDefinition {
+export function identitiesMirrorDefinition(mac: string, bucket: string = BUCKETS.identities): StreamDefinition {
   return {
-    ...base(`KV_${BUCKETS.identities}`, `openclaw-mesh identity registry of the hub, mirrored on Mac ${mac}`),
-    mirror: { name: `KV_${BUCKETS.identities}`, external: { api: jsApiPrefix(HUB_DOMAIN), deliver: linkDownSubject(mac) } },
+    ...base(`KV_${bucket}`, `openclaw-mesh ${bucket} of the hub, mirrored on Mac ${mac}`),
+    mirror: { name: `KV_${bucket}`, external: { api: jsApiPrefix(HUB_DOMAIN), deliver: linkDownSubject(mac) } },
     discard: DiscardPolicy.Old,
     max_msgs_per_subject: 1,
     max_age: 0,

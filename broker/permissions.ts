@@ -164,6 +164,9 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         ...kvRead(BUCKETS.alerts),
         // the identity registry: read only
         ...kvRead(BUCKETS.identities),
+        // sealing keys: its own key only (signed by it); read everyone's
+        kvSubject(BUCKETS.xkeys, id),
+        ...kvRead(BUCKETS.xkeys),
       ],
     },
     subscribe: {

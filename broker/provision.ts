@@ -119,6 +119,7 @@ export async function ensureBuckets(nc: NatsConnection, replicas = 1): Promise<R
     [BUCKETS.leader, { ttl: LEADER_TTL_MS, history: 1, replicas, description: "openclaw-mesh leases (peer alerts)", max_bytes: 1 * MB, maxValueSize: 4 * 1024 }],
     [BUCKETS.alerts, { history: 1, replicas, description: "openclaw-mesh peer up/down state", max_bytes: 4 * MB, maxValueSize: 4 * 1024 }],
     [BUCKETS.identities, { history: 1, replicas, description: "openclaw-mesh identity public keys", max_bytes: 4 * MB, maxValueSize: 4 * 1024 }],
+    [BUCKETS.xkeys, { history: 1, replicas, description: "openclaw-mesh sealing keys (curve), each signed by its identity", max_bytes: 4 * MB, maxValueSize: 1024 }],
   ];
   const jsm = await jetstreamManager(nc);
   for (const [name, opts] of wanted) {

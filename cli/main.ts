@@ -25,6 +25,7 @@ import * as web from "./commands/web.js";
 import * as broker from "./commands/broker.js";
 import * as identity from "./commands/identity.js";
 import * as up from "./commands/up.js";
+import * as keys from "./commands/keys.js";
 
 const program = new Command()
   .name("mesh")
@@ -49,7 +50,7 @@ Environment: MESH_SERVER, MESH_CREDS, MESH_CONFIG, MESH_IDENTITY, MESH_LOG_LEVEL
   );
 
 // In the order `mesh --help` lists them.
-for (const noun of [pub, sub, send, ask, peers, sidecar, skill, job, git, hooks, init, doctor, top, web, broker, identity, up]) noun.register(program);
+for (const noun of [pub, sub, send, ask, peers, sidecar, skill, job, git, hooks, init, doctor, top, web, broker, identity, keys, up]) noun.register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`mesh: ${(err as Error)?.message ?? String(err)}\n`);

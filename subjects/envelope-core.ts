@@ -1,4 +1,5 @@
 import { isIdentity, IDENTITY_MAX } from "./identity.js";
+import type { SealedBody } from "./sealed.js";
 
 /**
  * The envelope's shape and builder, without zod: what a publisher needs (so `mesh send` starts
@@ -37,6 +38,11 @@ export interface Envelope {
    * time a sidecar forwards an agent's reply. Sidecars stop forwarding at their hop limit.
    */
   hops?: number | undefined;
+  /**
+   * The body, sealed for its sender and recipient (messages, asks and replies on a secure mesh whose
+   * recipient published a curve key): `body` is then absent. subjects/sealed.ts.
+   */
+  sealed?: SealedBody | undefined;
   /** Signature over the canonical envelope (added by the security layer). */
   sig?: string | undefined;
 }
@@ -108,5 +114,6 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
 
 /** The body as text for kinds that carry text (message, ask, reply). */
 export function bodyText(env: Envelope): string {
+  if (env.sealed && env.body === undefined) return `[sealed for ${Object.keys(env.sealed.k).sort().join(", ")}]`;
   return typeof env.body === "string" ? env.body : JSON.stringify(env.body);
 }

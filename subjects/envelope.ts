@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isIdentity, IDENTITY_MAX } from "./identity.js";
 import { CONTEXT_RE, ENVELOPE_VERSION, EnvelopeError, MAX_HOPS, envelopeKinds, type Envelope } from "./envelope-core.js";
+import { MAX_SEALED_READERS, SEALED_VERSION } from "./sealed.js";
 
 export {
   ENVELOPE_VERSION,
@@ -22,6 +23,20 @@ const identityField = z
   .string()
   .refine(isIdentity, { message: `must be an identity (lowercase letters, digits, dashes, at most ${IDENTITY_MAX})` });
 
+const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/);
+const curveKey = z.string().regex(/^X[A-Z2-7]{55}$/, { message: "must be a curve public key (X…)" });
+const sealedSchema = z
+  .object({
+    v: z.literal(SEALED_VERSION),
+    x: curveKey,
+    iv: b64url(32),
+    ct: b64url(1024 * 1024),
+    k: z
+      .record(identityField, z.object({ to: curveKey, key: b64url(256) }).strict())
+      .refine((k) => Object.keys(k).length >= 1 && Object.keys(k).length <= MAX_SEALED_READERS, { message: `1-${MAX_SEALED_READERS} readers` }),
+  })
+  .strict();
+
 export const envelopeSchema = z
   .object({
     v: z.literal(ENVELOPE_VERSION),
@@ -31,14 +46,18 @@ export const envelopeSchema = z
     time: z.iso.datetime({ offset: true }),
     kind: z.enum(envelopeKinds),
     type: z.string().max(128).optional(),
-    body: z.unknown(),
+    // Required, except in a sealed envelope, which has none (refined below).
+    body: z.unknown().optional(),
     replyTo: z.string().max(256).optional(),
     correlationId: z.string().max(64).optional(),
     context: z.string().regex(CONTEXT_RE).optional(),
     hops: z.number().int().min(0).max(MAX_HOPS).optional(),
+    sealed: sealedSchema.optional(),
     sig: z.string().max(256).optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => !e.sealed || e.body === undefined, { message: "a sealed envelope carries no clear body", path: ["body"] })
+  .refine((e) => e.sealed !== undefined || e.body !== undefined, { message: "required (an envelope that is not sealed carries a body)", path: ["body"] });
 
 // What the schema accepts must be an Envelope as envelope-core.ts writes it down.
 type Parsed = z.infer<typeof envelopeSchema>;

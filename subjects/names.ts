@@ -75,6 +75,8 @@ export const BUCKETS = {
   alerts: "mesh-alerts",
   /** Identity → public nkey (written by the admin, read by every sidecar to verify senders). */
   identities: "mesh-identities",
+  /** Identity → its curve public key for sealed bodies, signed by it (each identity writes only its own key). */
+  xkeys: "mesh-xkeys",
 } as const;
 
 /** The durable consumer of one identity's inbox. */

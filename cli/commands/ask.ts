@@ -53,7 +53,7 @@ async function askCmd(to: string, text: string | undefined, opts: AskOptions): P
       }
     }
     return ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`) });
-  });
+  }, { seal: true });
   if (opts.json) {
     printJson({ id: res.id, seq: res.seq, status: res.reply.type, reply: res.reply.body, latencyMs: res.latencyMs });
   } else if (res.reply.type === "ok") {

@@ -106,10 +106,26 @@ export function selfIdentity(r: Resolved, override?: string): string {
   return identity(override ?? r.identity ?? identityFromHostname(hostname()), "sender identity");
 }
 
-export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
-  const [{ connectionOf }, { connectMesh }] = await Promise.all([import("../../src/config/config.js"), import("../../src/bus/connection.js")]);
-  const nc = await connectMesh({ ...connectionOf(r), name: "mesh-cli", identity: selfIdentity(r) });
+/**
+ * Runs `fn` on a connection to the mesh as this identity. `seal`: on a secure mesh, messages and
+ * asks are sealed for their recipient and answers opened, with this identity's keyring on this Mac
+ * (its sidecar's `xkeys.json`; without one, a one-off key that seals but cannot open).
+ */
+export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>, o: { seal?: boolean } = {}): Promise<T> {
+  const [{ connectionOf, sidecarStateDir }, { connectMesh, signerOf }] = await Promise.all([import("../../src/config/config.js"), import("../../src/bus/connection.js")]);
+  const self = selfIdentity(r);
+  const nc = await connectMesh({ ...connectionOf(r), name: "mesh-cli", identity: self });
   try {
+    if (o.seal && signerOf(nc)) {
+      const [{ startSealing, SEALING_KEYS_FILE }, { MeshVerifier }, { createLogger }] = await Promise.all([
+        import("../../src/bus/sealing.js"),
+        import("../../src/bus/verify.js"),
+        import("../../src/base/log.js"),
+      ]);
+      const log = createLogger({ name: "mesh-cli", level: "silent" });
+      const verifier = await MeshVerifier.open(nc, log);
+      await startSealing(nc, self, join(sidecarStateDir(r, self), SEALING_KEYS_FILE), verifier, log, { publish: false, create: false });
+    }
     return await fn(nc);
   } finally {
     await nc.drain().catch(() => nc.close());

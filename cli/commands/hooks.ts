@@ -33,7 +33,7 @@ async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
     process.stdout.write(`no hook rules in ${r.configPath} (see README "Hooks and alerts")\n`);
     return;
   }
-  const { sidecarStateDir } = await import("../../src/sidecar/from-config.js");
+  const { sidecarStateDir } = await import("../../src/config/config.js");
   const stats = readHookStats(join(sidecarStateDir(r, self), HOOK_STATS_FILE));
   const rows = await withConnection(r, (nc) => ruleStatus(nc, self, rules, stats));
   if (opts.json) return printJson(rows);

@@ -42,8 +42,10 @@ async function send(to: string, text: string | undefined, opts: SendOptions): Pr
     const sent = await sendMessage(nc, { from, to, body });
     // Leaf mode: stored in this Mac's outbox, acknowledged locally; say what waits for the hub.
     return [sent, leaf ? await linkState(nc, leaf.mac, leaf.stateDir) : undefined] as const;
-  });
-  if (opts.json) return printJson({ id: res.id, subject: res.subject, stream: res.stream, seq: res.seq, duplicate: res.duplicate, ...(link ? { link } : {}) });
+  }, { seal: true });
+  // A secure mesh seals the body for its recipient; one with no sealing key gets it in clear.
+  if (res.clear) process.stderr.write(`mesh: warning: ${res.clear}\n`);
+  if (opts.json) return printJson({ id: res.id, subject: res.subject, stream: res.stream, seq: res.seq, duplicate: res.duplicate, sealed: res.sealed === true, ...(link ? { link } : {}) });
   if (link) process.stdout.write(`queued on this Mac (${res.stream} seq ${res.seq}) for ${to}: ${res.id}; ${describeLink(link)}\n`);
   else process.stdout.write(`sent ${res.id} to ${to} (${res.stream} seq ${res.seq})\n`);
 }

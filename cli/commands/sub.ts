@@ -65,14 +65,22 @@ async function sub(typed: string, opts: SubOptions): Promise<void> {
   const stop = (): void => ac.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  await withConnection(r, async (nc) => {
+  const { openSealed } = await import("../../src/bus/sealer.js");
+  const openable = (nc: NatsConnection, e: NonNullable<SeenMessage["envelope"]>) => {
+    const o = openSealed(nc, e);
+    return o.ok ? o.env : e;
+  };
+  await withConnection(
+    r,
+    async (nc) => {
     // Events are checked as hook rules check them (sender = subject identity, signature, freshness)
     // and an unverified one is marked; printing keeps the order they arrived in.
     const verifier = overlaps(pattern, ALL_EVENTS) ? await openVerifier(nc) : undefined;
     let printed = Promise.resolve();
     const print = async (m: SeenMessage): Promise<void> => {
-      const e = m.envelope;
-      const verdict = verifier && e?.kind === "event" && m.subject.startsWith("events.") ? await verifier.verify(e, { subject: m.subject, subjectNames: "from", at: m.time }) : undefined;
+      // A sealed body this identity can read (it holds the key here) is shown opened.
+      const e = m.envelope?.sealed ? openable(nc, m.envelope) : m.envelope;
+      const verdict = verifier && e?.kind === "event" && m.subject.startsWith("events.") ? await verifier.verify(m.envelope!, { subject: m.subject, subjectNames: "from", at: m.time }) : undefined;
       const unverified = verdict && !verdict.ok ? verdict.reason : undefined;
       if (opts.json) {
         printJson({
@@ -99,5 +107,7 @@ async function sub(typed: string, opts: SubOptions): Promise<void> {
       },
     );
     await printed;
-  });
+    },
+    { seal: true },
+  );
 }

@@ -8,6 +8,7 @@ import { isIdentity } from "../../subjects/identity.js";
 import { encodeEnvelope, newEnvelope, type Envelope, type NewEnvelope } from "../../subjects/envelope-core.js";
 import { MeshError } from "../base/errors.js";
 import { signerOf } from "./connection.js";
+import { sealForRecipient } from "./sealer.js";
 
 
 export interface Published {
@@ -16,6 +17,10 @@ export interface Published {
   stream?: string;
   seq?: number;
   duplicate?: boolean;
+  /** Its body was sealed for its recipient (and sender). */
+  sealed?: boolean;
+  /** Set when a message, ask or reply went in clear on a secure mesh, and why (the recipient has no sealing key). */
+  clear?: string;
 }
 
 /** The recipient has no inbox stream (never provisioned). */
@@ -71,16 +76,18 @@ function jsError(err: unknown, subject: string): MeshError {
 /** Publishes an envelope to JetStream with its id as Nats-Msg-Id (a retried publish is stored once). */
 export async function publishEnvelope(nc: NatsConnection, subject: string, unsigned: Envelope): Promise<Published> {
   const js = jetstream(nc);
-  // Signed with the sender's nkey when the connection has one (secure mesh).
+  // Sealed for its recipient and sender when the connection seals (a secure mesh's message, ask or
+  // reply), then signed with the sender's nkey when the connection has one (secure mesh).
+  const { env: sealed, clear } = await sealForRecipient(nc, unsigned);
   const signer = signerOf(nc);
-  const env = signer && !unsigned.sig ? signer.sign(unsigned) : unsigned;
+  const env = signer && !sealed.sig ? signer.sign(sealed) : sealed;
   let ack: PubAck;
   try {
     ack = await js.publish(subject, encodeEnvelope(env), { msgID: env.id, timeout: 5000 });
   } catch (err) {
     throw jsError(err, subject);
   }
-  return { subject, id: env.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+  return { subject, id: env.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, ...(env.sealed ? { sealed: true } : {}), ...(clear ? { clear } : {}) };
 }
 
 /** Publishes bytes as they are: to JetStream when a mesh stream stores the subject, else core NATS. */

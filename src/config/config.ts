@@ -80,3 +80,8 @@ export function connectionOf(r: Resolved): { server: string; creds?: string; aut
     ...(r.config.leaf ? { hubDomain: HUB_DOMAIN } : {}),
   };
 }
+
+/** The sidecar's state directory: the flag, the config's sidecar.stateDir, or ~/.config/openclaw-mesh/sidecar-<id>. */
+export function sidecarStateDir(r: Resolved, id: string, flag?: string): string {
+  return expandHome(flag ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`));
+}

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { identity as checkIdentity, identityFromHostname, MAX_CAPABILITIES } from "../../subjects/mod.js";
-import { assertPrivateFile, expandHome, meshHome } from "../base/files.js";
+import { assertPrivateFile, expandHome } from "../base/files.js";
 import { ConfigError } from "../base/errors.js";
 import type { Logger } from "../base/log.js";
 import type { AgentPort } from "../agent/port.js";
@@ -12,7 +11,7 @@ import { openclawConfigPath, readGatewayConfig, type GatewayFacts } from "../age
 import { openclawA2AAgent } from "../agent/openclaw-a2a/adapter.js";
 import { A2APeerTable } from "../agent/openclaw-a2a/peers.js";
 import { PeerSync } from "../features/conversations/peer-sync.js";
-import type { Resolved } from "../config/config.js";
+import { sidecarStateDir, type Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
 import { HUB_DOMAIN } from "../../subjects/names.js";
 import { DEFAULT_HTTP_PORT } from "./http.js";
@@ -143,10 +142,7 @@ function capabilitiesOf(r: Resolved, flag?: string): string[] {
 /** The gateway's WebSocket RPC (and `ws`), loaded on the first call: most sidecars never make one. */
 const rpc = () => import("../agent/openclaw-rpc.js");
 
-/** The sidecar's state directory: the flag, the config's sidecar.stateDir, or ~/.config/openclaw-mesh/sidecar-<id>. */
-export function sidecarStateDir(r: Resolved, id: string, flag?: string): string {
-  return expandHome(flag ?? r.config.sidecar?.stateDir ?? join(meshHome(), `sidecar-${id}`));
-}
+export { sidecarStateDir } from "../config/config.js";
 
 /**
  * Builds a Sidecar from the resolved configuration. `tuning` overrides options the config file does

@@ -19,6 +19,7 @@ import { EventPublisher } from "../bus/events.js";
 import { InboxConsumer } from "../features/inbox/consumer.js";
 import { PresenceHeartbeat } from "../features/presence/presence.js";
 import { MeshVerifier } from "../bus/verify.js";
+import { SEALING_KEYS_FILE, startSealing } from "../bus/sealing.js";
 import { JobWorker } from "../features/jobs/worker.js";
 import { NativeJobs } from "../features/jobs/native.js";
 import { HookRunner } from "../features/hooks/runner.js";
@@ -175,6 +176,8 @@ export class Sidecar {
     this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
     this.verifier = await MeshVerifier.open(this.nc, log);
     const verifier = this.verifier;
+    // Sealed bodies (secure mesh): this identity's curve keys, made here and never sent anywhere.
+    await startSealing(this.nc, this.self, join(this.o.stateDir, SEALING_KEYS_FILE), verifier, log);
     this.asks = new AskResponder(this.nc, this.self, this.o.agent, this.events, log);
     this.conversations = new Conversations({
       nc: this.nc,

@@ -4,7 +4,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { VERSION } from "../../src/base/version.js";
-import { cliColdStart, eventThroughput, inboxLatency, jobsSpread, MESH, OPEN, RAW, type BenchContext } from "./scenarios.js";
+import { cliColdStart, eventThroughput, inboxLatency, jobsSpread, MESH, OPEN, RAW, SEALED, type BenchContext } from "./scenarios.js";
 import { identitiesInProcess, identitiesProcesses } from "./identities.js";
 import { markdownTable, MIN_P99_N, round, table, tailOf, target, type Target } from "./stats.js";
 import { a2aVsDirect } from "./a2a.js";
@@ -86,6 +86,12 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       const rawSat = row(RAW, "saturation");
       const meshSat = row(MESH, "saturation");
       if (rawSat && meshSat) targets.push(target("inbox", "saturation msgs/s, secure mesh / raw", meshSat.msgs_per_s / rawSat.msgs_per_s, ">=", 0.5));
+      const sealed1000 = row(SEALED, "1000/s");
+      if (sealed1000 && mesh1000) {
+        const [st, mt] = [tailOf(sealed1000), tailOf(mesh1000)];
+        targets.push(target("inbox", `${st.tail} at 1000/s, sealed / secure mesh (n ${sealed1000.n} / ${mesh1000.n})`, st.value / mt.value, "<=", 1.1));
+      }
+      if (r.unsealed > 0) failures.push(`inbox (${SEALED}): ${r.unsealed} messages went in clear`);
       for (const x of r.rows) {
         if (x.publish_failed > 0) failures.push(`inbox (${x.path}, ${x.rate}): ${x.publish_failed} of ${x.sent} publishes failed`);
         if (x.n < x.sent - x.publish_failed) failures.push(`inbox (${x.path}, ${x.rate}): ${x.sent - x.publish_failed - x.n} of ${x.sent - x.publish_failed} published messages not received in 60 s`);
@@ -96,7 +102,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "",
         `Publish → the hooks endpoint received the POST (mesh) or the consumer got the message (raw), 4 sender identities. ${RAW}: the same`,
         `authenticated broker and senders, a raw identity's inbox consumed, acked and each message deleted with nats.js (as the sidecar deletes what it delivered). ${MESH}: signed envelopes, the sidecar verifies`,
-        `each. ${OPEN}: a second broker without auth, unsigned. A p99 is shown only when every row has n ≥ ${MIN_P99_N}.`,
+        `each. ${SEALED}: the same, bodies sealed for the recipient and the sender (see the README's Sealed bodies), the sidecar opens each. ${OPEN}: a second broker without auth, unsigned. A p99 is shown only when every row has n ≥ ${MIN_P99_N}.`,
         "",
         markdownTable(r.rows as never),
         "",

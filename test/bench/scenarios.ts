@@ -13,6 +13,8 @@ import { createLogger } from "../../src/base/log.js";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import { EventPublisher } from "../../src/bus/events.js";
 import { Sidecar } from "../../src/sidecar/sidecar.js";
+import { startSealing } from "../../src/bus/sealing.js";
+import { MeshVerifier } from "../../src/bus/verify.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { latencyCols, summarize, tailColumns, type LatencyCols } from "./stats.js";
 import { stubReplies } from "./stub-replies.js";
@@ -73,6 +75,7 @@ export type LatencyRow = { path: string; rate: string; sent: number; publish_fai
 export const RAW = "raw nats.js";
 export const MESH = "mesh (secure)";
 export const OPEN = "mesh (open mesh)";
+export const SEALED = "mesh (secure, sealed)";
 
 /**
  * 1. Inbox end to end: publish → the hooks endpoint gets the POST. Secure mesh: four sender
@@ -81,7 +84,7 @@ export const OPEN = "mesh (open mesh)";
  * inbox on the same authenticated broker, which consumes it with nats.js, acks and deletes (as the sidecar does). Open mesh: the
  * same sidecar code on a broker without auth, unsigned envelopes.
  */
-export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[]; httpPostP50: number; httpPostN: number }> {
+export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRow[]; httpPostP50: number; httpPostN: number; unsealed: number }> {
   const rows: LatencyRow[] = [];
   const runs: Array<{ rate: number; n: number }> = ctx.quick
     ? [{ rate: 100, n: 100 }, { rate: 1000, n: 300 }, { rate: 0, n: 300 }]
@@ -102,6 +105,16 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   const senderNc: NatsConnection[] = [];
   for (const id of senders) senderNc.push(await ctx.broker.as(id));
   const sidecars = [await sidecar(ctx.broker, mesh, hooks)];
+  // Sealed: the same senders on connections that seal (a keyring each, as a sender's sidecar has);
+  // the sidecar above published its sealing key at its start.
+  const sealedNc: NatsConnection[] = [];
+  const keys = mkdtempSync(join(tmpdir(), "mesh-bench-keys-"));
+  for (const id of senders) {
+    const nc = await ctx.broker.as(id);
+    if (!(await startSealing(nc, id, join(keys, `${id}.json`), await MeshVerifier.open(nc, quiet), quiet))) throw new Error("sealing did not start (no mesh-xkeys bucket on the bench broker?)");
+    sealedNc.push(nc);
+  }
+  let unsealed = 0;
   let openNc: NatsConnection | undefined;
   if (ctx.open) {
     await ctx.open.addIdentities([mesh]);
@@ -133,7 +146,7 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
     const sent = m ? meshSent.get(m[1]!) : undefined;
     if (sent) sent.into.push(performance.now() - sent.t0);
   };
-  const paths = [RAW, MESH, ...(openNc ? [OPEN] : [])];
+  const paths = [RAW, MESH, SEALED, ...(openNc ? [OPEN] : [])];
   const send = async (path: string, rate: number, i: number): Promise<void> => {
     // Four senders: the sidecar delivers each sender's lane in order, senders in parallel.
     const from = senders[i % SENDERS]!;
@@ -145,8 +158,10 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
     } else {
       const env = newEnvelope({ from, to: mesh, kind: "message", body: `#${key}# bench` });
       meshSent.set(key, { t0: performance.now(), into: meshLat });
-      // Secure: signed with the sender's key by publishEnvelope; open: unsigned.
-      await publishEnvelope(path === MESH ? senderNc[i % SENDERS]! : openNc!, inboxSubject(mesh, from), env);
+      // Secure: signed with the sender's key by publishEnvelope (sealed first on a sealing connection); open: unsigned.
+      const nc = path === MESH ? senderNc[i % SENDERS]! : path === SEALED ? sealedNc[i % SENDERS]! : openNc!;
+      const sent = await publishEnvelope(nc, inboxSubject(mesh, from), env);
+      if (path === SEALED && !sent.sealed) unsealed++;
     }
   };
   for (const { rate, n } of runs) {
@@ -167,7 +182,7 @@ export async function inboxLatency(ctx: BenchContext): Promise<{ rows: LatencyRo
   await rawMsgs.close();
   for (const s of sidecars) await s.stop("bench done");
   await hooks.close();
-  return { rows: tailColumns(rows), httpPostP50: summarize(post).p50, httpPostN: post.length };
+  return { rows: tailColumns(rows), httpPostP50: summarize(post).p50, httpPostN: post.length, unsealed };
 }
 
 export interface EventRow {

@@ -81,7 +81,7 @@ describe(`CLI against a real nats-server`, () => {
     const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
     expect(Object.values(third.streams)).toEqual(Array(14).fill("unchanged"));
     expect(third.consumers).toEqual({ "INBOX-nova/inbox-nova": "unchanged", "INBOX-clawd/inbox-clawd": "unchanged" });
-    expect(Object.values(third.buckets)).toEqual(Array(4).fill("unchanged"));
+    expect(Object.values(third.buckets)).toEqual(Array(5).fill("unchanged"));
 
     const nc = await connectMesh({ server: broker.url });
     const jsm = await jetstreamManager(nc);
@@ -104,6 +104,7 @@ describe(`CLI against a real nats-server`, () => {
       "KV_mesh-jobs-nova",
       "KV_mesh-leader",
       "KV_mesh-presence",
+      "KV_mesh-xkeys",
       "REPLIES-clawd",
       "REPLIES-nova",
     ]);

@@ -1,3 +1,4 @@
+import { openSealed } from "../../bus/sealer.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { bodyText, eventSubject, parseEnvelope, repliesStreamName, type Envelope } from "../../../subjects/mod.js";
@@ -61,7 +62,7 @@ export class PeerProgress {
         void this.accept(peer, reply, m.subject).then((ok) => {
           if (!ok) return;
           sub.unsubscribe();
-          this.listeners.get(id)?.(answerOf(peer, reply));
+          this.listeners.get(id)?.(this.answerOf(peer, reply));
         });
       },
     });
@@ -89,7 +90,14 @@ export class PeerProgress {
     }
     if (reply.kind !== "reply" || reply.correlationId !== id || reply.from !== peer) return undefined;
     const verdict = await this.verifier.verify(reply, { to: this.self, subject: replyTo, subjectNames: "to", at: m.time });
-    return verdict.ok ? answerOf(peer, reply) : undefined;
+    return verdict.ok ? this.answerOf(peer, reply) : undefined;
+  }
+
+  /** The answer in a verified reply, its sealed body opened with this identity's keys. */
+  private answerOf(peer: string, reply: Envelope): Progress {
+    const opened = openSealed(this.nc, reply);
+    if (!opened.ok) return { kind: "answer-failed", reason: `${peer}'s answer cannot be opened here: ${opened.reason}` };
+    return answerOf(peer, opened.env);
   }
 
   /** An answer delivered some other way (a conversation's answer message, a job's result). */

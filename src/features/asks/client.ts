@@ -1,3 +1,4 @@
+import { openSealed } from "../../bus/sealer.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { newEnvelope, newId, parseEnvelope, replySubject, type Envelope } from "../../../subjects/mod.js";
 import { formatDuration } from "../../base/duration.js";
@@ -61,7 +62,15 @@ export async function ask(
         a.onRefused?.(reason);
         continue;
       }
-      return { id, ...(sent.seq !== undefined ? { seq: sent.seq } : {}), reply, latencyMs: Date.now() - started, refused };
+      // A sealed answer is opened with this identity's keys (the signature was over it as sent).
+      const opened = openSealed(nc, reply);
+      if (!opened.ok) {
+        const reason = `refused a reply from ${reply.from}: its sealed body cannot be opened here (${opened.reason})`;
+        refused.push(reason);
+        a.onRefused?.(reason);
+        continue;
+      }
+      return { id, ...(sent.seq !== undefined ? { seq: sent.seq } : {}), reply: opened.env, latencyMs: Date.now() - started, refused };
     }
     if (!timedOut) throw new MeshError(`no answer from ${a.to}`);
     throw new MeshError(

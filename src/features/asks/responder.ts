@@ -1,3 +1,4 @@
+import { sealForRecipient } from "../../bus/sealer.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { signerOf } from "../../bus/connection.js";
 import { isReplySubjectOf, encodeEnvelope, newEnvelope, type Envelope } from "../../../subjects/mod.js";
@@ -33,14 +34,24 @@ export class AskResponder {
       this.log.warn({ id: env.id, from: env.from }, "ask without a valid reply subject; not answering");
       return;
     }
-    this.replies.wait(ticket, (r) => this.answer(env, replyTo, runId, r, started), { id: env.id, failure: "answer an ask" });
+    this.replies.wait(
+      ticket,
+      (r) =>
+        void this.answer(env, replyTo, runId, r, started).catch((err: unknown) =>
+          this.log.error({ id: env.id, err: (err as Error).message }, "could not answer an ask"),
+        ),
+      { id: env.id, failure: "answer an ask" },
+    );
   }
 
-  private answer(env: Envelope, replyTo: string, runId: string | undefined, r: RunReply, started: number): void {
+  private async answer(env: Envelope, replyTo: string, runId: string | undefined, r: RunReply, started: number): Promise<void> {
     const status = r.status;
     const text = r.text ?? r.error ?? "";
-    const reply = newEnvelope({ from: this.self, to: env.from, kind: "reply", type: status, body: text, correlationId: env.id });
-    // Signed like every envelope in a secure mesh: the asker checks it came from the identity it asked.
+    // A reply is sealed when its ask was, to the key the ask was sealed with (signed by the asker:
+    // a CLI with a one-off key opens its answer too); an ask sent clear is answered clear.
+    const unsealed = newEnvelope({ from: this.self, to: env.from, kind: "reply", type: status, body: text, correlationId: env.id });
+    const { env: reply } = env.sealed ? await sealForRecipient(this.nc, unsealed, { readerKey: env.sealed.x }) : { env: unsealed };
+    // Then signed like every envelope in a secure mesh: the asker checks it came from the identity it asked.
     const signer = signerOf(this.nc);
     this.nc.publish(replyTo, encodeEnvelope(signer ? signer.sign(reply) : reply));
     this.answered++;

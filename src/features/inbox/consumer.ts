@@ -1,3 +1,4 @@
+import { openSealed } from "../../bus/sealer.js";
 import { storedAt } from "../../bus/stored-at.js";
 import { jetstreamManager, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { firstLine, isNotFound, permissionDenied } from "../../base/nats-errors.js";
@@ -103,12 +104,14 @@ export class InboxConsumer {
     const verdict =
       env instanceof Error || !this.o.verify ? undefined : this.o.verify(env, { to: this.o.self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
     verdict?.catch(() => undefined);
-    if (!(env instanceof Error)) this.arrived(env, verdict);
+    // A sealed body is opened with this identity's keys (what was verified is the envelope as sent).
+    const opened = env instanceof Error ? undefined : openSealed(this.o.nc, env);
+    if (opened?.ok) this.arrived(opened.env, verdict);
     this.held.add(m);
     const next = (this.lanes.get(from) ?? Promise.resolve())
       .then(async () => {
         if (this.abort.signal.aborted) safeNak(m);
-        else await this.handle(m, env, verdict);
+        else await this.handle(m, env, verdict, opened);
       })
       .catch((err: unknown) => this.o.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
       .finally(() => {
@@ -155,7 +158,7 @@ export class InboxConsumer {
     });
   }
 
-  private async handle(m: JsMsg, parsed: Envelope | Error, checked: Promise<Verdict> | undefined): Promise<void> {
+  private async handle(m: JsMsg, parsed: Envelope | Error, checked: Promise<Verdict> | undefined, opened?: ReturnType<typeof openSealed>): Promise<void> {
     const { log, self } = this.o;
     if (parsed instanceof Error) {
       await this.reject(m, `invalid envelope: ${parsed.message}`);
@@ -182,6 +185,11 @@ export class InboxConsumer {
         return;
       }
     }
+    if (opened && !opened.ok) {
+      // Kept as it came (sealed) in the dead letters, readable only by its readers.
+      await this.reject(m, `its sealed body cannot be opened here: ${opened.reason}`, env);
+      return;
+    }
     if (this.o.deadLettered?.has(env.id)) {
       await this.reject(m, `replay of ${env.id}, which this inbox already dead-lettered`, env);
       return;
@@ -193,7 +201,7 @@ export class InboxConsumer {
       return;
     }
     const started = Date.now();
-    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(env), ...(env.context ? { context: env.context } : {}) };
+    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(opened?.ok ? opened.env : env), ...(env.context ? { context: env.context } : {}) };
     for (let attempt = 1; ; attempt++) {
       const res = await this.post(m, msg);
       if (res.ok) {
@@ -219,7 +227,7 @@ export class InboxConsumer {
           latencyMs: Date.now() - started,
         });
         log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
-        this.o.onAccepted?.(env, res.runId, res.ticket);
+        this.o.onAccepted?.(opened?.ok ? opened.env : env, res.runId, res.ticket);
         return;
       }
       if (!res.retryable) {

@@ -3,7 +3,7 @@
  * sidecars' events (delivered, retried, dead-lettered), newest change last. Bodies stay here: the
  * page gets one only when the owner asks (GET /api/body/<id>).
  */
-import type { Envelope } from "../../../../subjects/mod.js";
+import { bodyText, type Envelope } from "../../../../subjects/mod.js";
 import { KeyedRows } from "../panel.js";
 import type { FlowView } from "../views.js";
 
@@ -19,7 +19,7 @@ export class FlowsPanel {
   /** A message stored on `to`'s inbox (`size` bytes). */
   stored(env: Envelope, to: string, size: number): void {
     const flow = this.rows.get(env.id);
-    const text = typeof env.body === "string" ? env.body : JSON.stringify(env.body ?? null);
+    const text = env.body === undefined && !env.sealed ? "null" : bodyText(env);
     if (!this.bodies.has(env.id)) this.keepBody(env.id);
     this.bodies.set(env.id, text);
     this.rows.put(env.id, {
