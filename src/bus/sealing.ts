@@ -114,7 +114,10 @@ export async function startSealing(
   }
   if (o.publish !== false) {
     const mine = published?.operation === "PUT" ? announcementSchema.safeParse(safeJson(published.string())) : undefined;
-    if (!mine?.success || mine.data.xkey !== keyring.publicKey) {
+    // Published again when it is not this keyring's newest key, or not signed by this identity's
+    // current nkey (the admin reissued its credential): senders would refuse it.
+    const current = mine?.success && mine.data.xkey === keyring.publicKey && (await verifier.verifyRecord(mine.data, self)).ok;
+    if (!current) {
       const record: Announcement = signer.signRecord({ v: 1, id: self, xkey: keyring.publicKey, at: new Date().toISOString(), sig: "" });
       await (await hubKvm(nc).open(BUCKETS.xkeys)).put(self, JSON.stringify(record));
       log?.info({ xkey: keyring.publicKey }, "sealing key published");
