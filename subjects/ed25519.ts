@@ -9,7 +9,8 @@ import { fromPublic, fromSeed } from "@nats-io/nkeys";
  */
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-function base32Decode(s: string): Uint8Array {
+/** RFC 4648 base32 without padding, as nkeys encode keys and seeds. */
+export function base32Decode(s: string): Uint8Array {
   const out: number[] = [];
   let bits = 0;
   let value = 0;

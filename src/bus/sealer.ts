@@ -1,7 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { openBody, sealBody, sealedFor, type Opened } from "../../subjects/sealed.js";
+import { openBody, sealBody, sealedFor, type CurveKey, type Opened } from "../../subjects/sealed.js";
 import type { Envelope } from "../../subjects/envelope-core.js";
-import type { KeyPair } from "@nats-io/nkeys";
 import { firstLine } from "../base/nats-errors.js";
 
 /**
@@ -11,7 +10,7 @@ import { firstLine } from "../base/nats-errors.js";
  */
 export interface Sealer {
   self: string;
-  keyring: { current: KeyPair; publicKey: string; byPublic(xkey: string): KeyPair | undefined };
+  keyring: { current: CurveKey; publicKey: string; byPublic(xkey: string): CurveKey | undefined };
   /** Whether the sender is a reader of what it seals (false: a one-off key, nothing to read it with later). */
   selfReads: boolean;
   /** The recipient's verified sealing key; undefined when it has published none (it is then sent clear). */

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createCurve, fromCurveSeed, type KeyPair } from "@nats-io/nkeys";
+import { createCurve } from "@nats-io/nkeys";
+import { CurveKey } from "../../subjects/sealed.js";
 import { z } from "zod";
 import { BUCKETS } from "../../subjects/names.js";
 import { assertPrivateFile, writeSecretFile } from "../base/files.js";
@@ -32,7 +33,7 @@ const keyringSchema = z.object({
 export class Keyring {
   private constructor(
     readonly path: string,
-    private readonly pairs: KeyPair[],
+    private readonly pairs: CurveKey[],
   ) {}
 
   /** Reads the keyring at `path`, making one (a new curve key) when there is none. */
@@ -45,7 +46,7 @@ export class Keyring {
     assertPrivateFile(path);
     const parsed = keyringSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
     if (!parsed.success) throw new Error(`${path} is not a mesh keyring (v1): ${parsed.error.issues[0]?.message ?? "invalid"}`);
-    return new Keyring(path, parsed.data.keys.map((k) => fromCurveSeed(new TextEncoder().encode(k.seed))));
+    return new Keyring(path, parsed.data.keys.map((k) => new CurveKey(k.seed)));
   }
 
   /** A new curve key, newest from now on; the old ones stay to open what was sealed to them. */
@@ -60,16 +61,16 @@ export class Keyring {
 
   /** A keyring of one key held in memory only (a CLI with no keyring of its identity on this Mac). */
   static ephemeral(): Keyring {
-    return new Keyring("", [createCurve()]);
+    return new Keyring("", [new CurveKey(new TextDecoder().decode(createCurve().getSeed()))]);
   }
 
   /** The key that seals (and is published). */
-  get current(): KeyPair {
+  get current(): CurveKey {
     return this.pairs[this.pairs.length - 1]!;
   }
 
   get publicKey(): string {
-    return this.current.getPublicKey();
+    return this.current.publicKey;
   }
 
   get size(): number {
@@ -77,8 +78,8 @@ export class Keyring {
   }
 
   /** The key pair with this public key, if this keyring holds it. */
-  byPublic(xkey: string): KeyPair | undefined {
-    return this.pairs.find((p) => p.getPublicKey() === xkey);
+  byPublic(xkey: string): CurveKey | undefined {
+    return this.pairs.find((p) => p.publicKey === xkey);
   }
 }
 

@@ -12,7 +12,7 @@ import { createCurve } from "@nats-io/nkeys";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import { publishedKey } from "../../src/bus/sealing.js";
 import { newEnvelope, parseEnvelope, type Envelope } from "../../subjects/mod.js";
-import { sealBody } from "../../subjects/sealed.js";
+import { CurveKey, sealBody } from "../../subjects/sealed.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
 import { deniedPublish, startSecureMesh, violation, type SecureMesh } from "../support/secure-mesh.js";
@@ -140,7 +140,7 @@ describe("sealed bodies (secure mesh, real nats-server)", () => {
   it("a body sealed for lyra only, signed by nova and sent to clawd: clawd dead-letters it with the reason, and keeps it sealed", async () => {
     const env = newEnvelope({ from: "nova", to: "clawd", kind: "message", body: "x" });
     const { body: _b, ...rest } = env;
-    const sealed = { ...rest, sealed: sealBody(env.id, "SEALED-four: not for clawd", createCurve(), { lyra: createCurve().getPublicKey() }) };
+    const sealed = { ...rest, sealed: sealBody(env.id, "SEALED-four: not for clawd", new CurveKey(new TextDecoder().decode(createCurve().getSeed())), { lyra: createCurve().getPublicKey() }) };
     await publishEnvelope(m.admin, "agent.clawd.inbox.nova", m.signer("nova").sign(sealed));
     const dead = await until("the dead letter", async () => (await storedEnvelopes(m.admin, "DLQ-clawd", "dlq.clawd.inbox.*")).find((d) => JSON.stringify(d.body).includes(env.id)));
     expect((dead.body as { reason: string }).reason).toBe("its sealed body cannot be opened here: sealed for lyra, not for clawd");
