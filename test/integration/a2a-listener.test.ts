@@ -24,10 +24,10 @@ let port: number;
 let gatewayConfig: string;
 
 /** A raw HTTP request with a chosen Host header (fetch does not let a caller set it). */
-function get(path: string, o: { host: string; method?: string; token?: string; body?: string }): Promise<{ status: number; body: string }> {
+function get(path: string, o: { host: string; method?: string; token?: string; body?: string; headers?: Record<string, string> }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.2", port, path, method: o.method ?? "GET", headers: { host: o.host, "content-type": "application/json", ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) } },
+      { host: "127.0.0.2", port, path, method: o.method ?? "GET", headers: { host: o.host, "content-type": "application/json", ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...o.headers } },
       (res) => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
@@ -102,5 +102,15 @@ describe("the A2A listener beyond loopback", () => {
     expect(asClient.status).toBe(200);
     expect(JSON.parse(asClient.body).error).toMatchObject({ code: -32001, message: "Task not found: nope" });
     expect((await get(`/a2a/peers/${peer}/v1`, { host: `127.0.0.2:${port}`, method: "POST", body })).status).toBe(401);
+  });
+
+  it("A2A-Version: 1.0 (or none, as OpenClaw's channel sends) is served; another version is the SDK's -32009 VersionNotSupported naming 1.0", async () => {
+    await until("nova is a peer of clawd's gateway", () => (JSON.parse(readFileSync(gatewayConfig, "utf8")) as { channels: { a2a: { peers?: Record<string, unknown> } } }).channels.a2a.peers?.nova, 20_000);
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "GetTask", params: { id: "nope" } });
+    const at = { host: `127.0.0.2:${port}`, method: "POST", token: CLIENT_TOKEN, body };
+    const v10 = await get("/a2a/peers/nova/v1", { ...at, headers: { "A2A-Version": "1.0" } });
+    expect(JSON.parse(v10.body).error).toMatchObject({ code: -32001, message: "Task not found: nope" });
+    const v03 = await get("/a2a/peers/nova/v1", { ...at, headers: { "A2A-Version": "0.3" } });
+    expect(JSON.parse(v03.body).error).toMatchObject({ code: -32009, message: "The requested A2A protocol version '0.3' is not supported. Supported versions: 1.0" });
   });
 });
