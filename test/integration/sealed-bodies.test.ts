@@ -172,4 +172,21 @@ describe("sealed bodies (secure mesh, real nats-server)", () => {
     expect(show.code, show.stderr).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ identity: "clawd", keys: 2, current: ring.current, published: ring.current, inUse: true });
   });
+
+  it("a reissued credential (mesh identity revoke + add): senders refuse the key signed by the old nkey; clawd's sidecar, restarted with the new one, publishes it again and mail is sealed to it", async () => {
+    await clawd.stop("test");
+    const oldPub = readFileSync(m.creds("clawd"), "utf8");
+    expect((await mesh(["identity", "revoke", "clawd"], { env: m.env })).code).toBe(0);
+    const added = await mesh(["identity", "add", "clawd"], { env: m.env });
+    expect(added.code, added.stderr).toBe(0);
+    expect(readFileSync(m.creds("clawd"), "utf8")).not.toBe(oldPub);
+    const refused = await mesh(["send", "clawd", "SEALED-seven"], { env: as("nova") });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^mesh: the sealing key published for clawd is not signed by clawd: signature does not match clawd's key/);
+    clawd = await startClawd(clawd.stateDir);
+    const sent = await mesh(["send", "clawd", "SEALED-eight: after the reissue", "--json"], { env: as("nova") });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect((JSON.parse(sent.stdout) as { sealed: boolean }).sealed).toBe(true);
+    await until("the message after the reissue, delivered", () => hooks.received.find((h) => h.body.message?.includes("SEALED-eight: after the reissue")));
+  });
 });
