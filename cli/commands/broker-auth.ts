@@ -134,7 +134,7 @@ function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly
  */
 export async function addMacCmd(mac: string, opts: AuthOpts & { identities?: string; hubAddress?: string }): Promise<void> {
   const r = await resolved({ ...opts, identity: undefined });
-  const stateDir = brokerStateDir(r, opts.stateDir);
+  const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const ids = (opts.identities ?? "").split(",").map((x) => x.trim()).filter(Boolean);
   const res = addMac(stateDir, mac, ids, opts.out);
   if (res.reloaded) await new Promise((x) => setTimeout(x, 300));

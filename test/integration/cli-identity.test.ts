@@ -4,7 +4,7 @@
  * server admits what `identity add` issued and refuses, with its own text, what `identity revoke`
  * removed. `--broker-state-dir` (and the hidden `--state-dir`) pick the broker's folder.
  */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +65,16 @@ describe("mesh identity", () => {
       expect(r.stderr).toBe(`mesh: this broker is not set up for authentication yet: run \`mesh broker init\` (state ${empty})\n`);
     }
     expect(await listed(["--broker-state-dir", m.state])).toEqual([]);
+  });
+
+  it("broker add-mac takes the broker's folder from --broker-state-dir, not the default one: with MESH_HOME elsewhere it adds the Mac and writes its leaf credential there", async () => {
+    expect((await mesh(["identity", "add", "orion"], { env: m.env })).code).toBe(0);
+    const elsewhere = mkdtempSync(join(tmpdir(), "mesh-elsewhere-"));
+    const r = await mesh(["broker", "add-mac", "orion", "--identities", "orion", "--broker-state-dir", m.state], { env: { ...m.env, MESH_HOME: elsewhere } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("added Mac orion hosting orion");
+    expect(existsSync(join(m.state, "creds", "leaf-orion.leaf"))).toBe(true);
+    expect(existsSync(join(elsewhere, "broker"))).toBe(false);
   });
 
   it("`mesh broker --help` names the identity commands and hides the earlier spellings; `mesh --help` lists identity", async () => {
