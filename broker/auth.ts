@@ -70,7 +70,7 @@ export function renderAuth(reg: Registry): string {
     const p = leafPermissions(mac, m.identities, (id) => {
       const { publicKey: _k, addedAt: _a, ...grants } = reg.identities[id] ?? { publicKey: "", addedAt: "" };
       return grants;
-    });
+    }, Object.keys(reg.identities));
     users.push(
       `    { user: ${q(leafUserName(mac))}, password: ${q(m.password)}, permissions: { publish: { allow: [${p.publish.allow.map(q).join(", ")}] }, subscribe: { allow: [${p.subscribe.allow.map(q).join(", ")}] } } }`,
     );

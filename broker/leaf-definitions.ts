@@ -25,10 +25,18 @@ export const OUTBOX_DUPLICATE_WINDOW_MS = 60 * 60_000;
  * Mac's outbox: an inbox's per-sender share, enforced here, at the origin, where the publish happens
  * and the sender gets the server's "maximum messages per subject exceeded". A stream filled by a
  * source must never refuse what its source brings (that stalls the source, and every other sender
- * behind it): inboxes downstream keep twice as many per sender and drop the oldest, which, with the
- * same max_age, never happens while a message takes less than max_age to arrive.
+ * behind it): inboxes downstream keep more per sender (SOURCED_PER_SENDER_MESSAGES) and drop the oldest.
+ * The outbox is trimmed as mail is delivered (src/features/inbox/leaf-outbox.ts), so a lane counts
+ * what has not been delivered yet, as a single broker's inbox does.
  */
 export const OUTBOX_PER_SENDER_MESSAGES = DEFAULT_IDENTITY_LIMITS.inboxPerSender;
+/**
+ * What an inbox filled by sources keeps per sender before it drops the oldest: four shares. Mail for
+ * a Mac that is away stops being trimmed from the sender's outbox once the hub's inbox holds a
+ * share of it, so at most about three shares of one sender's undelivered mail wait downstream, and
+ * nothing undelivered is dropped within the 14-day max_age.
+ */
+export const SOURCED_PER_SENDER_MESSAGES = 4 * OUTBOX_PER_SENDER_MESSAGES;
 
 /** Who lives where: each Mac and the identities it hosts. */
 export type MacMap = Readonly<Record<string, readonly string[]>>;
@@ -67,13 +75,13 @@ export function macEventsDefinition(mac: string): StreamDefinition {
   };
 }
 
-/** A sourced inbox: no subjects of its own, twice the origin's per-sender limit, oldest dropped (never while on time). */
+/** A sourced inbox: no subjects of its own, four times the origin's per-sender limit, oldest dropped (never while on time). */
 function sourcedInbox(id: string, where: string, sources: StreamSource[]): StreamDefinition {
   return {
     ...base(inboxStreamName(id), `openclaw-mesh inbox of ${id} (${where})`),
     sources,
     discard: DiscardPolicy.Old,
-    max_msgs_per_subject: 2 * OUTBOX_PER_SENDER_MESSAGES,
+    max_msgs_per_subject: SOURCED_PER_SENDER_MESSAGES,
     max_msg_size: INBOX_MAX_MSG_BYTES,
     max_age: nanos(OUTBOX_MAX_AGE_MS),
     max_consumers: 32,

@@ -13,6 +13,8 @@ import { identityPermissions, type Grants, type Permissions } from "./permission
  *   identities it hosts (API requests into the hub's domain, deliveries on mesh.down.<mac>), and
  *   the flow control of both; and the copies of the hub's EVENTS its identities' hook rules read
  *   (HOOKS-<id> on the Mac, sourcing EVENTS: readable by every identity anyway).
+ * - How many of this Mac's messages wait in every other identity's inbox on the hub (`peers`: every
+ *   identity of the mesh; the stream info, never a message), for the outbox trim.
  * - Its identities' own traffic, online: what each identity hosted on this Mac may do on the hub
  *   (broker/permissions.ts), with the hub's JetStream API reached through the hub's domain. Nothing
  *   of another Mac's identities.
@@ -20,7 +22,7 @@ import { identityPermissions, type Grants, type Permissions } from "./permission
  * The hub enforces these on what it sends to the leaf and on the leaf's subscriptions; what a
  * hostile leaf sends is another matter (README "Offline-first Macs", gotcha 6).
  */
-export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (id: string) => Grants = () => ({})): Permissions {
+export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (id: string) => Grants = () => ({}), peers: readonly string[] = ids): Permissions {
   const hubApi = jsApiPrefix(HUB_DOMAIN);
   const macApi = jsApiPrefix(leafDomain(mac));
   const outbox = outboxStreamName(mac);
@@ -32,6 +34,9 @@ export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (
       "$JSC.R.>",
       // how far the hub's mirror of this Mac's outbox got (the backlog `mesh send` reports)
       `${hubApi}.STREAM.INFO.${outbox}`,
+      // how much of this Mac's mail each recipient's hub inbox holds undelivered (the outbox trim,
+      // src/features/inbox/leaf-outbox.ts): counts and config, never a message
+      ...peers.filter((p) => !ids.includes(p)).map((p) => `${hubApi}.STREAM.INFO.${inboxStreamName(p)}`),
       ...[STREAMS.events, ...ids.map(inboxStreamName)].flatMap((s) => [
         `${hubApi}.CONSUMER.CREATE.${s}`,
         `${hubApi}.CONSUMER.CREATE.${s}.>`,

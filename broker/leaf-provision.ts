@@ -5,7 +5,7 @@ import { identityStreamDefinitions, inboxConsumer, streamDefinitions, type Strea
 import { ensureBuckets, ensureConsumer, ensureStream, type Change } from "./provision.js";
 import {
   OUTBOX_MAX_AGE_MS,
-  OUTBOX_PER_SENDER_MESSAGES,
+  SOURCED_PER_SENDER_MESSAGES,
   hubEventSources,
   hubInboxSources,
   hubMirrorDefinition,
@@ -40,7 +40,7 @@ export async function provisionLeaf(nc: NatsConnection, mac: string, ids: readon
  * The hub's inbox of an identity hosted on a Mac: the single-broker inbox (its subjects stay, for
  * clients connected to the hub directly, e.g. during an upgrade) filled also by the other Macs'
  * mirrors. Filled by sources, so it never refuses what they bring (that would stall a source and
- * every sender behind it): the per-sender limit is the origin outbox's; here twice that, oldest first.
+ * every sender behind it): the per-sender limit is the origin outbox's; here four times that, oldest first.
  */
 export function hubInboxDefinition(id: string, home: string, macs: MacMap): StreamDefinition {
   const single = identityStreamDefinitions(id)[0]!;
@@ -51,7 +51,7 @@ export function hubInboxDefinition(id: string, home: string, macs: MacMap): Stre
     discard_new_per_subject: false,
     max_msgs: -1,
     max_bytes: -1,
-    max_msgs_per_subject: 2 * OUTBOX_PER_SENDER_MESSAGES,
+    max_msgs_per_subject: SOURCED_PER_SENDER_MESSAGES,
     max_age: nanos(OUTBOX_MAX_AGE_MS),
   };
 }

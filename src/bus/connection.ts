@@ -126,6 +126,9 @@ export async function connectMesh(o: ConnectOptions): Promise<NatsConnection> {
     if (id) opts.inboxPrefix = clientInboxPrefix(id);
   }
   if (a?.inboxPrefix !== undefined && opts.inboxPrefix === undefined) opts.inboxPrefix = a.inboxPrefix;
+  // Leaf mode with no credential (an open mesh): the hub answers through the Mac's leaf link only on
+  // its identities' own prefixes (broker/leaf-permissions.ts), so an identity's requests use its own.
+  if (o.hubDomain && o.identity && opts.inboxPrefix === undefined) opts.inboxPrefix = clientInboxPrefix(o.identity);
   if (a?.tls) opts.tls = { ...a.tls };
   if (process.env.MESH_TLS_CA) opts.tls = { ...(opts.tls ?? {}), caFile: process.env.MESH_TLS_CA };
   if (o.persistent) {

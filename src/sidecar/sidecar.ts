@@ -9,6 +9,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { provisionIdentity } from "../../broker/provision.js";
 import { provisionLeaf } from "../../broker/leaf-provision.js";
+import { OutboxTrimmer } from "../features/inbox/leaf-outbox.js";
 import { identity as checkIdentity, inboxConsumerName } from "../../subjects/mod.js";
 import { connectMesh } from "../bus/connection.js";
 import type { Logger } from "../base/log.js";
@@ -73,6 +74,8 @@ export interface SidecarOptions {
    * registry are the hub's, reached through the hub's domain.
    */
   leaf?: { mac: string; hubDomain: string };
+  /** Leaf mode: how often the Mac's outbox is trimmed (default 1 s). */
+  outboxTrimMs?: number;
 }
 
 type GatewayState = "up" | "down" | "unknown";
@@ -91,6 +94,7 @@ export class Sidecar {
   hooks?: HookRunner;
   alerter?: PeerAlerter;
   private presence?: PresenceHeartbeat;
+  private outboxTrimmer?: OutboxTrimmer;
   /** Jobs the local agent submits through its gateway (a2a:jobs.…), with the A2A bridge. */
   private nativeJobs?: NativeJobs;
   private journal?: DeliveredJournal;
@@ -140,6 +144,11 @@ export class Sidecar {
     await this.announce();
     await this.startHttp();
     this.inbox.start();
+    if (this.o.leaf) {
+      // The Mac's outbox keeps what is not delivered yet (leaf-outbox.ts); every sidecar of the Mac trims it.
+      this.outboxTrimmer = new OutboxTrimmer({ nc: this.nc, mac: this.o.leaf.mac, log, ...(this.o.outboxTrimMs ? { everyMs: this.o.outboxTrimMs } : {}) });
+      this.outboxTrimmer.start();
+    }
     await this.startHookRules();
     await this.startAlerter();
     await this.startJobWorker();
@@ -204,6 +213,7 @@ export class Sidecar {
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
       verify: (env, check) => verifier.verify(env, check),
       deadLettered: (this.deadLetteredJournal = new DeliveredJournal(join(this.o.stateDir, "dead-lettered.log"))),
+      ...(this.o.leaf ? { leaf: { mac: this.o.leaf.mac } } : {}),
     });
     this.presence = new PresenceHeartbeat(
       this.nc,
@@ -392,7 +402,7 @@ export class Sidecar {
   async stop(reason = "stopped"): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([this.inbox?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
+    await Promise.all([this.inbox?.stop(), this.outboxTrimmer?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
     // Answers still awaited end now ("sidecar stopping"); the broker keeps what was not acked.
     this.o.agent.close?.();
     await this.asks?.drain();

@@ -231,7 +231,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "",
         markdownTable(r.rows as never),
         "",
-        "Backlog drain after the receiving Mac's link was cut while the other Mac sent at 100/s:",
+        "Backlog drain after the receiving Mac's link was cut while the other Mac sent (90 % of one sender's share of undelivered mail, spread over the cut):",
         "",
         markdownTable([r.drain] as never),
         "",

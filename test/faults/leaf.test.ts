@@ -22,6 +22,10 @@ import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoin
 import { testSidecar } from "../support/sidecar.js";
 import { MESH_BIN } from "../support/cli.js";
 import { consumersOf } from "../../broker/leaf-provision.js";
+import { OUTBOX_PER_SENDER_MESSAGES } from "../../broker/leaf-definitions.js";
+import { InboxFullError, publishEnvelope } from "../../src/bus/publish.js";
+import { firstLine } from "../../src/base/nats-errors.js";
+import { inboxSubject, newEnvelope } from "../../subjects/mod.js";
 import { firstTurnAt, inOrder, keysSeen, stream, waitFor } from "./stream.js";
 import { count, keyOf, observedBroker, record } from "./tally.js";
 
@@ -349,6 +353,106 @@ describe("faults: leaf mode (hub + two Macs' leaf servers, link proxy)", () => {
     expect(c.lost).toBe(0);
     expect(c.turns!.duplicates).toBe(0);
     expect(inOrder(keysSeen(rowView(hooks.nova2!, "l7")))).toBe(true);
+  });
+
+  it("L8. a sender's outbox share counts undelivered mail only: 2.2 shares sent to a peer on another Mac and 2.2 to one on the same Mac (125/s each), none refused, each delivered once in order; afterwards nova's outbox and orion's hub inbox hold none of it", async () => {
+    const n = Math.round(2.2 * OUTBOX_PER_SENDER_MESSAGES);
+    const refusals: string[] = [];
+    const send = async (to: string, from: string): Promise<string[]> => {
+      const acked: string[] = [];
+      const start = performance.now();
+      for (let i = 0; i < n; i++) {
+        const wait = start + (i * 1000) / 125 - performance.now();
+        if (wait > 0) await sleep(wait);
+        const env = newEnvelope({ from, to, kind: "message", body: `#${from}:${i}# over the share` });
+        try {
+          await publishEnvelope(novaNc, inboxSubject(to, from), env);
+          acked.push(`${from}:${i}`);
+        } catch (err) {
+          refusals.push((err as Error).message);
+        }
+      }
+      return acked;
+    };
+    const [toOrion, toNova2] = await Promise.all([send("orion", "l8-nova"), send("nova2", "l8-local")]);
+    const views = () => [rowView(hooks.orion!, "l8"), rowView(hooks.nova2!, "l8")];
+    await waitFor(() => new Set(views().flatMap(keysSeen)).size >= toOrion.length + toNova2.length, 90_000);
+    const c = [count(toOrion, views()[0]!), count(toNova2, views()[1]!)];
+    const lanes = async () => {
+      const outbox = (await (await jetstreamManager(novaNc)).streams.info("OUTBOX-nova", { subjects_filter: "agent.*.inbox.l8-*" })).state.subjects ?? {};
+      const hubInbox = (await (await jetstreamManager(mesh.admin)).streams.info("INBOX-orion", { subjects_filter: "agent.orion.inbox.l8-nova" })).state.subjects ?? {};
+      return Object.values(outbox).reduce((a, b) => a + b, 0) + Object.values(hubInbox).reduce((a, b) => a + b, 0);
+    };
+    let left = await lanes();
+    for (const until = Date.now() + 20_000; left > 0 && Date.now() < until; left = await lanes()) await sleep(500);
+    const order = views().every((v) => inOrder(keysSeen(v)));
+    record({
+      scenario: "L8. leaf mode: 2.2 shares from one sender, online",
+      broker: broker(),
+      sent: 2 * n,
+      acknowledged: toOrion.length + toNova2.length,
+      posts: { count: c[0]!.posts!.count + c[1]!.posts!.count, duplicates: c[0]!.posts!.duplicates + c[1]!.posts!.duplicates },
+      turns: { count: c[0]!.turns!.count + c[1]!.turns!.count, duplicates: c[0]!.turns!.duplicates + c[1]!.turns!.duplicates },
+      lost: c[0]!.lost + c[1]!.lost,
+      notes: `${n} to orion (other Mac) and ${n} to nova2 (same Mac) at 125/s each, share ${OUTBOX_PER_SENDER_MESSAGES}; ${refusals.length} refused; left in nova's outbox and orion's hub inbox afterwards: ${left}; per-sender order kept: ${order}`,
+    });
+    expect(refusals).toEqual([]);
+    expect(c[0]!.lost + c[1]!.lost).toBe(0);
+    expect(c[0]!.turns!.duplicates + c[1]!.turns!.duplicates).toBe(0);
+    expect(order).toBe(true);
+    expect(left).toBe(0);
+  });
+
+  it("L9. orion's Mac away while nova sends it all it can: the outbox stops trimming once the hub holds a share, so nova is refused by its own leaf (\"maximum messages per subject exceeded\") after between 1.5 and 3 shares; once orion is back every accepted message is delivered once, in order (none dropped downstream), and nova may send again", async () => {
+    const orion = mesh.macs.orion!;
+    orion.proxy.reset();
+    const from = "l9-nova";
+    const acked: string[] = [];
+    let refusal: unknown;
+    const start = performance.now();
+    for (let i = 0; i < 4 * OUTBOX_PER_SENDER_MESSAGES && refusal === undefined; i++) {
+      const wait = start + (i * 1000) / 400 - performance.now();
+      if (wait > 0) await sleep(wait);
+      const env = newEnvelope({ from, to: "orion", kind: "message", body: `#${from}:${i}# while orion is away` });
+      try {
+        await publishEnvelope(novaNc, inboxSubject("orion", from), env);
+        acked.push(`${from}:${i}`);
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    orion.proxy.up();
+    const upAt = Date.now();
+    await waitFor(() => new Set(keysSeen(rowView(hooks.orion!, "l9"))).size >= acked.length, 90_000);
+    const caughtUp = Date.now() - upAt;
+    const c = count(acked, rowView(hooks.orion!, "l9"));
+    const order = inOrder(keysSeen(rowView(hooks.orion!, "l9")));
+    let again: unknown;
+    for (const until = Date.now() + 20_000; Date.now() < until; await sleep(500)) {
+      again = await publishEnvelope(novaNc, inboxSubject("orion", from), newEnvelope({ from, to: "orion", kind: "message", body: `#${from}:again# back` })).then(
+        () => "accepted",
+        (err: unknown) => err,
+      );
+      if (again === "accepted") break;
+    }
+    record({
+      scenario: "L9. leaf mode: the recipient's Mac away, one sender sending all it can",
+      broker: broker(),
+      sent: acked.length + 1,
+      acknowledged: acked.length,
+      posts: c.posts!,
+      turns: c.turns!,
+      lost: c.lost,
+      notes: `orion's link reset while nova sent at 400/s until refused: ${acked.length} accepted (${(acked.length / OUTBOX_PER_SENDER_MESSAGES).toFixed(2)} shares), then "${firstLine(refusal)}"; all delivered ${(caughtUp / 1000).toFixed(1)} s after the link was back; per-sender order kept: ${order}; a new send after that: ${again === "accepted" ? "accepted" : firstLine(again)}`,
+    });
+    expect(refusal).toBeInstanceOf(InboxFullError);
+    expect((refusal as Error).message).toContain("maximum messages per subject exceeded");
+    expect(acked.length).toBeGreaterThanOrEqual(1.5 * OUTBOX_PER_SENDER_MESSAGES);
+    expect(acked.length).toBeLessThanOrEqual(3 * OUTBOX_PER_SENDER_MESSAGES);
+    expect(c.lost).toBe(0);
+    expect(c.turns!.duplicates).toBe(0);
+    expect(order).toBe(true);
+    expect(again).toBe("accepted");
   });
 
   it("no consumer is created across the link: after every scenario the hub holds no consumer at all (sources and mirrors run on internal ones, which the API does not list), and nova's leaf holds exactly its two sidecars' durable inbox consumers", async () => {

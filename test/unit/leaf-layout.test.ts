@@ -71,11 +71,11 @@ describe("leaf mode: streams", () => {
     expect(hubMirrorDefinition("orion").mirror).toEqual({ name: "OUTBOX-orion", external: { api: "$JS.mac-orion.API", deliver: "mesh.up.orion" } });
   });
 
-  it("the hub's inbox of a leaf-hosted identity never refuses what a source brings (discard old, twice the origin's per-sender limit, no byte or message cap)", () => {
+  it("the hub's inbox of a leaf-hosted identity never refuses what a source brings (discard old, four times the origin's per-sender limit, no byte or message cap)", () => {
     const d = hubInboxDefinition("orion", "orion", MACS);
     expect(d.discard).toBe("old");
     expect(d.discard_new_per_subject).toBe(false);
-    expect(d.max_msgs_per_subject).toBe(2 * outboxDefinition("nova").max_msgs_per_subject!);
+    expect(d.max_msgs_per_subject).toBe(4 * outboxDefinition("nova").max_msgs_per_subject!);
     expect(d.max_msgs).toBe(-1);
     expect(d.max_bytes).toBe(-1);
     expect(d.subjects).toEqual(["agent.orion.inbox.*"]);
@@ -85,6 +85,14 @@ describe("leaf mode: streams", () => {
 describe("leaf mode: what a Mac's leaf user may carry", () => {
   const p = leafPermissions("nova", MACS.nova);
   const all = [...p.publish.allow, ...p.subscribe.allow];
+
+  it("the outbox trim may read how much waits in every other identity's hub inbox (stream info), and nothing else of theirs: no message get, direct get, delete or consumer", () => {
+    const q = leafPermissions("nova", MACS.nova, () => ({}), ["nova", "nova2", "orion"]);
+    expect(q.publish.allow).toContain("$JS.hub.API.STREAM.INFO.INBOX-orion");
+    expect([...q.publish.allow, ...q.subscribe.allow].filter((s) => s.includes("INBOX-orion") && !s.endsWith(".STREAM.INFO.INBOX-orion"))).toEqual([]);
+    // Its own identities' hub inboxes: it removes what it delivered (the hub's copies).
+    expect(q.publish.allow).toContain("$JS.hub.API.STREAM.MSG.DELETE.INBOX-nova2");
+  });
 
   it("nothing consumes across the link: no pull, no ack and no durable consumer on the hub is allowed to a Mac (gotcha 4)", () => {
     expect(all.filter((s) => s.includes("MSG.NEXT") || s.startsWith("$JS.ACK") || s.includes("DURABLE.CREATE"))).toEqual([]);

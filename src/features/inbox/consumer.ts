@@ -11,6 +11,7 @@ import type { Check, Verdict } from "../../bus/verify.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
+import { removeUpstreamCopy } from "./leaf-outbox.js";
 import { deadLetter } from "../../bus/dead-letter.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
@@ -36,6 +37,8 @@ export interface InboxOptions {
   deadLettered?: DeliveredJournal;
   /** Per-POST timeout. */
   hookTimeoutMs?: number;
+  /** Leaf mode: this Mac (what it is done with is removed upstream too: its outbox, the hub's inbox). */
+  leaf?: { mac: string };
   /** In-progress ack interval while holding a message (a third of the ack wait). */
   workingEveryMs?: number;
 }
@@ -287,7 +290,7 @@ export class InboxConsumer {
       this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
       return;
     }
-    this.remove(m.seq);
+    this.remove(m);
   }
 
   /**
@@ -297,8 +300,15 @@ export class InboxConsumer {
    * messages in the retention window, however promptly they were delivered. What was delivered is
    * on record in the delivered-journal and the message.delivered events. Not awaited: a delete that
    * fails leaves a delivered message behind (it counts against its sender's share until it ages out).
+   * In leaf mode the copy it was sourced from goes too (leaf-outbox.ts: the shares upstream).
    */
-  private remove(seq: number): void {
+  private remove(m: JsMsg): void {
+    const seq = m.seq;
+    if (this.o.leaf) {
+      removeUpstreamCopy(this.o.nc, { mac: this.o.leaf.mac, self: this.o.self }, m.headers).catch((err: unknown) =>
+        this.o.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message's upstream copy"),
+      );
+    }
     if (this.removeRefused) return;
     void (async () => {
       this.jsm ??= await jetstreamManager(this.o.nc, { checkAPI: false });
