@@ -297,6 +297,15 @@ function applyBroker(b) {
   e.textContent = b.status === "connected" ? `connected${b.version ? ` (nats-server ${b.version})` : ""}` : b.status;
 }
 
+/** Leaf mode: this Mac's link to the hub (absent on a single broker: the item stays hidden). @param {any} l */
+function applyLink(l) {
+  if (!l) return;
+  $("link-item").hidden = false;
+  const e = $("link");
+  e.dataset.state = l.connected ? "connected" : "disconnected";
+  e.textContent = l.line;
+}
+
 /** @param {any} s */
 function applySnapshot(s) {
   const t0 = performance.now();
@@ -323,6 +332,7 @@ function applySnapshot(s) {
   renderChart();
   renderCounters();
   applyBroker(s.broker);
+  applyLink(s.link);
   applyVisibility(s.visibility);
   stats.snapshots++;
   stats.lastApplyMs = performance.now() - t0;
@@ -399,6 +409,7 @@ function applyBatch(b) {
     dirty.chart = true;
   }
   if (b.broker) applyBroker(b.broker);
+  if (b.link) applyLink(b.link);
   if (b.visibility) applyVisibility(b.visibility);
   state.counters = b.counters;
   stats.batches++;

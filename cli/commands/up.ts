@@ -93,7 +93,7 @@ async function meshUp(opts: UpOptions): Promise<void> {
       const creds = broker ? undefined : r.creds;
       const webNc = await connectMesh({ server, ...(creds ? { creds } : {}), name: `mesh-web-${self}`, identity: self, persistent: true });
       try {
-        const view = await startWebView({ nc: webNc, self, port: opts.webPort, log: createLogger({ name: "mesh-web" }) });
+        const view = await startWebView({ nc: webNc, self, port: opts.webPort, log: createLogger({ name: "mesh-web" }), ...(r.config.leaf ? { leaf: { mac: r.config.leaf.mac, stateDir: r.config.leaf.stateDir } } : {}) });
         process.stdout.write(`web: ${view.url}\n`);
         web = { close: async () => (await view.close(), await webNc.drain().catch(() => undefined)) };
       } catch (err) {

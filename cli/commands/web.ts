@@ -63,6 +63,7 @@ async function web(opts: WebOptions): Promise<void> {
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.staleAfter ? { staleAfterMs: parseDuration(opts.staleAfter) } : {}),
     ...(opts.offlineAfter ? { offlineAfterMs: parseDuration(opts.offlineAfter) } : {}),
+    ...(r.config.leaf ? { leaf: { mac: r.config.leaf.mac, stateDir: r.config.leaf.stateDir } } : {}),
   }).catch(async (err: NodeJS.ErrnoException) => {
     await nc.close();
     if (err.code === "EADDRINUSE") throw new MeshError(`port ${opts.port} on ${opts.host} is in use (another mesh web?): pass --port`);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { mesh } from "../support/cli.js";
+import { MESH_BIN, mesh } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
 import { waitForPort } from "../../broker/local.js";
 import { connectMesh } from "../../src/bus/connection.js";
@@ -31,7 +31,7 @@ function runUnit(unitFile: string): ChildProcess {
 }
 
 describe("leaf mode from the CLI", () => {
-  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; `mesh peers`, `mesh top` and `mesh doctor` show the link up; with the hub away `mesh send` is queued on the Mac (saying how many wait), `mesh ask` and `mesh peers` exit 3 at once saying why, and top and doctor show the link down", async () => {
+  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; `mesh peers`, `mesh top`, `mesh doctor` and `mesh web` show the link up; with the hub away `mesh send` is queued on the Mac (saying how many wait), `mesh ask` and `mesh peers` exit 3 at once saying why, and top, doctor and the web view show the link down", async () => {
     const admin = { MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-hub-")), HOME: mkdtempSync(join(tmpdir(), "mesh-hub-home-")) };
     const [hubPort, hubMon, leafPort] = [await freePort(), await freePort(), await freePort()];
     expect((await mesh(["broker", "init"], { env: admin })).code).toBe(0);
@@ -107,6 +107,18 @@ describe("leaf mode from the CLI", () => {
     expect(topUp.stdout).toContain("JOBS  not in leaf mode in this release");
     const doctorUp = (JSON.parse((await mesh(["doctor", "--json"], { env: macs.nova!.env })).stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks;
     expect(doctorUp.find((c) => c.name === "link to the hub")).toEqual({ name: "link to the hub", status: "ok", detail: upLine });
+    // The web view (mesh web, its own process as the user runs it) shows the same line.
+    const webPort = await freePort();
+    const web = spawn(process.execPath, [MESH_BIN, "web", "--port", String(webPort)], { env: { ...process.env, ...macs.nova!.env, MESH_LOG_LEVEL: "warn" }, stdio: "ignore" });
+    stops.push(() => web.kill("SIGKILL"));
+    type Link = { mac: string; connected: boolean; line: string } | undefined;
+    const webLink = async (): Promise<Link> => {
+      const r = await fetch(`http://127.0.0.1:${webPort}/api/state`).catch(() => undefined);
+      return r?.ok ? ((await r.json()) as { link?: Link }).link : undefined;
+    };
+    let seenUp: Link;
+    await until("the web view's link line", async () => (seenUp = await webLink()) !== undefined, 20_000);
+    expect(seenUp).toEqual({ mac: "nova", connected: true, line: upLine });
 
     // The hub goes away: a send from nova is still acknowledged, on nova, at once, and says what waits.
     process.kill(Number(readFileSync(join(admin.MESH_HOME, "broker", "nats-server.pid"), "utf8")), "SIGKILL");
@@ -144,5 +156,9 @@ describe("leaf mode from the CLI", () => {
     expect(link.status).toBe("fail");
     expect(link.detail.replace(/^this Mac \(nova\): /, "")).toMatch(downLine);
     expect(link.fix).toContain("mail is queued on this Mac meanwhile");
+    let seenDown: Link;
+    await until("the web view's link down", async () => (seenDown = await webLink())?.connected === false, 20_000);
+    expect(seenDown!.mac).toBe("nova");
+    expect(seenDown!.line.replace(/^this Mac \(nova\): /, "")).toMatch(downLine);
   });
 });

@@ -22,6 +22,8 @@ export interface WebViewOptions {
   staleAfterMs?: number;
   offlineAfterMs?: number;
   inboxPollMs?: number;
+  /** Leaf mode (config `leaf`): the page shows this Mac's link to the hub. */
+  leaf?: { mac: string; stateDir: string };
   log: Logger;
 }
 
@@ -50,7 +52,7 @@ export async function startWebView(o: WebViewOptions): Promise<WebView> {
   });
   // Listen first: a port in use is reported before anything is read from the bus.
   const server = await startWebServer({ host, port: o.port ?? DEFAULT_WEB_PORT, ...(token ? { token } : {}), model, log: o.log });
-  const source = new MeshSource({ nc: o.nc, self: o.self, model, log: o.log, ...(o.inboxPollMs ? { inboxPollMs: o.inboxPollMs } : {}) });
+  const source = new MeshSource({ nc: o.nc, self: o.self, model, log: o.log, ...(o.inboxPollMs ? { inboxPollMs: o.inboxPollMs } : {}), ...(o.leaf ? { leaf: o.leaf } : {}) });
   try {
     await source.start();
   } catch (err) {

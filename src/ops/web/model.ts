@@ -14,7 +14,7 @@ import { FlowsPanel } from "./panels/flows.js";
 import { JobsPanel } from "./panels/jobs.js";
 import { ChartPanel } from "./panels/chart.js";
 import { ActivityPanel, ALERT_KINDS, AlertsPanel, CountersPanel, DeadLettersPanel, describeEvent, type EventBody } from "./panels/feeds.js";
-import type { Batch, BrokerView, InboxView, Snapshot, Visibility } from "./views.js";
+import type { Batch, BrokerView, InboxView, LinkView, Snapshot, Visibility } from "./views.js";
 
 export interface ModelOptions {
   self: string;
@@ -40,6 +40,8 @@ export class MeshModel {
   private brokerView: BrokerView;
   private visibility: Visibility = { flows: true, deadLetters: true };
   private brokerDirty = false;
+  private linkView?: LinkView;
+  private linkDirty = false;
   private visibilityDirty = false;
 
   constructor(private readonly o: ModelOptions) {
@@ -155,6 +157,13 @@ export class MeshModel {
     this.brokerDirty = true;
   }
 
+  /** Leaf mode: the link's state, read again every few seconds (dirty only when its line changed). */
+  linkChanged(v: LinkView): void {
+    if (this.linkView?.line === v.line && this.linkView.connected === v.connected) return;
+    this.linkView = v;
+    this.linkDirty = true;
+  }
+
   visibilityChanged(v: Partial<Visibility>): void {
     this.visibility = { ...this.visibility, ...v };
     this.visibilityDirty = true;
@@ -189,6 +198,7 @@ export class MeshModel {
       chart: this.chart.view(),
       counters: { ...this.counters.values },
       broker: this.brokerView,
+      ...(this.linkView ? { link: this.linkView } : {}),
       visibility: this.visibility,
     };
   }
@@ -205,6 +215,7 @@ export class MeshModel {
       this.chart.dirty ||
       this.counters.dirty ||
       this.brokerDirty ||
+      this.linkDirty ||
       this.visibilityDirty;
     if (!changed) return undefined;
     const b: Batch = { counters: { ...this.counters.values } };
@@ -223,8 +234,9 @@ export class MeshModel {
     if (activity) b.activity = activity;
     if (this.chart.dirty) b.chart = this.chart.view();
     if (this.brokerDirty) b.broker = this.brokerView;
+    if (this.linkDirty && this.linkView) b.link = this.linkView;
     if (this.visibilityDirty) b.visibility = this.visibility;
-    this.chart.dirty = this.counters.dirty = this.brokerDirty = this.visibilityDirty = false;
+    this.chart.dirty = this.counters.dirty = this.brokerDirty = this.linkDirty = this.visibilityDirty = false;
     return b;
   }
 }

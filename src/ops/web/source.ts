@@ -9,6 +9,7 @@ import type { MeshModel } from "./model.js";
 import { inboxOwners } from "../../../broker/status.js";
 import { JOB_KEY_KINDS } from "../../../subjects/job-rules.js";
 import { JobStore } from "../../features/jobs/store.js";
+import { describeLink, linkState } from "../leaf-link.js";
 
 /**
  * Every NATS read of the web view, in one place: names come from subjects/ only. Reads with this
@@ -23,6 +24,7 @@ import { JobStore } from "../../features/jobs/store.js";
  *   messages      core subscription on ALL_INBOXES   (live; denied on a secure mesh → events only)
  *   dead letters  core subscription on ALL_DLQ       (live) + the last 20 of each DLQ-<id> it may read
  *   inboxes       consumer info of each identity's inbox consumer, every pollMs (one request each)
+ *   link          leaf mode: this Mac's link to the hub (leaf-link.ts), every pollMs
  */
 export interface SourceOptions {
   nc: NatsConnection;
@@ -33,6 +35,8 @@ export interface SourceOptions {
   inboxPollMs?: number;
   /** Replay this much of EVENTS at start (default 1 h; 0: none). */
   replayMs?: number;
+  /** Leaf mode: this Mac (config `leaf`), whose link to the hub the page shows. */
+  leaf?: { mac: string; stateDir: string };
 }
 
 const DENIED_RECHECK_MS = 30_000;
@@ -70,6 +74,20 @@ export class MeshSource {
     void this.replayEvents();
     void this.recentDeadLetters();
     void this.pollInboxes();
+    if (this.o.leaf) void this.pollLink(this.o.leaf);
+  }
+
+  /** Leaf mode: the link's line (the same as `mesh top`), read every pollMs; answers at once offline. */
+  private async pollLink(leaf: { mac: string; stateDir: string }): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const s = await linkState(this.o.nc, leaf.mac, leaf.stateDir, [this.o.self]);
+        this.o.model.linkChanged({ mac: leaf.mac, connected: s.connected, line: `this Mac (${leaf.mac}): ${describeLink(s)}` });
+      } catch (err) {
+        this.o.model.linkChanged({ mac: leaf.mac, connected: false, line: `cannot read this Mac's leaf layout: ${firstLine(err)}` });
+      }
+      await new Promise((r) => setTimeout(r, this.o.inboxPollMs ?? 2000).unref());
+    }
   }
 
   private flowsDenied(serverSaid: string): void {

@@ -103,6 +103,13 @@ export interface Counters {
   deadLettered: number;
 }
 
+/** Leaf mode: this Mac's link to the hub (src/ops/leaf-link.ts), the line `mesh top` shows. */
+export interface LinkView {
+  mac: string;
+  connected: boolean;
+  line: string;
+}
+
 export interface BrokerView {
   status: "connected" | "reconnecting" | "disconnected";
   server?: string;
@@ -128,6 +135,8 @@ export interface Snapshot {
   chart: ChartBucket[];
   counters: Counters;
   broker: BrokerView;
+  /** Leaf mode only. */
+  link?: LinkView;
   visibility: Visibility;
 }
 
@@ -143,5 +152,6 @@ export interface Batch {
   chart?: ChartBucket[];
   counters: Counters;
   broker?: BrokerView;
+  link?: LinkView;
   visibility?: Visibility;
 }
