@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import type { LeafInitOptions } from "../../src/ops/leaf-init.js";
 import { DEFAULT_HUB_LEAF_PORT, DEFAULT_LEAF_CLIENT_PORT, DEFAULT_LEAF_MONITOR_PORT } from "../../broker/leaf-server.js";
 import { MeshError } from "../../src/base/errors.js";
+import { DEFAULT_A2A_PORT } from "../../src/config/ports.js";
 import { jsonFlag, parsePort, printJson, resolved, run } from "./common.js";
 
 export function register(program: Command): void {
@@ -25,7 +26,7 @@ export function register(program: Command): void {
     .option("--platform <os>", "darwin (launchd) or linux (systemd); default this machine's")
     .option("--dry-run", "print every step without doing it")
     .option("--a2a-host <host>", "also serve the sidecar's A2A server on this address (a tailnet IP), for A2A clients on other machines (opt-in; they need a token from sidecar.a2aClients)")
-    .option("--a2a-port <port>", "port of that A2A listener (default 9470)", (v) => parsePort(v))
+    .option("--a2a-port <port>", `port of that A2A listener (default ${DEFAULT_A2A_PORT})`, (v) => parsePort(v))
     .option("--leaf", "offline-first: run a leaf nats-server on this Mac, linked to the hub (README \"Offline-first Macs\")")
     .option("--mac <name>", "with --leaf: this Mac's name as the admin added it (default the identity)")
     .option("--hub <url>", "with --leaf: the hub's leafnode address (nats-leaf://<hub>:7422)")

@@ -56,11 +56,6 @@ export class MeshVerifier {
     return new MeshVerifier(kv, secure, openError);
   }
 
-  /** For tests and tools: a verifier over a given registry reader. */
-  static secureOver(kv: KV): MeshVerifier {
-    return new MeshVerifier(kv, true, undefined);
-  }
-
   async verify(env: Envelope, check: Check = {}): Promise<Verdict> {
     const bound = checkBinding(env, check);
     if (!bound.ok || !this.secure) return bound;

@@ -129,7 +129,7 @@ export const configSchema = z
          * or name), for A2A clients on other machines; they need a token from a2aClients.
          */
         a2aHost: z.string().min(1).max(253).optional(),
-        /** Port of that listener (default 9470). */
+        /** Port of that listener (default 9471, ports.ts: the web view keeps 9470). */
         a2aPort: z.number().int().min(1).max(65535).optional(),
         /** Automatic answers between agents in a row (A2A bridge; default 1: a message is answered, an answer is not). */
         maxHops: z.number().int().min(0).max(10).optional(),

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identity as checkIdentity } from "../../subjects/mod.js";
 import { configSchema, type MeshConfig } from "../config/config-file.js";
+import { DEFAULT_A2A_PORT } from "../config/ports.js";
 import { connectMesh } from "../bus/connection.js";
 import { installSkill } from "./skill.js";
 import { enableA2A, enableHooks, openclawConfigPath, readGatewayConfig } from "../agent/openclaw-config.js";
@@ -155,7 +156,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
     steps.push({
       step: "A2A listener",
       status: "warning",
-      detail: `the sidecar's A2A server will also listen on ${o.a2aHost}:${o.a2aPort ?? 9470}, not loopback: any client that can reach it and holds a token from sidecar.a2aClients talks to the mesh as ${id} (plain HTTP: keep it on the tailnet)`,
+      detail: `the sidecar's A2A server will also listen on ${o.a2aHost}:${o.a2aPort ?? DEFAULT_A2A_PORT}, not loopback: any client that can reach it and holds a token from sidecar.a2aClients talks to the mesh as ${id} (plain HTTP: keep it on the tailnet)`,
     });
   }
   if (o.natsContext) {

@@ -15,6 +15,7 @@ import { sidecarStateDir, type Resolved } from "../config/config.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
 import { HUB_DOMAIN } from "../../subjects/names.js";
 import { DEFAULT_HTTP_PORT } from "./http.js";
+import { DEFAULT_A2A_PORT } from "../config/ports.js";
 
 /**
  * From configuration to a running sidecar: the one function `mesh sidecar`, `mesh up` and the
@@ -142,16 +143,17 @@ function capabilitiesOf(r: Resolved, flag?: string): string[] {
 /** The gateway's WebSocket RPC (and `ws`), loaded on the first call: most sidecars never make one. */
 const rpc = () => import("../agent/openclaw-rpc.js");
 
-export { sidecarStateDir } from "../config/config.js";
+/** Builds a Sidecar from the resolved configuration, as `mesh sidecar` does. */
+export function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger): Promise<Sidecar> {
+  return sidecarFromConfigTuned(r, flags, log, {});
+}
 
 /**
- * Builds a Sidecar from the resolved configuration. `tuning` overrides options the config file does
- * not carry (timers in tests, a stand-in agent in load tests); users never pass it.
+ * sidecarFromConfig with `tuning`: options the config file does not carry (timers in tests, a
+ * stand-in agent in load tests). Not part of the library's surface (src/mod.ts); a given agent
+ * skips the bridge choice, and the log says so ("given").
  */
-/** The opt-in A2A listener's port (sidecar.a2aPort). */
-export const DEFAULT_A2A_PORT = 9470;
-
-export async function sidecarFromConfig(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions> = {}): Promise<Sidecar> {
+export async function sidecarFromConfigTuned(r: Resolved, flags: SidecarFlags, log: Logger, tuning: Partial<SidecarOptions>): Promise<Sidecar> {
   const id = checkIdentity(r.identity ?? identityFromHostname(hostname()));
   const sc = r.config.sidecar;
   const stateDir = sidecarStateDir(r, id, flags.stateDir);

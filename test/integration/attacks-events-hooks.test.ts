@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import { createUser } from "@nats-io/nkeys";
 import { createLogger } from "../../src/base/log.js";
 import { MeshVerifier } from "../../src/bus/verify.js";
@@ -250,14 +249,15 @@ describe("hook rules: allowed senders and the kind's schema (threat 11, issue bu
 describe("fail closed: a registry that cannot be read (threat 10, for hook rules)", () => {
   it("(g) while the registry is unreadable a matching event waits (negative ack): not fired, not refused, not dead-lettered; a runner that can read it fires it once", async () => {
     const nc = await as("clawd");
-    // A real registry reader whose connection is gone: every key lookup fails, as an unreachable registry does.
+    // A verifier opened on clawd's credential whose connection is gone: the registry cannot be read,
+    // as when the broker is unreachable (a secure mesh: clawd's connection signs).
     const gone = await as("clawd");
-    const kv = await new Kvm(gone).open("mesh-identities");
     await gone.close();
+    const verifier = await MeshVerifier.open(gone, createLogger({ name: "blind-verifier", level: "silent" }));
     const logFile = join(home, "registry-down.log");
     const rule = ruleSchema.parse({ name: "registry-down", on: "events.nova.ping", action: { type: "agent", message: "ping {{body.n}}" } });
     const agent = openclawHooksAgent({ endpoint: { url: hooks.url, hooksPath: "/hooks", hooksToken: HOOKS_TOKEN } });
-    const blind = new HookRunner({ nc, self: "clawd", rules: [rule], agent, log: createLogger({ name: "blind", level: "trace", destination: logFile }), verifier: MeshVerifier.secureOver(kv) });
+    const blind = new HookRunner({ nc, self: "clawd", rules: [rule], agent, log: createLogger({ name: "blind", level: "trace", destination: logFile }), verifier });
     await blind.start();
     const ping = event("nova", "ping", { n: 1 });
     await publishEnvelope(await as("nova"), eventSubject("nova", "ping"), ping);

@@ -9,7 +9,7 @@ import { openclawHooksAgent, type RunReplySource } from "../../src/agent/opencla
 import type { z } from "zod";
 import type { ruleSchema } from "../../src/features/hooks/rules.js";
 import type { PeerAlertConfig } from "../../src/features/alerts/peer-alerts.js";
-import { sidecarFromConfig } from "../../src/sidecar/from-config.js";
+import { sidecarFromConfigTuned } from "../../src/sidecar/from-config.js";
 import type { Sidecar, SidecarOptions } from "../../src/sidecar/sidecar.js";
 import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
 
@@ -105,7 +105,7 @@ export async function testSidecar(o: TestSidecarOptions): Promise<Sidecar & { st
       ? { agent: openclawHooksAgent({ endpoint: { url: o.gatewayUrl, hooksPath: "/hooks", hooksToken: o.hooksToken }, replies: o.replies }) }
       : {}),
   };
-  const sidecar = await sidecarFromConfig(r, {}, log, tuning);
+  const sidecar = await sidecarFromConfigTuned(r, {}, log, tuning);
   await sidecar.start();
   return Object.assign(sidecar, { stateDir, configPath });
 }

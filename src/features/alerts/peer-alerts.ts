@@ -43,8 +43,6 @@ export class PeerAlerter {
   private lastSeen = new Map<string, number>();
   private busy = false;
   isLeader = false;
-  /** Alerts sent and peer-alert records refused (counts: each one is also logged). */
-  readonly counts = { sent: 0, refused: 0 };
 
   constructor(
     private readonly o: {
@@ -150,7 +148,6 @@ export class PeerAlerter {
       if (refused) {
         // A transition someone forged: not alerted on; replaced by what this alerter observes.
         this.o.log.warn({ peer, reason: refused }, "refused a peer-alert record; recording the observed state instead");
-        this.counts.refused++;
         await this.alerts!.update(peer, this.sign(next), e!.revision).catch(() => undefined);
         continue;
       }
@@ -185,7 +182,6 @@ export class PeerAlerter {
       throw err;
     }
     const kind = next.state === "down" ? "down" : "up";
-    this.counts.sent++;
     this.o.events.emit(kind === "down" ? "peer.down" : "peer.up", { peer, lastSeen: next.lastSeen });
     const res = await this.o.agent.automation({
       source: "alert",
