@@ -14,7 +14,6 @@ import { MeshError } from "../src/base/errors.js";
 import { identityPermissions, type Grants } from "./permissions.js";
 import { credentialText } from "./credentials.js";
 
-export { credentialText, parseCredential } from "./credentials.js";
 
 /**
  * The authenticated broker: nkey users in the server config (works on nats-server 2.9+), one per

@@ -40,7 +40,6 @@ export const DEFAULT_MAX_PAYLOAD = "1MB";
 export const DEFAULT_MONITOR_HOST = "127.0.0.1";
 
 import { isLoopback } from "../src/base/loopback-host.js";
-export { isLoopback };
 
 /** The warning printed (stderr) when the monitoring port listens beyond loopback. */
 export function monitorExposedWarning(host: string, port: number): string {

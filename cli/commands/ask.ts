@@ -4,7 +4,7 @@ import { identity } from "../../subjects/identity.js";
 import { parseDuration } from "../../src/base/duration.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, printJson, readStdin, configFor, run, selfIdentity, withConnection } from "./common.js";
 import { describeLink, linkState } from "../../src/ops/leaf-link.js";
 
 export function register(program: Command): void {
@@ -40,7 +40,7 @@ async function askCmd(to: string, text: string | undefined, opts: AskOptions): P
   const [{ bodyText }, { ask }] = await Promise.all([import("../../subjects/mod.js"), import("../../src/features/asks/client.js")]);
   identity(to, "recipient identity");
   const timeoutMs = parseDuration(opts.timeout);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin("question"));
   const leaf = r.config.leaf;

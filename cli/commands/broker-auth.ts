@@ -11,7 +11,7 @@ import { provision, provisionIdentity } from "../../broker/provision.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { GlobalOptions, Resolved } from "../../src/config/config.js";
 import { connectMesh } from "../../src/bus/connection.js";
-import { brokerStateDir, brokerStateDirFlag, printJson, resolved } from "./common.js";
+import { brokerStateDir, brokerStateDirFlag, printJson, configFor } from "./common.js";
 
 export interface AuthOpts extends GlobalOptions {
   brokerStateDir?: string;
@@ -44,7 +44,7 @@ async function asAdmin(r: Resolved, stateDir: string, fn: (nc: Awaited<ReturnTyp
 }
 
 export async function init(opts: AuthOpts): Promise<void> {
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const res = initAuth(stateDir, { ...(opts.tls ? { tls: true } : {}), ...(opts.host ? { hosts: opts.host } : {}) });
   const out = [
@@ -69,7 +69,7 @@ export async function init(opts: AuthOpts): Promise<void> {
 }
 
 export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> {
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const list = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(",").map((x) => x.trim()).filter(Boolean));
   const caps = list(opts.capabilities);
@@ -101,7 +101,7 @@ export async function addIdentityCmd(id: string, opts: AuthOpts): Promise<void> 
 }
 
 export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const res = revokeIdentity(stateDir, id);
   await asAdmin(r, stateDir, async (nc) => void (await retryWhileReloading(() => syncIdentityRegistry(nc, stateDir))));
@@ -110,7 +110,7 @@ export async function revokeCmd(id: string, opts: AuthOpts): Promise<void> {
 
 /** The identities the broker knows, with their grants (from its registry; no broker connection needed). */
 export async function listCmd(opts: AuthOpts & { json?: boolean }): Promise<void> {
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const identities = readRegistry(brokerStateDir(r, brokerStateDirFlag(opts))).identities;
   const ids = Object.keys(identities).sort();
   if (opts.json) return printJson(ids.map((id) => ({ identity: id, ...identities[id] })));
@@ -133,7 +133,7 @@ function describeGrants(g: { capabilities?: readonly string[]; queues?: readonly
  * identity's inbox and of EVENTS).
  */
 export async function addMacCmd(mac: string, opts: AuthOpts & { identities?: string; hubAddress?: string }): Promise<void> {
-  const r = await resolved({ ...opts, identity: undefined });
+  const r = await configFor({ ...opts, identity: undefined });
   const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const ids = (opts.identities ?? "").split(",").map((x) => x.trim()).filter(Boolean);
   const res = addMac(stateDir, mac, ids, opts.out);

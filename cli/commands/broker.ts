@@ -14,7 +14,7 @@ import { macsOf } from "../../broker/auth.js";
 import { DEFAULT_HUB_LEAF_PORT, hubLeafOptions } from "../../broker/leaf-server.js";
 import { provisionHub } from "../../broker/leaf-provision.js";
 import { declareAdd, declareRevoke } from "./identity.js";
-import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, jsonFlag, parseCount, parsePort, printJson, resolved, run, untilSignal, withConnection } from "./common.js";
+import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, jsonFlag, parseCount, parsePort, printJson, configFor, run, untilSignal, withConnection } from "./common.js";
 
 const initAuth = async (opts: AuthOpts): Promise<void> => (await import("./broker-auth.js")).init(opts);
 
@@ -119,7 +119,7 @@ async function up(opts: UpOptions): Promise<void> {
     import("../../broker/auth.js"),
     import("../../src/bus/connection.js"),
   ]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const stateDir = brokerStateDir(r, brokerStateDirFlag(opts));
   const auth = authInclude(stateDir);
   const broker = await startLocalBroker({
@@ -176,7 +176,7 @@ interface ProvisionOptions extends GlobalOptions {
 
 async function provisionCmd(opts: ProvisionOptions): Promise<void> {
   const { provision } = await import("../../broker/mod.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const ids = (opts.for ?? r.identity ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -189,7 +189,7 @@ async function provisionCmd(opts: ProvisionOptions): Promise<void> {
 
 async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
   const { brokerStatus } = await import("../../broker/mod.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const s = await withConnection(r, (nc) => brokerStatus(nc));
   if (opts.json) {
     printJson(s);

@@ -96,7 +96,8 @@ export function run<A extends unknown[]>(action: (...args: A) => Promise<number 
   };
 }
 
-export async function resolved(opts: GlobalOptions): Promise<Resolved> {
+/** The configuration a command runs with: its flags over the environment, the config file and the selected natscli context. */
+export async function configFor(opts: GlobalOptions): Promise<Resolved> {
   const { resolveConfig } = await import("../../src/config/config.js");
   return resolveConfig(opts);
 }

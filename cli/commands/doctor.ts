@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { MeshError, oneLine } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, printJson, resolved, run } from "./common.js";
+import { jsonFlag, printJson, configFor, run } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -36,7 +36,7 @@ async function doctorCmd(opts: GlobalOptions & { json?: boolean; platform?: stri
     // For monitoring (nats server check's shapes and exit codes): never a bare error, always a status.
     let checks;
     try {
-      checks = await doctor(await resolved(opts), opts.platform ? { platform: opts.platform as NodeJS.Platform } : {});
+      checks = await doctor(await configFor(opts), opts.platform ? { platform: opts.platform as NodeJS.Platform } : {});
     } catch (err) {
       const u = formatUnknown(format, oneLine(err));
       process.stdout.write(`${u.text}\n`);
@@ -46,7 +46,7 @@ async function doctorCmd(opts: GlobalOptions & { json?: boolean; platform?: stri
     process.stdout.write(out.text.endsWith("\n") ? out.text : `${out.text}\n`);
     return out.exitCode;
   }
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const checks = await doctor(r, opts.platform ? { platform: opts.platform as NodeJS.Platform } : {});
   const failed = checks.filter((c) => c.status === "fail");
   if (opts.json) printJson({ ok: failed.length === 0, checks });

@@ -4,7 +4,7 @@ import type { Command } from "@commander-js/extra-typings";
 import type { HookName } from "../../src/features/repos/mod.js";
 import { oneLine } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { resolved, run, selfIdentity } from "./common.js";
+import { configFor, run, selfIdentity } from "./common.js";
 
 export function register(program: Command): void {
   const gitCmd = program.command("git").description("shared repos: pushes become mesh events, clones follow");
@@ -51,7 +51,7 @@ async function hookInstall(path: string | undefined, opts: GlobalOptions): Promi
   const chained = r.chained.length ? `; your own ${r.chained.join(", ")} kept and run first (${r.chained.map((h) => `${h}.mesh-chained`).join(", ")})` : "";
   process.stdout.write(`installed ${r.installed.join(" + ")} in ${r.hooksDir}${chained}\n`);
   // The clone follows pushes and takes pinned jobs only once it is in the config's repos.
-  const cfg = await resolved(opts);
+  const cfg = await configFor(opts);
   const entry = addRepoToConfig(cfg.configPath, { path: repo, remote: await cloneRemote(repo) });
   process.stdout.write(entry.added ? `added ${repo} to repos in ${cfg.configPath} as ${entry.name}\n` : `${repo} is already in repos (${entry.name})\n`);
 }
@@ -96,7 +96,7 @@ async function hookRun(hook: string, args: string[], opts: GlobalOptions): Promi
     }
     const pushes = await pushesConfirmed(repo, args, input);
     if (pushes.length === 0) return 0;
-    const r = await resolved(opts);
+    const r = await configFor(opts);
     const self = selfIdentity(r);
     const nc = await connectMesh({ ...connectionOf(r), name: "mesh-git-hook", identity: self, timeoutMs: 2000 });
     try {

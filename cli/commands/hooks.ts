@@ -6,7 +6,7 @@ import { identityFromHostname } from "../../subjects/identity.js";
 import type { AgentPort } from "../../src/agent/port.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, printJson, resolved, run, withConnection } from "./common.js";
+import { jsonFlag, printJson, configFor, run, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   const hooks = program.command("hooks").description("fan-out rules: react to events anywhere on the mesh");
@@ -26,7 +26,7 @@ export function register(program: Command): void {
 
 async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
   const [{ ruleStatus }, { HOOK_STATS_FILE, readHookStats }] = await Promise.all([import("../../src/features/hooks/status.js"), import("../../src/features/hooks/stats-file.js")]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const self = r.identity ?? identityFromHostname(hostname());
   const rules = r.config.hooks;
   if (rules.length === 0) {
@@ -47,7 +47,7 @@ async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
 
 async function test(name: string, opts: GlobalOptions): Promise<number> {
   const { testRule } = await import("../../src/features/hooks/status.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const rule = r.config.hooks.find((h) => h.name === name);
   if (!rule) throw new MeshError(`no hook rule named ${JSON.stringify(name)} in ${r.configPath}`);
   const self = r.identity ?? identityFromHostname(hostname());

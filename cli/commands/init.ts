@@ -8,7 +8,7 @@ import type { LeafInitOptions } from "../../src/ops/leaf-init.js";
 import { DEFAULT_HUB_LEAF_PORT, DEFAULT_LEAF_CLIENT_PORT, DEFAULT_LEAF_MONITOR_PORT } from "../../broker/leaf-server.js";
 import { MeshError } from "../../src/base/errors.js";
 import { DEFAULT_A2A_PORT } from "../../src/config/ports.js";
-import { jsonFlag, parsePort, printJson, resolved, run } from "./common.js";
+import { jsonFlag, parsePort, printJson, configFor, run } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -118,7 +118,7 @@ function leafOptions(opts: InitOpts, have: MeshConfig["leaf"]): LeafInitOptions 
 async function initCmd(opts: InitOpts): Promise<number> {
   const { init } = await import("../../src/ops/init.js");
   if (!opts.identity) throw new MeshError("mesh init needs --identity <name> (e.g. --identity nova)");
-  const r = await resolved({ ...opts, config: undefined });
+  const r = await configFor({ ...opts, config: undefined });
   if (opts.server && opts.peer) throw new MeshError("pass --server or --peer, not both (--peer http://<host>:18789 means the broker at nats://<host>:4222)");
   const steps = await init({
     identity: opts.identity,

@@ -4,7 +4,7 @@ import type { JobView } from "../../src/features/jobs/client.js";
 import { parseDuration } from "../../src/base/duration.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, parseCount, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, parseCount, printJson, readStdin, configFor, run, selfIdentity, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   const job = program.command("job").description("broadcast work to whichever machine is free");
@@ -67,7 +67,7 @@ interface SubmitOpts extends GlobalOptions {
 
 async function submit(task: string | undefined, opts: SubmitOpts): Promise<number> {
   const [{ submitJob, waitForJob }, { resolvePin }] = await Promise.all([import("../../src/features/jobs/client.js"), import("../../src/features/repos/checkout.js")]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const from = selfIdentity(r);
   const text = task ?? (await readStdin("task"));
   const timeoutMs = parseDuration(opts.timeout);
@@ -103,7 +103,7 @@ function line(j: JobView): string {
 
 async function status(id: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
   const { jobStatus } = await import("../../src/features/jobs/client.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const j = await withConnection(r, (nc) => jobStatus(nc, id));
   if (opts.json) return printJson(j);
   const out = [line(j), `  submitted by ${j.submittedBy} at ${j.submittedAt}; attempts ${j.attempts}`];
@@ -116,7 +116,7 @@ async function status(id: string, opts: GlobalOptions & { json?: boolean }): Pro
 
 async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
   const { listJobs } = await import("../../src/features/jobs/client.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity));
   if (opts.state) jobs = jobs.filter((j) => j.state === opts.state);
   if (opts.json) return printJson(jobs);
@@ -126,7 +126,7 @@ async function list(opts: GlobalOptions & { json?: boolean; state?: string }): P
 
 async function cancel(id: string, opts: GlobalOptions): Promise<void> {
   const { cancelJob } = await import("../../src/features/jobs/client.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const j = await withConnection(r, (nc) => cancelJob(nc, id, selfIdentity(r)));
   process.stdout.write(j.state === "cancelled" ? `cancelled ${id}\n` : `asked ${j.worker ?? "its worker"} to stop ${id}\n`);
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, printJson, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, printJson, configFor, run, selfIdentity, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   const keys = program.command("keys").description("this identity's sealing keys: what message bodies are sealed to");
@@ -32,9 +32,9 @@ Example:
     .action(run(rotate));
 }
 
-async function keyringPath(opts: GlobalOptions): Promise<{ path: string; self: string; r: Awaited<ReturnType<typeof resolved>> }> {
+async function keyringPath(opts: GlobalOptions): Promise<{ path: string; self: string; r: Awaited<ReturnType<typeof configFor>> }> {
   const [{ sidecarStateDir }, { SEALING_KEYS_FILE }] = await Promise.all([import("../../src/config/config.js"), import("../../src/bus/sealing.js")]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const self = selfIdentity(r);
   return { path: join(sidecarStateDir(r, self), SEALING_KEYS_FILE), self, r };
 }

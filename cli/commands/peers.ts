@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { formatDuration } from "../../src/base/duration.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { MeshError } from "../../src/base/errors.js";
-import { jsonFlag, printJson, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, printJson, configFor, run, selfIdentity, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -20,7 +20,7 @@ export function register(program: Command): void {
 
 async function peers(opts: GlobalOptions & { json?: boolean }): Promise<void> {
   const { listPeers } = await import("../../src/features/presence/presence.js");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const leaf = r.config.leaf;
   const [list, link] = await withConnection(r, async (nc) => {
     if (!leaf) return [await listPeers(nc), undefined] as const;

@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { Envelope } from "../../subjects/mod.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, printJson, readStdin, configFor, run, selfIdentity, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -68,7 +68,7 @@ async function wrap(subject: string, text: string, from: string): Promise<Envelo
 async function pub(subject: string, text: string | undefined, opts: PubOptions): Promise<void> {
   const [{ checkSubject }, { publishEnvelope, publishRaw }] = await Promise.all([import("../../subjects/mod.js"), import("../../src/bus/publish.js")]);
   checkSubject(subject, { wildcards: false });
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const body = text ?? (await readStdin());
   const self = selfIdentity(r);
   subject = await laneOf(subject, self);

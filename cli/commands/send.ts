@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { identity } from "../../subjects/identity.js";
 import { describeLink, linkState } from "../../src/ops/leaf-link.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, printJson, readStdin, resolved, run, selfIdentity, withConnection } from "./common.js";
+import { jsonFlag, printJson, readStdin, configFor, run, selfIdentity, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -34,7 +34,7 @@ interface SendOptions extends GlobalOptions {
 async function send(to: string, text: string | undefined, opts: SendOptions): Promise<void> {
   const { sendMessage } = await import("../../src/bus/publish.js");
   identity(to, "recipient identity");
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin());
   const leaf = r.config.leaf;

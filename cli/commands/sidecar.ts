@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { GlobalOptions } from "../../src/config/config.js";
 import type { SidecarFlags } from "../../src/sidecar/from-config.js";
-import { resolved, run, untilSignal } from "./common.js";
+import { configFor, run, untilSignal } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -26,7 +26,7 @@ Example:
 
 async function sidecar(opts: GlobalOptions & SidecarFlags): Promise<void> {
   const [{ createLogger }, { sidecarFromConfig }] = await Promise.all([import("../../src/base/log.js"), import("../../src/sidecar/from-config.js")]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const log = createLogger({ name: "mesh-sidecar" });
   const s = await sidecarFromConfig(r, opts, log);
   // Listen before starting: a SIGINT/SIGTERM while it starts (after sidecar.started is out) must

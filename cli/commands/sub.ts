@@ -5,7 +5,7 @@ import type { MeshVerifier } from "../../src/bus/verify.js";
 import { parseDuration } from "../../src/base/duration.js";
 import type { SeenMessage } from "../../src/bus/subscribe.js";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { jsonFlag, parseCount, printJson, resolved, run, withConnection } from "./common.js";
+import { jsonFlag, parseCount, printJson, configFor, run, withConnection } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -60,7 +60,7 @@ async function sub(typed: string, opts: SubOptions): Promise<void> {
   const parts = typed.split(".");
   const pattern = parts.length === 3 && parts[0] === "agent" && parts[2] === "inbox" ? `${typed}.*` : typed;
   const sinceMs = opts.since !== undefined ? parseDuration(opts.since) : undefined;
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once("SIGINT", stop);

@@ -1,7 +1,7 @@
 /** `mesh top`: a live view in the terminal. register() declares it; the action loads what it runs. */
 import type { Command } from "@commander-js/extra-typings";
 import type { GlobalOptions } from "../../src/config/config.js";
-import { resolved, run } from "./common.js";
+import { configFor, run } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -18,7 +18,7 @@ async function top(opts: GlobalOptions & { once?: boolean; interval: string }): 
     import("../../src/ops/top.js"),
     import("../../src/bus/connection.js"),
   ]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const nc = await connectMesh({ ...connectionOf(r), name: "mesh-top", persistent: !opts.once });
   try {
     if (opts.once) {

@@ -7,7 +7,7 @@ import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { MeshError } from "../../src/base/errors.js";
 import { DEFAULT_WEB_PORT } from "../../src/ops/web/defaults.js";
 import { describeReport } from "./broker.js";
-import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, parsePort, resolved, run, selfIdentity, untilSignal } from "./common.js";
+import { brokerStateDir, brokerStateDirFlag, brokerStateDirOptions, parsePort, configFor, run, selfIdentity, untilSignal } from "./common.js";
 
 export function register(program: Command): void {
   const up = program.command("up").description("run the mesh on this machine: a local broker if none is reachable, provisioned");
@@ -45,7 +45,7 @@ async function meshUp(opts: UpOptions): Promise<void> {
     import("../../src/config/config.js"),
     import("../../src/bus/connection.js"),
   ]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   let broker: LocalBroker | undefined;
   let nc: NatsConnection;
   try {

@@ -5,7 +5,7 @@ import { parseDuration } from "../../src/base/duration.js";
 import { MeshError } from "../../src/base/errors.js";
 import { DEFAULT_WEB_PORT } from "../../src/ops/web/defaults.js";
 import { isLoopback } from "../../src/base/loopback-host.js";
-import { parsePort, resolved, run, selfIdentity, untilSignal } from "./common.js";
+import { parsePort, configFor, run, selfIdentity, untilSignal } from "./common.js";
 
 export function register(program: Command): void {
   program
@@ -45,7 +45,7 @@ async function web(opts: WebOptions): Promise<void> {
     import("../../src/bus/connection.js"),
     import("../../src/ops/web/mod.js"),
   ]);
-  const r = await resolved(opts);
+  const r = await configFor(opts);
   const self = selfIdentity(r);
   const log = createLogger({ name: "mesh-web" });
   const nc = await connectMesh({ ...connectionOf(r), name: `mesh-web-${self}`, identity: self, persistent: true });

@@ -1,4 +1,4 @@
-import { within } from "../base/backoff.js";
+import { settleWithin } from "../base/backoff.js";
 import type { Logger } from "../base/log.js";
 import type { AgentPort, ReplyTicket, RunReply } from "./port.js";
 
@@ -14,11 +14,11 @@ const NO_READER: RunReply = { status: "error", error: "this sidecar cannot read 
 export class ReplyWaiter {
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly o: { agent: AgentPort; timeoutMs: number; log: Logger }) {}
+  constructor(private readonly opts: { agent: AgentPort; timeoutMs: number; log: Logger }) {}
 
   /** Whether this agent can read replies at all. */
   get canRead(): boolean {
-    return this.o.agent.awaitReply !== undefined;
+    return this.opts.agent.awaitReply !== undefined;
   }
 
   /**
@@ -27,16 +27,16 @@ export class ReplyWaiter {
    */
   wait(ticket: ReplyTicket | undefined, handle: (r: RunReply) => Promise<void> | void, log: { id: string; failure: string }): void {
     const p = (async () => {
-      const r = ticket && this.o.agent.awaitReply ? await this.o.agent.awaitReply(ticket, this.o.timeoutMs) : NO_READER;
+      const r = ticket && this.opts.agent.awaitReply ? await this.opts.agent.awaitReply(ticket, this.opts.timeoutMs) : NO_READER;
       await handle(r);
     })()
-      .catch((err: Error) => this.o.log.error({ id: log.id, err: err.message }, `could not ${log.failure}`))
+      .catch((err: Error) => this.opts.log.error({ id: log.id, err: err.message }, `could not ${log.failure}`))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
   }
 
   /** Waits (at most `timeoutMs`) for the waits still in flight. */
   async drain(timeoutMs = 2000): Promise<void> {
-    await within(Promise.allSettled([...this.pending]), timeoutMs);
+    await settleWithin(Promise.allSettled([...this.pending]), timeoutMs);
   }
 }

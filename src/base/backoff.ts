@@ -74,7 +74,7 @@ export async function pollUntil<T>(
 }
 
 /** Waits for `p`, or at most `ms`; the timer never keeps the process alive afterwards. */
-export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+export async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise((r) => (t = setTimeout(r, ms)))]);
   clearTimeout(t);

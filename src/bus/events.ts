@@ -2,7 +2,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeEnvelope, eventSubject, newEnvelope, type EventBody, type EventKind } from "../../subjects/mod.js";
 import type { Logger } from "../base/log.js";
-import { within } from "../base/backoff.js";
+import { settleWithin } from "../base/backoff.js";
 import { signerOf } from "./connection.js";
 
 /**
@@ -47,6 +47,6 @@ export class EventPublisher {
 
   /** Waits for events already emitted (used on shutdown). */
   async flush(timeoutMs = 3000): Promise<void> {
-    await within(Promise.allSettled([...this.inflight]), timeoutMs);
+    await settleWithin(Promise.allSettled([...this.inflight]), timeoutMs);
   }
 }

@@ -108,13 +108,13 @@ export class Sidecar {
   private stopped = false;
   http?: import("node:http").Server;
 
-  constructor(private readonly o: SidecarOptions) {
-    this.self = checkIdentity(o.identity);
+  constructor(private readonly opts: SidecarOptions) {
+    this.self = checkIdentity(opts.identity);
   }
 
   /** The local agent's adapter (tests wait for its live link with `agent.events?.connected()`). */
   get agent(): AgentPort {
-    return this.o.agent;
+    return this.opts.agent;
   }
 
   get gatewayStatus(): GatewayState {
@@ -129,44 +129,44 @@ export class Sidecar {
     try {
       await this.startParts();
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message }, "sidecar failed to start; stopping what had started");
-      await this.stop("start failed").catch((e: Error) => this.o.log.warn({ err: e.message }, "stop after a failed start"));
+      this.opts.log.error({ err: (err as Error).message }, "sidecar failed to start; stopping what had started");
+      await this.stop("start failed").catch((e: Error) => this.opts.log.warn({ err: e.message }, "stop after a failed start"));
       throw err;
     }
   }
 
   /** The parts, in the order they start (each step below). */
   private async startParts(): Promise<void> {
-    const { log } = this.o;
+    const { log } = this.opts;
     await this.connect();
     await this.ensureOwnStreams();
     await this.buildParts();
     await this.announce();
     await this.startHttp();
     this.inbox.start();
-    if (this.o.leaf) {
+    if (this.opts.leaf) {
       // The Mac's outbox keeps what is not delivered yet (leaf-outbox.ts); every sidecar of the Mac trims it.
-      this.outboxTrimmer = new OutboxTrimmer({ nc: this.nc, mac: this.o.leaf.mac, log, ...(this.o.outboxTrimMs ? { everyMs: this.o.outboxTrimMs } : {}) });
+      this.outboxTrimmer = new OutboxTrimmer({ nc: this.nc, mac: this.opts.leaf.mac, log, ...(this.opts.outboxTrimMs ? { everyMs: this.opts.outboxTrimMs } : {}) });
       this.outboxTrimmer.start();
     }
     await this.startHookRules();
     await this.startAlerter();
     await this.startJobWorker();
-    log.info({ identity: this.self, server: this.o.server, gateway: this.o.agent.url }, "sidecar started");
+    log.info({ identity: this.self, server: this.opts.server, gateway: this.opts.agent.url }, "sidecar started");
   }
 
   /** The connection given (tests, `mesh up`), or this identity's own, reconnecting forever. */
   private async connect(): Promise<void> {
-    if (this.o.nc) this.nc = this.o.nc;
+    if (this.opts.nc) this.nc = this.opts.nc;
     else {
       this.nc = await connectMesh({
-        server: this.o.server,
-        ...(this.o.creds ? { creds: this.o.creds } : {}),
+        server: this.opts.server,
+        ...(this.opts.creds ? { creds: this.opts.creds } : {}),
         name: `mesh-sidecar-${this.self}`,
         identity: this.self,
         persistent: true,
         timeoutMs: 5000,
-        ...(this.o.leaf ? { hubDomain: this.o.leaf.hubDomain } : {}),
+        ...(this.opts.leaf ? { hubDomain: this.opts.leaf.hubDomain } : {}),
       });
       this.ownsConnection = true;
     }
@@ -180,69 +180,69 @@ export class Sidecar {
 
   /** Events, the journals, the verifier, asks, conversations, the inbox consumer (not yet pulling) and presence. */
   private async buildParts(): Promise<void> {
-    const { log } = this.o;
+    const { log } = this.opts;
     this.events = new EventPublisher(this.nc, this.self, log);
-    this.journal = new DeliveredJournal(join(this.o.stateDir, "delivered.log"));
+    this.journal = new DeliveredJournal(join(this.opts.stateDir, "delivered.log"));
     this.verifier = await MeshVerifier.open(this.nc, log);
     const verifier = this.verifier;
     // Sealed bodies (secure mesh): this identity's curve keys, made here and never sent anywhere.
-    await startSealing(this.nc, this.self, join(this.o.stateDir, SEALING_KEYS_FILE), verifier, log);
-    this.asks = new AskResponder(this.nc, this.self, this.o.agent, this.events, log);
+    await startSealing(this.nc, this.self, join(this.opts.stateDir, SEALING_KEYS_FILE), verifier, log);
+    this.asks = new AskResponder(this.nc, this.self, this.opts.agent, this.events, log);
     this.conversations = new Conversations({
       nc: this.nc,
       self: this.self,
-      agent: this.o.agent,
+      agent: this.opts.agent,
       events: this.events,
       log,
-      ...(this.o.maxHops !== undefined ? { maxHops: this.o.maxHops } : {}),
+      ...(this.opts.maxHops !== undefined ? { maxHops: this.opts.maxHops } : {}),
     });
     this.inbox = new InboxConsumer({
       nc: this.nc,
       self: this.self,
-      agent: this.o.agent,
+      agent: this.opts.agent,
       journal: this.journal,
       events: this.events,
       log,
-      ...(this.o.hookTimeoutMs ? { hookTimeoutMs: this.o.hookTimeoutMs } : {}),
+      ...(this.opts.hookTimeoutMs ? { hookTimeoutMs: this.opts.hookTimeoutMs } : {}),
       onArrived: (env) => this.conversations.arrived(env),
       onAccepted: (env, runId, ticket) => {
         if (env.kind === "ask") this.asks.accepted(env, runId, ticket);
         else this.conversations.accepted(env, ticket);
       },
-      ...(this.o.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.o.inboxAckWaitMs / 3)) } : {}),
+      ...(this.opts.inboxAckWaitMs ? { workingEveryMs: Math.max(500, Math.floor(this.opts.inboxAckWaitMs / 3)) } : {}),
       onGatewayState: (up, reason) => this.setGateway(up ? "up" : "down", reason),
       verify: (env, check) => verifier.verify(env, check),
-      deadLettered: (this.deadLetteredJournal = new DeliveredJournal(join(this.o.stateDir, "dead-lettered.log"))),
-      ...(this.o.leaf ? { leaf: { mac: this.o.leaf.mac } } : {}),
+      deadLettered: (this.deadLetteredJournal = new DeliveredJournal(join(this.opts.stateDir, "dead-lettered.log"))),
+      ...(this.opts.leaf ? { leaf: { mac: this.opts.leaf.mac } } : {}),
     });
     this.presence = new PresenceHeartbeat(
       this.nc,
       {
         identity: this.self,
         version: VERSION,
-        capabilities: this.o.capabilities ?? [],
-        bridge: this.o.agent.bridge,
-        ...(this.o.jobs !== false ? { queues: this.o.jobs?.queues ?? ["default"] } : {}),
+        capabilities: this.opts.capabilities ?? [],
+        bridge: this.opts.agent.bridge,
+        ...(this.opts.jobs !== false ? { queues: this.opts.jobs?.queues ?? ["default"] } : {}),
       },
       () => this.gatewayState,
       log,
-      this.o.presenceIntervalMs,
+      this.opts.presenceIntervalMs,
     );
     await this.presence.start();
   }
 
   /** sidecar.started out, and the gateway's own events mirrored as mesh events. */
   private async announce(): Promise<void> {
-    const { log } = this.o;
+    const { log } = this.opts;
     this.events.emit("sidecar.started", {
       version: VERSION,
       host: hostname(),
-      capabilities: this.o.capabilities ?? [],
-      gateway: this.o.agent.url,
+      capabilities: this.opts.capabilities ?? [],
+      gateway: this.opts.agent.url,
     });
-    if (this.o.agent.events) {
+    if (this.opts.agent.events) {
       try {
-        await this.o.agent.events.start((kind, body) => {
+        await this.opts.agent.events.start((kind, body) => {
           if (kind === "gateway.shutdown") this.setGateway("down", "gateway shutting down");
           this.events.emit(kind, body);
         });
@@ -254,12 +254,12 @@ export class Sidecar {
 
   /** /healthz, /metrics and the A2A endpoint (when asked for), and the gateway's A2A peers kept in step. */
   private async startHttp(): Promise<void> {
-    const { log } = this.o;
-    if (this.o.httpPort !== undefined || this.o.a2a) {
+    const { log } = this.opts;
+    if (this.opts.httpPort !== undefined || this.opts.a2a) {
       const { startHttp } = await import("./http.js");
-      const a2a = this.o.a2a;
-      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.o.agent, log, ...(this.o.repos ? { repos: this.o.repos } : {}) });
-      this.http = await startHttp(this.view(), this.o.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, verifier: this.verifier!, ...(a2a.listen ? { listen: a2a.listen } : {}), ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
+      const a2a = this.opts.a2a;
+      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.opts.agent, log, ...(this.opts.repos ? { repos: this.opts.repos } : {}) });
+      this.http = await startHttp(this.view(), this.opts.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, verifier: this.verifier!, ...(a2a.listen ? { listen: a2a.listen } : {}), ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
       if (a2a) {
         a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;
         // Before the first delivery: the gateway must know every peer (and reloads when it learns one).
@@ -270,19 +270,19 @@ export class Sidecar {
 
   /** The fan-out rules of the config, each on its own consumer. */
   private async startHookRules(): Promise<void> {
-    const { log } = this.o;
+    const { log } = this.opts;
     const verifier = this.verifier!;
-    if (this.o.hooks?.length) {
+    if (this.opts.hooks?.length) {
       this.hooks = new HookRunner({
         nc: this.nc,
         self: this.self,
-        rules: this.o.hooks,
-        agent: this.o.agent,
+        rules: this.opts.hooks,
+        agent: this.opts.agent,
         log,
         verifier,
-        statsFile: join(this.o.stateDir, HOOK_STATS_FILE),
-        ...(this.o.repos?.length
-          ? { git: new GitFetcher({ repos: this.o.repos, events: this.events, log, stateFile: reposStatePath(this.o.stateDir) }) }
+        statsFile: join(this.opts.stateDir, HOOK_STATS_FILE),
+        ...(this.opts.repos?.length
+          ? { git: new GitFetcher({ repos: this.opts.repos, events: this.events, log, stateFile: reposStatePath(this.opts.stateDir) }) }
           : {}),
       });
       await this.hooks.start();
@@ -291,18 +291,18 @@ export class Sidecar {
 
   /** Peer-down alerts, when configured: this sidecar competes for the alerter lease. */
   private async startAlerter(): Promise<void> {
-    const { log } = this.o;
+    const { log } = this.opts;
     const verifier = this.verifier!;
-    if (this.o.alerts) {
+    if (this.opts.alerts) {
       this.alerter = new PeerAlerter({
         nc: this.nc,
         self: this.self,
         verifier,
-        config: this.o.alerts,
-        agent: this.o.agent,
+        config: this.opts.alerts,
+        agent: this.opts.agent,
         events: this.events,
         log,
-        ...(this.o.alerts.checkMs ? { checkMs: this.o.alerts.checkMs } : {}),
+        ...(this.opts.alerts.checkMs ? { checkMs: this.opts.alerts.checkMs } : {}),
       });
       await this.alerter.start();
     }
@@ -310,25 +310,25 @@ export class Sidecar {
 
   /** The job worker, unless jobs are off; one that cannot start (not granted) is logged, not fatal. */
   private async startJobWorker(): Promise<void> {
-    const { log } = this.o;
+    const { log } = this.opts;
     const verifier = this.verifier!;
-    if (this.o.jobs !== false && this.o.leaf) {
+    if (this.opts.jobs !== false && this.opts.leaf) {
       // Jobs live on the hub and a worker would consume across the leaf link (never done: gotcha 4).
       log.warn("job worker not started: leaf mode runs no job worker in this release (README \"Offline-first Macs\")");
-    } else if (this.o.jobs !== false) {
+    } else if (this.opts.jobs !== false) {
       this.jobs = new JobWorker({
         nc: this.nc,
         self: this.self,
-        agent: this.o.agent,
+        agent: this.opts.agent,
         events: this.events,
         log,
-        capabilities: this.o.capabilities ?? [],
-        ...(this.o.jobs?.queues ? { queues: this.o.jobs.queues } : {}),
-        ...(this.o.jobs?.concurrency ? { concurrency: this.o.jobs.concurrency } : {}),
-        ...(this.o.jobs?.ackWaitMs ? { ackWaitMs: this.o.jobs.ackWaitMs } : {}),
+        capabilities: this.opts.capabilities ?? [],
+        ...(this.opts.jobs?.queues ? { queues: this.opts.jobs.queues } : {}),
+        ...(this.opts.jobs?.concurrency ? { concurrency: this.opts.jobs.concurrency } : {}),
+        ...(this.opts.jobs?.ackWaitMs ? { ackWaitMs: this.opts.jobs.ackWaitMs } : {}),
         verifier,
-        repos: this.o.repos ?? [],
-        worktreeRoot: join(this.o.stateDir, "worktrees"),
+        repos: this.opts.repos ?? [],
+        worktreeRoot: join(this.opts.stateDir, "worktrees"),
       });
       try {
         await this.jobs.start();
@@ -341,14 +341,14 @@ export class Sidecar {
 
   /** Its inbox, dead letters and inbox consumer: on this Mac's leaf in leaf mode (offline too), else on the broker. */
   private async ensureInbox(): Promise<void> {
-    const { log } = this.o;
-    const ackWait = this.o.inboxAckWaitMs ? { ackWaitMs: this.o.inboxAckWaitMs } : {};
-    if (this.o.leaf) {
+    const { log } = this.opts;
+    const ackWait = this.opts.inboxAckWaitMs ? { ackWaitMs: this.opts.inboxAckWaitMs } : {};
+    if (this.opts.leaf) {
       // The Mac's outbox, its inbox (sourced from the outbox and the hub) and dead letters, its consumer;
       // with hook rules, its copy of the hub's events (the rules' consumers live on this leaf too).
-      const report = await provisionLeaf(this.nc, this.o.leaf.mac, [this.self], { ...ackWait, hooks: Boolean(this.o.hooks?.length) });
+      const report = await provisionLeaf(this.nc, this.opts.leaf.mac, [this.self], { ...ackWait, hooks: Boolean(this.opts.hooks?.length) });
       const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
-      if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.o.leaf.mac }, "leaf inbox ready");
+      if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.opts.leaf.mac }, "leaf inbox ready");
       return;
     }
     try {
@@ -356,7 +356,7 @@ export class Sidecar {
       // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
       // admin made them at add-identity and this identity may not change them: nothing to do then.
       // Its copy of the events only when it has hook rules (on a secure mesh, what the admin granted).
-      const report = await provisionIdentity(jsm, this.self, { ...ackWait, hooks: Boolean(this.o.hooks?.length) });
+      const report = await provisionIdentity(jsm, this.self, { ...ackWait, hooks: Boolean(this.opts.hooks?.length) });
       const changed = Object.entries({ ...report.streams, ...report.consumers }).filter(([, c]) => c !== "unchanged");
       if (changed.length) log.info({ changed: Object.fromEntries(changed), consumer: inboxConsumerName(this.self) }, "inbox ready");
     } catch (err) {
@@ -384,9 +384,9 @@ export class Sidecar {
     if (state === this.gatewayState) return;
     const before = this.gatewayState;
     this.gatewayState = state;
-    if (state === "up") this.events?.emit("gateway.reachable", { url: this.o.agent.url });
-    if (state === "down") this.events?.emit("gateway.unreachable", { url: this.o.agent.url, reason: reason ?? "unknown" });
-    this.o.log.info({ from: before, to: state, reason }, "gateway state");
+    if (state === "up") this.events?.emit("gateway.reachable", { url: this.opts.agent.url });
+    if (state === "down") this.events?.emit("gateway.unreachable", { url: this.opts.agent.url, reason: reason ?? "unknown" });
+    this.opts.log.info({ from: before, to: state, reason }, "gateway state");
     this.presence?.refresh();
   }
 
@@ -394,7 +394,7 @@ export class Sidecar {
     for await (const s of this.nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect") {
         this.brokerConnected = s.type === "reconnect";
-        this.o.log.info({ status: s.type }, "broker connection");
+        this.opts.log.info({ status: s.type }, "broker connection");
       }
     }
   }
@@ -404,12 +404,12 @@ export class Sidecar {
     this.stopped = true;
     await Promise.all([this.inbox?.stop(), this.outboxTrimmer?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
     // Answers still awaited end now ("sidecar stopping"); the broker keeps what was not acked.
-    this.o.agent.close?.();
+    this.opts.agent.close?.();
     await this.asks?.drain();
     await this.conversations?.drain();
     await this.nativeJobs?.stop();
-    this.o.a2a?.sync.stop();
-    await this.o.agent.events?.close();
+    this.opts.a2a?.sync.stop();
+    await this.opts.agent.events?.close();
     this.http?.close();
     // Open A2A streams (SSE) end with the sidecar; their clients resubscribe to the next one.
     this.http?.closeAllConnections();
@@ -419,6 +419,6 @@ export class Sidecar {
     this.journal?.close();
     this.deadLetteredJournal?.close();
     if (this.ownsConnection) await this.nc.drain().catch(() => undefined);
-    this.o.log.info({ reason }, "sidecar stopped");
+    this.opts.log.info({ reason }, "sidecar stopped");
   }
 }

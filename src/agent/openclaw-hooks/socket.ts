@@ -20,14 +20,14 @@ export class GatewaySocket {
   /** Handshake done and sessions subscribed. */
   connected = false;
 
-  constructor(private readonly o: { url: string; token: string; log: Logger; onEvent: (event: string, payload: unknown) => void }) {}
+  constructor(private readonly opts: { url: string; token: string; log: Logger; onEvent: (event: string, payload: unknown) => void }) {}
 
   open(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.o.url, { handshakeTimeout: 10_000 });
+    const ws = new WebSocket(this.opts.url, { handshakeTimeout: 10_000 });
     this.ws = ws;
     ws.on("message", (data) => this.onFrame(String(data)));
-    ws.on("error", (err) => this.o.log.debug({ err: err.message }, "gateway websocket error"));
+    ws.on("error", (err) => this.opts.log.debug({ err: err.message }, "gateway websocket error"));
     ws.on("close", () => {
       this.connected = false;
       for (const cb of this.waiting.values()) cb({ ok: false, error: "closed" });
@@ -61,17 +61,17 @@ export class GatewaySocket {
   }
 
   private async handshake(): Promise<void> {
-    const hello = await this.request("connect", connectParams(this.o.token, ["operator.read"]));
+    const hello = await this.request("connect", connectParams(this.opts.token, ["operator.read"]));
     if (!hello.ok) {
-      this.o.log.warn({ reason: frameError(hello.error).message }, "gateway websocket refused the connection");
+      this.opts.log.warn({ reason: frameError(hello.error).message }, "gateway websocket refused the connection");
       this.ws?.close();
       return;
     }
     const sub = await this.request("sessions.subscribe", {});
-    if (!sub.ok) this.o.log.warn({ error: sub.error }, "sessions.subscribe failed; ask replies may time out");
+    if (!sub.ok) this.opts.log.warn({ error: sub.error }, "sessions.subscribe failed; ask replies may time out");
     this.connected = true;
     this.attempt = 0;
-    this.o.log.info("gateway websocket connected (operator.read)");
+    this.opts.log.info("gateway websocket connected (operator.read)");
   }
 
   private onFrame(text: string): void {
@@ -86,6 +86,6 @@ export class GatewaySocket {
       return;
     }
     if (f.event === "connect.challenge") void this.handshake();
-    else this.o.onEvent(f.event, f.payload);
+    else this.opts.onEvent(f.event, f.payload);
   }
 }

@@ -123,44 +123,44 @@ class Follow {
 export class MeshExecutor implements AgentExecutor {
   private readonly inFlight = new Map<string, Follow>();
 
-  constructor(private readonly o: MeshExecutorOptions) {}
+  constructor(private readonly opts: MeshExecutorOptions) {}
 
   private follow(taskId: string, contextId: string, emit: (e: AgentExecutionEvent) => void): Follow {
-    const f = new Follow(taskId, contextId, this.o.peer, emit, () => this.inFlight.delete(taskId));
+    const f = new Follow(taskId, contextId, this.opts.peer, emit, () => this.inFlight.delete(taskId));
     this.inFlight.set(taskId, f);
     return f;
   }
 
   private get jobs(): EndpointJobs | undefined {
-    return this.o.jobs && this.o.peer.startsWith("jobs.") ? this.o.jobs : undefined;
+    return this.opts.jobs && this.opts.peer.startsWith("jobs.") ? this.opts.jobs : undefined;
   }
 
   /** Listens for what the mesh says about message `taskId` (before it is sent, or again after a restart). */
   private listen(f: Follow, caller: string, jobId?: string): void {
-    const { peer, progress } = this.o;
+    const { peer, progress } = this.opts;
     const jobs = this.jobs;
     if (jobs && jobId) {
       const timer = setInterval(() => {
         const t = jobs.task(jobId);
         if (t?.answer !== undefined) f.on({ kind: "answered", text: t.answer });
-      }, this.o.jobPollMs ?? 500);
+      }, this.opts.jobPollMs ?? 500);
       f.stopWith(() => clearInterval(timer));
       return;
     }
     f.stopWith(progress.watch(peer, f.taskId, f.on));
-    if (caller === GATEWAY_CALLER) f.stopWith(this.o.conversations.expectAnswer(f.taskId, peer, (answer) => f.on({ kind: "answered", text: answer })));
-    else f.stopWith(progress.replies(peer, f.taskId, askReplySubject(this.o.self, f.taskId)));
+    if (caller === GATEWAY_CALLER) f.stopWith(this.opts.conversations.expectAnswer(f.taskId, peer, (answer) => f.on({ kind: "answered", text: answer })));
+    else f.stopWith(progress.replies(peer, f.taskId, askReplySubject(this.opts.self, f.taskId)));
   }
 
   execute = async (ctx: RequestContext, bus: ExecutionEventBus): Promise<void> => {
     const { taskId, contextId } = ctx;
     const caller = ctx.context.user?.userName || GATEWAY_CALLER;
     const text = textOf(ctx.userMessage.parts);
-    const { peer } = this.o;
+    const { peer } = this.opts;
     const history = [ctx.userMessage];
     const f = this.follow(taskId, contextId, (e) => bus.publish(e));
     try {
-      await this.o.onStart?.(ctx);
+      await this.opts.onStart?.(ctx);
       const jobs = this.jobs;
       if (jobs) {
         const job = await jobs.submit(peer, text, contextId);
@@ -170,8 +170,8 @@ export class MeshExecutor implements AgentExecutor {
         return;
       }
       this.listen(f, caller);
-      if (caller === GATEWAY_CALLER) await this.o.conversations.send(peer, text, taskId, contextId);
-      else await publishToInbox(this.o.nc, newEnvelope({ id: taskId, from: this.o.self, to: peer, kind: "ask", body: text, replyTo: askReplySubject(this.o.self, taskId), context: contextId }));
+      if (caller === GATEWAY_CALLER) await this.opts.conversations.send(peer, text, taskId, contextId);
+      else await publishToInbox(this.opts.nc, newEnvelope({ id: taskId, from: this.opts.self, to: peer, kind: "ask", body: text, replyTo: askReplySubject(this.opts.self, taskId), context: contextId }));
     } catch (err) {
       f.abandon();
       bus.publish(AgentEvent.task(newTask(taskId, contextId, TaskState.TASK_STATE_FAILED, history, `not stored on the mesh: ${firstLine(err)}`, { peer })));
@@ -209,10 +209,10 @@ export class MeshExecutor implements AgentExecutor {
     if (!f) return;
     if (f.delivered) {
       throw new TaskNotCancelableError(
-        `task ${taskId} was already delivered to ${this.o.peer}'s gateway: its turn runs there and the mesh cannot abort it from this Mac (sessions.abort needs ${this.o.peer}'s gateway token)`,
+        `task ${taskId} was already delivered to ${this.opts.peer}'s gateway: its turn runs there and the mesh cannot abort it from this Mac (sessions.abort needs ${this.opts.peer}'s gateway token)`,
       );
     }
-    f.end(TaskState.TASK_STATE_CANCELED, `canceled before ${this.o.peer}'s sidecar delivered it; the message stays in ${this.o.peer}'s inbox and may still reach it, but no answer will be reported`);
+    f.end(TaskState.TASK_STATE_CANCELED, `canceled before ${this.opts.peer}'s sidecar delivered it; the message stays in ${this.opts.peer}'s inbox and may still reach it, but no answer will be reported`);
   };
 
   /** The sidecar is stopping: stop listening; stored tasks are followed again by the next run. */

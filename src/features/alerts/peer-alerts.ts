@@ -45,7 +45,7 @@ export class PeerAlerter {
   isLeader = false;
 
   constructor(
-    private readonly o: {
+    private readonly opts: {
       nc: NatsConnection;
       self: string;
       verifier?: MeshVerifier;
@@ -58,11 +58,11 @@ export class PeerAlerter {
   ) {}
 
   async start(): Promise<void> {
-    const kvm = new Kvm(this.o.nc);
+    const kvm = new Kvm(this.opts.nc);
     this.leader = await kvm.open(BUCKETS.leader);
     this.alerts = await kvm.open(BUCKETS.alerts);
     this.presence = await kvm.open(BUCKETS.presence);
-    this.timer = setInterval(() => void this.tick(), this.o.checkMs ?? 2000);
+    this.timer = setInterval(() => void this.tick(), this.opts.checkMs ?? 2000);
     this.timer.unref();
     await this.tick();
   }
@@ -84,11 +84,11 @@ export class PeerAlerter {
     } catch (err) {
       if (permissionDenied(err)) {
         // Only identities the admin granted --alerts may hold the lease and record transitions.
-        this.o.log.error({ err: firstLine(err) }, "not granted peer alerts (mesh broker add-identity <id> --alerts); alerts off");
+        this.opts.log.error({ err: firstLine(err) }, "not granted peer alerts (mesh broker add-identity <id> --alerts); alerts off");
         if (this.timer) clearInterval(this.timer);
         return;
       }
-      this.o.log.warn({ err: (err as Error).message }, "peer alert check failed");
+      this.opts.log.warn({ err: (err as Error).message }, "peer alert check failed");
     } finally {
       this.busy = false;
     }
@@ -96,12 +96,12 @@ export class PeerAlerter {
 
   private async lease(): Promise<boolean> {
     const kv = this.leader!;
-    const value = JSON.stringify({ holder: this.o.self, host: hostname(), at: new Date().toISOString() });
+    const value = JSON.stringify({ holder: this.opts.self, host: hostname(), at: new Date().toISOString() });
     const cur = await kv.get("alerter");
     if (!cur || cur.operation !== "PUT") {
       try {
         await kv.create("alerter", value);
-        this.o.log.info("took the peer-alert lease");
+        this.opts.log.info("took the peer-alert lease");
         return true;
       } catch (err) {
         if (isWrongLastSequence(err)) return false; // another sidecar took it first
@@ -109,7 +109,7 @@ export class PeerAlerter {
       }
     }
     const holder = (JSON.parse(cur.string()) as { holder?: string }).holder;
-    if (holder !== this.o.self) return false;
+    if (holder !== this.opts.self) return false;
     try {
       await kv.update("alerter", value, cur.revision);
       return true;
@@ -142,12 +142,12 @@ export class PeerAlerter {
       const seen = this.lastSeen.get(peer) ?? (rec ? Date.parse(rec.lastSeen) : undefined);
       if (seen === undefined) continue;
       const silent = now - seen;
-      const up = present.has(peer) && silent < this.o.config.downAfterMs;
-      const down = silent >= this.o.config.downAfterMs;
+      const up = present.has(peer) && silent < this.opts.config.downAfterMs;
+      const down = silent >= this.opts.config.downAfterMs;
       const next: AlertRecord = { state: up ? "up" : "down", since: new Date().toISOString(), lastSeen: new Date(seen).toISOString() };
       if (refused) {
         // A transition someone forged: not alerted on; replaced by what this alerter observes.
-        this.o.log.warn({ peer, reason: refused }, "refused a peer-alert record; recording the observed state instead");
+        this.opts.log.warn({ peer, reason: refused }, "refused a peer-alert record; recording the observed state instead");
         await this.alerts!.update(peer, this.sign(next), e!.revision).catch(() => undefined);
         continue;
       }
@@ -162,15 +162,15 @@ export class PeerAlerter {
 
   /** Why a stored transition cannot be believed (secure mesh: unsigned, or not signed by its `by`). */
   private async refusal(rec: AlertRecord): Promise<string | undefined> {
-    if (!this.o.verifier?.secure) return undefined;
+    if (!this.opts.verifier?.secure) return undefined;
     if (!rec.by) return "unsigned peer-alert record";
-    const v = await this.o.verifier.verifyRecord(rec, rec.by);
+    const v = await this.opts.verifier.verifyRecord(rec, rec.by);
     return v.ok ? undefined : v.reason;
   }
 
   private sign(state: AlertRecord): string {
-    const signer = signerOf(this.o.nc);
-    const stamped: AlertRecord = { ...state, by: this.o.self };
+    const signer = signerOf(this.opts.nc);
+    const stamped: AlertRecord = { ...state, by: this.opts.self };
     return JSON.stringify(signer ? signer.signRecord(stamped) : stamped);
   }
 
@@ -182,17 +182,17 @@ export class PeerAlerter {
       throw err;
     }
     const kind = next.state === "down" ? "down" : "up";
-    this.o.events.emit(kind === "down" ? "peer.down" : "peer.up", { peer, lastSeen: next.lastSeen });
-    const res = await this.o.agent.automation({
+    this.opts.events.emit(kind === "down" ? "peer.down" : "peer.up", { peer, lastSeen: next.lastSeen });
+    const res = await this.opts.agent.automation({
       source: "alert",
       rule: "peers",
       eventId: `${peer}-${revision}`,
       text,
       session: PEER_ALERTS_SESSION_KEY,
-      deliverTo: { channel: this.o.config.channel, to: this.o.config.to },
+      deliverTo: { channel: this.opts.config.channel, to: this.opts.config.to },
     });
-    if (!res.ok) this.o.log.error({ peer, kind, reason: res.reason }, "peer alert not accepted by the gateway");
-    else this.o.log.warn({ peer, kind }, "peer alert sent");
+    if (!res.ok) this.opts.log.error({ peer, kind, reason: res.reason }, "peer alert not accepted by the gateway");
+    else this.opts.log.warn({ peer, kind }, "peer alert sent");
   }
 }
 

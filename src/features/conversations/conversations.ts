@@ -33,12 +33,12 @@ export class Conversations {
   private readonly waiting = new Map<string, { to: string; on: (answer: string) => void }>();
   readonly stats = { forwarded: 0, stopped: 0, sent: 0 };
 
-  constructor(private readonly o: ConversationOptions) {
-    this.replies = new ReplyWaiter({ agent: o.agent, timeoutMs: o.replyTimeoutMs ?? 10 * 60_000, log: o.log });
+  constructor(private readonly opts: ConversationOptions) {
+    this.replies = new ReplyWaiter({ agent: opts.agent, timeoutMs: opts.replyTimeoutMs ?? 10 * 60_000, log: opts.log });
   }
 
   get maxHops(): number {
-    return this.o.maxHops ?? 1;
+    return this.opts.maxHops ?? 1;
   }
 
   /** A peer's message was taken from the inbox: if it answers one this agent sent, that task is complete. */
@@ -62,8 +62,8 @@ export class Conversations {
 
   private stop(env: Envelope, reason: string): void {
     this.stats.stopped++;
-    this.o.log.info({ inReplyTo: env.id, to: env.from, reason }, "answer not forwarded");
-    this.o.events.emit("conversation.stopped", { inReplyTo: env.id, to: env.from, reason });
+    this.opts.log.info({ inReplyTo: env.id, to: env.from, reason }, "answer not forwarded");
+    this.opts.events.emit("conversation.stopped", { inReplyTo: env.id, to: env.from, reason });
   }
 
   private async forward(env: Envelope, r: RunReply): Promise<void> {
@@ -71,10 +71,10 @@ export class Conversations {
     if (r.silent || !r.text?.trim()) return this.stop(env, "the agent did not answer (NO_REPLY or empty)");
     const hops = (env.hops ?? 0) + 1;
     if (hops > this.maxHops) return this.stop(env, `hop limit ${this.maxHops} reached (an answer to an answer is not sent back automatically)`);
-    const context = env.context ?? defaultConversation(this.o.self);
-    const sent = await sendMessage(this.o.nc, { from: this.o.self, to: env.from, body: r.text, context, hops, correlationId: env.id });
+    const context = env.context ?? defaultConversation(this.opts.self);
+    const sent = await sendMessage(this.opts.nc, { from: this.opts.self, to: env.from, body: r.text, context, hops, correlationId: env.id });
     this.stats.forwarded++;
-    this.o.events.emit("conversation.replied", { id: sent.envelope.id, to: env.from, inReplyTo: env.id, context, hops });
+    this.opts.events.emit("conversation.replied", { id: sent.envelope.id, to: env.from, inReplyTo: env.id, context, hops });
   }
 
   /**
@@ -83,11 +83,11 @@ export class Conversations {
    * A message sent on purpose starts a new hop count: the limit bounds automatic answers only.
    */
   async send(to: string, text: string, messageId: string, context: string | undefined): Promise<{ id: string; context: string }> {
-    const ctx = context ?? defaultConversation(this.o.self);
+    const ctx = context ?? defaultConversation(this.opts.self);
     const id = ID_RE.test(messageId) ? messageId : newId();
-    await sendMessage(this.o.nc, { id, from: this.o.self, to, body: text, context: ctx, hops: 0 });
+    await sendMessage(this.opts.nc, { id, from: this.opts.self, to, body: text, context: ctx, hops: 0 });
     this.stats.sent++;
-    this.o.events.emit("conversation.sent", { id, to, context: ctx, hops: 0 });
+    this.opts.events.emit("conversation.sent", { id, to, context: ctx, hops: 0 });
     return { id, context: ctx };
   }
 

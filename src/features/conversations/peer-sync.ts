@@ -23,7 +23,7 @@ export class PeerSync {
   private busy?: Promise<void>;
 
   constructor(
-    private readonly o: { self: string; table: A2APeerTable; log: Logger; everyMs?: number },
+    private readonly opts: { self: string; table: A2APeerTable; log: Logger; everyMs?: number },
   ) {}
 
   /** First sync now (before the inbox delivers anything), then every few seconds. */
@@ -32,7 +32,7 @@ export class PeerSync {
     this.registry = await kvm.open(BUCKETS.identities);
     this.presence = await kvm.open(BUCKETS.presence);
     await this.run();
-    this.timer = setInterval(() => void this.run().catch((err: Error) => this.o.log.warn({ err: err.message }, "A2A peer sync failed")), this.o.everyMs ?? 5000);
+    this.timer = setInterval(() => void this.run().catch((err: Error) => this.opts.log.warn({ err: err.message }, "A2A peer sync failed")), this.opts.everyMs ?? 5000);
     this.timer.unref();
   }
 
@@ -72,17 +72,17 @@ export class PeerSync {
   private run(extra: string[] = []): Promise<void> {
     const next = (this.busy ?? Promise.resolve()).then(async () => {
       const registered = await this.keys(this.registry!);
-      const ids = new Set(registered.length ? registered : [...this.o.table.ids(), ...(await this.keys(this.presence!)), ...extra]);
+      const ids = new Set(registered.length ? registered : [...this.opts.table.ids(), ...(await this.keys(this.presence!)), ...extra]);
       if (registered.length) for (const id of extra) if (registered.includes(id)) ids.add(id);
-      ids.delete(this.o.self);
-      for (const id of this.o.table.ids()) if (parseJobPeer(id)) ids.add(id);
+      ids.delete(this.opts.self);
+      for (const id of this.opts.table.ids()) if (parseJobPeer(id)) ids.add(id);
       for (const id of await this.jobPeers()) ids.add(id);
-      const r = this.o.table.sync([...ids]);
+      const r = this.opts.table.sync([...ids]);
       if (r.tightened.length) {
-        this.o.log.warn({ files: r.tightened }, "the gateway config holds the A2A peers' tokens but was readable by other local users: made it 0600");
+        this.opts.log.warn({ files: r.tightened }, "the gateway config holds the A2A peers' tokens but was readable by other local users: made it 0600");
       }
       if (r.added.length || r.removed.length || r.wrote) {
-        this.o.log.info({ added: r.added, removed: r.removed, gatewayConfig: r.wrote ? "rewritten (the gateway hot-reloads channels.a2a)" : "unchanged" }, "A2A peers in step with the mesh");
+        this.opts.log.info({ added: r.added, removed: r.removed, gatewayConfig: r.wrote ? "rewritten (the gateway hot-reloads channels.a2a)" : "unchanged" }, "A2A peers in step with the mesh");
       }
     });
     this.busy = next.catch(() => undefined);

@@ -55,7 +55,7 @@ export class HookRunner {
   private loops: Promise<void>[] = [];
 
   constructor(
-    private readonly o: {
+    private readonly opts: {
       nc: NatsConnection;
       self: string;
       rules: HookRule[];
@@ -75,26 +75,26 @@ export class HookRunner {
   private statsTimer: NodeJS.Timeout | undefined;
 
   async start(): Promise<void> {
-    this.verifier = this.o.verifier ?? (await MeshVerifier.open(this.o.nc, this.o.log));
-    const jsm = await jetstreamManager(this.o.nc);
-    for (const rule of this.o.rules) {
-      const change = await ensureHookConsumer(jsm, this.o.self, rule.name, rule.on).catch((err: unknown) => {
-        throw notGrantedHooks(err, this.o.self) ?? err;
+    this.verifier = this.opts.verifier ?? (await MeshVerifier.open(this.opts.nc, this.opts.log));
+    const jsm = await jetstreamManager(this.opts.nc);
+    for (const rule of this.opts.rules) {
+      const change = await ensureHookConsumer(jsm, this.opts.self, rule.name, rule.on).catch((err: unknown) => {
+        throw notGrantedHooks(err, this.opts.self) ?? err;
       });
-      if (change !== "unchanged") this.o.log.info({ rule: rule.name, on: rule.on }, "hook rule starts from now");
+      if (change !== "unchanged") this.opts.log.info({ rule: rule.name, on: rule.on }, "hook rule starts from now");
       this.stats.set(rule.name, { fired: 0, skipped: 0, refused: 0, retried: 0, deadLettered: 0 });
-      this.loops.push(this.run(rule, hookConsumerName(this.o.self, rule.name)));
+      this.loops.push(this.run(rule, hookConsumerName(this.opts.self, rule.name)));
     }
   }
 
   private run(rule: HookRule, consumerName: string): Promise<void> {
     return consumeDurable({
-      nc: this.o.nc,
-      stream: hooksStreamName(this.o.self),
+      nc: this.opts.nc,
+      stream: hooksStreamName(this.opts.self),
       consumer: consumerName,
       maxMessages: 4,
       signal: this.abort.signal,
-      log: this.o.log,
+      log: this.opts.log,
       label: `hook ${rule.name}`,
       onMessage: (m) => this.handle(rule, m),
     });
@@ -105,14 +105,14 @@ export class HookRunner {
     const stats = this.stats.get(rule.name)!;
     stats.refused++;
     stats.lastRefusal = reason;
-    this.o.log.warn({ rule: rule.name, seq: m.seq, subject: m.subject, event: env?.id, from: env?.from, reason }, "event refused; the rule does not fire");
+    this.opts.log.warn({ rule: rule.name, seq: m.seq, subject: m.subject, event: env?.id, from: env?.from, reason }, "event refused; the rule does not fire");
     this.statsChanged();
     await m.ackAck().catch(() => undefined);
   }
 
   private async skip(rule: HookRule, m: JsMsg, reason?: string): Promise<void> {
     this.stats.get(rule.name)!.skipped++;
-    if (reason) this.o.log.info({ rule: rule.name, seq: m.seq, subject: m.subject, reason }, "event skipped");
+    if (reason) this.opts.log.info({ rule: rule.name, seq: m.seq, subject: m.subject, reason }, "event skipped");
     this.statsChanged();
     await m.ackAck().catch(() => undefined);
   }
@@ -135,7 +135,7 @@ export class HookRunner {
     });
     if (!verdict.ok && verdict.retry) {
       // Fail closed without losing it: the event waits until the registry can be read.
-      this.o.log.warn({ rule: rule.name, seq: m.seq, reason: verdict.reason }, "cannot verify the event now; it waits");
+      this.opts.log.warn({ rule: rule.name, seq: m.seq, reason: verdict.reason }, "cannot verify the event now; it waits");
       safeNak(m, VERIFY_RETRY_MS);
       return;
     }
@@ -162,16 +162,16 @@ export class HookRunner {
       await this.skip(rule, m, notAllowed);
       return;
     }
-    if (causedByHook(env, this.o.self) || !matches(rule, templateContext(env, m.subject))) {
+    if (causedByHook(env, this.opts.self) || !matches(rule, templateContext(env, m.subject))) {
       await this.skip(rule, m);
       return;
     }
     for (let attempt = 1; ; attempt++) {
-      const res = await runAction(rule.action, env, m.subject, { agent: this.o.agent, ruleName: rule.name, ...(this.o.git ? { git: this.o.git } : {}) });
+      const res = await runAction(rule.action, env, m.subject, { agent: this.opts.agent, ruleName: rule.name, ...(this.opts.git ? { git: this.opts.git } : {}) });
       if (res.ok) {
         stats.fired++;
         this.statsChanged();
-        this.o.log.info({ rule: rule.name, event: env.id, type: env.type }, "hook fired");
+        this.opts.log.info({ rule: rule.name, event: env.id, type: env.type }, "hook fired");
         await m.ackAck().catch(() => undefined);
         return;
       }
@@ -179,23 +179,23 @@ export class HookRunner {
         stats.deadLettered++;
         this.statsChanged();
         const reason = `rule ${rule.name}: ${res.reason}${res.retryable ? ` (gave up after ${attempt} attempts)` : ""}`;
-        this.o.log.error({ rule: rule.name, event: env.id, reason }, "hook action dead-lettered");
-        await deadLetter(this.o.nc, this.o.self, "hooks", {
+        this.opts.log.error({ rule: rule.name, event: env.id, reason }, "hook action dead-lettered");
+        await deadLetter(this.opts.nc, this.opts.self, "hooks", {
           reason,
           subject: m.subject,
-          stream: hooksStreamName(this.o.self),
+          stream: hooksStreamName(this.opts.self),
           seq: m.seq,
           original: m.data,
           originalId: env.id,
           from: env.from,
           sender: ownerOf(m.subject),
-        }).catch((err: Error) => this.o.log.error({ err: err.message }, "could not store the dead letter"));
+        }).catch((err: Error) => this.opts.log.error({ err: err.message }, "could not store the dead letter"));
         await m.ackAck().catch(() => undefined);
         return;
       }
       stats.retried++;
       safeWorking(m);
-      if (!(await sleep(backoffDelay(attempt, this.o.backoff), this.abort.signal))) {
+      if (!(await sleep(backoffDelay(attempt, this.opts.backoff), this.abort.signal))) {
         safeNak(m);
         return;
       }
@@ -204,7 +204,7 @@ export class HookRunner {
 
   /** Keeps the stats file (for `mesh hooks list`) at most 200 ms behind. */
   private statsChanged(): void {
-    if (!this.o.statsFile || this.statsTimer) return;
+    if (!this.opts.statsFile || this.statsTimer) return;
     this.statsTimer = setTimeout(() => {
       this.statsTimer = undefined;
       this.writeStats();
@@ -212,11 +212,11 @@ export class HookRunner {
   }
 
   private writeStats(): void {
-    if (!this.o.statsFile) return;
+    if (!this.opts.statsFile) return;
     try {
-      writeHookStats(this.o.statsFile, this.stats);
+      writeHookStats(this.opts.statsFile, this.stats);
     } catch (err) {
-      this.o.log.warn({ err: (err as Error).message, file: this.o.statsFile }, "could not write the hook stats file");
+      this.opts.log.warn({ err: (err as Error).message, file: this.opts.statsFile }, "could not write the hook stats file");
     }
   }
 

@@ -74,10 +74,10 @@ export class InboxConsumer {
   /** The broker refused a delete (permissions from before deletes were granted): not tried again. */
   private removeRefused = false;
 
-  constructor(private readonly o: InboxOptions) {}
+  constructor(private readonly opts: InboxOptions) {}
 
   start(): void {
-    this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), this.o.workingEveryMs ?? 10_000);
+    this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), this.opts.workingEveryMs ?? 10_000);
     this.keepAlive.unref();
     this.loop = this.run();
   }
@@ -105,10 +105,10 @@ export class InboxConsumer {
     // Checked once, at once (while the message waits for its lane): bound to this inbox (subject
     // and `to`), signed by `from`, and signed when it was stored.
     const verdict =
-      env instanceof Error || !this.o.verify ? undefined : this.o.verify(env, { to: this.o.self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
+      env instanceof Error || !this.opts.verify ? undefined : this.opts.verify(env, { to: this.opts.self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
     verdict?.catch(() => undefined);
     // A sealed body is opened with this identity's keys (what was verified is the envelope as sent).
-    const opened = env instanceof Error ? undefined : openSealed(this.o.nc, env);
+    const opened = env instanceof Error ? undefined : openSealed(this.opts.nc, env);
     if (opened?.ok) this.arrived(opened.env, verdict);
     this.held.add(m);
     const next = (this.lanes.get(from) ?? Promise.resolve())
@@ -116,7 +116,7 @@ export class InboxConsumer {
         if (this.abort.signal.aborted) safeNak(m);
         else await this.handle(m, env, verdict, opened);
       })
-      .catch((err: unknown) => this.o.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
+      .catch((err: unknown) => this.opts.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
       .finally(() => {
         this.held.delete(m);
         if (this.lanes.get(from) === next) this.lanes.delete(from);
@@ -129,8 +129,8 @@ export class InboxConsumer {
    * not when its turn in the sender's lane comes: an answer someone waits for is known at once.
    */
   private arrived(env: Envelope, checked: Promise<Verdict> | undefined): void {
-    const notify = this.o.onArrived;
-    if (!notify || env.to !== this.o.self) return;
+    const notify = this.opts.onArrived;
+    if (!notify || env.to !== this.opts.self) return;
     const verdict = checked ?? Promise.resolve({ ok: true as const });
     void verdict.then(
       (v) => v.ok && notify(env),
@@ -140,12 +140,12 @@ export class InboxConsumer {
 
   private run(): Promise<void> {
     return consumeDurable({
-      nc: this.o.nc,
-      stream: inboxStreamName(this.o.self),
-      consumer: inboxConsumerName(this.o.self),
+      nc: this.opts.nc,
+      stream: inboxStreamName(this.opts.self),
+      consumer: inboxConsumerName(this.opts.self),
       maxMessages: INBOX_MAX_IN_FLIGHT,
       signal: this.abort.signal,
-      log: this.o.log,
+      log: this.opts.log,
       label: "inbox",
       onMessage: (m) => this.dispatch(m),
       // Messages a previous run took and never acked (it crashed) come back only when their ack
@@ -155,14 +155,14 @@ export class InboxConsumer {
         const ci = await consumer.info();
         if (ci.num_ack_pending === 0) return true;
         const waitMs = Math.ceil((ci.config.ack_wait ?? 30e9) / 1e6) + 1000;
-        this.o.log.warn({ unacked: ci.num_ack_pending, waitMs }, "a previous run left messages unacked; waiting for their redelivery to keep order");
+        this.opts.log.warn({ unacked: ci.num_ack_pending, waitMs }, "a previous run left messages unacked; waiting for their redelivery to keep order");
         return sleep(waitMs, this.abort.signal);
       },
     });
   }
 
   private async handle(m: JsMsg, parsed: Envelope | Error, checked: Promise<Verdict> | undefined, opened?: ReturnType<typeof openSealed>): Promise<void> {
-    const { log, self } = this.o;
+    const { log, self } = this.opts;
     if (parsed instanceof Error) {
       await this.reject(m, `invalid envelope: ${parsed.message}`);
       return;
@@ -193,14 +193,14 @@ export class InboxConsumer {
       await this.reject(m, `its sealed body cannot be opened here: ${opened.reason}`, env);
       return;
     }
-    if (this.o.deadLettered?.has(env.id)) {
+    if (this.opts.deadLettered?.has(env.id)) {
       await this.reject(m, `replay of ${env.id}, which this inbox already dead-lettered`, env);
       return;
     }
-    if (this.o.journal.has(env.id)) {
+    if (this.opts.journal.has(env.id)) {
       this.stats.duplicatesSkipped++;
       log.info({ id: env.id, seq: m.seq }, "already delivered to the gateway; acking without a second delivery");
-      this.ackWhenSynced(m, env.id, this.o.journal.record(env.id));
+      this.ackWhenSynced(m, env.id, this.opts.journal.record(env.id));
       return;
     }
     const started = Date.now();
@@ -208,12 +208,12 @@ export class InboxConsumer {
     for (let attempt = 1; ; attempt++) {
       const res = await this.post(m, msg);
       if (res.ok) {
-        this.o.onGatewayState?.(true);
+        this.opts.onGatewayState?.(true);
         let synced: Promise<void>;
         try {
           // Written now (a crash of this process from here on keeps it); the ack waits for the fsync,
           // the sender's next message does not (group commit across lanes and messages).
-          synced = this.o.journal.record(env.id);
+          synced = this.opts.journal.record(env.id);
         } catch (err) {
           // Delivered but not journaled: do not ack; a redelivery would repeat it, so say so loudly.
           log.error({ id: env.id, err: (err as Error).message }, "could not journal a delivered message; leaving it unacked");
@@ -221,7 +221,7 @@ export class InboxConsumer {
         }
         this.ackWhenSynced(m, env.id, synced);
         this.stats.delivered++;
-        this.o.events.emit("message.delivered", {
+        this.opts.events.emit("message.delivered", {
           id: env.id,
           from: env.from,
           seq: m.seq,
@@ -230,18 +230,18 @@ export class InboxConsumer {
           latencyMs: Date.now() - started,
         });
         log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
-        this.o.onAccepted?.(opened?.ok ? opened.env : env, res.runId, res.ticket);
+        this.opts.onAccepted?.(opened?.ok ? opened.env : env, res.runId, res.ticket);
         return;
       }
       if (!res.retryable) {
         await this.reject(m, `gateway refused it: ${res.reason}`, env);
         return;
       }
-      if (res.status === 0) this.o.onGatewayState?.(false, res.reason);
-      const delay = backoffDelay(attempt, this.o.backoff);
+      if (res.status === 0) this.opts.onGatewayState?.(false, res.reason);
+      const delay = backoffDelay(attempt, this.opts.backoff);
       this.stats.retried++;
       if (attempt === 1 || attempt % 10 === 0) {
-        this.o.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
+        this.opts.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
         log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
       }
       safeWorking(m);
@@ -257,7 +257,7 @@ export class InboxConsumer {
   private ackWhenSynced(m: JsMsg, id: string, synced: Promise<void>): void {
     const acking = synced.then(
       () => this.ack(m),
-      (err: unknown) => this.o.log.error({ id, err: (err as Error).message }, "could not fsync the delivered-journal; leaving the message unacked (a redelivery finds its id written)"),
+      (err: unknown) => this.opts.log.error({ id, err: (err as Error).message }, "could not fsync the delivered-journal; leaving the message unacked (a redelivery finds its id written)"),
     );
     this.acking.add(acking);
     void acking.finally(() => this.acking.delete(acking));
@@ -265,13 +265,13 @@ export class InboxConsumer {
 
   /** POSTs while keeping the broker's claim on the message alive (slow gateways). */
   private async post(m: JsMsg, msg: PeerMessage): Promise<DeliveryResult> {
-    const keepAlive = setInterval(() => safeWorking(m), this.o.workingEveryMs ?? 10_000);
+    const keepAlive = setInterval(() => safeWorking(m), this.opts.workingEveryMs ?? 10_000);
     try {
-      return await this.o.agent.deliver(msg, {
-        timeoutMs: this.o.hookTimeoutMs ?? 120_000,
+      return await this.opts.agent.deliver(msg, {
+        timeoutMs: this.opts.hookTimeoutMs ?? 120_000,
         signal: this.abort.signal,
         // The gateway has it, its turn runs: said before the adapter's wait for the turn's end.
-        onTaken: () => this.o.events.emit("message.accepted", { id: msg.id, from: msg.from, seq: m.seq }),
+        onTaken: () => this.opts.events.emit("message.accepted", { id: msg.id, from: msg.from, seq: m.seq }),
       });
     } finally {
       clearInterval(keepAlive);
@@ -287,7 +287,7 @@ export class InboxConsumer {
     try {
       m.ack();
     } catch (err) {
-      this.o.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
+      this.opts.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
       return;
     }
     this.remove(m);
@@ -304,34 +304,34 @@ export class InboxConsumer {
    */
   private remove(m: JsMsg): void {
     const seq = m.seq;
-    if (this.o.leaf) {
-      removeUpstreamCopy(this.o.nc, { mac: this.o.leaf.mac, self: this.o.self }, m.headers).catch((err: unknown) =>
-        this.o.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message's upstream copy"),
+    if (this.opts.leaf) {
+      removeUpstreamCopy(this.opts.nc, { mac: this.opts.leaf.mac, self: this.opts.self }, m.headers).catch((err: unknown) =>
+        this.opts.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message's upstream copy"),
       );
     }
     if (this.removeRefused) return;
     void (async () => {
-      this.jsm ??= await jetstreamManager(this.o.nc, { checkAPI: false });
-      await this.jsm.streams.deleteMessage(inboxStreamName(this.o.self), seq, false);
+      this.jsm ??= await jetstreamManager(this.opts.nc, { checkAPI: false });
+      await this.jsm.streams.deleteMessage(inboxStreamName(this.opts.self), seq, false);
     })().catch((err: unknown) => {
       if (permissionDenied(err)) {
         this.removeRefused = true;
-        this.o.log.warn(
+        this.opts.log.warn(
           { err: firstLine(err) },
           `delivered messages stay in the inbox: this identity may not delete them (its broker permissions are older than this sidecar; on the broker's machine \`mesh broker init\` renders them anew)`,
         );
-      } else if (!isNotFound(err)) this.o.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message from the inbox");
+      } else if (!isNotFound(err)) this.opts.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message from the inbox");
     });
   }
 
   private async reject(m: JsMsg, reason: string, env?: Envelope): Promise<void> {
     this.stats.deadLettered++;
-    this.o.log.error({ seq: m.seq, id: env?.id, from: env?.from, reason }, "dead-lettered inbox message");
+    this.opts.log.error({ seq: m.seq, id: env?.id, from: env?.from, reason }, "dead-lettered inbox message");
     try {
-      await deadLetter(this.o.nc, this.o.self, "inbox", {
+      await deadLetter(this.opts.nc, this.opts.self, "inbox", {
         reason,
         subject: m.subject,
-        stream: inboxStreamName(this.o.self),
+        stream: inboxStreamName(this.opts.self),
         seq: m.seq,
         original: m.data,
         sender: senderOf(m.subject),
@@ -342,15 +342,15 @@ export class InboxConsumer {
         // This sender's share of the dead letters is full (the server refuses new ones, so the
         // evidence already kept stays): count it, say so, and take the message off the inbox.
         this.stats.deadLettersNotKept++;
-        this.o.log.error({ seq: m.seq, id: env?.id, sender: senderOf(m.subject), err: (err as Error).message }, "dead letter not kept: this sender's share of the dead letters is full; the refused message is dropped");
+        this.opts.log.error({ seq: m.seq, id: env?.id, sender: senderOf(m.subject), err: (err as Error).message }, "dead letter not kept: this sender's share of the dead letters is full; the refused message is dropped");
       } else {
-        this.o.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
+        this.opts.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
         safeNak(m, 5000);
         return;
       }
     }
-    if (env) await this.o.deadLettered?.record(env.id).catch(() => undefined);
-    this.o.events.emit("message.dead-lettered", {
+    if (env) await this.opts.deadLettered?.record(env.id).catch(() => undefined);
+    this.opts.events.emit("message.dead-lettered", {
       seq: m.seq,
       reason,
       ...(env ? { id: env.id, from: env.from } : {}),

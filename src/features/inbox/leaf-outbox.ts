@@ -110,13 +110,13 @@ export class OutboxTrimmer {
   private running?: Promise<void>;
   private warned = false;
 
-  constructor(private readonly o: { nc: NatsConnection; mac: string; log: Logger; everyMs?: number; share?: number }) {}
+  constructor(private readonly opts: { nc: NatsConnection; mac: string; log: Logger; everyMs?: number; share?: number }) {}
 
   start(): void {
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.round().finally(() => (this.running = undefined));
-    }, this.o.everyMs ?? 1000);
+    }, this.opts.everyMs ?? 1000);
     this.timer.unref();
   }
 
@@ -127,11 +127,11 @@ export class OutboxTrimmer {
 
   private async round(): Promise<void> {
     try {
-      const r = await trimOutbox(this.o.nc, this.o.mac, this.o.share);
-      if (r.trimmed > 0 || r.held.length > 0) this.o.log.debug({ mac: this.o.mac, ...r }, "outbox trimmed");
+      const r = await trimOutbox(this.opts.nc, this.opts.mac, this.opts.share);
+      if (r.trimmed > 0 || r.held.length > 0) this.opts.log.debug({ mac: this.opts.mac, ...r }, "outbox trimmed");
       this.warned = false;
     } catch (err) {
-      if (!this.warned) this.o.log.warn({ mac: this.o.mac, err: firstLine(err) }, "outbox not trimmed (tried again every second)");
+      if (!this.warned) this.opts.log.warn({ mac: this.opts.mac, err: firstLine(err) }, "outbox not trimmed (tried again every second)");
       this.warned = true;
     }
   }

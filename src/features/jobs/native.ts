@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parseJobPeer, parsePinLine, type JobRecord } from "../../../subjects/mod.js";
-import { backoffDelay, sleep, within } from "../../base/backoff.js";
+import { backoffDelay, sleep, settleWithin } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import type { AgentPort } from "../../agent/port.js";
 import { submitJob, waitForJob } from "./client.js";
@@ -40,7 +40,7 @@ export class NativeJobs {
   private readonly stopping = new AbortController();
   readonly stats = { submitted: 0, answered: 0, undelivered: 0 };
 
-  constructor(private readonly o: NativeJobsOptions) {}
+  constructor(private readonly opts: NativeJobsOptions) {}
 
   /** True for a job peer's name (`jobs.default.gpu`). */
   static handles(peer: string): boolean {
@@ -53,14 +53,14 @@ export class NativeJobs {
     if (!spec) throw new Error(`${peer} is not a job peer (jobs.<queue> or jobs.<queue>.<capability>[_<capability>…])`);
     // A first line `[repo cackles at main]` pins the job to that commit, as `mesh job submit --repo --at` does.
     const { pin, task } = parsePinLine(text);
-    const pinned = pin ? await resolvePin(this.o.repos ?? [], pin.repo, pin.at) : undefined;
-    const job = await submitJob(this.o.nc, { from: this.o.self, task, queue: spec.queue, needs: spec.needs, ...(pinned ? { pin: pinned } : {}) });
+    const pinned = pin ? await resolvePin(this.opts.repos ?? [], pin.repo, pin.at) : undefined;
+    const job = await submitJob(this.opts.nc, { from: this.opts.self, task, queue: spec.queue, needs: spec.needs, ...(pinned ? { pin: pinned } : {}) });
     this.stats.submitted++;
-    this.o.log.info({ id: job.id, peer, queue: spec.queue, needs: spec.needs }, "job submitted by the agent (a2a)");
+    this.opts.log.info({ id: job.id, peer, queue: spec.queue, needs: spec.needs }, "job submitted by the agent (a2a)");
     this.tracked.set(job.id, { peer, context });
     if (this.tracked.size > MAX_TRACKED) this.tracked.delete(this.tracked.keys().next().value as string);
     const p = this.follow(job.id, peer, context)
-      .catch((err: Error) => this.o.log.error({ id: job.id, err: err.message }, "could not return a job's result to the agent"))
+      .catch((err: Error) => this.opts.log.error({ id: job.id, err: err.message }, "could not return a job's result to the agent"))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
     return { id: job.id, context };
@@ -74,7 +74,7 @@ export class NativeJobs {
   private async follow(id: string, peer: string, context: string): Promise<void> {
     let text: string;
     try {
-      text = resultText(await waitForJob(this.o.nc, id, this.o.waitMs ?? 2 * 3600_000));
+      text = resultText(await waitForJob(this.opts.nc, id, this.opts.waitMs ?? 2 * 3600_000));
     } catch (err) {
       if (this.stopping.signal.aborted) return;
       text = `[mesh job ${id}] no result yet: ${(err as Error).message}`;
@@ -84,15 +84,15 @@ export class NativeJobs {
     // Into the conversation it came from, as a message from the job peer; retried while the
     // gateway is down or its A2A channel reloads.
     for (let i = 1; !this.stopping.signal.aborted; i++) {
-      const r = await this.o.agent.deliver({ id: `jobres-${id}`, from: peer, kind: "message", text, context }, { signal: this.stopping.signal });
+      const r = await this.opts.agent.deliver({ id: `jobres-${id}`, from: peer, kind: "message", text, context }, { signal: this.stopping.signal });
       if (r.ok) {
         this.stats.answered++;
-        this.o.log.info({ id, peer, context }, "job result returned to the agent's conversation");
+        this.opts.log.info({ id, peer, context }, "job result returned to the agent's conversation");
         return;
       }
       if (!r.retryable || i >= 40) {
         this.stats.undelivered++;
-        this.o.log.warn({ id, peer, reason: r.reason }, `job result not returned to the agent (it stays in \`mesh job status ${id}\`)`);
+        this.opts.log.warn({ id, peer, reason: r.reason }, `job result not returned to the agent (it stays in \`mesh job status ${id}\`)`);
         return;
       }
       await sleep(backoffDelay(i), this.stopping.signal);
@@ -101,7 +101,7 @@ export class NativeJobs {
 
   async stop(timeoutMs = 2000): Promise<void> {
     this.stopping.abort();
-    await within(Promise.allSettled([...this.pending]), timeoutMs);
+    await settleWithin(Promise.allSettled([...this.pending]), timeoutMs);
   }
 }
 

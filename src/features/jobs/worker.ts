@@ -72,21 +72,21 @@ export class JobWorker {
   private slots!: SlotPool;
   private store!: JobStore;
 
-  constructor(private readonly o: JobWorkerOptions) {}
+  constructor(private readonly opts: JobWorkerOptions) {}
 
   async start(): Promise<void> {
-    this.store = await JobStore.open(this.o.nc, this.o.self);
-    this.slots = new SlotPool(this.o.concurrency ?? 1);
-    const jsm = await jetstreamManager(this.o.nc);
+    this.store = await JobStore.open(this.opts.nc, this.opts.self);
+    this.slots = new SlotPool(this.opts.concurrency ?? 1);
+    const jsm = await jetstreamManager(this.opts.nc);
     const names: string[] = [];
-    for (const queue of this.o.queues ?? ["default"]) {
-      for (const needs of eligibleNeeds(this.o.capabilities)) {
+    for (const queue of this.opts.queues ?? ["default"]) {
+      for (const needs of eligibleNeeds(this.opts.capabilities)) {
         try {
-          await ensureJobConsumer(jsm, queue, needs, this.o.ackWaitMs);
+          await ensureJobConsumer(jsm, queue, needs, this.opts.ackWaitMs);
         } catch (err) {
           // A secure mesh serves only what the admin granted (add-identity --capabilities --queues).
           if (!permissionDenied(err)) throw err;
-          this.o.log.warn({ queue, needs, err: firstLine(err) }, "not granted to run these jobs (mesh broker add-identity --capabilities/--queues); skipping them");
+          this.opts.log.warn({ queue, needs, err: firstLine(err) }, "not granted to run these jobs (mesh broker add-identity --capabilities/--queues); skipping them");
           continue;
         }
         names.push(jobConsumerName(queue, jobNeedsToken(needs)));
@@ -97,11 +97,11 @@ export class JobWorker {
     this.loop = Promise.all(
       names.reverse().map((consumer) =>
         consumeDurable({
-          nc: this.o.nc,
+          nc: this.opts.nc,
           stream: STREAMS.jobs,
           consumer,
           signal: this.abort.signal,
-          log: this.o.log,
+          log: this.opts.log,
           label: `jobs ${consumer}`,
           slots: this.slots,
           onMessage: (m) => this.slots.run(this.handle(m)),
@@ -111,7 +111,7 @@ export class JobWorker {
   }
 
   private async handle(m: JsMsg): Promise<void> {
-    const { log, self } = this.o;
+    const { log, self } = this.opts;
     let env: Envelope;
     let body: JobBody;
     try {
@@ -120,7 +120,7 @@ export class JobWorker {
       if (!parsed.success) throw new Error(`invalid job body: ${zodLine(parsed.error)}`);
       body = parsed.data;
     } catch (err) {
-      await deadLetter(this.o.nc, self, "jobs", { reason: (err as Error).message, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data }).catch(() => undefined);
+      await deadLetter(this.opts.nc, self, "jobs", { reason: (err as Error).message, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data }).catch(() => undefined);
       try {
         m.term();
       } catch {
@@ -129,8 +129,8 @@ export class JobWorker {
       return;
     }
     const id = env.id;
-    const verdict = this.o.verifier
-      ? await this.o.verifier.verify(env, { at: storedAt(m.info) })
+    const verdict = this.opts.verifier
+      ? await this.opts.verifier.verify(env, { at: storedAt(m.info) })
       : { ok: true as const };
     if (!verdict.ok && verdict.retry) {
       safeNak(m, 5000);
@@ -138,8 +138,8 @@ export class JobWorker {
     }
     if (!verdict.ok) {
       log.warn({ id, from: env.from, reason: verdict.reason }, "job refused");
-      await deadLetter(this.o.nc, self, "jobs", { reason: verdict.reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from }).catch(() => undefined);
-      this.o.events.emit("job.failed", { jobId: id, queue: body.queue, reason: verdict.reason, final: true });
+      await deadLetter(this.opts.nc, self, "jobs", { reason: verdict.reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from }).catch(() => undefined);
+      this.opts.events.emit("job.failed", { jobId: id, queue: body.queue, reason: verdict.reason, final: true });
       await m.ackAck().catch(() => undefined);
       return;
     }
@@ -161,7 +161,7 @@ export class JobWorker {
     }
     if (refusal) {
       log.warn({ id, from: env.from, reason: refusal }, "job refused");
-      await deadLetter(this.o.nc, self, "jobs", { reason: refusal, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from, sender: env.from }).catch(() => undefined);
+      await deadLetter(this.opts.nc, self, "jobs", { reason: refusal, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from, sender: env.from }).catch(() => undefined);
       await m.ackAck().catch(() => undefined);
       return;
     }
@@ -175,9 +175,9 @@ export class JobWorker {
     }
     this.stats.started++;
     await run("running");
-    this.o.events.emit("job.started", { jobId: id, queue: body.queue, attempt });
+    this.opts.events.emit("job.started", { jobId: id, queue: body.queue, attempt });
     const started = Date.now();
-    const keepAlive = setInterval(() => safeWorking(m), (this.o.ackWaitMs ?? JOB_ACK_WAIT_MS) / 3);
+    const keepAlive = setInterval(() => safeWorking(m), (this.opts.ackWaitMs ?? JOB_ACK_WAIT_MS) / 3);
     const cancelled = new AbortController();
     const watchCancel = setInterval(() => {
       // Only its submitter can cancel it: the cancel is in the submitter's own bucket.
@@ -191,7 +191,7 @@ export class JobWorker {
     try {
       if (body.repo && body.at) {
         try {
-          checkout = await checkoutForJob({ repos: this.o.repos ?? [], root: this.o.worktreeRoot ?? "worktrees", jobId: id, pin: body.repo, sha: body.at });
+          checkout = await checkoutForJob({ repos: this.opts.repos ?? [], root: this.opts.worktreeRoot ?? "worktrees", jobId: id, pin: body.repo, sha: body.at });
         } catch (err) {
           if (!(err instanceof CheckoutError)) throw err;
           // A commit the remote does not have will not appear on a retry: the job fails now, with the reason.
@@ -209,10 +209,10 @@ export class JobWorker {
         ...(checkout ? { checkout: { repo: checkout.repo, sha: checkout.sha, dir: checkout.dir } } : {}),
       });
       if (!posted.ok) throw new Error(posted.reason);
-      if (!this.o.agent.awaitReply || !posted.ticket) throw new Error("this worker cannot read replies (no gateway token configured)");
+      if (!this.opts.agent.awaitReply || !posted.ticket) throw new Error("this worker cannot read replies (no gateway token configured)");
       ticket = posted.ticket;
       const reply = await Promise.race([
-        this.o.agent.awaitReply(posted.ticket, body.timeoutMs),
+        this.opts.agent.awaitReply(posted.ticket, body.timeoutMs),
         new Promise<{ status: "cancelled" }>((resolve) => cancelled.signal.addEventListener("abort", () => resolve({ status: "cancelled" }))),
         this.stopped.then(() => {
           throw new Error("worker stopping");
@@ -220,8 +220,8 @@ export class JobWorker {
       ]);
       if (reply.status === "cancelled") {
         // Stop the gateway's turn where the bridge can, and record what really happened.
-        const stop = this.o.agent.cancel
-          ? await this.o.agent.cancel(ticket).catch((err: Error) => ({ stopped: false, detail: `stopping the turn failed: ${err.message}` }))
+        const stop = this.opts.agent.cancel
+          ? await this.opts.agent.cancel(ticket).catch((err: Error) => ({ stopped: false, detail: `stopping the turn failed: ${err.message}` }))
           : { stopped: false, detail: "this bridge cannot stop a running turn; it runs to its end" };
         log.info({ id, stopped: stop.stopped, detail: stop.detail }, "job cancelled while running");
         const error = `cancelled while running: ${stop.stopped ? "" : "the turn was not stopped: "}${stop.detail}`;
@@ -233,7 +233,7 @@ export class JobWorker {
       await run("done", { result: cut(reply.text ?? ""), finishedAt: new Date().toISOString() });
       await m.ackAck().catch((err: Error) => log.warn({ id, err: err.message }, "job ack not confirmed"));
       this.stats.completed++;
-      this.o.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
+      this.opts.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
     } catch (err) {
       if (this.abort.signal.aborted) {
         // Shutting down: hand it back at once rather than after the ack wait.
@@ -251,7 +251,7 @@ export class JobWorker {
   /** Starts the job's turn, retrying while the gateway is unreachable (the claim stays alive meanwhile). */
   private async startUntilAccepted(m: JsMsg, j: JobTurn): Promise<DeliveryResult> {
     for (let i = 1; ; i++) {
-      const r = await this.o.agent.runJob(j, { timeoutMs: 60_000, signal: this.abort.signal });
+      const r = await this.opts.agent.runJob(j, { timeoutMs: 60_000, signal: this.abort.signal });
       if (r.ok || !r.retryable || this.abort.signal.aborted) return r;
       safeWorking(m);
       if (!(await sleep(backoffDelay(i, DEFAULT_BACKOFF), this.abort.signal))) return r;
@@ -260,15 +260,15 @@ export class JobWorker {
 
   private async fail(m: JsMsg, env: Envelope, body: JobBody, reason: string, final: boolean, run: (state: RunDraft["state"], extra?: Partial<RunDraft>) => Promise<unknown>): Promise<void> {
     this.stats.failed++;
-    this.o.log.warn({ id: env.id, reason, final }, "job failed");
-    this.o.events.emit("job.failed", { jobId: env.id, queue: body.queue, reason, final });
+    this.opts.log.warn({ id: env.id, reason, final }, "job failed");
+    this.opts.events.emit("job.failed", { jobId: env.id, queue: body.queue, reason, final });
     if (!final) {
       await run("retrying", { error: reason });
       safeNak(m, 2000);
       return;
     }
     await run("failed", { error: reason, finishedAt: new Date().toISOString() });
-    await deadLetter(this.o.nc, this.o.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from, sender: env.from }).catch(() => undefined);
+    await deadLetter(this.opts.nc, this.opts.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from, sender: env.from }).catch(() => undefined);
     await m.ackAck().catch(() => undefined);
   }
 

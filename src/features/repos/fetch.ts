@@ -34,13 +34,13 @@ export function pushRefusal(env: Envelope): string | undefined {
  */
 export class GitFetcher {
   constructor(
-    private readonly o: { repos: readonly RepoConfig[]; events: EventPublisher; log: Logger; stateFile: string },
+    private readonly opts: { repos: readonly RepoConfig[]; events: EventPublisher; log: Logger; stateFile: string },
   ) {}
 
   private failed(env: Envelope, remote: string, reason: string, retryable: boolean, repo?: string): DeliveryResult {
-    this.o.events.emit("git.fetch-failed", { eventId: env.id, ...(repo ? { repo } : {}), remote: stripCredentials(remote), reason });
-    if (repo) recordRepoState(this.o.stateFile, repo, { lastError: reason, lastErrorAt: new Date().toISOString() });
-    this.o.log.warn({ event: env.id, from: env.from, repo, reason }, "git fetch refused or failed");
+    this.opts.events.emit("git.fetch-failed", { eventId: env.id, ...(repo ? { repo } : {}), remote: stripCredentials(remote), reason });
+    if (repo) recordRepoState(this.opts.stateFile, repo, { lastError: reason, lastErrorAt: new Date().toISOString() });
+    this.opts.log.warn({ event: env.id, from: env.from, repo, reason }, "git fetch refused or failed");
     return { ok: false, status: 0, retryable, reason };
   }
 
@@ -50,7 +50,7 @@ export class GitFetcher {
     const refused = pushRefusal(env);
     if (refused) return this.failed(env, remote, refused, false);
     const body = eventBodies["git.pushed"].parse(env.body);
-    const clones = clonesOf(this.o.repos, body.remote);
+    const clones = clonesOf(this.opts.repos, body.remote);
     if (clones.length === 0) return this.failed(env, remote, `remote ${stripCredentials(body.remote)} is not a repo in this machine's config (repos)`, false);
     const pushed = body.refs.filter((r) => !/^0+$/.test(r.new));
     for (const clone of clones) {
@@ -76,9 +76,9 @@ export class GitFetcher {
       }
       const latencyMs = Date.now() - t0;
       const head = refs[0]?.sha ?? pushed[0]?.new;
-      recordRepoState(this.o.stateFile, clone.name, { lastFetchAt: new Date().toISOString(), ...(head ? { lastSha: head } : {}) });
-      this.o.events.emit("git.fetched", { eventId: env.id, repo: clone.name, remote: stripCredentials(clone.remote), refs, latencyMs });
-      this.o.log.info({ event: env.id, from: env.from, repo: clone.name, refs, latencyMs }, "git fetched");
+      recordRepoState(this.opts.stateFile, clone.name, { lastFetchAt: new Date().toISOString(), ...(head ? { lastSha: head } : {}) });
+      this.opts.events.emit("git.fetched", { eventId: env.id, repo: clone.name, remote: stripCredentials(clone.remote), refs, latencyMs });
+      this.opts.log.info({ event: env.id, from: env.from, repo: clone.name, refs, latencyMs }, "git fetched");
     }
     return { ok: true, status: 200 };
   }

@@ -44,12 +44,12 @@ export class MeshModel {
   private linkDirty = false;
   private visibilityDirty = false;
 
-  constructor(private readonly o: ModelOptions) {
-    const now = (this.now = o.now ?? Date.now);
-    const caps: WebCaps = { ...DEFAULT_CAPS, ...o.caps };
+  constructor(private readonly opts: ModelOptions) {
+    const now = (this.now = opts.now ?? Date.now);
+    const caps: WebCaps = { ...DEFAULT_CAPS, ...opts.caps };
     this.activity = new ActivityPanel({ cap: caps.activity, now, counters: this.counters });
     const unreadable = this.activity.unreadable;
-    this.nodes = new NodesPanel({ self: o.self, staleAfterMs: o.staleAfterMs, offlineAfterMs: o.offlineAfterMs, now, unreadable });
+    this.nodes = new NodesPanel({ self: opts.self, staleAfterMs: opts.staleAfterMs, offlineAfterMs: opts.offlineAfterMs, now, unreadable });
     this.flows = new FlowsPanel({ cap: caps.flows, bodies: caps.bodies, mayReadInboxes: () => this.visibility.flows });
     this.jobs = new JobsPanel({ cap: caps.jobs, unreadable });
     this.chart = new ChartPanel(now);
@@ -188,7 +188,7 @@ export class MeshModel {
 
   snapshot(): Snapshot {
     return {
-      self: this.o.self,
+      self: this.opts.self,
       nodes: this.nodes.snapshot(),
       flows: this.flows.rows.values(),
       jobs: this.jobs.rows.values(),

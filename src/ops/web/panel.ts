@@ -59,7 +59,7 @@ export class KeyedRows<T> {
   private changed = new Set<string>();
   private removed = new Set<string>();
 
-  constructor(private readonly o: { cap?: number; evictFirst?: (a: T, b: T) => number; announceEvictions?: boolean } = {}) {}
+  constructor(private readonly opts: { cap?: number; evictFirst?: (a: T, b: T) => number; announceEvictions?: boolean } = {}) {}
 
   get(key: string): T | undefined {
     return this.rows.get(key);
@@ -87,10 +87,10 @@ export class KeyedRows<T> {
     this.rows.set(key, row);
     this.removed.delete(key);
     if (changed) this.changed.add(key);
-    while (this.o.cap !== undefined && this.rows.size > this.o.cap) {
+    while (this.opts.cap !== undefined && this.rows.size > this.opts.cap) {
       const oldest = this.oldest();
       if (oldest === undefined) break;
-      if (this.o.announceEvictions) this.remove(oldest);
+      if (this.opts.announceEvictions) this.remove(oldest);
       else {
         this.rows.delete(oldest);
         this.changed.delete(oldest);
@@ -120,9 +120,9 @@ export class KeyedRows<T> {
   }
 
   private oldest(): string | undefined {
-    if (!this.o.evictFirst) return this.rows.keys().next().value;
+    if (!this.opts.evictFirst) return this.rows.keys().next().value;
     let first: [string, T] | undefined;
-    for (const e of this.rows) if (!first || this.o.evictFirst(e[1], first[1]) < 0) first = e;
+    for (const e of this.rows) if (!first || this.opts.evictFirst(e[1], first[1]) < 0) first = e;
     return first?.[0];
   }
 }

@@ -55,10 +55,10 @@ export class MeshSource {
   private jobs?: JobStore;
   private readonly refusedJobVersions = new Set<string>();
 
-  constructor(private readonly o: SourceOptions) {}
+  constructor(private readonly opts: SourceOptions) {}
 
   async start(): Promise<void> {
-    const { nc, model } = this.o;
+    const { nc, model } = this.opts;
     model.brokerChanged("connected", { server: nc.getServer(), ...(nc.info?.version ? { version: nc.info.version } : {}) });
     void this.watchStatus();
     this.jsm = await jetstreamManager(nc, { timeout: 2000 });
@@ -74,24 +74,24 @@ export class MeshSource {
     void this.replayEvents();
     void this.recentDeadLetters();
     void this.pollInboxes();
-    if (this.o.leaf) void this.pollLink(this.o.leaf);
+    if (this.opts.leaf) void this.pollLink(this.opts.leaf);
   }
 
   /** Leaf mode: the link's line (the same as `mesh top`), read every pollMs; answers at once offline. */
   private async pollLink(leaf: { mac: string; stateDir: string }): Promise<void> {
     while (!this.stopped) {
       try {
-        const s = await linkState(this.o.nc, leaf.mac, leaf.stateDir, [this.o.self]);
-        this.o.model.linkChanged({ mac: leaf.mac, connected: s.connected, line: `this Mac (${leaf.mac}): ${describeLink(s)}` });
+        const s = await linkState(this.opts.nc, leaf.mac, leaf.stateDir, [this.opts.self]);
+        this.opts.model.linkChanged({ mac: leaf.mac, connected: s.connected, line: `this Mac (${leaf.mac}): ${describeLink(s)}` });
       } catch (err) {
-        this.o.model.linkChanged({ mac: leaf.mac, connected: false, line: `cannot read this Mac's leaf layout: ${firstLine(err)}` });
+        this.opts.model.linkChanged({ mac: leaf.mac, connected: false, line: `cannot read this Mac's leaf layout: ${firstLine(err)}` });
       }
-      await new Promise((r) => setTimeout(r, this.o.inboxPollMs ?? 2000).unref());
+      await new Promise((r) => setTimeout(r, this.opts.inboxPollMs ?? 2000).unref());
     }
   }
 
   private flowsDenied(serverSaid: string): void {
-    this.o.model.visibilityChanged({
+    this.opts.model.visibilityChanged({
       flows: false,
       note: `other identities' inboxes are not visible to this identity (${serverSaid}); messages are shown from their delivery events`,
     });
@@ -104,11 +104,11 @@ export class MeshSource {
   }
 
   private subscribe(subject: string, onMsg: (subject: string, data: Uint8Array) => void, onDenied: (serverSaid: string) => void): void {
-    const sub = this.o.nc.subscribe(subject, {
+    const sub = this.opts.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) {
           if (permissionDenied(err)) onDenied(firstLine(err));
-          else this.o.log.warn({ subject, err: err.message }, "subscription error");
+          else this.opts.log.warn({ subject, err: err.message }, "subscription error");
           return;
         }
         onMsg(msg.subject, msg.data);
@@ -121,7 +121,7 @@ export class MeshSource {
   }
 
   private async watchStatus(): Promise<void> {
-    const { nc, model, log } = this.o;
+    const { nc, model, log } = this.opts;
     for await (const s of nc.status()) {
       const pv = s.type === "error" ? permissionDenied(s.error) : undefined;
       if (pv) {
@@ -143,14 +143,14 @@ export class MeshSource {
    * a replay, a claim without a grant) is counted as unreadable, never shown as the job's state.
    */
   private async watchJobs(): Promise<void> {
-    const store = (this.jobs ??= await JobStore.open(this.o.nc, this.o.self));
+    const store = (this.jobs ??= await JobStore.open(this.opts.nc, this.opts.self));
     for (const kind of JOB_KEY_KINDS) {
       this.subscribe(`$KV.*.${kind}.*`, (subject) => {
         const id = subject.split(".")[3];
-        if (id) void this.jobChanged(id).catch((err: Error) => this.o.log.warn({ id, err: err.message }, "job record unreadable"));
+        if (id) void this.jobChanged(id).catch((err: Error) => this.opts.log.warn({ id, err: err.message }, "job record unreadable"));
       }, () => undefined);
     }
-    for (const id of await store.ids([this.o.self]).catch(() => [] as string[])) await this.jobChanged(id);
+    for (const id of await store.ids([this.opts.self]).catch(() => [] as string[])) await this.jobChanged(id);
   }
 
   private async jobChanged(id: string): Promise<void> {
@@ -159,31 +159,31 @@ export class MeshSource {
       const key = `${r.writer}/${r.key}/${r.revision}`;
       if (this.refusedJobVersions.has(key)) continue;
       this.refusedJobVersions.add(key);
-      this.o.model.recordRefused(kvSubject(jobBucketName(r.writer), r.key), 0, `job record refused: ${r.reason}`);
+      this.opts.model.recordRefused(kvSubject(jobBucketName(r.writer), r.key), 0, `job record refused: ${r.reason}`);
     }
-    if (o.record) this.o.model.jobChanged(id, JSON.stringify(o.record));
+    if (o.record) this.opts.model.jobChanged(id, JSON.stringify(o.record));
   }
 
   private async watchKv(bucket: string, onChange: (key: string, value: string | undefined) => void): Promise<void> {
     try {
-      const kv = await new Kvm(this.o.nc).open(bucket);
+      const kv = await new Kvm(this.opts.nc).open(bucket);
       const iter = await kv.watch();
       this.stops.push(() => iter.stop());
       void (async () => {
         for await (const e of iter) onChange(e.key, e.operation === "PUT" ? e.string() : undefined);
-      })().catch((err: Error) => this.o.log.warn({ bucket, err: err.message }, "watch ended"));
+      })().catch((err: Error) => this.opts.log.warn({ bucket, err: err.message }, "watch ended"));
     } catch (err) {
       if (!isAbsentOrDenied(err)) throw err;
-      this.o.log.warn({ bucket, err: (err as Error).message }, "bucket not readable");
+      this.opts.log.warn({ bucket, err: (err as Error).message }, "bucket not readable");
     }
   }
 
   /** The last hour of events (chart, recent activity), each envelope once with the live feed. */
   private async replayEvents(): Promise<void> {
-    const replayMs = this.o.replayMs ?? 3_600_000;
+    const replayMs = this.opts.replayMs ?? 3_600_000;
     if (replayMs <= 0) return;
     try {
-      const js = jetstream(this.o.nc);
+      const js = jetstream(this.opts.nc);
       // EVENTS stores only events.> (no filter: nats-server 2.9 has no filter_subjects).
       const c = await js.consumers.get(STREAMS.events, {
         deliver_policy: DeliverPolicy.StartTime,
@@ -194,7 +194,7 @@ export class MeshSource {
         const batch = await c.fetch({ max_messages: Math.min(left, 500), expires: 2000 });
         let got = 0;
         for await (const m of batch) {
-          this.o.model.event(m.subject, m.data, m.time);
+          this.opts.model.event(m.subject, m.data, m.time);
           got++;
           if (--left === 0) break;
         }
@@ -202,7 +202,7 @@ export class MeshSource {
       }
       await c.delete().catch(() => undefined);
     } catch (err) {
-      this.o.log.warn({ err: (err as Error).message }, "could not replay the last hour of events");
+      this.opts.log.warn({ err: (err as Error).message }, "could not replay the last hour of events");
     }
   }
 
@@ -213,7 +213,7 @@ export class MeshSource {
     try {
       for await (const name of this.jsm!.streams.names(ALL_DLQ)) if (streamOwner(name)) streams.push(name);
     } catch (err) {
-      if (!isAbsentOrDenied(err)) this.o.log.warn({ err: (err as Error).message }, "could not list dead-letter streams");
+      if (!isAbsentOrDenied(err)) this.opts.log.warn({ err: (err as Error).message }, "could not list dead-letter streams");
       return;
     }
     for (const stream of streams) {
@@ -222,11 +222,11 @@ export class MeshSource {
         const from = Math.max(si.state.first_seq, si.state.last_seq - RECENT_DEAD_LETTERS + 1);
         for (let seq = from; seq <= si.state.last_seq && si.state.messages > 0; seq++) {
           const m = await this.jsm!.streams.getMessage(stream, { seq });
-          if (m) this.o.model.deadLetter(m.subject, m.data, m.time);
+          if (m) this.opts.model.deadLetter(m.subject, m.data, m.time);
         }
       } catch (err) {
-        if (!isAbsentOrDenied(err)) this.o.log.warn({ err: (err as Error).message, stream }, "could not read recent dead letters");
-        else if (stream === dlqStreamName(this.o.self) && !isNotFound(err)) this.o.model.visibilityChanged({ deadLetters: false });
+        if (!isAbsentOrDenied(err)) this.opts.log.warn({ err: (err as Error).message, stream }, "could not read recent dead letters");
+        else if (stream === dlqStreamName(this.opts.self) && !isNotFound(err)) this.opts.model.visibilityChanged({ deadLetters: false });
       }
     }
   }
@@ -255,16 +255,16 @@ export class MeshSource {
   }
 
   private async pollInboxes(): Promise<void> {
-    const every = this.o.inboxPollMs ?? 2000;
+    const every = this.opts.inboxPollMs ?? 2000;
     while (!this.stopped) {
-      await this.readInboxes().catch((err: Error) => this.o.log.warn({ err: err.message }, "inbox poll failed"));
+      await this.readInboxes().catch((err: Error) => this.opts.log.warn({ err: err.message }, "inbox poll failed"));
       await new Promise((r) => setTimeout(r, every).unref());
     }
   }
 
   private async readInboxes(): Promise<void> {
     const jsm = this.jsm!;
-    const ids = new Set<string>([this.o.self, ...this.o.model.knownIdentities()]);
+    const ids = new Set<string>([this.opts.self, ...this.opts.model.knownIdentities()]);
     const now = Date.now();
     if ((this.deniedUntil.get("*") ?? 0) <= now) {
       try {
@@ -277,12 +277,12 @@ export class MeshSource {
     for (const id of ids) {
       if (this.stopped) return;
       if ((this.deniedUntil.get(id) ?? 0) > now) continue;
-      this.o.model.identitySeen(id);
+      this.opts.model.identitySeen(id);
       try {
         const ci = await jsm.consumers.info(inboxStreamName(id), inboxConsumerName(id));
         const unacked = ci.num_pending + ci.num_ack_pending;
         const oldest = unacked > 0 ? await this.oldestWaiting(id, ci.ack_floor.stream_seq + 1) : {};
-        this.o.model.inboxChanged(id, { visible: true, waiting: ci.num_pending, inFlight: ci.num_ack_pending, ...oldest });
+        this.opts.model.inboxChanged(id, { visible: true, waiting: ci.num_pending, inFlight: ci.num_ack_pending, ...oldest });
       } catch (err) {
         if (isNotFound(err)) continue; // no inbox consumer (yet) for this identity
         if (!isAbsentOrDenied(err)) throw err;
@@ -290,7 +290,7 @@ export class MeshSource {
         // nats-server answers a denied API request with nothing and reports the violation on the
         // connection: show its own words when it did.
         const said = permissionDenied(err) ? firstLine(err) : this.deniedSubject(`.CONSUMER.INFO.${inboxStreamName(id)}.${inboxConsumerName(id)}`);
-        this.o.model.inboxChanged(id, { visible: false, why: "not visible to this identity", ...(said ? { serverSaid: said } : {}) });
+        this.opts.model.inboxChanged(id, { visible: false, why: "not visible to this identity", ...(said ? { serverSaid: said } : {}) });
       }
     }
   }

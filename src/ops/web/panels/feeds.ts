@@ -23,22 +23,22 @@ export class ActivityPanel {
   readonly rows: FeedRows<ActivityView>;
   private seq = 0;
 
-  constructor(private readonly o: { cap: number; now: () => number; counters: CountersPanel }) {
-    this.rows = new FeedRows<ActivityView>(o.cap);
+  constructor(private readonly opts: { cap: number; now: () => number; counters: CountersPanel }) {
+    this.rows = new FeedRows<ActivityView>(opts.cap);
   }
 
   /** An event shown with `text`. */
   add(subject: string, size: number, at: string, text: string): void {
-    this.o.counters.bump("events");
+    this.opts.counters.bump("events");
     this.rows.push({ key: `e${++this.seq}`, at, subject, unreadable: false, text, size });
   }
 
   /** What arrived but cannot be shown: counted and listed as an unreadable event, never rendered. */
   readonly unreadable = (subject: string, size: number, why: string, at?: Date): void => {
-    this.o.counters.bump("events", "unreadable");
+    this.opts.counters.bump("events", "unreadable");
     this.rows.push({
       key: `u${++this.seq}`,
-      at: (at ?? new Date(this.o.now())).toISOString(),
+      at: (at ?? new Date(this.opts.now())).toISOString(),
       subject: subject.slice(0, 200),
       unreadable: true,
       text: `unreadable event (${why.slice(0, 160)})`,

@@ -12,8 +12,8 @@ export class FlowsPanel {
   private readonly bodies = new Map<string, string>();
   private readonly bodyOrder: string[] = [];
 
-  constructor(private readonly o: { cap: number; bodies: number; mayReadInboxes: () => boolean }) {
-    this.rows = new KeyedRows<FlowView>({ cap: o.cap });
+  constructor(private readonly opts: { cap: number; bodies: number; mayReadInboxes: () => boolean }) {
+    this.rows = new KeyedRows<FlowView>({ cap: opts.cap });
   }
 
   /** A message stored on `to`'s inbox (`size` bytes). */
@@ -40,7 +40,7 @@ export class FlowsPanel {
     // A later "retried" never overrides a final state that arrived first (events of one message may interleave).
     if (cur && (cur.state === "delivered" || cur.state === "dead-lettered") && change.state === "retried") return;
     const next = {
-      ...(cur ?? { id, to, at, kind: "message", body: this.bodies.has(id) ? "hidden" : this.o.mayReadInboxes() ? "not-kept" : "not-visible" }),
+      ...(cur ?? { id, to, at, kind: "message", body: this.bodies.has(id) ? "hidden" : this.opts.mayReadInboxes() ? "not-kept" : "not-visible" }),
       ...(from && !cur?.from ? { from } : {}),
       ...change,
     } as FlowView;
@@ -55,7 +55,7 @@ export class FlowsPanel {
 
   private keepBody(id: string): void {
     this.bodyOrder.push(id);
-    while (this.bodyOrder.length > this.o.bodies) {
+    while (this.bodyOrder.length > this.opts.bodies) {
       const old = this.bodyOrder.shift();
       if (old !== undefined) this.bodies.delete(old);
     }

@@ -6,9 +6,9 @@ import type { JobRow } from "../views.js";
 export class JobsPanel {
   readonly rows: KeyedRows<JobRow>;
 
-  constructor(private readonly o: { cap: number; unreadable: Unreadable }) {
+  constructor(private readonly opts: { cap: number; unreadable: Unreadable }) {
     // A job past the cap is removed on the page too (it keeps every job it was sent).
-    this.rows = new KeyedRows<JobRow>({ cap: o.cap, evictFirst: (a, b) => a.submittedAt.localeCompare(b.submittedAt), announceEvictions: true });
+    this.rows = new KeyedRows<JobRow>({ cap: opts.cap, evictFirst: (a, b) => a.submittedAt.localeCompare(b.submittedAt), announceEvictions: true });
   }
 
   /** A job record (its KV value) or its removal. */
@@ -17,7 +17,7 @@ export class JobsPanel {
       this.rows.remove(id);
       return;
     }
-    const r = readValue(jobRecordSchema, value, `$KV jobs ${id}`, "job record does not match the schema", this.o.unreadable);
+    const r = readValue(jobRecordSchema, value, `$KV jobs ${id}`, "job record does not match the schema", this.opts.unreadable);
     if (r === undefined) return;
     this.rows.put(id, {
       id: r.id,

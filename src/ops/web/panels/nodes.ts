@@ -15,14 +15,14 @@ export class NodesPanel {
   private readonly presence = new Map<string, PresenceSlot>();
   private readonly inboxes = new Map<string, InboxView>();
 
-  constructor(private readonly o: { self: string; staleAfterMs: number; offlineAfterMs: number; now: () => number; unreadable: Unreadable }) {}
+  constructor(private readonly opts: { self: string; staleAfterMs: number; offlineAfterMs: number; now: () => number; unreadable: Unreadable }) {}
 
   /** A presence entry (KV put) or its removal (delete, purge: a graceful stop). */
   presenceChanged(identity: string, value: string | undefined): void {
     if (value === undefined) {
       this.presence.set(identity, { deleted: true });
     } else {
-      const presence = readValue(presenceSchema, value, `$KV presence ${identity}`, "presence entry does not match the schema", this.o.unreadable);
+      const presence = readValue(presenceSchema, value, `$KV presence ${identity}`, "presence entry does not match the schema", this.opts.unreadable);
       if (presence === undefined) return;
       this.presence.set(identity, { presence });
     }
@@ -58,20 +58,20 @@ export class NodesPanel {
     let note = "no heartbeat seen";
     if (slot?.deleted) note = "stopped (presence cleared)";
     if (p) {
-      const age = Math.max(0, this.o.now() - Date.parse(p.lastSeen));
+      const age = Math.max(0, this.opts.now() - Date.parse(p.lastSeen));
       const secs = Math.round(age / 1000);
       if (p.status === "stopping") {
         state = "offline";
         note = "stopping";
       } else {
-        state = presenceState(age, this.o.staleAfterMs, this.o.offlineAfterMs);
+        state = presenceState(age, this.opts.staleAfterMs, this.opts.offlineAfterMs);
         note = state === "online" ? `last seen ${secs}s ago` : `no heartbeat for ${secs}s`;
       }
     }
     const inbox = this.inboxes.get(identity);
     const next: NodeView = {
       identity,
-      self: identity === this.o.self,
+      self: identity === this.opts.self,
       state,
       note,
       capabilities: p?.capabilities ?? [],
