@@ -52,7 +52,7 @@ async function askCmd(to: string, text: string | undefined, opts: AskOptions): P
         throw new MeshError(`${describeLink(link)}: an ask needs it for the answer, so it was not sent (\`mesh send ${to} …\` queues a message instead)`, 3);
       }
     }
-    return ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`) });
+    return ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`), createInbox: true });
   }, { seal: true });
   if (opts.json) {
     printJson({ id: res.id, seq: res.seq, status: res.reply.type, reply: res.reply.body, latencyMs: res.latencyMs });

@@ -39,7 +39,7 @@ async function send(to: string, text: string | undefined, opts: SendOptions): Pr
   const body = text ?? (await readStdin());
   const leaf = r.config.leaf;
   const [res, link] = await withConnection(r, async (nc) => {
-    const sent = await sendMessage(nc, { from, to, body });
+    const sent = await sendMessage(nc, { from, to, body }, { createInbox: true });
     // Leaf mode: stored in this Mac's outbox, acknowledged locally; say what waits for the hub.
     return [sent, leaf ? await linkState(nc, leaf.mac, leaf.stateDir) : undefined] as const;
   }, { seal: true });

@@ -113,15 +113,23 @@ export async function publishRaw(
   return { subject };
 }
 
-/**
- * Publishes into a recipient's durable inbox. On an open mesh an identity that never started has
- * no inbox stream yet: it is made here (as its sidecar would), so the message waits for it. On a
- * secure mesh only the admin may make one (`add-identity`), and the sender is told so.
- */
-export async function publishToInbox(nc: NatsConnection, env: Envelope): Promise<Published> {
+/** Options of a publish into an inbox. */
+export interface InboxPublishOptions {
+  /**
+   * An identity that never started has no inbox stream yet. With `createInbox`, on an open mesh it
+   * is made here (as its sidecar would make it), so the message waits for it; on a secure mesh only
+   * the admin may make one (`add-identity`), and the sender gets the original error. Off by default:
+   * a publish creates nothing unless its caller says so (`mesh send`, `mesh ask` do).
+   */
+  createInbox?: boolean;
+}
+
+/** Publishes into a recipient's durable inbox (its sender's lane, agent.<to>.inbox.<from>). */
+export async function publishToInbox(nc: NatsConnection, env: Envelope, opts: InboxPublishOptions = {}): Promise<Published> {
   try {
     return await publishEnvelope(nc, inboxSubject(env.to, env.from), env);
   } catch (err) {
+    if (!opts.createInbox) throw err;
     // No stream for the subject answers "no responders" at once, or, when some live subscriber
     // (a `mesh web`, a `mesh sub`) receives the request, a timeout: then ask whether the inbox exists.
     if (!(err instanceof NoInboxError) && !(err instanceof PublishTimeoutError && (await inboxMissing(nc, env.to)))) throw err;
@@ -148,8 +156,9 @@ async function inboxMissing(nc: NatsConnection, to: string): Promise<boolean> {
 export async function sendMessage(
   nc: NatsConnection,
   m: Omit<NewEnvelope, "kind"> & { kind?: NewEnvelope["kind"] },
+  opts: InboxPublishOptions = {},
 ): Promise<Published & { envelope: Envelope }> {
   const env = newEnvelope({ ...m, kind: m.kind ?? "message" });
-  const published = await publishToInbox(nc, env);
+  const published = await publishToInbox(nc, env, opts);
   return { ...published, envelope: env };
 }

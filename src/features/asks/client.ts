@@ -24,7 +24,7 @@ export interface AskResult {
  */
 export async function ask(
   nc: NatsConnection,
-  a: { from: string; to: string; text: string; timeoutMs: number; onRefused?: (reason: string) => void },
+  a: { from: string; to: string; text: string; timeoutMs: number; onRefused?: (reason: string) => void; createInbox?: boolean },
 ): Promise<AskResult> {
   // In a secure mesh an answer must be signed by the identity asked, for this asker, and fresh:
   // anyone may publish on reply.<asker>.<id> (the id is visible in public events).
@@ -43,7 +43,7 @@ export async function ask(
     sub.unsubscribe();
   }, a.timeoutMs);
   try {
-    const sent = await publishToInbox(nc, env);
+    const sent = await publishToInbox(nc, env, { createInbox: a.createInbox ?? false });
     for await (const m of sub) {
       let reply: Envelope;
       try {
