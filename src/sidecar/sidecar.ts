@@ -85,14 +85,14 @@ type GatewayState = "up" | "down" | "unknown";
  */
 export class Sidecar {
   readonly self: string;
-  nc!: NatsConnection;
-  events!: EventPublisher;
-  inbox!: InboxConsumer;
+  #nc!: NatsConnection;
+  #events!: EventPublisher;
+  #inbox!: InboxConsumer;
   private asks!: AskResponder;
   private conversations!: Conversations;
-  jobs?: JobWorker;
-  hooks?: HookRunner;
-  alerter?: PeerAlerter;
+  #jobs?: JobWorker;
+  #hooks?: HookRunner;
+  #alerter?: PeerAlerter;
   private presence?: PresenceHeartbeat;
   private outboxTrimmer?: OutboxTrimmer;
   /** Jobs the local agent submits through its gateway (a2a:jobs.…), with the A2A bridge. */
@@ -106,10 +106,37 @@ export class Sidecar {
   /** False from a disconnect until the connection is back (the connection reconnects forever, so it is never "closed"). */
   private brokerConnected = true;
   private stopped = false;
-  http?: import("node:http").Server;
+  #http?: import("node:http").Server;
 
   constructor(private readonly opts: SidecarOptions) {
     this.self = checkIdentity(opts.identity);
+  }
+
+  // Read-only from outside (metrics, `mesh up`, tests); set only while the sidecar starts.
+  /** Its connection to the mesh (its own, or the one it was given). */
+  get nc(): NatsConnection {
+    return this.#nc;
+  }
+  get events(): EventPublisher {
+    return this.#events;
+  }
+  get inbox(): InboxConsumer {
+    return this.#inbox;
+  }
+  /** The job worker, when jobs are on and it started. */
+  get jobs(): JobWorker | undefined {
+    return this.#jobs;
+  }
+  /** The hook rules' runner, when there are rules. */
+  get hooks(): HookRunner | undefined {
+    return this.#hooks;
+  }
+  get alerter(): PeerAlerter | undefined {
+    return this.#alerter;
+  }
+  /** Its loopback HTTP server (/healthz, /metrics, the A2A endpoint), once listening. */
+  get http(): import("node:http").Server | undefined {
+    return this.#http;
   }
 
   /** The local agent's adapter (tests wait for its live link with `agent.events?.connected()`). */
@@ -143,10 +170,10 @@ export class Sidecar {
     await this.buildParts();
     await this.announce();
     await this.startHttp();
-    this.inbox.start();
+    this.#inbox.start();
     if (this.opts.leaf) {
       // The Mac's outbox keeps what is not delivered yet (leaf-outbox.ts); every sidecar of the Mac trims it.
-      this.outboxTrimmer = new OutboxTrimmer({ nc: this.nc, mac: this.opts.leaf.mac, log, ...(this.opts.outboxTrimMs ? { everyMs: this.opts.outboxTrimMs } : {}) });
+      this.outboxTrimmer = new OutboxTrimmer({ nc: this.#nc, mac: this.opts.leaf.mac, log, ...(this.opts.outboxTrimMs ? { everyMs: this.opts.outboxTrimMs } : {}) });
       this.outboxTrimmer.start();
     }
     await this.startHookRules();
@@ -157,9 +184,9 @@ export class Sidecar {
 
   /** The connection given (tests, `mesh up`), or this identity's own, reconnecting forever. */
   private async connect(): Promise<void> {
-    if (this.opts.nc) this.nc = this.opts.nc;
+    if (this.opts.nc) this.#nc = this.opts.nc;
     else {
-      this.nc = await connectMesh({
+      this.#nc = await connectMesh({
         server: this.opts.server,
         ...(this.opts.creds ? { creds: this.opts.creds } : {}),
         name: `mesh-sidecar-${this.self}`,
@@ -181,27 +208,27 @@ export class Sidecar {
   /** Events, the journals, the verifier, asks, conversations, the inbox consumer (not yet pulling) and presence. */
   private async buildParts(): Promise<void> {
     const { log } = this.opts;
-    this.events = new EventPublisher(this.nc, this.self, log);
+    this.#events = new EventPublisher(this.#nc, this.self, log);
     this.journal = new DeliveredJournal(join(this.opts.stateDir, "delivered.log"));
-    this.verifier = await MeshVerifier.open(this.nc, log);
+    this.verifier = await MeshVerifier.open(this.#nc, log);
     const verifier = this.verifier;
     // Sealed bodies (secure mesh): this identity's curve keys, made here and never sent anywhere.
-    await startSealing(this.nc, this.self, join(this.opts.stateDir, SEALING_KEYS_FILE), verifier, log);
-    this.asks = new AskResponder(this.nc, this.self, this.opts.agent, this.events, log);
+    await startSealing(this.#nc, this.self, join(this.opts.stateDir, SEALING_KEYS_FILE), verifier, log);
+    this.asks = new AskResponder(this.#nc, this.self, this.opts.agent, this.#events, log);
     this.conversations = new Conversations({
-      nc: this.nc,
+      nc: this.#nc,
       self: this.self,
       agent: this.opts.agent,
-      events: this.events,
+      events: this.#events,
       log,
       ...(this.opts.maxHops !== undefined ? { maxHops: this.opts.maxHops } : {}),
     });
-    this.inbox = new InboxConsumer({
-      nc: this.nc,
+    this.#inbox = new InboxConsumer({
+      nc: this.#nc,
       self: this.self,
       agent: this.opts.agent,
       journal: this.journal,
-      events: this.events,
+      events: this.#events,
       log,
       ...(this.opts.hookTimeoutMs ? { hookTimeoutMs: this.opts.hookTimeoutMs } : {}),
       onArrived: (env) => this.conversations.arrived(env),
@@ -216,7 +243,7 @@ export class Sidecar {
       ...(this.opts.leaf ? { leaf: { mac: this.opts.leaf.mac } } : {}),
     });
     this.presence = new PresenceHeartbeat(
-      this.nc,
+      this.#nc,
       {
         identity: this.self,
         version: VERSION,
@@ -234,7 +261,7 @@ export class Sidecar {
   /** sidecar.started out, and the gateway's own events mirrored as mesh events. */
   private async announce(): Promise<void> {
     const { log } = this.opts;
-    this.events.emit("sidecar.started", {
+    this.#events.emit("sidecar.started", {
       version: VERSION,
       host: hostname(),
       capabilities: this.opts.capabilities ?? [],
@@ -244,7 +271,7 @@ export class Sidecar {
       try {
         await this.opts.agent.events.start((kind, body) => {
           if (kind === "gateway.shutdown") this.setGateway("down", "gateway shutting down");
-          this.events.emit(kind, body);
+          this.#events.emit(kind, body);
         });
       } catch (err) {
         log.warn({ err: (err as Error).message }, "gateway event mirror not started");
@@ -258,12 +285,12 @@ export class Sidecar {
     if (this.opts.httpPort !== undefined || this.opts.a2a) {
       const { startHttp } = await import("./http.js");
       const a2a = this.opts.a2a;
-      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.nc, self: this.self, agent: this.opts.agent, log, ...(this.opts.repos ? { repos: this.opts.repos } : {}) });
-      this.http = await startHttp(this.view(), this.opts.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, verifier: this.verifier!, ...(a2a.listen ? { listen: a2a.listen } : {}), ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
+      if (a2a) this.nativeJobs = new NativeJobs({ nc: this.#nc, self: this.self, agent: this.opts.agent, log, ...(this.opts.repos ? { repos: this.opts.repos } : {}) });
+      this.#http = await startHttp(this.view(), this.opts.httpPort ?? 0, log, a2a ? { table: a2a.table, conversations: this.conversations, verifier: this.verifier!, ...(a2a.listen ? { listen: a2a.listen } : {}), ...(this.nativeJobs ? { jobs: this.nativeJobs } : {}) } : undefined);
       if (a2a) {
-        a2a.table.endpointBase = `http://127.0.0.1:${(this.http.address() as import("node:net").AddressInfo).port}`;
+        a2a.table.endpointBase = `http://127.0.0.1:${(this.#http.address() as import("node:net").AddressInfo).port}`;
         // Before the first delivery: the gateway must know every peer (and reloads when it learns one).
-        await a2a.sync.start(this.nc);
+        await a2a.sync.start(this.#nc);
       }
     }
   }
@@ -273,8 +300,8 @@ export class Sidecar {
     const { log } = this.opts;
     const verifier = this.verifier!;
     if (this.opts.hooks?.length) {
-      this.hooks = new HookRunner({
-        nc: this.nc,
+      this.#hooks = new HookRunner({
+        nc: this.#nc,
         self: this.self,
         rules: this.opts.hooks,
         agent: this.opts.agent,
@@ -282,10 +309,10 @@ export class Sidecar {
         verifier,
         statsFile: join(this.opts.stateDir, HOOK_STATS_FILE),
         ...(this.opts.repos?.length
-          ? { git: new GitFetcher({ repos: this.opts.repos, events: this.events, log, stateFile: reposStatePath(this.opts.stateDir) }) }
+          ? { git: new GitFetcher({ repos: this.opts.repos, events: this.#events, log, stateFile: reposStatePath(this.opts.stateDir) }) }
           : {}),
       });
-      await this.hooks.start();
+      await this.#hooks.start();
     }
   }
 
@@ -294,17 +321,17 @@ export class Sidecar {
     const { log } = this.opts;
     const verifier = this.verifier!;
     if (this.opts.alerts) {
-      this.alerter = new PeerAlerter({
-        nc: this.nc,
+      this.#alerter = new PeerAlerter({
+        nc: this.#nc,
         self: this.self,
         verifier,
         config: this.opts.alerts,
         agent: this.opts.agent,
-        events: this.events,
+        events: this.#events,
         log,
         ...(this.opts.alerts.checkMs ? { checkMs: this.opts.alerts.checkMs } : {}),
       });
-      await this.alerter.start();
+      await this.#alerter.start();
     }
   }
 
@@ -316,11 +343,11 @@ export class Sidecar {
       // Jobs live on the hub and a worker would consume across the leaf link (never done: gotcha 4).
       log.warn("job worker not started: leaf mode runs no job worker in this release (README \"Offline-first Macs\")");
     } else if (this.opts.jobs !== false) {
-      this.jobs = new JobWorker({
-        nc: this.nc,
+      this.#jobs = new JobWorker({
+        nc: this.#nc,
         self: this.self,
         agent: this.opts.agent,
-        events: this.events,
+        events: this.#events,
         log,
         capabilities: this.opts.capabilities ?? [],
         ...(this.opts.jobs?.queues ? { queues: this.opts.jobs.queues } : {}),
@@ -331,10 +358,10 @@ export class Sidecar {
         worktreeRoot: join(this.opts.stateDir, "worktrees"),
       });
       try {
-        await this.jobs.start();
+        await this.#jobs.start();
       } catch (err) {
         log.warn({ err: (err as Error).message }, "job worker not started");
-        this.jobs = undefined;
+        this.#jobs = undefined;
       }
     }
   }
@@ -346,13 +373,13 @@ export class Sidecar {
     if (this.opts.leaf) {
       // The Mac's outbox, its inbox (sourced from the outbox and the hub) and dead letters, its consumer;
       // with hook rules, its copy of the hub's events (the rules' consumers live on this leaf too).
-      const report = await provisionLeaf(this.nc, this.opts.leaf.mac, [this.self], { ...ackWait, hooks: Boolean(this.opts.hooks?.length) });
+      const report = await provisionLeaf(this.#nc, this.opts.leaf.mac, [this.self], { ...ackWait, hooks: Boolean(this.opts.hooks?.length) });
       const changed = Object.entries(report).filter(([, c]) => c !== "unchanged");
       if (changed.length) log.info({ changed: Object.fromEntries(changed), mac: this.opts.leaf.mac }, "leaf inbox ready");
       return;
     }
     try {
-      const jsm = await jetstreamManager(this.nc);
+      const jsm = await jetstreamManager(this.#nc);
       // Its inbox, dead-letter and hook-event streams and its inbox consumer. On a secure mesh the
       // admin made them at add-identity and this identity may not change them: nothing to do then.
       // Its copy of the events only when it has hook rules (on a secure mesh, what the admin granted).
@@ -369,14 +396,14 @@ export class Sidecar {
   view(): SidecarView {
     return {
       self: this.self,
-      nc: this.nc,
-      brokerConnected: () => this.brokerConnected && !this.nc.isClosed(),
+      nc: this.#nc,
+      brokerConnected: () => this.brokerConnected && !this.#nc.isClosed(),
       gateway: () => this.gatewayState,
-      inbox: () => this.inbox.stats,
-      jobs: () => this.jobs?.stats,
-      hooks: () => this.hooks?.stats,
+      inbox: () => this.#inbox.stats,
+      jobs: () => this.#jobs?.stats,
+      hooks: () => this.#hooks?.stats,
       asksAnswered: () => this.asks.answered,
-      eventsPublished: () => this.events.published,
+      eventsPublished: () => this.#events.published,
     };
   }
 
@@ -384,14 +411,14 @@ export class Sidecar {
     if (state === this.gatewayState) return;
     const before = this.gatewayState;
     this.gatewayState = state;
-    if (state === "up") this.events?.emit("gateway.reachable", { url: this.opts.agent.url });
-    if (state === "down") this.events?.emit("gateway.unreachable", { url: this.opts.agent.url, reason: reason ?? "unknown" });
+    if (state === "up") this.#events?.emit("gateway.reachable", { url: this.opts.agent.url });
+    if (state === "down") this.#events?.emit("gateway.unreachable", { url: this.opts.agent.url, reason: reason ?? "unknown" });
     this.opts.log.info({ from: before, to: state, reason }, "gateway state");
     this.presence?.refresh();
   }
 
   private async watchConnection(): Promise<void> {
-    for await (const s of this.nc.status()) {
+    for await (const s of this.#nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect") {
         this.brokerConnected = s.type === "reconnect";
         this.opts.log.info({ status: s.type }, "broker connection");
@@ -402,7 +429,7 @@ export class Sidecar {
   async stop(reason = "stopped"): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([this.inbox?.stop(), this.outboxTrimmer?.stop(), this.jobs?.stop(), this.hooks?.stop(), this.alerter?.stop()]);
+    await Promise.all([this.#inbox?.stop(), this.outboxTrimmer?.stop(), this.#jobs?.stop(), this.#hooks?.stop(), this.#alerter?.stop()]);
     // Answers still awaited end now ("sidecar stopping"); the broker keeps what was not acked.
     this.opts.agent.close?.();
     await this.asks?.drain();
@@ -410,15 +437,15 @@ export class Sidecar {
     await this.nativeJobs?.stop();
     this.opts.a2a?.sync.stop();
     await this.opts.agent.events?.close();
-    this.http?.close();
+    this.#http?.close();
     // Open A2A streams (SSE) end with the sidecar; their clients resubscribe to the next one.
-    this.http?.closeAllConnections();
-    this.events?.emit("sidecar.stopped", { reason });
-    await this.events?.flush();
+    this.#http?.closeAllConnections();
+    this.#events?.emit("sidecar.stopped", { reason });
+    await this.#events?.flush();
     await this.presence?.stop();
     this.journal?.close();
     this.deadLetteredJournal?.close();
-    if (this.ownsConnection) await this.nc.drain().catch(() => undefined);
+    if (this.ownsConnection) await this.#nc.drain().catch(() => undefined);
     this.opts.log.info({ reason }, "sidecar stopped");
   }
 }
