@@ -153,6 +153,21 @@ async function up(opts: UpOptions): Promise<void> {
         const report = await provision(nc);
         process.stdout.write(`${describeReport(report)}\n`);
       }
+      if (auth) {
+        // Identities added while no broker ran (broker init, add-identity, then broker up): their
+        // streams and their registry entries (what every reader verifies signatures against).
+        const [{ jetstreamManager }, { provisionIdentity }, { readRegistry, syncIdentityRegistry }] = await Promise.all([
+          import("@nats-io/jetstream"),
+          import("../../broker/provision.js"),
+          import("../../broker/auth.js"),
+        ]);
+        const reg = readRegistry(stateDir);
+        const hosted = new Set(Object.values(macs).flat());
+        const jsm = await jetstreamManager(nc);
+        for (const [id, e] of Object.entries(reg.identities)) if (!hosted.has(id)) await provisionIdentity(jsm, id, { hooks: e.hooks !== false });
+        const synced = await syncIdentityRegistry(nc, stateDir);
+        if (synced.put.length || synced.removed.length) process.stdout.write(`identity registry: ${synced.put.length} written, ${synced.removed.length} removed\n`);
+      }
     } finally {
       await nc.drain();
     }
