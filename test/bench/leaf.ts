@@ -83,6 +83,9 @@ export async function leafPaths(ctx: BenchContext): Promise<{ rows: LeafRow[]; d
   try {
     const direct = await sidecarOn(single.url, `${ctx.tag}-direct`, hooks);
     const twoHop = await sidecarOn(mesh.macs["bench-b"]!.leaf.url, "bench-recv", hooks, { mac: "bench-b" });
+    // The sending Mac runs its identity's sidecar too, as every Mac does: it trims that Mac's outbox
+    // as the hub takes what it holds (leaf-outbox.ts); without it a sender is refused after one share.
+    const senderSidecar = await sidecarOn(mesh.macs["bench-a"]!.leaf.url, "bench-send", hooks, { mac: "bench-a" });
     const sender = await mesh.client("bench-a", "bench-sender");
     const paths = [
       { path: "direct, open mesh (broker → sidecar)", nc: single.admin, to: `${ctx.tag}-direct` },
@@ -118,6 +121,7 @@ export async function leafPaths(ctx: BenchContext): Promise<{ rows: LeafRow[]; d
     if (lat.length < backlog) failures.push(`leaf drain: ${backlog - lat.length} of ${backlog} not received 120 s after the link was back`);
     await direct.stop("bench done");
     await twoHop.stop("bench done");
+    await senderSidecar.stop("bench done");
     return {
       rows,
       drain: { cut_s: cutMs / 1000, sent_per_s: Math.round((backlog / (cutMs / 1000)) * 10) / 10, backlog: backlog - arrivedWhileCut, drained_s: Math.round(drainS * 10) / 10, msgs_per_s: Math.round((backlog - arrivedWhileCut) / drainS) },
