@@ -79,7 +79,8 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
     const varz = (await (await fetch(`http://127.0.0.1:${monitor}/varz`)).json()) as { http_host: string };
     expect(varz.http_host).toBe("0.0.0.0");
     await provision(nc);
-    const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via compose" });
+    // As `mesh send` does: nova has never started, so its inbox is made on this open broker.
+    const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via compose" }, { createInbox: true });
     expect(sent.stream).toBe("INBOX-nova");
     await nc.close();
   });
@@ -113,7 +114,7 @@ describe.skipIf(!compose)("docker-compose.yml", () => {
       expect(info.config.num_replicas).toBe(3);
       expect([info.cluster!.leader!, ...info.cluster!.replicas!.map((r) => r.name)].sort()).toEqual(["n1", "n2", "n3"]);
       // A message published on one node is stored by the cluster and readable from another.
-      const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via the compose cluster" });
+      const sent = await sendMessage(nc, { from: "clawd", to: "nova", body: "via the compose cluster" }, { createInbox: true });
       const other = await jetstreamManager(conns[2]!);
       expect((await other.streams.getMessage("INBOX-nova", { seq: sent.seq! }))!.json<{ id: string }>().id).toBe(sent.envelope.id);
     } finally {
