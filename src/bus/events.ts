@@ -1,9 +1,9 @@
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeEnvelope, eventSubject, newEnvelope, type EventBody, type EventKind } from "../../subjects/mod.js";
 import type { Logger } from "../base/log.js";
 import { settleWithin } from "../base/backoff.js";
 import { signerOf } from "./connection.js";
+import { ReplyMux } from "./reply-mux.js";
 
 /**
  * Publishes this identity's lifecycle events (events.<id>.<kind>) to the EVENTS stream, signed
@@ -12,7 +12,7 @@ import { signerOf } from "./connection.js";
  * failure is logged (monitoring must not stop delivery).
  */
 export class EventPublisher {
-  private readonly js: JetStreamClient;
+  private readonly acks: ReplyMux;
   private readonly nc: NatsConnection;
   private inflight = new Set<Promise<unknown>>();
   published = 0;
@@ -24,7 +24,8 @@ export class EventPublisher {
     private readonly log: Logger,
   ) {
     this.nc = nc;
-    this.js = jetstream(nc);
+    // Every event's PubAck on one subscription (no request per event: reply-mux.ts).
+    this.acks = new ReplyMux(nc);
   }
 
   emit<K extends EventKind>(kind: K, body: EventBody<K>): void {
@@ -32,8 +33,8 @@ export class EventPublisher {
     // Signed with this identity's nkey (secure mesh), like every other envelope: hook rules verify it.
     const signer = signerOf(this.nc);
     const env = signer ? signer.sign(unsigned) : unsigned;
-    const p = this.js
-      .publish(eventSubject(this.self, ...kind.split(".")), encodeEnvelope(env), { msgID: env.id })
+    const p = this.acks
+      .publish(eventSubject(this.self, ...kind.split(".")), encodeEnvelope(env), env.id)
       .then(() => {
         this.published++;
       })
@@ -48,5 +49,11 @@ export class EventPublisher {
   /** Waits for events already emitted (used on shutdown). */
   async flush(timeoutMs = 3000): Promise<void> {
     await settleWithin(Promise.allSettled([...this.inflight]), timeoutMs);
+  }
+
+  /** Flushes, then stops waiting for acks (what is still unacknowledged is counted as failed). */
+  async close(timeoutMs = 3000): Promise<void> {
+    await this.flush(timeoutMs);
+    this.acks.close();
   }
 }

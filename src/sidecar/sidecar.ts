@@ -441,7 +441,7 @@ export class Sidecar {
     // Open A2A streams (SSE) end with the sidecar; their clients resubscribe to the next one.
     this.#http?.closeAllConnections();
     this.#events?.emit("sidecar.stopped", { reason });
-    await this.#events?.flush();
+    await this.#events?.close();
     await this.presence?.stop();
     this.journal?.close();
     this.deadLetteredJournal?.close();

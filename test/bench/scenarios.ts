@@ -238,6 +238,7 @@ export async function eventThroughput(ctx: BenchContext): Promise<{ rows: EventR
       failed = ev.failed;
       // flush() returns after flushMs whether or not every publish settled: what is left timed out.
       unsettled = n - ev.published - ev.failed;
+      await ev.close(0);
     }
     const secs = (performance.now() - t0) / 1000;
     rows.push({ path, n, published, failed, unsettled_after_flush: unsettled, msgs_per_s: Math.round(published / secs) });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { pollDelay, pollUntil } from "../../src/base/backoff.js";
+import { createServer, type AddressInfo } from "node:net";
+import { acceptsConnections, waitReachable } from "../../src/base/reachable.js";
 
 describe("pollUntil", () => {
   it("calls the probe until it answers, waiting pollDelay between calls (25, 50 ms), and returns the answer", async () => {
@@ -79,5 +81,50 @@ describe("pollUntil", () => {
     expect(r).toEqual({ value: "again" });
     expect(calls).toEqual([0, 0]);
     expect(delays).toEqual([]);
+  });
+});
+
+describe("waitReachable (retrying a gateway that was unreachable)", () => {
+  // A port that was free a moment ago: nothing listens on it until the test opens it.
+  async function freePort(): Promise<number> {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const port = (s.address() as AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+
+  it("ends with 'reachable' once the port accepts connections, long before the delay it was given (10 s)", async () => {
+    const port = await freePort();
+    const server = createServer();
+    const opened = setTimeout(() => server.listen(port, "127.0.0.1"), 300);
+    const t0 = Date.now();
+    const r = await waitReachable(`http://127.0.0.1:${port}`, 10_000);
+    const took = Date.now() - t0;
+    clearTimeout(opened);
+    server.close();
+    expect(r).toBe("reachable");
+    // It probes every REACHABLE_PROBE_MS (1 s): the listener opened at 300 ms is found at the first or second probe.
+    expect(took).toBeLessThan(10_000 - 5_000);
+  });
+
+  it("ends with 'waited' after the full delay when nothing listens, and 'aborted' when its signal aborts", async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    expect(await waitReachable(`http://127.0.0.1:${port}`, 1_500)).toBe("waited");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_490);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    expect(await waitReachable(`http://127.0.0.1:${port}`, 10_000, ac.signal)).toBe("aborted");
+  });
+
+  it("acceptsConnections: true for a listening port, false for a closed one and for a malformed URL", async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    expect(await acceptsConnections(`http://127.0.0.1:${port}/x`)).toBe(true);
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(await acceptsConnections(`http://127.0.0.1:${port}/x`)).toBe(false);
+    expect(await acceptsConnections("not a url")).toBe(false);
   });
 });

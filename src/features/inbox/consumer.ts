@@ -9,10 +9,12 @@ import { bodyText, parseEnvelope, senderOf, type Envelope } from "../../../subje
 import { StreamFullError } from "../../bus/publish.js";
 import type { Check, Verdict } from "../../bus/verify.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
+import { waitReachable } from "../../base/reachable.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
 import { removeUpstreamCopy } from "./leaf-outbox.js";
 import { deadLetter } from "../../bus/dead-letter.js";
+import { deleteStored, ReplyMux } from "../../bus/reply-mux.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
 import type { EventPublisher } from "../../bus/events.js";
@@ -73,6 +75,10 @@ export class InboxConsumer {
   private jsm?: JetStreamManager;
   /** The broker refused a delete (permissions from before deletes were granted): not tried again. */
   private removeRefused = false;
+  /** A delete went through: the rest go through the mux. */
+  private removeAllowed = false;
+  /** Deletes' replies on one subscription (reply-mux.ts). */
+  private mux?: ReplyMux;
 
   constructor(private readonly opts: InboxOptions) {}
 
@@ -88,6 +94,7 @@ export class InboxConsumer {
     await Promise.allSettled([...this.lanes.values()]);
     await Promise.allSettled([...this.acking]);
     if (this.keepAlive) clearInterval(this.keepAlive);
+    this.mux?.close();
   }
 
   /** Queues the message on its sender's lane; different senders are delivered concurrently. */
@@ -205,7 +212,8 @@ export class InboxConsumer {
     }
     const started = Date.now();
     const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(opened?.ok ? opened.env : env), ...(env.context ? { context: env.context } : {}) };
-    for (let attempt = 1; ; attempt++) {
+    // `step` is the backoff's: it starts over when an unreachable gateway listens again.
+    for (let attempt = 1, step = 1; ; attempt++, step++) {
       const res = await this.post(m, msg);
       if (res.ok) {
         this.opts.onGatewayState?.(true);
@@ -238,17 +246,20 @@ export class InboxConsumer {
         return;
       }
       if (res.status === 0) this.opts.onGatewayState?.(false, res.reason);
-      const delay = backoffDelay(attempt, this.opts.backoff);
+      const delay = backoffDelay(step, this.opts.backoff);
       this.stats.retried++;
       if (attempt === 1 || attempt % 10 === 0) {
         this.opts.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
         log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
       }
       safeWorking(m);
-      if (!(await sleep(delay, this.abort.signal))) {
+      // Unreachable: the wait ends as soon as the gateway accepts connections again.
+      const waited = res.status === 0 ? await waitReachable(this.opts.agent.url, delay, this.abort.signal) : (await sleep(delay, this.abort.signal)) ? "waited" : "aborted";
+      if (waited === "aborted") {
         safeNak(m);
         return;
       }
+      if (waited === "reachable") step = 0;
       safeWorking(m);
     }
   }
@@ -304,16 +315,24 @@ export class InboxConsumer {
    */
   private remove(m: JsMsg): void {
     const seq = m.seq;
+    const mux = (this.mux ??= new ReplyMux(this.opts.nc));
     if (this.opts.leaf) {
-      removeUpstreamCopy(this.opts.nc, { mac: this.opts.leaf.mac, self: this.opts.self }, m.headers).catch((err: unknown) =>
+      removeUpstreamCopy(mux, { mac: this.opts.leaf.mac, self: this.opts.self }, m.headers).catch((err: unknown) =>
         this.opts.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message's upstream copy"),
       );
     }
     if (this.removeRefused) return;
-    void (async () => {
-      this.jsm ??= await jetstreamManager(this.opts.nc, { checkAPI: false });
-      await this.jsm.streams.deleteMessage(inboxStreamName(this.opts.self), seq, false);
-    })().catch((err: unknown) => {
+    const stream = inboxStreamName(this.opts.self);
+    // The first delete is nats.js's request, which learns of a permissions violation (the server
+    // names no reply for it); once one is allowed, the rest share the mux's one reply subscription.
+    void (this.removeAllowed
+      ? deleteStored(mux, stream, seq)
+      : (async () => {
+          this.jsm ??= await jetstreamManager(this.opts.nc, { checkAPI: false });
+          await this.jsm.streams.deleteMessage(stream, seq, false);
+          this.removeAllowed = true;
+        })()
+    ).catch((err: unknown) => {
       if (permissionDenied(err)) {
         this.removeRefused = true;
         this.opts.log.warn(

@@ -4,6 +4,7 @@ import { ALL_INBOXES } from "../../../subjects/subjects.js";
 import { HUB_DOMAIN, inboxStreamName, outboxStreamName } from "../../../subjects/names.js";
 import { OUTBOX_PER_SENDER_MESSAGES } from "../../../broker/leaf-definitions.js";
 import { firstLine, isNotFound } from "../../base/nats-errors.js";
+import { deleteStored, type ReplyMux } from "../../bus/reply-mux.js";
 import type { Logger } from "../../base/log.js";
 
 /**
@@ -40,16 +41,12 @@ export function sourceOf(headers: MsgHdrs | undefined): { stream: string; extern
  * (same-Mac mail) or the hub inbox's copy (mail from another Mac). Best effort and not awaited by
  * delivery: a copy left behind counts against its sender's share until it ages out.
  */
-export async function removeUpstreamCopy(nc: NatsConnection, o: { mac: string; self: string }, headers: MsgHdrs | undefined): Promise<void> {
+export async function removeUpstreamCopy(mux: ReplyMux, o: { mac: string; self: string }, headers: MsgHdrs | undefined): Promise<void> {
   const src = sourceOf(headers);
   if (!src) return;
   try {
-    if (!src.external && src.stream === outboxStreamName(o.mac)) {
-      await (await jetstreamManager(nc, { checkAPI: false })).streams.deleteMessage(src.stream, src.seq, false);
-    } else if (src.external && src.stream === inboxStreamName(o.self)) {
-      const hub = await jetstreamManager(nc, { domain: HUB_DOMAIN, checkAPI: false, timeout: HUB_TIMEOUT_MS });
-      await hub.streams.deleteMessage(src.stream, src.seq, false);
-    }
+    if (!src.external && src.stream === outboxStreamName(o.mac)) await deleteStored(mux, src.stream, src.seq);
+    else if (src.external && src.stream === inboxStreamName(o.self)) await deleteStored(mux, src.stream, src.seq, HUB_DOMAIN);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
