@@ -61,10 +61,13 @@ export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (
   // A leaf's clients reach the hub's JetStream (and its KV buckets) through the hub's domain.
   const viaHub = (s: string): string =>
     s.startsWith("$JS.API.") ? `${hubApi}.${s.slice("$JS.API.".length)}` : s.startsWith("$KV.") ? `${hubApi}.${s}` : s;
-  // Nothing consumes across the link (gotcha 4: acks across a cut fail, and what was fetched comes
-  // again): no pull, no ack, no durable consumer on the hub. Reading the hub's KV buckets and
-  // EVENTS by direct get, and ordered (ack-less, ephemeral) consumers, stay allowed.
-  const consumes = (s: string): boolean => s.includes(".CONSUMER.MSG.NEXT.") || s.startsWith("$JS.ACK.") || s.includes(".CONSUMER.DURABLE.CREATE.");
+  // Mail and events are not consumed across the link (gotcha 4: acks across a cut fail, and what
+  // was fetched comes again): no pull, no ack, no durable consumer on the hub for them. Reading the
+  // hub's KV buckets and EVENTS by direct get, and ordered (ack-less, ephemeral) consumers, stay
+  // allowed. Jobs are the exception: they live only on the hub, a worker pulls its granted
+  // consumers there, and a job that comes again after a cut finds its record and never runs twice.
+  const consumes = (s: string): boolean =>
+    !s.includes(`.${STREAMS.jobs}.`) && (s.includes(".CONSUMER.MSG.NEXT.") || s.startsWith("$JS.ACK.") || s.includes(".CONSUMER.DURABLE.CREATE."));
   const own = ids.map((id) => identityPermissions(id, grantsOf(id)));
   const uniq = (xs: string[]): string[] => [...new Set(xs)];
   return {

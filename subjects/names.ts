@@ -123,6 +123,8 @@ export function kvSubject(bucket: string, key: string): string {
  *   hub    EVENTS         sources every Mac's EVENTS-<mac> (and keeps its subjects)
  */
 export const HUB_DOMAIN = "hub";
+/** How long a leaf waits for the hub's JetStream API before it calls the hub unreachable (a lost link is silent). */
+export const HUB_TIMEOUT_MS = 1500;
 
 /** The JetStream domain of a Mac's leaf server. */
 export function leafDomain(mac: string): string {

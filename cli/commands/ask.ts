@@ -5,7 +5,6 @@ import { parseDuration } from "../../src/base/duration.js";
 import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { jsonFlag, printJson, readStdin, configFor, run, selfIdentity, withConnection } from "./common.js";
-import { describeLink, linkState } from "../../src/ops/leaf-link.js";
 
 export function register(program: Command): void {
   program
@@ -43,17 +42,9 @@ async function askCmd(to: string, text: string | undefined, opts: AskOptions): P
   const r = await configFor(opts);
   const from = selfIdentity(r, opts.from);
   const body = text ?? (await readStdin("question"));
-  const leaf = r.config.leaf;
-  const res = await withConnection(r, async (nc) => {
-    if (leaf) {
-      // Leaf mode: the answer travels back live through the hub; without it an ask could only wait out its timeout.
-      const link = await linkState(nc, leaf.mac, leaf.stateDir);
-      if (!link.connected) {
-        throw new MeshError(`${describeLink(link)}: an ask needs it for the answer, so it was not sent (\`mesh send ${to} …\` queues a message instead)`, 3);
-      }
-    }
-    return ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`), createInbox: true });
-  }, { seal: true });
+  // Leaf mode: the answer travels back live through the hub; without it an ask could only wait out its timeout.
+  const needsHub = `an ask needs it for the answer, so it was not sent (\`mesh send ${to} …\` queues a message instead)`;
+  const res = await withConnection(r, (nc) => ask(nc, { from, to, text: body, timeoutMs, onRefused: (reason) => process.stderr.write(`mesh: ${reason}\n`), createInbox: true }), { seal: true, needsHub });
   if (opts.json) {
     printJson({ id: res.id, seq: res.seq, status: res.reply.type, reply: res.reply.body, latencyMs: res.latencyMs });
   } else if (res.reply.type === "ok") {

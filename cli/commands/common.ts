@@ -111,12 +111,21 @@ export function selfIdentity(r: Resolved, override?: string): string {
  * Runs `fn` on a connection to the mesh as this identity. `seal`: on a secure mesh, messages and
  * asks are sealed for their recipient and answers opened, with this identity's keyring on this Mac
  * (its sidecar's `xkeys.json`; without one, a one-off key that seals but cannot open).
+ * `needsHub`: in leaf mode, the sentence that ends "<the link line>: …" when the hub cannot be
+ * reached (exit 3), said before `fn` runs.
  */
-export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>, o: { seal?: boolean } = {}): Promise<T> {
+export async function withConnection<T>(r: Resolved, fn: (nc: NatsConnection) => Promise<T>, o: { seal?: boolean; needsHub?: string } = {}): Promise<T> {
   const [{ connectionOf, sidecarStateDir }, { connectMesh, signerOf }] = await Promise.all([import("../../src/config/config.js"), import("../../src/bus/connection.js")]);
   const self = selfIdentity(r);
   const nc = await connectMesh({ ...connectionOf(r), name: "mesh-cli", identity: self });
   try {
+    const leaf = r.config.leaf;
+    if (leaf && o.needsHub) {
+      // Leaf mode: what lives only on the hub is said to be out of reach at once (exit 3), never waited out.
+      const { describeLink, linkState } = await import("../../src/ops/leaf-link.js");
+      const link = await linkState(nc, leaf.mac, leaf.stateDir);
+      if (!link.connected) throw new MeshError(`${describeLink(link)}: ${o.needsHub}`, 3);
+    }
     if (o.seal && signerOf(nc)) {
       const [{ startSealing, SEALING_KEYS_FILE }, { MeshVerifier }, { createLogger }] = await Promise.all([
         import("../../src/bus/sealing.js"),

@@ -6,6 +6,9 @@ import { MeshError } from "../../src/base/errors.js";
 import type { GlobalOptions } from "../../src/config/config.js";
 import { jsonFlag, parseCount, printJson, readStdin, configFor, run, selfIdentity, withConnection } from "./common.js";
 
+/** Leaf mode, the hub away: jobs and their records live on the hub. */
+const JOBS_NEED_HUB = "jobs and their records live on the hub, so this needs the link (try again once it is back)";
+
 export function register(program: Command): void {
   const job = program.command("job").description("broadcast work to whichever machine is free");
 
@@ -90,7 +93,7 @@ async function submit(task: string | undefined, opts: SubmitOpts): Promise<numbe
       throw new MeshError(`job ${job.id} ${done.state}: ${done.error ?? "no reason given"}`, 4);
     }
     return 0;
-  });
+  }, { needsHub: JOBS_NEED_HUB });
 }
 
 function line(j: JobView): string {
@@ -104,7 +107,7 @@ function line(j: JobView): string {
 async function status(id: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
   const { jobStatus } = await import("../../src/features/jobs/client.js");
   const r = await configFor(opts);
-  const j = await withConnection(r, (nc) => jobStatus(nc, id));
+  const j = await withConnection(r, (nc) => jobStatus(nc, id), { needsHub: JOBS_NEED_HUB });
   if (opts.json) return printJson(j);
   const out = [line(j), `  submitted by ${j.submittedBy} at ${j.submittedAt}; attempts ${j.attempts}`];
   if (j.repo && j.sha) out.push(`  at ${j.repo.name}@${j.sha} (${j.repo.remote})`);
@@ -117,7 +120,7 @@ async function status(id: string, opts: GlobalOptions & { json?: boolean }): Pro
 async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
   const { listJobs } = await import("../../src/features/jobs/client.js");
   const r = await configFor(opts);
-  let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity));
+  let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity), { needsHub: JOBS_NEED_HUB });
   if (opts.state) jobs = jobs.filter((j) => j.state === opts.state);
   if (opts.json) return printJson(jobs);
   if (jobs.length === 0) return void process.stdout.write("no jobs\n");
@@ -127,6 +130,6 @@ async function list(opts: GlobalOptions & { json?: boolean; state?: string }): P
 async function cancel(id: string, opts: GlobalOptions): Promise<void> {
   const { cancelJob } = await import("../../src/features/jobs/client.js");
   const r = await configFor(opts);
-  const j = await withConnection(r, (nc) => cancelJob(nc, id, selfIdentity(r)));
+  const j = await withConnection(r, (nc) => cancelJob(nc, id, selfIdentity(r)), { needsHub: JOBS_NEED_HUB });
   process.stdout.write(j.state === "cancelled" ? `cancelled ${id}\n` : `asked ${j.worker ?? "its worker"} to stop ${id}\n`);
 }

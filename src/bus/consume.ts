@@ -1,4 +1,4 @@
-import { jetstream, type Consumer, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, type Consumer, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { RESUME_BACKOFF, backoffDelay, sleep } from "../base/backoff.js";
 import type { Logger } from "../base/log.js";
@@ -40,6 +40,8 @@ export class SlotPool implements Slots {
 
 export interface ConsumeOptions {
   nc: NatsConnection;
+  /** The JetStream the stream is in (default: the connection's own; jobs: the hub's, see domain.ts). */
+  js?: JetStreamClient;
   stream: string;
   consumer: string;
   signal: AbortSignal;
@@ -62,7 +64,7 @@ export interface ConsumeOptions {
  * at once (nak).
  */
 export async function consumeDurable(o: ConsumeOptions): Promise<void> {
-  const js = jetstream(o.nc);
+  const js = o.js ?? jetstream(o.nc);
   let failures = 0;
   let first = true;
   while (!o.signal.aborted) {

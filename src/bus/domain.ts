@@ -1,10 +1,10 @@
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /**
  * Leaf mode: a connection to a Mac's leaf server reaches two JetStreams, the Mac's own (its outbox,
- * inboxes, dead letters) and the hub's (presence, the identity registry, jobs), through the hub's
+ * inboxes, dead letters) and the hub's (presence, the identity registry, jobs and their records), through the hub's
  * domain. What lives only on the hub is reached through these; on a single broker they are the
  * connection's own JetStream.
  */
@@ -27,6 +27,10 @@ const opts = (nc: NatsConnection): { domain?: string } => {
 
 export function hubJetStream(nc: NatsConnection): JetStreamClient {
   return jetstream(nc, opts(nc));
+}
+
+export function hubJetStreamManager(nc: NatsConnection, o: { checkAPI?: boolean } = {}): Promise<JetStreamManager> {
+  return jetstreamManager(nc, { ...opts(nc), ...o });
 }
 
 /** The KV buckets that live on the hub (presence, identities, leases, alerts). */

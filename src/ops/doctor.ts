@@ -67,16 +67,16 @@ export async function doctor(r: Resolved, opts: { platform?: NodeJS.Platform } =
   const leaf = r.config.leaf;
   if (leaf && nc) {
     // Leaf mode: `server` is this Mac's leaf server; the hub is across the link.
-    const { describeLink, linkState } = await import("./leaf-link.js");
+    const { linkLine, linkState } = await import("./leaf-link.js");
     try {
       const link = await linkState(nc, leaf.mac, leaf.stateDir, [self]);
       add(
         link.connected
-          ? { name: "link to the hub", status: "ok", detail: `this Mac (${leaf.mac}): ${describeLink(link)}` }
+          ? { name: "link to the hub", status: "ok", detail: linkLine(leaf.mac, link) }
           : {
               name: "link to the hub",
               status: "fail",
-              detail: `this Mac (${leaf.mac}): ${describeLink(link)}`,
+              detail: linkLine(leaf.mac, link),
               fix: "mail is queued on this Mac meanwhile; check that the hub's Mac is awake and on the tailnet (tailscale ping <hub>) and that the leaf service runs",
             },
       );

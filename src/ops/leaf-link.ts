@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { HUB_DOMAIN, inboxStreamName, outboxStreamName } from "../../subjects/names.js";
+import { HUB_DOMAIN, HUB_TIMEOUT_MS, inboxStreamName, outboxStreamName } from "../../subjects/names.js";
 import { isNotFound } from "../base/nats-errors.js";
 import { safeJson } from "../base/json.js";
 
@@ -27,7 +27,6 @@ export interface LinkState {
   waitingDown?: number;
 }
 
-const HUB_TIMEOUT_MS = 1500;
 
 interface Seen {
   seq: number;
@@ -81,6 +80,11 @@ export async function linkState(nc: NatsConnection, mac: string, stateDir: strin
 }
 
 /** One line for people: "connected; 0 waiting to reach the hub" or "offline (hub last seen …); 12 waiting for the hub". */
+/** The link line every view shows (`mesh top`, `mesh doctor`, the web view): "this Mac (<mac>): …". */
+export function linkLine(mac: string, s: LinkState): string {
+  return `this Mac (${mac}): ${describeLink(s)}`;
+}
+
 export function describeLink(s: LinkState): string {
   if (s.connected) return `link to the hub up; ${s.waitingUp} waiting to reach the hub${s.waitingDown === undefined ? "" : `, ${s.waitingDown} on the hub waiting to come down`}`;
   return `the hub is not reachable (last seen ${s.lastSeen ?? "never from this Mac"}); ${s.waitingUpUpperBound ? "at most " : ""}${s.waitingUp} waiting on this Mac for the hub`;

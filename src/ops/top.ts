@@ -1,7 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { HUB_DOMAIN, STREAMS } from "../../subjects/names.js";
-import { describeLink, linkState } from "./leaf-link.js";
+import { linkLine, linkState } from "./leaf-link.js";
 import { bodyText, jobStates, parseEnvelope } from "../../subjects/mod.js";
 import { formatDuration } from "../base/duration.js";
 import { listJobs } from "../features/jobs/client.js";
@@ -18,7 +18,7 @@ export async function topFrame(
   if (opts.leaf) {
     // Leaf mode: the link first; peers, jobs and events are kept on the hub.
     const link = await linkState(nc, opts.leaf.mac, opts.leaf.stateDir, opts.self ? [opts.self] : []);
-    out.push("LINK", cut(`  this Mac (${opts.leaf.mac}): ${describeLink(link)}`));
+    out.push("LINK", cut(`  ${linkLine(opts.leaf.mac, link)}`));
     if (!link.connected) {
       out.push("", "  peers, jobs and events are kept on the hub: shown again once the link is back");
       return out.join("\n");
@@ -39,9 +39,10 @@ export async function topFrame(
   }
   // This identity's jobs (submitted or run), or every job for the admin; by the rules every reader
   // applies. Leaf mode runs no jobs in this release (README "Offline-first Macs").
-  const jobs = opts.leaf ? [] : await listJobs(nc, opts.self);
+  // Jobs live on the hub (on a leaf, through its domain: the job store reaches it so).
+  const jobs = await listJobs(nc, opts.self);
   const counts = Object.fromEntries(jobStates.map((s) => [s, jobs.filter((j) => j.state === s).length]));
-  out.push("", opts.leaf ? "JOBS  not in leaf mode in this release" : `JOBS  ${jobStates.map((s) => `${s} ${counts[s]}`).join("  ")}`);
+  out.push("", `JOBS  ${jobStates.map((s) => `${s} ${counts[s]}`).join("  ")}`);
   for (const j of jobs.filter((x) => x.state === "running" || x.state === "queued").slice(-5)) {
     out.push(cut(`  ${j.id.slice(0, 8)} ${j.state.padEnd(8)} ${j.worker ?? "-"}  ${JSON.stringify(j.task)}`));
   }

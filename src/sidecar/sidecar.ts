@@ -339,10 +339,8 @@ export class Sidecar {
   private async startJobWorker(): Promise<void> {
     const { log } = this.opts;
     const verifier = this.verifier!;
-    if (this.opts.jobs !== false && this.opts.leaf) {
-      // Jobs live on the hub and a worker would consume across the leaf link (never done: gotcha 4).
-      log.warn("job worker not started: leaf mode runs no job worker in this release (README \"Offline-first Macs\")");
-    } else if (this.opts.jobs !== false) {
+    // Leaf mode too: jobs and their records live on the hub, reached through its domain (worker.ts).
+    if (this.opts.jobs !== false) {
       this.#jobs = new JobWorker({
         nc: this.#nc,
         self: this.self,

@@ -31,7 +31,7 @@ function runUnit(unitFile: string): ChildProcess {
 }
 
 describe("leaf mode from the CLI", () => {
-  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; `mesh peers`, `mesh top`, `mesh doctor` and `mesh web` show the link up; with the hub away `mesh send` is queued on the Mac (saying how many wait), `mesh ask` and `mesh peers` exit 3 at once saying why, and top, doctor and the web view show the link down", async () => {
+  it("admin: broker init, add-identity ×3, add-mac ×2, broker up --hub; each Mac: mesh init --leaf writes its leaf server config (0600) and a systemd unit; mail crosses Macs through the hub; `mesh peers`, `mesh top`, `mesh doctor` and `mesh web` show the link up; with the hub away `mesh send` is queued on the Mac (saying how many wait), `mesh ask`, `mesh job submit` and `mesh peers` exit 3 at once saying why, and top, doctor and the web view show the link down", async () => {
     const admin = { MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-hub-")), HOME: mkdtempSync(join(tmpdir(), "mesh-hub-home-")) };
     const [hubPort, hubMon, leafPort] = [await freePort(), await freePort(), await freePort()];
     expect((await mesh(["broker", "init"], { env: admin })).code).toBe(0);
@@ -104,7 +104,8 @@ describe("leaf mode from the CLI", () => {
     expect(peersUp.stdout.split("\n")[0]).toBe(upLine);
     const topUp = await mesh(["top", "--once"], { env: macs.nova!.env });
     expect(topUp.stdout).toContain(`LINK\n  ${upLine}\n`);
-    expect(topUp.stdout).toContain("JOBS  not in leaf mode in this release");
+    // Jobs are the hub's, read through its domain: none yet.
+    expect(topUp.stdout).toContain("JOBS  queued 0  running 0  done 0  failed 0  cancelled 0");
     const doctorUp = (JSON.parse((await mesh(["doctor", "--json"], { env: macs.nova!.env })).stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks;
     expect(doctorUp.find((c) => c.name === "link to the hub")).toEqual({ name: "link to the hub", status: "ok", detail: upLine });
     // The web view (mesh web, its own process as the user runs it) shows the same line.
@@ -141,6 +142,13 @@ describe("leaf mode from the CLI", () => {
     expect(asked.code).toBe(3);
     expect(asked.stderr).toMatch(/^mesh: the hub is not reachable \(last seen \S+\); \d+ waiting on this Mac for the hub: an ask needs it for the answer, so it was not sent \(`mesh send orion …` queues a message instead\)\n$/);
     expect(Date.now() - t1).toBeLessThan(10_000);
+
+    // So does a job (jobs and their records live on the hub).
+    const t2 = Date.now();
+    const submitted = await mesh(["job", "submit", "run the tests"], { env: macs.nova!.env });
+    expect(submitted.code).toBe(3);
+    expect(submitted.stderr).toMatch(/^mesh: the hub is not reachable \(last seen \S+\); \d+ waiting on this Mac for the hub: jobs and their records live on the hub, so this needs the link \(try again once it is back\)\n$/);
+    expect(Date.now() - t2).toBeLessThan(10_000);
 
     // Peers, top and doctor say the link is down (and peers exits 3: the other Macs' presence is on the hub).
     const downLine = new RegExp(`^the hub is not reachable \\(last seen ${seen.at.replace(/[.]/g, "\\.")}\\); ${2 - seen.seq} waiting on this Mac for the hub`);

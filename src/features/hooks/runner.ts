@@ -11,7 +11,7 @@ import { isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
-import { deadLetter } from "../../bus/dead-letter.js";
+import { deadLetterRefusal } from "../../bus/dead-letter.js";
 import { MeshVerifier } from "../../bus/verify.js";
 import { writeHookStats, type RuleStats } from "./stats-file.js";
 import type { AgentPort } from "../../agent/port.js";
@@ -179,17 +179,7 @@ export class HookRunner {
         stats.deadLettered++;
         this.statsChanged();
         const reason = `rule ${rule.name}: ${res.reason}${res.retryable ? ` (gave up after ${attempt} attempts)` : ""}`;
-        this.opts.log.error({ rule: rule.name, event: env.id, reason }, "hook action dead-lettered");
-        await deadLetter(this.opts.nc, this.opts.self, "hooks", {
-          reason,
-          subject: m.subject,
-          stream: hooksStreamName(this.opts.self),
-          seq: m.seq,
-          original: m.data,
-          originalId: env.id,
-          from: env.from,
-          sender: ownerOf(m.subject),
-        }).catch((err: Error) => this.opts.log.error({ err: err.message }, "could not store the dead letter"));
+        await deadLetterRefusal(this.opts.nc, this.opts.self, "hooks", m, { reason, stream: hooksStreamName(this.opts.self), log: this.opts.log, sender: ownerOf(m.subject), env });
         await m.ackAck().catch(() => undefined);
         return;
       }

@@ -1,20 +1,17 @@
 import { openSealed } from "../../bus/sealer.js";
 import { storedAt } from "../../bus/stored-at.js";
-import { jetstreamManager, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { firstLine, isNotFound, permissionDenied } from "../../base/nats-errors.js";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
 import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
 import { bodyText, parseEnvelope, senderOf, type Envelope } from "../../../subjects/mod.js";
-import { StreamFullError } from "../../bus/publish.js";
 import type { Check, Verdict } from "../../bus/verify.js";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
 import { waitReachable } from "../../base/reachable.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
-import { removeUpstreamCopy } from "./leaf-outbox.js";
-import { deadLetter } from "../../bus/dead-letter.js";
-import { deleteStored, ReplyMux } from "../../bus/reply-mux.js";
+import { InboxCleanup } from "./cleanup.js";
+import { deadLetterRefusal } from "../../bus/dead-letter.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
 import type { EventPublisher } from "../../bus/events.js";
@@ -72,15 +69,12 @@ export class InboxConsumer {
   /** Messages taken from the broker and not yet acked: their claim is kept alive. */
   private readonly held = new Set<JsMsg>();
   private keepAlive?: NodeJS.Timeout;
-  private jsm?: JetStreamManager;
-  /** The broker refused a delete (permissions from before deletes were granted): not tried again. */
-  private removeRefused = false;
-  /** A delete went through: the rest go through the mux. */
-  private removeAllowed = false;
-  /** Deletes' replies on one subscription (reply-mux.ts). */
-  private mux?: ReplyMux;
+  /** Removes what this consumer is done with, here and upstream (cleanup.ts). */
+  private readonly cleanup: InboxCleanup;
 
-  constructor(private readonly opts: InboxOptions) {}
+  constructor(private readonly opts: InboxOptions) {
+    this.cleanup = new InboxCleanup(opts);
+  }
 
   start(): void {
     this.keepAlive = setInterval(() => this.held.forEach((m) => safeWorking(m)), this.opts.workingEveryMs ?? 10_000);
@@ -94,7 +88,7 @@ export class InboxConsumer {
     await Promise.allSettled([...this.lanes.values()]);
     await Promise.allSettled([...this.acking]);
     if (this.keepAlive) clearInterval(this.keepAlive);
-    this.mux?.close();
+    this.cleanup.close();
   }
 
   /** Queues the message on its sender's lane; different senders are delivered concurrently. */
@@ -301,73 +295,19 @@ export class InboxConsumer {
       this.opts.log.warn({ seq: m.seq, err: (err as Error).message }, "ack not sent; the broker will redeliver (journaled)");
       return;
     }
-    this.remove(m);
-  }
-
-  /**
-   * Deletes a message this sidecar is done with from its inbox (after its ack, on the same
-   * connection, so the server has the ack first). The inbox keeps each sender's messages up to a
-   * share (discard new): were delivered ones kept, a sender would be refused after that many
-   * messages in the retention window, however promptly they were delivered. What was delivered is
-   * on record in the delivered-journal and the message.delivered events. Not awaited: a delete that
-   * fails leaves a delivered message behind (it counts against its sender's share until it ages out).
-   * In leaf mode the copy it was sourced from goes too (leaf-outbox.ts: the shares upstream).
-   */
-  private remove(m: JsMsg): void {
-    const seq = m.seq;
-    const mux = (this.mux ??= new ReplyMux(this.opts.nc));
-    if (this.opts.leaf) {
-      removeUpstreamCopy(mux, { mac: this.opts.leaf.mac, self: this.opts.self }, m.headers).catch((err: unknown) =>
-        this.opts.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message's upstream copy"),
-      );
-    }
-    if (this.removeRefused) return;
-    const stream = inboxStreamName(this.opts.self);
-    // The first delete is nats.js's request, which learns of a permissions violation (the server
-    // names no reply for it); once one is allowed, the rest share the mux's one reply subscription.
-    void (this.removeAllowed
-      ? deleteStored(mux, stream, seq)
-      : (async () => {
-          this.jsm ??= await jetstreamManager(this.opts.nc, { checkAPI: false });
-          await this.jsm.streams.deleteMessage(stream, seq, false);
-          this.removeAllowed = true;
-        })()
-    ).catch((err: unknown) => {
-      if (permissionDenied(err)) {
-        this.removeRefused = true;
-        this.opts.log.warn(
-          { err: firstLine(err) },
-          `delivered messages stay in the inbox: this identity may not delete them (its broker permissions are older than this sidecar; on the broker's machine \`mesh broker init\` renders them anew)`,
-        );
-      } else if (!isNotFound(err)) this.opts.log.debug({ seq, err: firstLine(err) }, "could not remove a delivered message from the inbox");
-    });
+    this.cleanup.remove(m);
   }
 
   private async reject(m: JsMsg, reason: string, env?: Envelope): Promise<void> {
     this.stats.deadLettered++;
-    this.opts.log.error({ seq: m.seq, id: env?.id, from: env?.from, reason }, "dead-lettered inbox message");
-    try {
-      await deadLetter(this.opts.nc, this.opts.self, "inbox", {
-        reason,
-        subject: m.subject,
-        stream: inboxStreamName(this.opts.self),
-        seq: m.seq,
-        original: m.data,
-        sender: senderOf(m.subject),
-        ...(env ? { originalId: env.id, from: env.from } : {}),
-      });
-    } catch (err) {
-      if (err instanceof StreamFullError) {
-        // This sender's share of the dead letters is full (the server refuses new ones, so the
-        // evidence already kept stays): count it, say so, and take the message off the inbox.
-        this.stats.deadLettersNotKept++;
-        this.opts.log.error({ seq: m.seq, id: env?.id, sender: senderOf(m.subject), err: (err as Error).message }, "dead letter not kept: this sender's share of the dead letters is full; the refused message is dropped");
-      } else {
-        this.opts.log.error({ seq: m.seq, err: (err as Error).message }, "could not store the dead letter; leaving the message for redelivery");
-        safeNak(m, 5000);
-        return;
-      }
+    const { nc, self, log } = this.opts;
+    const outcome = await deadLetterRefusal(nc, self, "inbox", m, { reason, stream: inboxStreamName(self), log, sender: senderOf(m.subject), env });
+    if (outcome === "not-stored") {
+      // Left for redelivery: the refusal is tried again, with its evidence.
+      safeNak(m, 5000);
+      return;
     }
+    if (outcome === "share-full") this.stats.deadLettersNotKept++;
     if (env) await this.opts.deadLettered?.record(env.id).catch(() => undefined);
     this.opts.events.emit("message.dead-lettered", {
       seq: m.seq,

@@ -1,7 +1,7 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { ALL_INBOXES } from "../../../subjects/subjects.js";
-import { HUB_DOMAIN, inboxStreamName, outboxStreamName } from "../../../subjects/names.js";
+import { HUB_DOMAIN, HUB_TIMEOUT_MS, inboxStreamName, outboxStreamName } from "../../../subjects/names.js";
 import { OUTBOX_PER_SENDER_MESSAGES } from "../../../broker/leaf-definitions.js";
 import { firstLine, isNotFound } from "../../base/nats-errors.js";
 import { deleteStored, type ReplyMux } from "../../bus/reply-mux.js";
@@ -27,7 +27,6 @@ import type { Logger } from "../../base/log.js";
 
 /** nats-server's header on a sourced message: "<stream>[:<hash of its external API>] <seq>". */
 const SOURCE_HEADER = "Nats-Stream-Source";
-const HUB_TIMEOUT_MS = 1500;
 
 /** The stream (without the external API's hash) and sequence a sourced message came from. */
 export function sourceOf(headers: MsgHdrs | undefined): { stream: string; external: boolean; seq: number } | undefined {

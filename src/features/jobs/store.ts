@@ -1,6 +1,7 @@
 import { safeJson } from "../../base/json.js";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { hubJetStreamManager, hubKvm } from "../../bus/domain.js";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JOB_RECORD_TTL_MS } from "../../../broker/definitions.js";
 import { provisionIdentity } from "../../../broker/provision.js";
@@ -62,7 +63,7 @@ export class JobStore {
 
   static async open(nc: NatsConnection, self?: string): Promise<JobStore> {
     const verifier = await MeshVerifier.open(nc, createLogger({ name: "jobs", level: "silent" }));
-    return new JobStore(nc, await jetstreamManager(nc), signerOf(nc), verifier, self);
+    return new JobStore(nc, await hubJetStreamManager(nc), signerOf(nc), verifier, self);
   }
 
   /** A secure mesh: records are signed and checked, and runs need the worker's grants. */
@@ -74,7 +75,7 @@ export class JobStore {
     let b = this.buckets.get(owner);
     if (!b) {
       // Bound without a stream info (others' buckets are readable only by key, with direct gets).
-      b = new Kvm(this.nc).open(jobBucketName(owner), { allow_direct: true });
+      b = hubKvm(this.nc).open(jobBucketName(owner), { allow_direct: true });
       this.buckets.set(owner, b);
     }
     return b;

@@ -3,17 +3,17 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JOB_ACK_WAIT_MS, JOB_RESULT_MAX } from "../../../broker/definitions.js";
 import { ensureJobConsumer } from "../../../broker/provision.js";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { hubJetStream, hubJetStreamManager } from "../../bus/domain.js";
 import { STREAMS, jobConsumerName } from "../../../subjects/names.js";
 import { MAX_CAPABILITIES, jobBodySchema, jobNeedsToken, parseEnvelope, zodLine, type Envelope, type JobBody } from "../../../subjects/mod.js";
-import { DEFAULT_BACKOFF, backoffDelay, sleep } from "../../base/backoff.js";
+import { DEFAULT_BACKOFF, RESUME_BACKOFF, backoffDelay, sleep } from "../../base/backoff.js";
 import { firstLine, permissionDenied } from "../../base/nats-errors.js";
 import type { MeshVerifier } from "../../bus/verify.js";
 import type { JobRecord } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import { SlotPool, consumeDurable } from "../../bus/consume.js";
-import { deadLetter } from "../../bus/dead-letter.js";
+import { deadLetterRefusal } from "../../bus/dead-letter.js";
 import type { EventPublisher } from "../../bus/events.js";
 import type { AgentPort, DeliveryResult, JobTurn, ReplyTicket } from "../../agent/port.js";
 import { JobStore, type RunDraft } from "./store.js";
@@ -77,7 +77,10 @@ export class JobWorker {
   async start(): Promise<void> {
     this.store = await JobStore.open(this.opts.nc, this.opts.self);
     this.slots = new SlotPool(this.opts.concurrency ?? 1);
-    const jsm = await jetstreamManager(this.opts.nc);
+    // Jobs live on the hub (leaf mode: through its domain, a consumer across the link; a job that
+    // comes again after a cut finds its record and is not run twice).
+    const jsm = await hubJetStreamManager(this.opts.nc);
+    const js = hubJetStream(this.opts.nc);
     const names: string[] = [];
     for (const queue of this.opts.queues ?? ["default"]) {
       for (const needs of eligibleNeeds(this.opts.capabilities)) {
@@ -98,6 +101,7 @@ export class JobWorker {
       names.reverse().map((consumer) =>
         consumeDurable({
           nc: this.opts.nc,
+          js,
           stream: STREAMS.jobs,
           consumer,
           signal: this.abort.signal,
@@ -120,7 +124,7 @@ export class JobWorker {
       if (!parsed.success) throw new Error(`invalid job body: ${zodLine(parsed.error)}`);
       body = parsed.data;
     } catch (err) {
-      await deadLetter(this.opts.nc, self, "jobs", { reason: (err as Error).message, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data }).catch(() => undefined);
+      await deadLetterRefusal(this.opts.nc, self, "jobs", m, { reason: (err as Error).message, stream: STREAMS.jobs, log });
       try {
         m.term();
       } catch {
@@ -138,7 +142,7 @@ export class JobWorker {
     }
     if (!verdict.ok) {
       log.warn({ id, from: env.from, reason: verdict.reason }, "job refused");
-      await deadLetter(this.opts.nc, self, "jobs", { reason: verdict.reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from }).catch(() => undefined);
+      await deadLetterRefusal(this.opts.nc, self, "jobs", m, { reason: verdict.reason, stream: STREAMS.jobs, log, env });
       this.opts.events.emit("job.failed", { jobId: id, queue: body.queue, reason: verdict.reason, final: true });
       await m.ackAck().catch(() => undefined);
       return;
@@ -161,7 +165,7 @@ export class JobWorker {
     }
     if (refusal) {
       log.warn({ id, from: env.from, reason: refusal }, "job refused");
-      await deadLetter(this.opts.nc, self, "jobs", { reason: refusal, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: id, from: env.from, sender: env.from }).catch(() => undefined);
+      await deadLetterRefusal(this.opts.nc, self, "jobs", m, { reason: refusal, stream: STREAMS.jobs, log, sender: env.from, env });
       await m.ackAck().catch(() => undefined);
       return;
     }
@@ -230,7 +234,7 @@ export class JobWorker {
         return;
       }
       if (reply.status !== "ok") throw new Error(reply.error ?? `run ${reply.status}`);
-      await run("done", { result: cut(reply.text ?? ""), finishedAt: new Date().toISOString() });
+      await this.recordOutcome(m, id, () => run("done", { result: cut(reply.text ?? ""), finishedAt: new Date().toISOString() }));
       await m.ackAck().catch((err: Error) => log.warn({ id, err: err.message }, "job ack not confirmed"));
       this.stats.completed++;
       this.opts.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
@@ -245,6 +249,27 @@ export class JobWorker {
       clearInterval(keepAlive);
       clearInterval(watchCancel);
       await checkout?.remove().catch((err: Error) => log.warn({ id, err: err.message }, "job worktree not removed"));
+    }
+  }
+
+  /**
+   * Writes a finished run's outcome to its record, trying again while the hub cannot be reached (a
+   * leaf link cut, a broker restart) for up to {@link OUTCOME_RETRY_MS}: the turn ran, and a job
+   * offered again whose record still says running would run twice. The claim is kept alive
+   * meanwhile (once the hub is back, the copy it offers again finds the outcome and is dropped).
+   */
+  private async recordOutcome(m: JsMsg, id: string, write: () => Promise<unknown>): Promise<void> {
+    const until = Date.now() + OUTCOME_RETRY_MS;
+    for (let i = 1; ; i++) {
+      try {
+        await write();
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted || Date.now() > until) throw err;
+        if (i === 1) this.opts.log.warn({ id, err: firstLine(err) }, "job outcome not recorded yet (the hub cannot be reached?); trying again");
+        safeWorking(m);
+        await sleep(backoffDelay(i, RESUME_BACKOFF), this.abort.signal);
+      }
     }
   }
 
@@ -268,7 +293,7 @@ export class JobWorker {
       return;
     }
     await run("failed", { error: reason, finishedAt: new Date().toISOString() });
-    await deadLetter(this.opts.nc, this.opts.self, "jobs", { reason, subject: m.subject, stream: STREAMS.jobs, seq: m.seq, original: m.data, originalId: env.id, from: env.from, sender: env.from }).catch(() => undefined);
+    await deadLetterRefusal(this.opts.nc, this.opts.self, "jobs", m, { reason, stream: STREAMS.jobs, log: this.opts.log, sender: env.from, env });
     await m.ackAck().catch(() => undefined);
   }
 
@@ -286,6 +311,9 @@ export class JobWorker {
  * ended on this same message (a redelivery after its ack was lost, or a cancel before it ran), a
  * reason for a dead letter otherwise (no submission, a job that differs from it, a replay).
  */
+/** How long a worker keeps trying to record a finished run's outcome. */
+const OUTCOME_RETRY_MS = 10 * 60_000;
+
 export function offerRefusal(rec: JobRecord | undefined, env: Envelope, body: JobBody, seq: number): string | "drop" | undefined {
   if (!rec) return `no submission of job ${env.id} in ${env.from}'s job records (a job is recorded before it is offered)`;
   if (rec.submittedBy !== env.from) return `job ${env.id} was submitted by ${rec.submittedBy}, not ${env.from}`;

@@ -9,7 +9,7 @@ import type { MeshModel } from "./model.js";
 import { inboxOwners } from "../../../broker/status.js";
 import { JOB_KEY_KINDS } from "../../../subjects/job-rules.js";
 import { JobStore } from "../../features/jobs/store.js";
-import { describeLink, linkState } from "../leaf-link.js";
+import { linkLine, linkState } from "../leaf-link.js";
 
 /**
  * Every NATS read of the web view, in one place: names come from subjects/ only. Reads with this
@@ -82,7 +82,7 @@ export class MeshSource {
     while (!this.stopped) {
       try {
         const s = await linkState(this.opts.nc, leaf.mac, leaf.stateDir, [this.opts.self]);
-        this.opts.model.linkChanged({ mac: leaf.mac, connected: s.connected, line: `this Mac (${leaf.mac}): ${describeLink(s)}` });
+        this.opts.model.linkChanged({ mac: leaf.mac, connected: s.connected, line: linkLine(leaf.mac, s) });
       } catch (err) {
         this.opts.model.linkChanged({ mac: leaf.mac, connected: false, line: `cannot read this Mac's leaf layout: ${firstLine(err)}` });
       }
