@@ -1,3 +1,10 @@
+/*
+ * Longer than this project's ~300 lines on purpose: the adapter is one closure over the state of
+ * the turns it has in flight with one gateway (tokens per peer, failed turns per message, turns that
+ * ended while deliver() waited, what each task sent, since when a peer is refused). Deliver,
+ * awaitReply, runJob and cancel all read and write it; the wire (client.ts, wire.ts), the peer table
+ * (peers.ts) and the transcript fallback (transcript.ts) are already their own modules.
+ */
 import { replyFromText } from "../reply.js";
 import { checkoutLine, httpRefused, unreachable, type AgentPort, type CallOptions, type DeliveryResult, type JobTurn, type PeerMessage, type ReplyTicket, type RunReply } from "../port.js";
 import { a2aSessionKey, defaultConversation, jobConversation, sameSession } from "../../../subjects/mod.js";

@@ -1,7 +1,7 @@
 import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { JOB_ACK_WAIT_MS, JOB_RESULT_MAX } from "../../../broker/definitions.js";
+import { JOB_ACK_WAIT_MS } from "../../../broker/definitions.js";
 import { ensureJobConsumer } from "../../../broker/provision.js";
 import { hubJetStream, hubJetStreamManager } from "../../bus/domain.js";
 import { STREAMS, jobConsumerName } from "../../../subjects/names.js";
@@ -17,6 +17,7 @@ import { deadLetterRefusal } from "../../bus/dead-letter.js";
 import type { EventPublisher } from "../../bus/events.js";
 import type { AgentPort, DeliveryResult, JobTurn, ReplyTicket } from "../../agent/port.js";
 import { JobStore, type RunDraft } from "./store.js";
+import { cut, offerRefusal } from "./offer.js";
 import { CheckoutError, checkoutForJob, type Checkout } from "../repos/checkout.js";
 import type { RepoConfig } from "../repos/config.js";
 
@@ -63,6 +64,9 @@ export interface JobStats {
  * job's claim is kept alive with in-progress acks; a failed run goes back (nak with delay) until
  * maxAttempts, then to the DLQ.
  */
+/** How long a worker keeps trying to record a finished run's outcome. */
+const OUTCOME_RETRY_MS = 10 * 60_000;
+
 export class JobWorker {
   readonly stats: JobStats = { started: 0, completed: 0, failed: 0, running: 0 };
   private readonly abort = new AbortController();
@@ -304,37 +308,4 @@ export class JobWorker {
     await Promise.race([this.loop, sleep(200)]);
     // Running jobs are left unacked: the broker hands them out again after the ack wait.
   }
-}
-
-/**
- * Why a worker must not run this offer of a job, by its record: "drop" for an offer of a job that
- * ended on this same message (a redelivery after its ack was lost, or a cancel before it ran), a
- * reason for a dead letter otherwise (no submission, a job that differs from it, a replay).
- */
-/** How long a worker keeps trying to record a finished run's outcome. */
-const OUTCOME_RETRY_MS = 10 * 60_000;
-
-export function offerRefusal(rec: JobRecord | undefined, env: Envelope, body: JobBody, seq: number): string | "drop" | undefined {
-  if (!rec) return `no submission of job ${env.id} in ${env.from}'s job records (a job is recorded before it is offered)`;
-  if (rec.submittedBy !== env.from) return `job ${env.id} was submitted by ${rec.submittedBy}, not ${env.from}`;
-  if (rec.task !== body.task || rec.queue !== body.queue || rec.needs.join("+") !== body.needs.join("+")) {
-    return `job ${env.id} differs from its submission (task, queue or needs)`;
-  }
-  if (rec.sha !== body.at || rec.repo?.name !== body.repo?.name || rec.repo?.remote !== body.repo?.remote) {
-    return `job ${env.id} differs from its submission (repo or commit)`;
-  }
-  // rec.seq: the message its current run claimed (none before a worker took it).
-  const sameMessage = rec.seq === undefined || rec.seq === seq;
-  if (rec.state === "cancelled" && !rec.worker) return "drop";
-  if (rec.state === "done" || rec.state === "failed" || rec.state === "cancelled") {
-    return sameMessage ? "drop" : `replay: job ${env.id} already ${rec.state}${rec.worker ? ` (${rec.worker})` : ""}; a re-published job is not run again`;
-  }
-  if (rec.state === "running" && !sameMessage) return `replay: job ${env.id} is running on ${rec.worker ?? "another worker"} from message ${rec.seq}; this copy (message ${seq}) is not run`;
-  return undefined;
-}
-
-/** A result that would not fit its record is cut, and says so. */
-function cut(text: string): string {
-  if (Buffer.byteLength(text) <= JOB_RESULT_MAX) return text;
-  return `${Buffer.from(text).subarray(0, JOB_RESULT_MAX - 100).toString("utf8")}\n[… cut to ${JOB_RESULT_MAX} bytes by openclaw-mesh]`;
 }
