@@ -46,6 +46,9 @@ export async function pollUntil<T>(
     woken = true;
     interrupt?.();
   });
+  // Set when a wait ran to the deadline: the call after it is the last (a timer may fire a
+  // millisecond before Date.now() reaches the deadline; that must not buy another call).
+  let last = false;
   try {
     for (let attempt = 0; ; attempt++) {
       if (o.signal?.aborted) return "aborted";
@@ -53,7 +56,7 @@ export async function pollUntil<T>(
       const r = await probe(attempt);
       if (r) return r;
       const left = o.deadline - Date.now();
-      if (left <= 0) return "deadline";
+      if (left <= 0 || last) return "deadline";
       if (woken) {
         // The hint came while the probe ran: probe again at once, then the short delays again.
         attempt = -1;
@@ -61,12 +64,13 @@ export async function pollUntil<T>(
       }
       const cut = new AbortController();
       interrupt = () => cut.abort();
-      const slept = await sleep(Math.min(left, (o.delay ?? pollDelay)(attempt)), o.signal ? AbortSignal.any([o.signal, cut.signal]) : cut.signal);
+      const wait = Math.min(left, (o.delay ?? pollDelay)(attempt));
+      const slept = await sleep(wait, o.signal ? AbortSignal.any([o.signal, cut.signal]) : cut.signal);
       interrupt = undefined;
       if (!slept) {
         if (o.signal?.aborted) return "aborted";
         attempt = -1;
-      }
+      } else if (wait === left) last = true;
     }
   } finally {
     unsubscribe?.();
