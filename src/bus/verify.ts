@@ -43,9 +43,13 @@ export class MeshVerifier {
     let openError: string | undefined;
     try {
       kv = await new Kvm(nc).open(BUCKETS.identities);
-      for await (const _ of await kv.keys()) {
-        any = true;
-        break;
+      // With a key the mesh is secure whatever the registry holds: no need to list it (a consumer's
+      // round trips on every CLI command that verifies).
+      if (!withKey) {
+        for await (const _ of await kv.keys()) {
+          any = true;
+          break;
+        }
       }
     } catch (err) {
       openError = firstLine(err);

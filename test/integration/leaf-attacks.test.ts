@@ -8,6 +8,9 @@ import { readFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { jserrors } from "@nats-io/jetstream/internal";
+import { errors } from "@nats-io/nats-core";
+import { HUB_DOMAIN } from "../../subjects/names.js";
 import { startLeafMesh, type LeafMesh } from "../support/leaf-mesh.js";
 import { readRegistry } from "../../broker/auth.js";
 import { consumersOf } from "../../broker/leaf-provision.js";
@@ -57,6 +60,26 @@ describe("leaf mode: attacks on the hub through a Mac's leaf link", () => {
     mesh.admin.publish("reply.nova.control", "nova's answer");
     await until("nova's own reply", () => got.includes("reply.nova.control"), 10_000);
     expect(got).toEqual(["reply.nova.control"]);
+  });
+
+  it("the outbox trim's grant, from nova's side: a client on nova's leaf reads the counts of orion's hub inbox (STREAM.INFO), and a message get or a consumer on it is answered by nova's leaf server with no responders at once (the link carries neither)", async () => {
+    const nc = await connectMesh({ server: mesh.macs.nova!.leaf.url, hubDomain: HUB_DOMAIN, identity: "nova", persistent: true, name: "nova-trim-grant" });
+    try {
+      const hub = await jetstreamManager(nc, { domain: HUB_DOMAIN, checkAPI: false, timeout: 5_000 });
+      const info = await hub.streams.info("INBOX-orion");
+      expect(info.config.name).toBe("INBOX-orion");
+      expect(typeof info.state.messages).toBe("number");
+      for (const attempt of [() => hub.streams.getMessage("INBOX-orion", { seq: 1 }), () => hub.consumers.add("INBOX-orion", { name: "snoop" })]) {
+        const t0 = Date.now();
+        const err = await attempt().then(() => undefined, (e: unknown) => e);
+        // nats.js's JetStreamNotEnabled, caused by the 503 no-responders status nova's leaf answers with.
+        expect(err).toBeInstanceOf(jserrors.JetStreamNotEnabled);
+        expect(((err as Error).cause as InstanceType<typeof errors.RequestError>).isNoResponders()).toBe(true);
+        expect(Date.now() - t0).toBeLessThan(4_000);
+      }
+    } finally {
+      await nc.close();
+    }
   });
 
   it("what a hostile Mac can still do (gotcha 6): a leaf-protocol client with nova's leaf credential asks the hub's JetStream about orion's inbox and creates a consumer on it, which nova's identity credential on a plain connection may not (Permissions Violation); the consumer shows in the hub's consumer list", async () => {
