@@ -6,6 +6,10 @@ import type { Logger } from "../../base/log.js";
 import { deleteStored, ReplyMux } from "../../bus/reply-mux.js";
 import { removeUpstreamCopy } from "./leaf-outbox.js";
 
+/**
+ * What the inbox consumer is done with (delivered or dead-lettered, then acked), removed from its
+ * inbox and, in leaf mode, from upstream: best effort, never awaited by delivery.
+ */
 export class InboxCleanup {
   /** The broker refused a delete (permissions from before deletes were granted): not tried again. */
   private refused = false;
