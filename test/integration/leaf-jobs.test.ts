@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import { startLeafMesh, type LeafMesh } from "../support/leaf-mesh.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
@@ -100,6 +100,21 @@ describe("jobs in leaf mode", () => {
     await until("nova's link back", async () => nova.request("$JS.hub.API.INFO", undefined, { timeout: 500 }).then(() => true, () => false), 30_000);
     const rec = await submitJob(nova, { from: "nova", task: "after the cut" });
     expect((await waitForJob(nova, rec.id, 30_000)).state).toBe("done");
+  });
+
+  it("from nova's side, the pull grant is its own consumer only: a pull on a JOBS consumer it was not granted is answered by nova's leaf with no responders at once; its own consumer's pull gets the hub's answer", async () => {
+    // A consumer for gpu jobs, which no identity on Mac nova may serve (no capabilities granted).
+    await (await jetstreamManager(mesh.admin)).consumers.add(STREAMS.jobs, { durable_name: "jobs-default-gpu", filter_subject: "jobs.default.gpu", ack_policy: AckPolicy.Explicit });
+    const nova = await clientOf("nova", "nova");
+    const pull = (consumer: string) => nova.request(`$JS.hub.API.CONSUMER.MSG.NEXT.${STREAMS.jobs}.${consumer}`, JSON.stringify({ batch: 1, no_wait: true }), { timeout: 5_000 });
+    const t0 = Date.now();
+    const refused = await pull("jobs-default-gpu").then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(errors.RequestError);
+    expect((refused as InstanceType<typeof errors.RequestError>).isNoResponders()).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    // The control: its own granted consumer's pull reaches the hub, which answers (no job waiting: 404 or 408).
+    const own = await pull("jobs-default-any");
+    expect([404, 408]).toContain(own.headers?.code);
   });
 
   it("orion's link cut while its worker runs a job (ack wait 4 s): the job is run once and ends done once the link is back", async () => {
