@@ -1,17 +1,15 @@
-import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureHookConsumer } from "../../../broker/provision.js";
 import { hookConsumerName, hooksStreamName } from "../../../subjects/names.js";
-import { checkEvent, isAutomationSession, ownerOf, parseEnvelope, type Envelope } from "../../../subjects/mod.js";
-import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
+import { checkEvent, isAutomationSession, ownerOf, type Envelope } from "../../../subjects/mod.js";
+import type { BackoffPolicy } from "../../base/backoff.js";
 import { MeshError } from "../../base/errors.js";
 import { isNotFound, permissionDenied } from "../../base/nats-errors.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
-import { safeNak, safeWorking } from "../../bus/acks.js";
-import { deadLetterRefusal } from "../../bus/dead-letter.js";
+import { receive, refuse, retryHolding, waitForVerification } from "../../bus/received.js";
 import { MeshVerifier } from "../../bus/verify.js";
 import { writeHookStats, type RuleStats } from "./stats-file.js";
 import type { AgentPort } from "../../agent/port.js";
@@ -21,9 +19,6 @@ import { matches, senderRefused, takesUnknownKinds, type HookRule } from "./rule
 
 /** What the runner needs of the verifier (src/bus/verify.ts). */
 export type EventVerifier = Pick<MeshVerifier, "verify">;
-
-/** How long an event waits before it is checked again when the registry cannot be read. */
-const VERIFY_RETRY_MS = 5000;
 
 /**
  * The one-line error for hook rules of an identity the admin added with --no-hooks (no HOOKS-<id>
@@ -35,6 +30,11 @@ export function notGrantedHooks(err: unknown, self: string): MeshError | undefin
     `hook rules need ${hooksStreamName(self)} (this identity's copy of the events), which the broker does not have for ${self}: ` +
       `it was added with --no-hooks. On the broker's machine: mesh identity add ${self} --hooks`,
   );
+}
+
+/** True for a rule whose action runs on this sidecar's own gateway (not a webhook elsewhere, not git). */
+function actsOnGateway(rule: HookRule): boolean {
+  return rule.action.type !== "webhook" && rule.action.type !== "git-fetch";
 }
 
 /** True for events this sidecar caused by running a hook action (firing on them would loop). */
@@ -119,30 +119,16 @@ export class HookRunner {
 
   private async handle(rule: HookRule, m: JsMsg): Promise<void> {
     const stats = this.stats.get(rule.name)!;
-    let env: Envelope;
-    try {
-      env = parseEnvelope(m.data);
-    } catch (err) {
-      await this.refuse(rule, m, `not an envelope: ${(err as Error).message}`);
-      return;
-    }
     // Verified before anything looks at it: its sender is the identity in its subject, it is signed
     // by that identity's key, and it was signed when it was stored.
-    const verdict = await this.verifier.verify(env, {
-      subject: m.subject,
-      subjectNames: "from",
-      at: storedAt(m.info),
-    });
-    if (!verdict.ok && verdict.retry) {
-      // Fail closed without losing it: the event waits until the registry can be read.
-      this.opts.log.warn({ rule: rule.name, seq: m.seq, reason: verdict.reason }, "cannot verify the event now; it waits");
-      safeNak(m, VERIFY_RETRY_MS);
+    const r = await receive(m, { verify: (env, check) => this.verifier.verify(env, check), check: { subject: m.subject, subjectNames: "from" } });
+    if (!r.ok) {
+      // Fail closed without losing it: an event that cannot be verified now waits until the registry can be read.
+      if (r.wait) waitForVerification(m, this.opts.log, r.reason, { rule: rule.name });
+      else await this.refuse(rule, m, r.reason, r.env);
       return;
     }
-    if (!verdict.ok) {
-      await this.refuse(rule, m, verdict.reason, env);
-      return;
-    }
+    const env = r.env;
     const shape = checkEvent(env, m.subject);
     if (!shape.ok) {
       await this.refuse(rule, m, shape.reason, env);
@@ -166,30 +152,32 @@ export class HookRunner {
       await this.skip(rule, m);
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      const res = await runAction(rule.action, env, m.subject, { agent: this.opts.agent, ruleName: rule.name, ...(this.opts.git ? { git: this.opts.git } : {}) });
-      if (res.ok) {
-        stats.fired++;
+    const context = { agent: this.opts.agent, ruleName: rule.name, ...(this.opts.git ? { git: this.opts.git } : {}) };
+    const tried = await retryHolding(m, () => runAction(rule.action, env, m.subject, context), {
+      signal: this.abort.signal,
+      maxAttempts: rule.maxAttempts,
+      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+      // An action on the local gateway is retried as soon as the gateway listens again.
+      ...(actsOnGateway(rule) ? { reachable: this.opts.agent.url } : {}),
+      onRetry: () => {
+        stats.retried++;
         this.statsChanged();
-        this.opts.log.info({ rule: rule.name, event: env.id, type: env.type }, "hook fired");
-        await m.ackAck().catch(() => undefined);
-        return;
-      }
-      if (!res.retryable || attempt >= rule.maxAttempts) {
-        stats.deadLettered++;
-        this.statsChanged();
-        const reason = `rule ${rule.name}: ${res.reason}${res.retryable ? ` (gave up after ${attempt} attempts)` : ""}`;
-        await deadLetterRefusal(this.opts.nc, this.opts.self, "hooks", m, { reason, stream: hooksStreamName(this.opts.self), log: this.opts.log, sender: ownerOf(m.subject), env });
-        await m.ackAck().catch(() => undefined);
-        return;
-      }
-      stats.retried++;
-      safeWorking(m);
-      if (!(await sleep(backoffDelay(attempt, this.opts.backoff), this.abort.signal))) {
-        safeNak(m);
-        return;
-      }
+      },
+    });
+    if (!tried) return;
+    const { result: res, attempts } = tried;
+    if (res.ok) {
+      stats.fired++;
+      this.statsChanged();
+      this.opts.log.info({ rule: rule.name, event: env.id, type: env.type }, "hook fired");
+      await m.ackAck().catch(() => undefined);
+      return;
     }
+    stats.deadLettered++;
+    this.statsChanged();
+    const reason = `rule ${rule.name}: ${res.reason}${res.retryable ? ` (gave up after ${attempts} attempts)` : ""}`;
+    // A failed dead letter leaves the event for redelivery (refuse()): the rule is tried again, evidence kept.
+    await refuse(m, { nc: this.opts.nc, self: this.opts.self, source: "hooks", stream: hooksStreamName(this.opts.self), log: this.opts.log, reason, sender: ownerOf(m.subject), env });
   }
 
   /** Keeps the stats file (for `mesh hooks list`) at most 200 ms behind. */

@@ -1,17 +1,15 @@
 import { openSealed } from "../../bus/sealer.js";
-import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { inboxConsumerName, inboxStreamName } from "../../../subjects/names.js";
 import { INBOX_MAX_IN_FLIGHT } from "../../../broker/definitions.js";
 import { bodyText, parseEnvelope, senderOf, type Envelope } from "../../../subjects/mod.js";
 import type { Check, Verdict } from "../../bus/verify.js";
-import { backoffDelay, sleep, type BackoffPolicy } from "../../base/backoff.js";
-import { waitReachable } from "../../base/reachable.js";
+import { sleep, type BackoffPolicy } from "../../base/backoff.js";
 import type { Logger } from "../../base/log.js";
 import { consumeDurable } from "../../bus/consume.js";
 import { InboxCleanup } from "./cleanup.js";
-import { deadLetterRefusal } from "../../bus/dead-letter.js";
+import { receive, refuse, retryHolding, waitForVerification, type Reception } from "../../bus/received.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
 import type { DeliveredJournal } from "./delivered-journal.js";
 import type { EventPublisher } from "../../bus/events.js";
@@ -96,26 +94,25 @@ export class InboxConsumer {
     // The lane is the subject's sender (agent.<self>.inbox.<from>, checked by the server on a secure
     // mesh); a message from before lanes goes by the sender it names, an unreadable one on "?".
     let from = senderOf(m.subject) ?? "?";
-    let env: Envelope | Error;
+    let parsed: Envelope | Error;
     try {
-      env = parseEnvelope(m.data);
-      if (from === "?") from = env.from;
+      parsed = parseEnvelope(m.data);
+      if (from === "?") from = parsed.from;
     } catch (err) {
-      env = err as Error;
+      parsed = err as Error;
     }
-    // Checked once, at once (while the message waits for its lane): bound to this inbox (subject
+    // Received at once (checked while the message waits for its lane): bound to this inbox (subject
     // and `to`), signed by `from`, and signed when it was stored.
-    const verdict =
-      env instanceof Error || !this.opts.verify ? undefined : this.opts.verify(env, { to: this.opts.self, subject: m.subject, subjectNames: "to", at: storedAt(m.info) });
-    verdict?.catch(() => undefined);
+    const { self, verify } = this.opts;
+    const reception = receive(m, { parsed, checks: (env) => notForInbox(env, self), ...(verify ? { verify } : {}), check: { to: self, subject: m.subject, subjectNames: "to" } });
     // A sealed body is opened with this identity's keys (what was verified is the envelope as sent).
-    const opened = env instanceof Error ? undefined : openSealed(this.opts.nc, env);
-    if (opened?.ok) this.arrived(opened.env, verdict);
+    const opened = parsed instanceof Error ? undefined : openSealed(this.opts.nc, parsed);
+    if (opened?.ok) this.arrived(opened.env, reception);
     this.held.add(m);
     const next = (this.lanes.get(from) ?? Promise.resolve())
       .then(async () => {
         if (this.abort.signal.aborted) safeNak(m);
-        else await this.handle(m, env, verdict, opened);
+        else await this.handle(m, reception, opened);
       })
       .catch((err: unknown) => this.opts.log.error({ seq: m.seq, err: (err as Error).message }, "inbox handler failed"))
       .finally(() => {
@@ -129,14 +126,9 @@ export class InboxConsumer {
    * Tells onArrived as soon as a message is taken from the broker (once its sender is verified),
    * not when its turn in the sender's lane comes: an answer someone waits for is known at once.
    */
-  private arrived(env: Envelope, checked: Promise<Verdict> | undefined): void {
+  private arrived(env: Envelope, reception: Promise<Reception>): void {
     const notify = this.opts.onArrived;
-    if (!notify || env.to !== this.opts.self) return;
-    const verdict = checked ?? Promise.resolve({ ok: true as const });
-    void verdict.then(
-      (v) => v.ok && notify(env),
-      () => undefined,
-    );
+    if (notify) void reception.then((r) => r.ok && notify(env));
   }
 
   private run(): Promise<void> {
@@ -162,33 +154,15 @@ export class InboxConsumer {
     });
   }
 
-  private async handle(m: JsMsg, parsed: Envelope | Error, checked: Promise<Verdict> | undefined, opened?: ReturnType<typeof openSealed>): Promise<void> {
-    const { log, self } = this.opts;
-    if (parsed instanceof Error) {
-      await this.reject(m, `invalid envelope: ${parsed.message}`);
+  private async handle(m: JsMsg, reception: Promise<Reception>, opened?: ReturnType<typeof openSealed>): Promise<void> {
+    const { log } = this.opts;
+    const r = await reception;
+    if (!r.ok) {
+      if (r.wait) waitForVerification(m, log, r.reason, { id: r.env.id });
+      else await this.reject(m, r.reason, r.env);
       return;
     }
-    const env = parsed;
-    if (env.to !== self) {
-      await this.reject(m, `addressed to ${env.to}, not ${self}`, env);
-      return;
-    }
-    if (env.kind !== "message" && env.kind !== "ask") {
-      await this.reject(m, `kind ${env.kind} does not belong in an inbox`, env);
-      return;
-    }
-    if (checked) {
-      const verdict = await checked;
-      if (!verdict.ok && verdict.retry) {
-        log.warn({ id: env.id, seq: m.seq, reason: verdict.reason }, "cannot verify the sender now; the message waits");
-        safeNak(m, 5000);
-        return;
-      }
-      if (!verdict.ok) {
-        await this.reject(m, verdict.reason, env);
-        return;
-      }
-    }
+    const env = r.env;
     if (opened && !opened.ok) {
       // Kept as it came (sealed) in the dead letters, readable only by its readers.
       await this.reject(m, `its sealed body cannot be opened here: ${opened.reason}`, env);
@@ -205,57 +179,50 @@ export class InboxConsumer {
       return;
     }
     const started = Date.now();
-    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind, text: bodyText(opened?.ok ? opened.env : env), ...(env.context ? { context: env.context } : {}) };
-    // `step` is the backoff's: it starts over when an unreachable gateway listens again.
-    for (let attempt = 1, step = 1; ; attempt++, step++) {
-      const res = await this.post(m, msg);
-      if (res.ok) {
-        this.opts.onGatewayState?.(true);
-        let synced: Promise<void>;
-        try {
-          // Written now (a crash of this process from here on keeps it); the ack waits for the fsync,
-          // the sender's next message does not (group commit across lanes and messages).
-          synced = this.opts.journal.record(env.id);
-        } catch (err) {
-          // Delivered but not journaled: do not ack; a redelivery would repeat it, so say so loudly.
-          log.error({ id: env.id, err: (err as Error).message }, "could not journal a delivered message; leaving it unacked");
-          return;
+    // (notForInbox let only messages and asks through.)
+    const msg: PeerMessage = { id: env.id, from: env.from, kind: env.kind === "ask" ? "ask" : "message", text: bodyText(opened?.ok ? opened.env : env), ...(env.context ? { context: env.context } : {}) };
+    const tried = await retryHolding(m, () => this.post(m, msg), {
+      signal: this.abort.signal,
+      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+      reachable: this.opts.agent.url,
+      onRetry: (res, attempt, delay) => {
+        if (res.status === 0) this.opts.onGatewayState?.(false, res.reason);
+        this.stats.retried++;
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.opts.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
+          log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
         }
-        this.ackWhenSynced(m, env.id, synced);
-        this.stats.delivered++;
-        this.opts.events.emit("message.delivered", {
-          id: env.id,
-          from: env.from,
-          seq: m.seq,
-          ...(res.runId ? { runId: res.runId } : {}),
-          attempts: attempt,
-          latencyMs: Date.now() - started,
-        });
-        log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
-        this.opts.onAccepted?.(opened?.ok ? opened.env : env, res.runId, res.ticket);
-        return;
-      }
-      if (!res.retryable) {
-        await this.reject(m, `gateway refused it: ${res.reason}`, env);
-        return;
-      }
-      if (res.status === 0) this.opts.onGatewayState?.(false, res.reason);
-      const delay = backoffDelay(step, this.opts.backoff);
-      this.stats.retried++;
-      if (attempt === 1 || attempt % 10 === 0) {
-        this.opts.events.emit("message.retried", { id: env.id, from: env.from, seq: m.seq, attempt, reason: res.reason, nextDelayMs: delay });
-        log.warn({ id: env.id, seq: m.seq, attempt, reason: res.reason }, "gateway not accepting; will retry");
-      }
-      safeWorking(m);
-      // Unreachable: the wait ends as soon as the gateway accepts connections again.
-      const waited = res.status === 0 ? await waitReachable(this.opts.agent.url, delay, this.abort.signal) : (await sleep(delay, this.abort.signal)) ? "waited" : "aborted";
-      if (waited === "aborted") {
-        safeNak(m);
-        return;
-      }
-      if (waited === "reachable") step = 0;
-      safeWorking(m);
+      },
+    });
+    if (!tried) return;
+    const { result: res, attempts } = tried;
+    if (!res.ok) {
+      await this.reject(m, `gateway refused it: ${res.reason}`, env);
+      return;
     }
+    this.opts.onGatewayState?.(true);
+    let synced: Promise<void>;
+    try {
+      // Written now (a crash of this process from here on keeps it); the ack waits for the fsync,
+      // the sender's next message does not (group commit across lanes and messages).
+      synced = this.opts.journal.record(env.id);
+    } catch (err) {
+      // Delivered but not journaled: do not ack; a redelivery would repeat it, so say so loudly.
+      log.error({ id: env.id, err: (err as Error).message }, "could not journal a delivered message; leaving it unacked");
+      return;
+    }
+    this.ackWhenSynced(m, env.id, synced);
+    this.stats.delivered++;
+    this.opts.events.emit("message.delivered", {
+      id: env.id,
+      from: env.from,
+      seq: m.seq,
+      ...(res.runId ? { runId: res.runId } : {}),
+      attempts,
+      latencyMs: Date.now() - started,
+    });
+    log.debug({ id: env.id, from: env.from, seq: m.seq, runId: res.runId }, "delivered");
+    this.opts.onAccepted?.(opened?.ok ? opened.env : env, res.runId, res.ticket);
   }
 
   /** Acks once the id is on disk (an fsync takes milliseconds; the ack wait is 30 s). */
@@ -298,22 +265,32 @@ export class InboxConsumer {
     this.cleanup.remove(m);
   }
 
+  /** Dead-letters it (refuse(): left for redelivery when the evidence was not stored), remembers the id, says so, acks. */
   private async reject(m: JsMsg, reason: string, env?: Envelope): Promise<void> {
     this.stats.deadLettered++;
     const { nc, self, log } = this.opts;
-    const outcome = await deadLetterRefusal(nc, self, "inbox", m, { reason, stream: inboxStreamName(self), log, sender: senderOf(m.subject), env });
-    if (outcome === "not-stored") {
-      // Left for redelivery: the refusal is tried again, with its evidence.
-      safeNak(m, 5000);
-      return;
-    }
-    if (outcome === "share-full") this.stats.deadLettersNotKept++;
-    if (env) await this.opts.deadLettered?.record(env.id).catch(() => undefined);
-    this.opts.events.emit("message.dead-lettered", {
-      seq: m.seq,
+    await refuse(m, {
+      nc,
+      self,
+      source: "inbox",
+      stream: inboxStreamName(self),
+      log,
       reason,
-      ...(env ? { id: env.id, from: env.from } : {}),
+      env,
+      sender: senderOf(m.subject),
+      ack: async (m, outcome) => {
+        if (outcome === "share-full") this.stats.deadLettersNotKept++;
+        if (env) await this.opts.deadLettered?.record(env.id).catch(() => undefined);
+        this.opts.events.emit("message.dead-lettered", { seq: m.seq, reason, ...(env ? { id: env.id, from: env.from } : {}) });
+        await this.ack(m);
+      },
     });
-    await this.ack(m);
   }
+}
+
+/** Why an envelope does not belong in <self>'s inbox (addressed elsewhere, or not a message or ask). */
+function notForInbox(env: Envelope, self: string): string | undefined {
+  if (env.to !== self) return `addressed to ${env.to}, not ${self}`;
+  if (env.kind !== "message" && env.kind !== "ask") return `kind ${env.kind} does not belong in an inbox`;
+  return undefined;
 }

@@ -1,5 +1,19 @@
 import { JOB_RESULT_MAX } from "../../../broker/definitions.js";
-import type { Envelope, JobBody, JobRecord } from "../../../subjects/mod.js";
+import { MAX_CAPABILITIES, type Envelope, type JobBody, type JobRecord } from "../../../subjects/mod.js";
+
+/* What a worker takes (the needs it serves) and what it refuses (an offer its record rules out). */
+
+/** Every subset (the empty one too) of the capabilities: the needs a worker can serve. */
+export function eligibleNeeds(capabilities: string[]): string[][] {
+  const caps = [...new Set(capabilities)].sort();
+  if (caps.length > MAX_CAPABILITIES) {
+    throw new Error(`at most ${MAX_CAPABILITIES} capabilities per worker (got ${caps.length}: ${caps.join(", ")})`);
+  }
+  const out: string[][] = [];
+  for (let mask = 0; mask < 1 << caps.length; mask++) out.push(caps.filter((_, i) => mask & (1 << i)));
+  return out;
+}
+
 
 /**
  * Why a worker must not run this offer of a job, by its record: "drop" for an offer of a job that

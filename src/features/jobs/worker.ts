@@ -1,36 +1,31 @@
-import { storedAt } from "../../bus/stored-at.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JOB_ACK_WAIT_MS } from "../../../broker/definitions.js";
 import { ensureJobConsumer } from "../../../broker/provision.js";
 import { hubJetStream, hubJetStreamManager } from "../../bus/domain.js";
 import { STREAMS, jobConsumerName } from "../../../subjects/names.js";
-import { MAX_CAPABILITIES, jobBodySchema, jobNeedsToken, parseEnvelope, zodLine, type Envelope, type JobBody } from "../../../subjects/mod.js";
-import { DEFAULT_BACKOFF, RESUME_BACKOFF, backoffDelay, sleep } from "../../base/backoff.js";
+import { jobBodySchema, jobNeedsToken, zodLine, type Envelope, type JobBody } from "../../../subjects/mod.js";
+import { RESUME_BACKOFF, sleep } from "../../base/backoff.js";
 import { firstLine, permissionDenied } from "../../base/nats-errors.js";
 import type { MeshVerifier } from "../../bus/verify.js";
 import type { JobRecord } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 import { safeNak, safeWorking } from "../../bus/acks.js";
+import { receive, refuse, retryHolding, waitForVerification } from "../../bus/received.js";
 import { SlotPool, consumeDurable } from "../../bus/consume.js";
-import { deadLetterRefusal } from "../../bus/dead-letter.js";
 import type { EventPublisher } from "../../bus/events.js";
 import type { AgentPort, DeliveryResult, JobTurn, ReplyTicket } from "../../agent/port.js";
 import { JobStore, type RunDraft } from "./store.js";
-import { cut, offerRefusal } from "./offer.js";
+import { cut, eligibleNeeds, offerRefusal } from "./offer.js";
 import { CheckoutError, checkoutForJob, type Checkout } from "../repos/checkout.js";
 import type { RepoConfig } from "../repos/config.js";
 
-/** Every subset (the empty one too) of the capabilities: the needs a worker can serve. */
-export function eligibleNeeds(capabilities: string[]): string[][] {
-  const caps = [...new Set(capabilities)].sort();
-  if (caps.length > MAX_CAPABILITIES) {
-    throw new Error(`at most ${MAX_CAPABILITIES} capabilities per worker (got ${caps.length}: ${caps.join(", ")})`);
-  }
-  const out: string[][] = [];
-  for (let mask = 0; mask < 1 << caps.length; mask++) out.push(caps.filter((_, i) => mask & (1 << i)));
-  return out;
-}
+/*
+ * About 300 lines, one class on purpose: a job's run (its claim, keep-alive, cancel watch, checkout,
+ * reply wait and outcome) shares one state across its steps. What is not the run lives elsewhere:
+ * the received-message pipeline in bus/received.ts, what an offer is refused for in offer.ts, the
+ * records in store.ts.
+ */
 
 export interface JobWorkerOptions {
   nc: NatsConnection;
@@ -120,37 +115,34 @@ export class JobWorker {
 
   private async handle(m: JsMsg): Promise<void> {
     const { log, self } = this.opts;
-    let env: Envelope;
-    let body: JobBody;
-    try {
-      env = parseEnvelope(m.data);
-      const parsed = jobBodySchema.safeParse(env.body);
-      if (!parsed.success) throw new Error(`invalid job body: ${zodLine(parsed.error)}`);
-      body = parsed.data;
-    } catch (err) {
-      await deadLetterRefusal(this.opts.nc, self, "jobs", m, { reason: (err as Error).message, stream: STREAMS.jobs, log });
-      try {
-        m.term();
-      } catch {
-        /* connection gone: redelivered later */
+    const verifier = this.opts.verifier;
+    let checked: JobBody | undefined;
+    const r = await receive(m, {
+      checks: (env) => {
+        const parsed = jobBodySchema.safeParse(env.body);
+        if (!parsed.success) return `invalid job body: ${zodLine(parsed.error)}`;
+        checked = parsed.data;
+        return undefined;
+      },
+      ...(verifier ? { verify: (env, check) => verifier.verify(env, check) } : {}),
+    });
+    if (!r.ok) {
+      if (r.wait) {
+        waitForVerification(m, log, r.reason, { id: r.env.id });
+        return;
       }
+      const { env: refused, reason } = r;
+      const queue = checked?.queue;
+      log.warn({ id: refused?.id, from: refused?.from, reason }, "job refused");
+      // Its sender is not proven: the dead letter goes in the "unknown" share.
+      await this.refuseJob(m, reason, { env: refused }, () => {
+        if (refused && queue) this.opts.events.emit("job.failed", { jobId: refused.id, queue, reason, final: true });
+      });
       return;
     }
+    const env = r.env;
+    const body = jobBodySchema.parse(env.body); // passed the checks above; parsed again for its type
     const id = env.id;
-    const verdict = this.opts.verifier
-      ? await this.opts.verifier.verify(env, { at: storedAt(m.info) })
-      : { ok: true as const };
-    if (!verdict.ok && verdict.retry) {
-      safeNak(m, 5000);
-      return;
-    }
-    if (!verdict.ok) {
-      log.warn({ id, from: env.from, reason: verdict.reason }, "job refused");
-      await deadLetterRefusal(this.opts.nc, self, "jobs", m, { reason: verdict.reason, stream: STREAMS.jobs, log, env });
-      this.opts.events.emit("job.failed", { jobId: id, queue: body.queue, reason: verdict.reason, final: true });
-      await m.ackAck().catch(() => undefined);
-      return;
-    }
     // Before it runs, the job's record by the rules every reader applies: a job never runs twice.
     const attempt = m.info.deliveryCount;
     let rec: JobRecord | undefined;
@@ -169,8 +161,7 @@ export class JobWorker {
     }
     if (refusal) {
       log.warn({ id, from: env.from, reason: refusal }, "job refused");
-      await deadLetterRefusal(this.opts.nc, self, "jobs", m, { reason: refusal, stream: STREAMS.jobs, log, sender: env.from, env });
-      await m.ackAck().catch(() => undefined);
+      await this.refuseJob(m, refusal, { env, sender: env.from });
       return;
     }
     const claim = { seq: m.seq, delivery: attempt };
@@ -216,6 +207,7 @@ export class JobWorker {
         attempt,
         ...(checkout ? { checkout: { repo: checkout.repo, sha: checkout.sha, dir: checkout.dir } } : {}),
       });
+      if (!posted) return;
       if (!posted.ok) throw new Error(posted.reason);
       if (!this.opts.agent.awaitReply || !posted.ticket) throw new Error("this worker cannot read replies (no gateway token configured)");
       ticket = posted.ticket;
@@ -264,27 +256,34 @@ export class JobWorker {
    */
   private async recordOutcome(m: JsMsg, id: string, write: () => Promise<unknown>): Promise<void> {
     const until = Date.now() + OUTCOME_RETRY_MS;
-    for (let i = 1; ; i++) {
-      try {
-        await write();
-        return;
-      } catch (err) {
-        if (this.abort.signal.aborted || Date.now() > until) throw err;
-        if (i === 1) this.opts.log.warn({ id, err: firstLine(err) }, "job outcome not recorded yet (the hub cannot be reached?); trying again");
-        safeWorking(m);
-        await sleep(backoffDelay(i, RESUME_BACKOFF), this.abort.signal);
-      }
-    }
+    let failure: unknown;
+    const tried = await retryHolding(
+      m,
+      async (n) => {
+        try {
+          await write();
+          return { ok: true as const };
+        } catch (err) {
+          failure = err;
+          if (n === 1) this.opts.log.warn({ id, err: firstLine(err) }, "job outcome not recorded yet (the hub cannot be reached?); trying again");
+          return { ok: false as const, retryable: Date.now() <= until, reason: firstLine(err) };
+        }
+      },
+      { signal: this.abort.signal, backoff: RESUME_BACKOFF },
+    );
+    if (!tried?.result.ok) throw failure;
   }
 
-  /** Starts the job's turn, retrying while the gateway is unreachable (the claim stays alive meanwhile). */
-  private async startUntilAccepted(m: JsMsg, j: JobTurn): Promise<DeliveryResult> {
-    for (let i = 1; ; i++) {
-      const r = await this.opts.agent.runJob(j, { timeoutMs: 60_000, signal: this.abort.signal });
-      if (r.ok || !r.retryable || this.abort.signal.aborted) return r;
-      safeWorking(m);
-      if (!(await sleep(backoffDelay(i, DEFAULT_BACKOFF), this.abort.signal))) return r;
-    }
+  /**
+   * Starts the job's turn, retrying while the gateway is unreachable or busy (the claim stays alive
+   * meanwhile, and a gateway that listens again is tried at once); undefined: stopping (handed back).
+   */
+  private async startUntilAccepted(m: JsMsg, j: JobTurn): Promise<DeliveryResult | undefined> {
+    const tried = await retryHolding(m, () => this.opts.agent.runJob(j, { timeoutMs: 60_000, signal: this.abort.signal }), {
+      signal: this.abort.signal,
+      reachable: this.opts.agent.url,
+    });
+    return tried?.result;
   }
 
   private async fail(m: JsMsg, env: Envelope, body: JobBody, reason: string, final: boolean, run: (state: RunDraft["state"], extra?: Partial<RunDraft>) => Promise<unknown>): Promise<void> {
@@ -297,8 +296,24 @@ export class JobWorker {
       return;
     }
     await run("failed", { error: reason, finishedAt: new Date().toISOString() });
-    await deadLetterRefusal(this.opts.nc, this.opts.self, "jobs", m, { reason, stream: STREAMS.jobs, log: this.opts.log, sender: env.from, env });
-    await m.ackAck().catch(() => undefined);
+    await this.refuseJob(m, reason, { env, sender: env.from });
+  }
+
+  /** Dead-letters a job with its reason and acks it (refuse(): left for redelivery when the evidence was not stored). */
+  private async refuseJob(m: JsMsg, reason: string, o: { env?: Envelope | undefined; sender?: string }, settled?: () => void): Promise<void> {
+    await refuse(m, {
+      nc: this.opts.nc,
+      self: this.opts.self,
+      source: "jobs",
+      stream: STREAMS.jobs,
+      log: this.opts.log,
+      reason,
+      ...o,
+      ack: async (m) => {
+        settled?.();
+        await m.ackAck().catch(() => undefined);
+      },
+    });
   }
 
   async stop(): Promise<void> {
