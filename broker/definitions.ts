@@ -79,6 +79,8 @@ export const JOB_RECORD_TTL_MS = 30 * DAY;
 export const A2A_TASK_MAX_BYTES = 320 * 1024;
 /** An answer longer than this is cut (with a note) in the stored task so that it fits. */
 export const A2A_ANSWER_MAX = 192 * 1024;
+/** The same for a sealed task: sealing stores it as base64 (a third larger), so its answer is cut shorter to fit. */
+export const A2A_SEALED_ANSWER_MAX = 128 * 1024;
 /** A2A tasks expire this long after their last change. */
 export const A2A_TASK_TTL_MS = 14 * DAY;
 export const DEFAULT_IDENTITY_LIMITS: IdentityLimits = { inboxPerSender: 1000, inboxMessages: 100_000, deadLettersPerSender: 1000, jobRecords: 4096, a2aEntries: 4096 };

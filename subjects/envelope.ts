@@ -25,7 +25,8 @@ const identityField = z
 
 const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/);
 const curveKey = z.string().regex(/^X[A-Z2-7]{55}$/, { message: "must be a curve public key (X…)" });
-const sealedSchema = z
+/** A sealed body (sealed.ts): in an envelope instead of `body`, or in a record an identity keeps for itself. */
+export const sealedBodySchema = z
   .object({
     v: z.literal(SEALED_VERSION),
     x: curveKey,
@@ -52,7 +53,7 @@ export const envelopeSchema = z
     correlationId: z.string().max(64).optional(),
     context: z.string().regex(CONTEXT_RE).optional(),
     hops: z.number().int().min(0).max(MAX_HOPS).optional(),
-    sealed: sealedSchema.optional(),
+    sealed: sealedBodySchema.optional(),
     sig: z.string().max(256).optional(),
   })
   .strict()

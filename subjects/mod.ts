@@ -28,6 +28,7 @@ export {
   ENVELOPE_VERSION,
   MAX_TEXT_BYTES,
   envelopeSchema,
+  sealedBodySchema,
   envelopeKinds,
   parseEnvelope,
   encodeEnvelope,

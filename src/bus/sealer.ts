@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { openBody, sealBody, sealedFor, type CurveKey, type Opened } from "../../subjects/sealed.js";
+import { openBody, sealBody, sealedFor, type CurveKey, type Opened, type SealedBody } from "../../subjects/sealed.js";
 import type { Envelope } from "../../subjects/envelope-core.js";
 import { firstLine } from "../base/nats-errors.js";
 
@@ -58,9 +58,25 @@ export async function sealForRecipient(nc: NatsConnection, env: Envelope, o: { r
 /** Opens a sealed envelope's body with `nc`'s keyring: the envelope with its body, or why not. */
 export function openSealed(nc: NatsConnection, env: Envelope): { ok: true; env: Envelope } | { ok: false; reason: string } {
   if (!env.sealed) return { ok: true, env };
-  const s = sealers.get(nc);
-  if (!s) return { ok: false, reason: `sealed for ${sealedFor(env.sealed)}; this connection holds no sealing key` };
-  const opened: Opened = openBody(env.id, env.sealed, s.self, (x) => s.keyring.byPublic(x));
+  const opened = openWith(nc, env.id, env.sealed);
   return opened.ok ? { ok: true, env: { ...env, body: opened.body } } : opened;
+}
+
+/**
+ * Seals `body` for this connection's identity alone, bound to `id` (what it keeps for itself on the
+ * broker, e.g. its A2A task records: readable by no admin); undefined when `nc` has no keyring of its
+ * own to open it with later (an open mesh, sealed bodies off, a CLI without its sidecar's keyring).
+ */
+export function sealForSelf(nc: NatsConnection, id: string, body: unknown): SealedBody | undefined {
+  const s = sealers.get(nc);
+  if (!s?.selfReads) return undefined;
+  return sealBody(id, body, s.keyring.current, { [s.self]: s.keyring.publicKey });
+}
+
+/** Opens a sealed body bound to `id` with `nc`'s keyring, or says why not (one line). */
+export function openWith(nc: NatsConnection, id: string, sealed: SealedBody): Opened {
+  const s = sealers.get(nc);
+  if (!s) return { ok: false, reason: `sealed for ${sealedFor(sealed)}; this connection holds no sealing key` };
+  return openBody(id, sealed, s.self, (x) => s.keyring.byPublic(x));
 }
 

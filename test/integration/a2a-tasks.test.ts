@@ -12,6 +12,10 @@ import { ServerCallContext, type User } from "@a2a-js/sdk/server";
 import { encodeEnvelope, newEnvelope } from "../../subjects/mod.js";
 import { createLogger } from "../../src/base/log.js";
 import { MeshVerifier } from "../../src/bus/verify.js";
+import { startSealing } from "../../src/bus/sealing.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { A2ATaskBucket } from "../../src/features/a2a-server/task-store.js";
 import { PeerProgress } from "../../src/features/a2a-server/progress.js";
 import { askReplySubject } from "../../src/features/a2a-server/executor.js";
@@ -86,6 +90,33 @@ describe("A2A tasks on the bus", () => {
     // clawd's task is as it was.
     const got = await (await A2ATaskBucket.open(clawd, "clawd"))!.forPeer("nova").load("t-0001", as("laptop"));
     expect(got?.artifacts[0]?.parts[0]?.content).toEqual({ $case: "text", value: "PONG" });
+  });
+
+  it("sealed: with clawd's sealing key, a saved task is stored sealed for clawd alone (the admin's bytes hold neither its question nor its answer, and the admin's store cannot open it); clawd's store opened later loads it whole, and a clear task saved before still loads; a sealed task's answer is cut at 128 KiB, with a note", async () => {
+    // A connection of its own, with sealing started as the sidecar starts it.
+    const sealing = await m.as("clawd");
+    const log = createLogger({ level: "silent" });
+    expect(await startSealing(sealing, "clawd", join(mkdtempSync(join(tmpdir(), "mesh-a2a-keys-")), "xkeys.json"), await MeshVerifier.open(sealing, log), log)).toBeDefined();
+    const store = (await A2ATaskBucket.open(sealing, "clawd"))!.forPeer("nova");
+    await store.save(task("t-sealed", "ctx-s", TaskState.TASK_STATE_COMPLETED, "2026-12-02T11:00:00.000Z", "THE-SEALED-ANSWER"), as("laptop"));
+    const raw = await (await new Kvm(m.admin).open("mesh-a2a-clawd")).get("task.t-sealed");
+    const stored = JSON.parse(raw!.string()) as { v: number; peer: string; owner: string; sealed: { k: Record<string, unknown> } };
+    expect([stored.v, stored.peer, stored.owner, Object.keys(stored.sealed.k)]).toEqual([2, "nova", "laptop", ["clawd"]]);
+    expect(raw!.string()).not.toContain("THE-SEALED-ANSWER");
+    expect(raw!.string()).not.toContain("question t-sealed");
+    expect(await (await A2ATaskBucket.open(m.admin, "clawd"))!.forPeer("nova").load("t-sealed", as("laptop"))).toBeUndefined();
+    const later = (await A2ATaskBucket.open(sealing, "clawd"))!.forPeer("nova");
+    const got = await later.load("t-sealed", as("laptop"));
+    expect([got?.history[0]?.parts[0]?.content, got?.artifacts[0]?.parts[0]?.content]).toEqual([
+      { $case: "text", value: "question t-sealed" },
+      { $case: "text", value: "THE-SEALED-ANSWER" },
+    ]);
+    expect((await later.load("t-0001", as("laptop")))?.artifacts[0]?.parts[0]?.content).toEqual({ $case: "text", value: "PONG" });
+    // The longest answer a clear task keeps (192 KiB) is cut to 128 KiB when sealed, so the sealed task still fits an entry.
+    await store.save(task("t-sealed-big", "ctx-s", TaskState.TASK_STATE_COMPLETED, "2026-12-02T11:01:00.000Z", "a".repeat(192 * 1024)), as("laptop"));
+    const big = (await later.load("t-sealed-big", as("laptop")))?.artifacts[0]?.parts[0]?.content;
+    expect(big?.$case === "text" ? big.value : "").toBe(`${"a".repeat(128 * 1024)}\n[answer cut to ${128 * 1024} bytes in the stored task]`);
+    await sealing.close();
   });
 
   it("an answer published while nobody listened is kept in REPLIES-clawd and read back, signed by nova; a reply lyra signs for the same ask is not taken; nova cannot read clawd's replies", async () => {

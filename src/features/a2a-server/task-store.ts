@@ -4,8 +4,9 @@ import type { ServerCallContext, TaskStore } from "@a2a-js/sdk/server";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
-import { A2A_ANSWER_MAX, A2A_TASK_TTL_MS } from "../../../broker/definitions.js";
-import { a2aBucketName } from "../../../subjects/mod.js";
+import { A2A_ANSWER_MAX, A2A_SEALED_ANSWER_MAX, A2A_TASK_TTL_MS } from "../../../broker/definitions.js";
+import { a2aBucketName, sealedBodySchema } from "../../../subjects/mod.js";
+import { openWith, sealForSelf, sealerOf } from "../../bus/sealer.js";
 import { safeJson } from "../../base/json.js";
 import { ApiCodes, apiCode } from "../../base/nats-errors.js";
 import { MeshError } from "../../base/errors.js";
@@ -17,13 +18,17 @@ export class A2ATasksFullError extends MeshError {
   override name = "A2ATasksFullError";
 }
 
-const recordSchema = z.object({
-  v: z.literal(1),
-  peer: z.string(),
-  owner: z.string(),
-  task: z.record(z.string(), z.unknown()),
-});
-type TaskRecord = z.infer<typeof recordSchema>;
+/** A task as the store keeps it: the peer it went to and its owner in clear (the lookups), the task sealed when it can be. */
+const storedSchema = z.discriminatedUnion("v", [
+  z.object({ v: z.literal(1), peer: z.string(), owner: z.string(), task: z.record(z.string(), z.unknown()) }),
+  z.object({ v: z.literal(2), peer: z.string(), owner: z.string(), sealed: sealedBodySchema }),
+]);
+const taskJsonSchema = z.record(z.string(), z.unknown());
+interface TaskRecord {
+  peer: string;
+  owner: string;
+  task: Record<string, unknown>;
+}
 
 const DEFAULT_PAGE = 50;
 
@@ -33,9 +38,15 @@ const DEFAULT_PAGE = 50;
  * went to and the caller who owns it; `msg.<hash>` maps a caller's messageId for a peer to its
  * task. A task is visible only on its peer's URL and only to its owner (another client's token
  * gets "Task not found").
+ *
+ * On a secure mesh with sealed bodies the task itself (its messages, answer and status) is sealed
+ * for this identity alone and bound to its key (v 2): the broker's host and the admin credential
+ * read only the peer, the owner and the task id. A clear record (v 1: an open mesh, or written
+ * before this release) is still read.
  */
 export class A2ATaskBucket {
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly kv: KV,
     readonly name: string,
   ) {}
@@ -46,27 +57,41 @@ export class A2ATaskBucket {
     try {
       const kv = await new Kvm(nc).open(name);
       await kv.status();
-      return new A2ATaskBucket(kv, name);
+      return new A2ATaskBucket(nc, kv, name);
     } catch (err) {
       if (apiCode(err) === ApiCodes.StreamNotFound) return undefined;
       throw err;
     }
   }
 
+  /** Whether what is written now is sealed (this connection holds its identity's keyring). */
+  seals(): boolean {
+    return sealerOf(this.nc)?.selfReads === true;
+  }
+
   forPeer(peer: string): TaskStore & MessageIds {
     return new PeerTasks(this, peer);
   }
 
+  /** The task stored under `id`: undefined when there is none, or it is unreadable here (a sealed one this keyring cannot open). */
   async read(id: string): Promise<TaskRecord | undefined> {
-    const e = await this.kv.get(`task.${id}`);
+    const key = `task.${id}`;
+    const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") return undefined;
-    const r = recordSchema.safeParse(safeJson(e.string()));
-    return r.success ? r.data : undefined;
+    const r = storedSchema.safeParse(safeJson(e.string()));
+    if (!r.success) return undefined;
+    if (r.data.v === 1) return r.data;
+    const opened = openWith(this.nc, key, r.data.sealed);
+    const task = opened.ok ? taskJsonSchema.safeParse(opened.body) : undefined;
+    return task?.success ? { peer: r.data.peer, owner: r.data.owner, task: task.data } : undefined;
   }
 
   async write(r: TaskRecord): Promise<void> {
+    const key = `task.${String(r.task.id)}`;
+    const sealed = sealForSelf(this.nc, key, r.task);
+    const stored = sealed ? { v: 2, peer: r.peer, owner: r.owner, sealed } : { v: 1, ...r };
     try {
-      await this.kv.put(`task.${String(r.task.id)}`, JSON.stringify(r));
+      await this.kv.put(key, JSON.stringify(stored));
     } catch (err) {
       throw this.full(err);
     }
@@ -106,11 +131,11 @@ function ownerOf(context: ServerCallContext): string {
   return context.user?.userName ?? "";
 }
 
-/** A stored answer longer than A2A_ANSWER_MAX is cut, with a note, so that the task fits. */
-function bounded(task: Task): Task {
+/** A stored answer longer than `max` bytes is cut, with a note, so that the task fits. */
+function bounded(task: Task, max: number): Task {
   for (const p of task.artifacts.flatMap((a) => a.parts)) {
-    if (p.content?.$case === "text" && Buffer.byteLength(p.content.value) > A2A_ANSWER_MAX) {
-      p.content = { $case: "text", value: `${Buffer.from(p.content.value).subarray(0, A2A_ANSWER_MAX).toString("utf8")}\n[answer cut to ${A2A_ANSWER_MAX} bytes in the stored task]` };
+    if (p.content?.$case === "text" && Buffer.byteLength(p.content.value) > max) {
+      p.content = { $case: "text", value: `${Buffer.from(p.content.value).subarray(0, max).toString("utf8")}\n[answer cut to ${max} bytes in the stored task]` };
     }
   }
   return task;
@@ -123,8 +148,8 @@ class PeerTasks implements TaskStore, MessageIds {
   ) {}
 
   async save(task: Task, context: ServerCallContext): Promise<void> {
-    const json = Task.toJSON(bounded(structuredClone(task))) as Record<string, unknown>;
-    await this.bucket.write({ v: 1, peer: this.peer, owner: ownerOf(context), task: json });
+    const json = Task.toJSON(bounded(structuredClone(task), this.bucket.seals() ? A2A_SEALED_ANSWER_MAX : A2A_ANSWER_MAX)) as Record<string, unknown>;
+    await this.bucket.write({ peer: this.peer, owner: ownerOf(context), task: json });
   }
 
   async load(taskId: string, context: ServerCallContext): Promise<Task | undefined> {
