@@ -9,20 +9,20 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { publishRaw, sendMessage } from "../../src/bus/publish.js";
 import { EnvelopeError, isIdentity, type DeadLetterBody, eventSubject, inboxSubject, InvalidNameError, parseEnvelope, replySubject, jobSubject, newEnvelope } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 import { observedBroker, record, recordProperty } from "./tally.js";
 
 const corpus = fileURLToPath(new URL("../corpus/", import.meta.url));
 const oneLine = (s: string): boolean => s.trim().length > 0 && s.trim().split("\n").length === 1 && !/\n\s+at /.test(s);
 
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let hooks: HooksEndpoint;
@@ -30,18 +30,13 @@ let sidecar: Sidecar;
 const env = (): Record<string, string> => ({ MESH_SERVER: broker.url, MESH_IDENTITY: "clawd" });
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  hooks = await startHooksEndpoint();
-  sidecar = await testSidecar({ identity: "f6", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
+  m = await startMesh();
+  ({ broker, nc, gateway: hooks } = m);
+  sidecar = await m.sidecar("f6", { jobs: false });
 });
 
 afterAll(async () => {
-  await sidecar?.stop();
-  await hooks?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 /**

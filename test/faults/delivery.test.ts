@@ -9,12 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
-import { startBroker } from "../support/broker.js";
 import { MESH_BIN } from "../support/cli.js";
-import { startHooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar } from "../support/sidecar.js";
+import { startMesh } from "../support/mesh.js";
 import { firstTurnAt, inOrder, keysSeen, stream, waitFor } from "./stream.js";
 import { count, observedBroker, record } from "./tally.js";
 
@@ -26,15 +22,10 @@ afterEach(async () => {
 
 describe("faults: delivery", () => {
   it("1. broker restarted mid-stream (file storage): the sidecar's connection drops and comes back by itself, turns resume; nothing lost, no duplicate turn, per-sender order kept", async () => {
-    const broker = await startBroker({ fixedPort: true });
-    cleanup.push(() => broker.stop());
-    const nc = await connectMesh({ server: broker.url, persistent: true });
-    cleanup.push(() => nc.close());
-    await provision(nc);
-    const hooks = await startHooksEndpoint();
-    cleanup.push(() => hooks.close());
-    const sidecar = await testSidecar({ identity: "f1", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
-    cleanup.push(() => sidecar.stop());
+    const m = await startMesh({ broker: { fixedPort: true }, persistent: true });
+    cleanup.push(() => m.stop());
+    const { broker, nc, gateway: hooks } = m;
+    const sidecar = await m.sidecar("f1", { jobs: false });
     // What the sidecar's own connection goes through, as its status stream reports it.
     const statuses: Array<{ type: string; at: number }> = [];
     void (async () => {
@@ -82,13 +73,9 @@ describe("faults: delivery", () => {
   });
 
   it("2. sidecar killed with SIGKILL mid-delivery and restarted: nothing lost, no message starts a second turn (any repeated POST carries its first POST's Idempotency-Key, which the gateway replays), per-sender order kept", async () => {
-    const broker = await startBroker();
-    cleanup.push(() => broker.stop());
-    const nc = await connectMesh({ server: broker.url, persistent: true });
-    cleanup.push(() => nc.close());
-    await provision(nc, { identities: ["f2"] });
-    const hooks = await startHooksEndpoint();
-    cleanup.push(() => hooks.close());
+    const m = await startMesh({ persistent: true, provision: { identities: ["f2"] } });
+    cleanup.push(() => m.stop());
+    const { broker, nc, gateway: hooks } = m;
     hooks.respond = () => ({ status: 200, delayMs: 15 });
     const home = mkdtempSync(join(tmpdir(), "mesh-fault2-"));
     const cfg = join(home, "config.json");
@@ -136,15 +123,10 @@ describe("faults: delivery", () => {
   });
 
   it("3. gateway down at least 25 s under a steady stream, then back: the backlog is delivered; nothing lost, no duplicate turn, per-sender order kept", async () => {
-    const broker = await startBroker();
-    cleanup.push(() => broker.stop());
-    const nc = await connectMesh({ server: broker.url, persistent: true });
-    cleanup.push(() => nc.close());
-    await provision(nc);
-    const hooks = await startHooksEndpoint();
-    cleanup.push(() => hooks.close());
-    const sidecar = await testSidecar({ identity: "f3", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
-    cleanup.push(() => sidecar.stop());
+    const m = await startMesh({ persistent: true });
+    cleanup.push(() => m.stop());
+    const { broker, nc, gateway: hooks } = m;
+    await m.sidecar("f3", { jobs: false });
     let downAt = 0;
     let upAt = 0;
     const r = await stream(nc, {
@@ -191,16 +173,11 @@ describe("faults: delivery", () => {
   });
 
   it("5. slow gateway (answers after ~5 s, consumer ack wait 2 s): one POST per message, no broker redelivery, no duplicate turn, nothing lost", async () => {
-    const broker = await startBroker();
-    cleanup.push(() => broker.stop());
-    const nc = await connectMesh({ server: broker.url, persistent: true });
-    cleanup.push(() => nc.close());
-    await provision(nc);
-    const hooks = await startHooksEndpoint();
-    cleanup.push(() => hooks.close());
+    const m = await startMesh({ persistent: true });
+    cleanup.push(() => m.stop());
+    const { broker, nc, gateway: hooks } = m;
     hooks.respond = () => ({ status: 200, delayMs: 5000 });
-    const sidecar = await testSidecar({ identity: "f5", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false, inboxAckWaitMs: 2000 });
-    cleanup.push(() => sidecar.stop());
+    await m.sidecar("f5", { jobs: false, inboxAckWaitMs: 2000 });
     const r = await stream(nc, { to: "f5", n: 4, ratePerSec: 100, senders: ["a"] });
     await waitFor(() => keysSeen(hooks).length >= 4, 60_000);
     await new Promise((res) => setTimeout(res, 3000));

@@ -9,20 +9,20 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { sendMessage } from "../../src/bus/publish.js";
 import { openclawHooksAgent } from "../../src/agent/openclaw-hooks/adapter.js";
 import { gatewayCall } from "../../src/agent/openclaw-rpc.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { gatewayPorts } from "../support/ports.js";
-import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelRequest, type ModelServer } from "../support/openclaw/model-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let model: ModelServer;
@@ -31,7 +31,7 @@ const sidecars: Record<string, Sidecar> = {};
 
 
 function sidecarFor(id: string, g: Gateway): Promise<Sidecar> {
-  return testSidecar({ identity: id, server: broker.url, gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false });
+  return m.sidecar(id, { gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile, jobs: false });
 }
 
 /** Model requests whose user text contains `marker`. */
@@ -49,9 +49,8 @@ beforeAll(async () => {
     return "ok";
   };
   model.delayFor = (r) => (r.turn.includes("PING-long") ? 7000 : 0);
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  ({ broker, nc } = m);
   const [p1, p2] = await gatewayPorts();
   // replyTimeoutMs 5000 (its minimum): a turn longer than that outlives the gateway's blocking wait.
   const a2a = { enabled: true, rateLimitPerMinute: 0, replyTimeoutMs: 5000 };
@@ -77,11 +76,10 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const s of Object.values(sidecars)) await s.stop("test done").catch(() => undefined);
+  await m?.stopSidecars().catch(() => undefined);
   await Promise.all(Object.values(gw).map((g) => g.stop()));
   await model?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("A2A bridge: agents converse across real gateways", () => {

@@ -8,19 +8,19 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { jobStatus, waitForJob } from "../../src/features/jobs/client.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
 import { openclawHooksAgent } from "../../src/agent/openclaw-hooks/adapter.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { gatewayPorts } from "../support/ports.js";
-import { testSidecar, until } from "../support/sidecar.js";
+import { until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelServer } from "../support/openclaw/model-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let model: ModelServer;
@@ -40,15 +40,14 @@ beforeAll(async () => {
     return "ok";
   };
   model.delayFor = (r) => (r.turn.includes("SLOW-") ? 120_000 : 0);
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  ({ broker, nc } = m);
   const [p1, p2] = await gatewayPorts();
   const a2a = { enabled: true, rateLimitPerMinute: 0, replyTimeoutMs: 5000 };
   [gw.nova, gw.clawd] = await Promise.all([startGateway({ port: p1, modelUrl: model.url, a2a }), startGateway({ port: p2, modelUrl: model.url, a2a })]);
-  const base = (id: string, g: Gateway) => ({ identity: id, server: broker.url, gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile });
-  sidecars.nova = await testSidecar({ ...base("nova", gw.nova!), capabilities: ["gpu"] });
-  sidecars.clawd = await testSidecar({ ...base("clawd", gw.clawd!), jobs: false });
+  const base = (g: Gateway) => ({ gatewayUrl: g.url, hooksToken: g.hooksToken, gatewayToken: g.gatewayToken, gatewayConfigFile: g.configFile });
+  sidecars.nova = await m.sidecar("nova", { ...base(gw.nova!), capabilities: ["gpu"] });
+  sidecars.clawd = await m.sidecar("clawd", { ...base(gw.clawd!), jobs: false });
   // Identities and job peers in step (from presence: nova serves queue default with gpu), written before the tests.
   await until("both gateways know the other identity and the job peers jobs.default and jobs.default.gpu", () =>
     peersOf(gw.nova!).includes("clawd") && ["nova", "jobs.default", "jobs.default.gpu"].every((p) => peersOf(gw.clawd!).includes(p)), 45_000);
@@ -61,11 +60,10 @@ beforeAll(async () => {
 }, 280_000);
 
 afterAll(async () => {
-  for (const s of Object.values(sidecars)) await s.stop("test done").catch(() => undefined);
+  await m?.stopSidecars().catch(() => undefined);
   await Promise.all(Object.values(gw).map((g) => g.stop()));
   await model?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("jobs through the A2A bridge (two real gateways)", () => {

@@ -8,18 +8,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { freePort } from "../support/ports.js";
-import { testSidecar, until } from "../support/sidecar.js";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
+import { until } from "../support/sidecar.js";
 import { request } from "node:http";
 
 const CLIENT_TOKEN = "laptop-client-token-0123456789abcdef";
-let broker: TestBroker;
-let sidecar: Sidecar;
-let nova: Sidecar;
+let m: TestMesh;
 let port: number;
 let gatewayConfig: string;
 
@@ -40,19 +35,14 @@ function get(path: string, o: { host: string; method?: string; token?: string; b
 }
 
 beforeAll(async () => {
-  broker = await startBroker();
-  const nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  await nc.close();
+  m = await startMesh();
   const dir = mkdtempSync(join(tmpdir(), "mesh-a2a-listener-"));
   gatewayConfig = join(dir, "openclaw.json");
   writeFileSync(gatewayConfig, JSON.stringify({ gateway: { port: await freePort() }, channels: { a2a: { enabled: true } } }), { mode: 0o600 });
   const tokenFile = join(dir, "laptop.token");
   writeFileSync(tokenFile, CLIENT_TOKEN, { mode: 0o600 });
   port = await freePort();
-  sidecar = await testSidecar({
-    identity: "clawd",
-    server: broker.url,
+  await m.sidecar("clawd", {
     gatewayUrl: `http://127.0.0.1:${await freePort()}`,
     hooksToken: "unused-hooks-token",
     gatewayConfigFile: gatewayConfig,
@@ -61,13 +51,11 @@ beforeAll(async () => {
     a2aListen: { host: "127.0.0.2", port },
   });
   // nova's sidecar (hooks bridge, no gateway) makes nova present: clawd's sidecar adds it as a peer (an open mesh).
-  nova = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: `http://127.0.0.1:${await freePort()}`, hooksToken: "unused-hooks-token", jobs: false });
+  await m.sidecar("nova", { gatewayUrl: `http://127.0.0.1:${await freePort()}`, hooksToken: "unused-hooks-token", jobs: false });
 }, 60_000);
 
 afterAll(async () => {
-  await sidecar?.stop("test done").catch(() => undefined);
-  await nova?.stop("test done").catch(() => undefined);
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("the A2A listener beyond loopback", () => {

@@ -13,18 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientFactory, JsonRpcTransportFactory, RestTransportFactory, type Client } from "@a2a-js/sdk/client";
 import { Role, TaskState, type Message, type StreamResponse } from "@a2a-js/sdk";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { freePort, gatewayPorts } from "../support/ports.js";
-import { storedEnvelopes, testSidecar, until } from "../support/sidecar.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelServer } from "../support/openclaw/model-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const CLIENT_TOKEN = "laptop-client-token-0123456789abcdef";
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
 let model: ModelServer;
 let clawdPort: number;
@@ -34,9 +32,7 @@ const gw: Record<string, Gateway> = {};
 const sidecars: Record<string, Sidecar & { stateDir: string }> = {};
 
 function sidecarFor(id: string, g: Gateway, extra: { httpPort?: number; stateDir?: string } = {}) {
-  return testSidecar({
-    identity: id,
-    server: broker.url,
+  return m.sidecar(id, {
     gatewayUrl: g.url,
     hooksToken: g.hooksToken,
     gatewayToken: g.gatewayToken,
@@ -116,9 +112,8 @@ beforeAll(async () => {
     return ping ? `PONG-${ping[1]}` : "ok";
   };
   model.delayFor = (r) => (r.turn.includes("VERYSLOW") ? 25_000 : r.turn.includes("SLOW") ? 8000 : 0);
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  nc = m.nc;
   const [p1, p2] = await gatewayPorts();
   const a2a = { enabled: true, rateLimitPerMinute: 0, replyTimeoutMs: 5000 };
   // One after the other: two gateways starting at once miss their 60 s on a loaded 2-core machine.
@@ -137,11 +132,10 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const s of Object.values(sidecars)) await s.stop("test done").catch(() => undefined);
+  await m?.stopSidecars().catch(() => undefined);
   await Promise.all(Object.values(gw).map((g) => g.stop()));
   await model?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("the A2A SDK's client against a sidecar (real gateways)", () => {

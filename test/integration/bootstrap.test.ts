@@ -5,13 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfigFile } from "../../src/config/config-file.js";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
-import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar } from "../support/sidecar.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { fakeSystemctl } from "../support/service-tools.js";
 
 /** A temporary HOME with an OpenClaw config and a fake `tailscale` that records its arguments. */
@@ -118,18 +115,15 @@ describe("mesh init", () => {
 });
 
 describe("mesh doctor", () => {
+  let bus: TestMesh;
   let broker: TestBroker;
   let hooks: HooksEndpoint;
-  let sidecar: Sidecar;
   const m = machine();
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    broker = await startBroker();
-    const nc = await connectMesh({ server: broker.url });
-    await provision(nc, { identities: ["nova"] });
-    await nc.close();
-    hooks = await startHooksEndpoint({ token: "the-right-hooks-token" });
+    bus = await startMesh({ provision: { identities: ["nova"] }, hooksToken: "the-right-hooks-token" });
+    ({ broker, gateway: hooks } = bus);
     mkdirSync(m.meshHome, { recursive: true });
     writeFileSync(join(m.meshHome, "hooks-token"), "the-right-hooks-token\n", { mode: 0o600 });
     writeFileSync(join(m.meshHome, "wrong-token"), "a-wrong-hooks-token\n", { mode: 0o600 });
@@ -143,14 +137,12 @@ describe("mesh doctor", () => {
     mkdirSync(join(m.home, ".config", "systemd", "user"), { recursive: true });
     writeFileSync(join(m.home, ".config", "systemd", "user", "openclaw-mesh.service"), "[Service]\nExecStart=/bin/true\n");
     fakeSystemctl(m.bin, { enabled: "enabled", active: "active" });
-    sidecar = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: "the-right-hooks-token", jobs: false });
+    await bus.sidecar("nova", { jobs: false });
     env = { ...m.env, MESH_CONFIG: join(m.meshHome, "config.json") };
   });
 
   afterAll(async () => {
-    await sidecar?.stop();
-    await hooks?.close();
-    await broker?.stop();
+    await bus?.stop();
   });
 
   it("a healthy setup passes every check", async () => {

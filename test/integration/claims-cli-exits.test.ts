@@ -9,35 +9,29 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { findNatsServer, waitForPort } from "../../broker/local.js";
 import { BUCKETS, STREAMS, inboxStreamName } from "../../subjects/names.js";
 import { inboxOf } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { freePort } from "../support/ports.js";
-import { storedEnvelopes, testSidecar, until } from "../support/sidecar.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
 let hooks: HooksEndpoint;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc, { identities: ["nova", "quiet", "clawd"] });
-  hooks = await startHooksEndpoint();
-  env = { MESH_SERVER: broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
+  m = await startMesh({ provision: { identities: ["nova", "quiet", "clawd"] } });
+  ({ nc, gateway: hooks } = m);
+  env = { MESH_SERVER: m.broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await hooks?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("mesh ask exit codes", () => {
@@ -57,7 +51,7 @@ describe("mesh ask exit codes", () => {
   describe("a sidecar whose gateway turns cannot be read back (no gateway token)", () => {
     let sidecar: Sidecar;
     beforeAll(async () => {
-      sidecar = await testSidecar({ identity: "nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false });
+      sidecar = await m.sidecar("nova", { jobs: false });
     });
     afterAll(async () => {
       await sidecar?.stop();
@@ -81,9 +75,9 @@ describe("mesh ask exit codes", () => {
 
 describe("mesh broker status exit codes", () => {
   it("a JetStream broker with nothing provisioned: exit 2, every stream and bucket reported missing; after `mesh broker provision`: exit 0", async () => {
-    const fresh = await startBroker();
+    const fresh = await startMesh({ provision: false });
     try {
-      const e = { ...env, MESH_SERVER: fresh.url };
+      const e = { ...env, MESH_SERVER: fresh.broker.url };
       const r = await mesh(["broker", "status"], { env: e });
       expect(r.code).toBe(2);
       const names = [...Object.values(STREAMS), ...Object.values(BUCKETS).map((b) => `KV_${b}`)];

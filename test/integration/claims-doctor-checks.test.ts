@@ -14,10 +14,11 @@ import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
 import { findNatsServer, waitForPort } from "../../broker/local.js";
 import { BUCKETS, STREAMS } from "../../subjects/names.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { until } from "../support/sidecar.js";
 
 interface Check {
@@ -27,20 +28,17 @@ interface Check {
   fix?: string;
 }
 
+let bus: TestMesh;
 let broker: TestBroker;
 let hooks: HooksEndpoint;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  const nc = await connectMesh({ server: broker.url });
-  await provision(nc, { identities: ["nova"] });
-  await nc.close();
-  hooks = await startHooksEndpoint({ token: "right-token" });
+  bus = await startMesh({ provision: { identities: ["nova"] }, hooksToken: "right-token" });
+  ({ broker, gateway: hooks } = bus);
 });
 
 afterAll(async () => {
-  await hooks?.close();
-  await broker?.stop();
+  await bus?.stop();
 });
 
 /** A temporary HOME with a mesh config (0600) and a PATH dir first for a tailscale stand-in. */
@@ -110,7 +108,7 @@ describe("mesh doctor failure paths", () => {
   });
 
   it("a JetStream broker nothing was provisioned on: 'provisioned' fails listing every missing stream, bucket and the inbox consumer (HOOKS-nova only for a config with hook rules), fix mesh broker provision --for nova; permissions, clock and sidecar are skipped, not failed", async () => {
-    const fresh = await startBroker();
+    const fresh = await startMesh({ provision: false });
     try {
       const names = (hooksToo: boolean) => [
         ...Object.values(STREAMS),
@@ -118,9 +116,9 @@ describe("mesh doctor failure paths", () => {
         ...["INBOX-nova", "DLQ-nova", ...(hooksToo ? ["HOOKS-nova"] : [])],
         "INBOX-nova/inbox-nova",
       ];
-      const withRules = await doctor(machine({ server: fresh.url, ...gateway(), hooks: [{ name: "deploys", on: "events.*.deploy", action: { type: "agent", message: "deployed" } }] }).env);
+      const withRules = await doctor(machine({ server: fresh.broker.url, ...gateway(), hooks: [{ name: "deploys", on: "events.*.deploy", action: { type: "agent", message: "deployed" } }] }).env);
       expect(failed(withRules, "provisioned").detail).toBe(`missing: ${names(true).join(", ")}`);
-      const m = machine({ server: fresh.url, ...gateway() });
+      const m = machine({ server: fresh.broker.url, ...gateway() });
       const d = await doctor(m.env);
       const c = failed(d, "provisioned");
       expect(c.detail).toBe(`missing: ${names(false).join(", ")}`);

@@ -8,34 +8,30 @@ import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { sendMessage } from "../../src/bus/publish.js";
 import { ask } from "../../src/features/asks/client.js";
 import { VERSION } from "../../src/base/version.js";
 import { eventBodies, inboxSubject, type Envelope } from "../../subjects/mod.js";
 import { STREAMS, dlqStreamName } from "../../subjects/names.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { TestBroker } from "../support/broker.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { spawnSidecarProcess } from "../support/processes.js";
-import { storedEnvelopes, stubReplies, testSidecar, until } from "../support/sidecar.js";
+import { storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
 
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let hooks: HooksEndpoint;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  hooks = await startHooksEndpoint();
+  m = await startMesh();
+  ({ broker, nc, gateway: hooks } = m);
 });
 
 afterAll(async () => {
-  await hooks?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 /** The events of one identity (optionally one kind), each body checked against its schema. */
@@ -66,7 +62,7 @@ describe("sidecar.started / sidecar.stopped (a `mesh sidecar` process)", () => {
 describe("delivery events", () => {
   let s: Sidecar;
   beforeAll(async () => {
-    s = await testSidecar({ identity: "ev-nova", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, jobs: false, replies: stubReplies(hooks, 10) });
+    s = await m.sidecar("ev-nova", { jobs: false, replies: stubReplies(hooks, 10) });
   });
   afterAll(async () => {
     await s?.stop();

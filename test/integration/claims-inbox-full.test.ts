@@ -10,31 +10,28 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision, provisionIdentity } from "../../broker/provision.js";
+import { provisionIdentity } from "../../broker/provision.js";
 import { DEFAULT_IDENTITY_LIMITS } from "../../broker/definitions.js";
 import { inboxStreamName } from "../../subjects/names.js";
 import { inboxSubject } from "../../subjects/mod.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { storedEnvelopes } from "../support/sidecar.js";
 
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
 let env: Record<string, string>;
 const SHARE = 8;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  nc = m.nc;
   await provisionIdentity(await jetstreamManager(nc), "nova", { limits: { ...DEFAULT_IDENTITY_LIMITS, inboxPerSender: SHARE } });
-  env = { MESH_SERVER: broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
+  env = { MESH_SERVER: m.broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("INBOX when one sender's share is full", () => {

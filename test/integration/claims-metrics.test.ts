@@ -11,8 +11,6 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { sendMessage } from "../../src/bus/publish.js";
 import { ask } from "../../src/features/asks/client.js";
 import { submitJob, waitForJob } from "../../src/features/jobs/client.js";
@@ -20,10 +18,11 @@ import { DeliveredJournal } from "../../src/features/inbox/delivered-journal.js"
 import { STREAMS, dlqStreamName } from "../../subjects/names.js";
 import { inboxSubject } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { TestBroker } from "../support/broker.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { startWebhookReceiver } from "../support/webhook-receiver.js";
-import { storedEnvelopes, stubReplies, testSidecar, until } from "../support/sidecar.js";
+import { storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
 
 /** Prometheus text → sample name (with labels) → value. */
 function parseMetrics(text: string): Map<string, number> {
@@ -37,7 +36,7 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe("sidecar /metrics counters", () => {
-  let broker: TestBroker;
+  let m: TestMesh;
   let nc: NatsConnection;
   let hooks: HooksEndpoint;
   let sidecar: Sidecar;
@@ -45,10 +44,8 @@ describe("sidecar /metrics counters", () => {
   let rx: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
   beforeAll(async () => {
-    broker = await startBroker();
-    nc = await connectMesh({ server: broker.url });
-    await provision(nc, { identities: ["nova"] });
-    hooks = await startHooksEndpoint();
+    m = await startMesh({ provision: { identities: ["nova"] } });
+    ({ nc, gateway: hooks } = m);
     rx = await startWebhookReceiver();
     const stateDir = join(mkdtempSync(join(tmpdir(), "mesh-metrics-")), "state");
     // One message "delivered by an earlier run": journaled before the sidecar starts.
@@ -56,11 +53,7 @@ describe("sidecar /metrics counters", () => {
     const j = new DeliveredJournal(join(stateDir, "delivered.log"));
     await j.record(earlier.id!);
     j.close();
-    sidecar = await testSidecar({
-      identity: "nova",
-      server: broker.url,
-      gatewayUrl: hooks.url,
-      hooksToken: hooks.token,
+    sidecar = await m.sidecar("nova", {
       httpPort: 0,
       stateDir,
       replies: stubReplies(hooks, 10),
@@ -73,9 +66,7 @@ describe("sidecar /metrics counters", () => {
   afterAll(async () => {
     await sidecar?.stop();
     await rx?.close();
-    await hooks?.close();
-    await nc?.close();
-    await broker?.stop();
+    await m?.stop();
   });
 
   it("delivered, retried, dead-lettered, duplicates skipped, lag, jobs, asks, hooks fired, gateway and broker gauges, events published: each equals what happened", async () => {
@@ -130,23 +121,18 @@ describe("sidecar /metrics counters", () => {
 });
 
 describe("sidecar /healthz follows the broker connection", () => {
+  let m: TestMesh;
   let broker: TestBroker;
-  let hooks: HooksEndpoint;
   let sidecar: Sidecar;
 
   beforeAll(async () => {
-    broker = await startBroker({ fixedPort: true });
-    const nc = await connectMesh({ server: broker.url });
-    await provision(nc, { identities: ["lyra"] });
-    await nc.close();
-    hooks = await startHooksEndpoint();
-    sidecar = await testSidecar({ identity: "lyra", server: broker.url, gatewayUrl: hooks.url, hooksToken: hooks.token, httpPort: 0, jobs: false });
+    m = await startMesh({ broker: { fixedPort: true }, provision: { identities: ["lyra"] } });
+    broker = m.broker;
+    sidecar = await m.sidecar("lyra", { httpPort: 0, jobs: false });
   });
 
   afterAll(async () => {
-    await sidecar?.stop();
-    await hooks?.close();
-    await broker?.stop();
+    await m?.stop();
   });
 
   it("200 while connected; broker stopped → 503 {ok:false} and mesh_broker_connected 0; broker started again → 200 and 1", async () => {

@@ -10,14 +10,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm, type KV } from "@nats-io/kv";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { listPeers } from "../../src/features/presence/presence.js";
 import { BUCKETS } from "../../subjects/names.js";
 import { presenceSchema } from "../../subjects/mod.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { spawnSidecarProcess } from "../support/processes.js";
 import { until } from "../support/sidecar.js";
 
@@ -28,6 +27,7 @@ interface PeerJson {
   presence?: { lastSeen: string };
 }
 
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let kv: KV;
@@ -35,18 +35,14 @@ let hooks: HooksEndpoint;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  ({ broker, nc, gateway: hooks } = m);
   kv = await new Kvm(nc).open(BUCKETS.presence);
-  hooks = await startHooksEndpoint();
   env = { MESH_SERVER: broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "watcher" };
 });
 
 afterAll(async () => {
-  await hooks?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 async function peer(id: string): Promise<PeerJson | undefined> {

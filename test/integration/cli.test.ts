@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectMesh } from "../../src/bus/connection.js";
 import { provision } from "../../broker/provision.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { MESH_BIN, mesh } from "../support/cli.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { until } from "../support/sidecar.js";
 
 /** `mesh …` running in the background; each stdout line as it arrives, with the time it arrived. */
@@ -40,11 +41,14 @@ function watch(args: string[], env: Record<string, string>): {
   return { lines, done };
 }
 
+let m: TestMesh;
 let broker: TestBroker;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  broker = await startBroker();
+  // Provisioned by the CLI below (clawd's inbox comes from that first provision).
+  m = await startMesh({ provision: false });
+  broker = m.broker;
   env = { MESH_SERVER: broker.url, MESH_HOME: mkdtempSync(join(tmpdir(), "mesh-home-")), MESH_IDENTITY: "clawd" };
   const r = await mesh(["broker", "provision"], { env });
   expect(r.stderr).toBe("");
@@ -52,7 +56,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe(`CLI against a real nats-server`, () => {
@@ -117,13 +121,13 @@ describe(`CLI against a real nats-server`, () => {
   });
 
   it("a broker with the shared INBOX and DLQ streams of an earlier version: provision refuses (exit 2) saying how to upgrade; --drop-legacy deletes them and makes the per-identity streams", async () => {
-    const old = await startBroker();
+    const old = await startMesh({ provision: false });
     try {
-      const nc = await connectMesh({ server: old.url });
+      const nc = await connectMesh({ server: old.broker.url });
       const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: "INBOX", subjects: ["agent.*.inbox"] });
       await jsm.streams.add({ name: "DLQ", subjects: ["dlq.>"] });
-      const e = { ...env, MESH_SERVER: old.url };
+      const e = { ...env, MESH_SERVER: old.broker.url };
       const refused = await mesh(["broker", "provision", "--for", "nova"], { env: e });
       expect(refused.code).toBe(2);
       expect(refused.stderr.trim()).toBe(

@@ -1,48 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { cancelJob, jobStatus, listJobs, submitJob, waitForJob } from "../../src/features/jobs/client.js";
-import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { testSidecar, storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
+import { storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
 
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
-const endpoints: HooksEndpoint[] = [];
-const workers: Sidecar[] = [];
 
 async function worker(identity: string, o: { durationMs: number; capabilities?: string[]; queues?: string[]; ackWaitMs?: number }) {
-  const hooks = await startHooksEndpoint();
-  endpoints.push(hooks);
-  const s = await testSidecar({
-    identity,
-    server: broker.url,
+  const hooks = await m.extraGateway();
+  const s = await m.sidecar(identity, {
     gatewayUrl: hooks.url,
     hooksToken: hooks.token,
     replies: stubReplies(hooks, o.durationMs),
     capabilities: o.capabilities ?? [],
     jobs: { queues: o.queues ?? ["default"], ...(o.ackWaitMs ? { ackWaitMs: o.ackWaitMs } : {}) },
   });
-  workers.push(s);
   return { s, hooks };
 }
 
 const jobPosts = (hooks: HooksEndpoint, queue: string) => hooks.received.filter((h) => h.body.message?.includes(`(queue ${queue})`));
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  ({ broker, nc } = m);
 });
 
 afterAll(async () => {
-  for (const w of workers) await w.stop("test done").catch(() => undefined);
-  for (const e of endpoints) await e.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("jobs", () => {

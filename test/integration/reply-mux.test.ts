@@ -6,29 +6,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { deleteStored, ReplyMux } from "../../src/bus/reply-mux.js";
 import { isNotFound } from "../../src/base/nats-errors.js";
 import { encodeEnvelope, eventSubject, newEnvelope } from "../../subjects/mod.js";
 import { STREAMS } from "../../subjects/names.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 
-let broker: TestBroker;
+let m: TestMesh;
 let nc: NatsConnection;
 let mux: ReplyMux;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  nc = m.nc;
   mux = new ReplyMux(nc, 2_000);
 });
 
 afterAll(async () => {
   mux?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("ReplyMux (one reply subscription for the sidecar's publishes and deletes)", () => {

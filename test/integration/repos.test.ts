@@ -4,23 +4,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
-import { publishEnvelope } from "../../src/bus/publish.js";
 import { jobStatus, submitJob, waitForJob } from "../../src/features/jobs/client.js";
-import { eventSubject, newEnvelope, type Envelope } from "../../subjects/mod.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
 import { NativeJobs } from "../../src/features/jobs/native.js";
 import { createLogger } from "../../src/base/log.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { storedEnvelopes, stubReplies, testSidecar, until } from "../support/sidecar.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
+import { storedEnvelopes, stubReplies, until } from "../support/sidecar.js";
 
 /**
  * Shared repos with real git: a bare repo on this machine (file://) is the shared remote, two
  * clones stand for two Macs (clawd pushes, nova follows), their sidecars on one broker.
  */
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let gateway: HooksEndpoint;
@@ -52,29 +50,19 @@ function revParse(cwd: string, ref: string): string | undefined {
   const r = spawnSync("git", ["rev-parse", "--verify", "--quiet", ref], { cwd, encoding: "utf8" });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
-async function event(from: string, kind: string, body: unknown): Promise<Envelope> {
-  const env = newEnvelope({ from, to: "*", kind: "event", type: kind, body });
-  await publishEnvelope(nc, eventSubject(from, ...kind.split(".")), env);
-  return env;
-}
 const events = async (kind: string, from = "*") => storedEnvelopes(nc, "EVENTS", `events.${from}.${kind}`);
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  gateway = await startHooksEndpoint();
+  m = await startMesh();
+  ({ broker, nc, gateway } = m);
   execFileSync("git", ["init", "-q", "--bare", "-b", "main", bare]);
   execFileSync("git", ["clone", "-q", REMOTE, clawdClone], { stdio: "ignore" });
   git(clawdClone, "checkout", "-q", "-b", "main");
   commit(clawdClone, "README");
   git(clawdClone, "push", "-q", "origin", "main");
   execFileSync("git", ["clone", "-q", REMOTE, novaClone], { stdio: "ignore" });
-  const common = { server: broker.url, gatewayUrl: gateway.url, hooksToken: gateway.token };
-  clawd = await testSidecar({ ...common, identity: "clawd", jobs: false, repos: [{ path: clawdClone, remote: REMOTE }] });
-  nova = await testSidecar({
-    ...common,
-    identity: "nova",
+  clawd = await m.sidecar("clawd", { jobs: false, repos: [{ path: clawdClone, remote: REMOTE }] });
+  nova = await m.sidecar("nova", {
     replies: stubReplies(gateway, 50),
     jobs: { queues: ["default"] },
     // The remote as nova's config spells it: with a trailing .git-less form and a slash — compared normalised.
@@ -84,10 +72,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const s of [nova, clawd]) await s?.stop("test done").catch(() => undefined);
-  await gateway?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("shared repos", () => {
@@ -162,7 +147,7 @@ describe("shared repos", () => {
     const sha = commit(other, "lyra.txt");
     git(other, "push", "-q", "origin", "HEAD:refs/heads/from-lyra");
     const skipped = nova.hooks!.stats.get("follow")!.skipped;
-    await event("lyra", "git.pushed", { remote: REMOTE, refs: [{ ref: "refs/heads/from-lyra", old: "0".repeat(40), new: sha }] });
+    await m.event("lyra", "git.pushed", { remote: REMOTE, refs: [{ ref: "refs/heads/from-lyra", old: "0".repeat(40), new: sha }] });
     await until("the follow rule skipped lyra's event", () => nova.hooks!.stats.get("follow")!.skipped === skipped + 1);
     expect(revParse(novaClone, "refs/remotes/origin/from-lyra")).toBeUndefined();
     expect(revParse(novaClone, `${sha}^{commit}`)).toBeUndefined();
@@ -191,7 +176,7 @@ describe("shared repos", () => {
       ["a URL not in config", { remote: "https://user:token@evil.example/cackles.git", refs: [{ ref: "refs/heads/main", old: "", new: sha }] }, "remote https://evil.example/cackles.git is not a repo in this machine's config (repos)"],
     ];
     const ids: string[] = [];
-    for (const [, body] of cases) ids.push((await event("clawd", "git.pushed", body)).id);
+    for (const [, body] of cases) ids.push(await m.event("clawd", "git.pushed", body));
     const failed = await until("four git.fetch-failed", async () => {
       const all = (await events("git.fetch-failed", "nova")).filter((e) => ids.includes((e.body as { eventId: string }).eventId));
       return all.length === cases.length && all;

@@ -6,19 +6,19 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { sendMessage } from "../../src/bus/publish.js";
 import { gatewayCall } from "../../src/agent/openclaw-rpc.js";
 import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { gatewayPorts } from "../support/ports.js";
-import { testSidecar, storedEnvelopes, until } from "../support/sidecar.js";
+import { storedEnvelopes, until } from "../support/sidecar.js";
 import { startGateway, type Gateway } from "../support/openclaw/gateway.js";
 import { startModelServer, type ModelServer } from "../support/openclaw/model-server.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let model: ModelServer;
@@ -36,7 +36,7 @@ async function transcript(g: Gateway, sessionKey: string): Promise<Array<{ role:
 }
 
 async function startSidecarFor(identity: string, g: Gateway, hooksToken = g.hooksToken, jobs = true): Promise<Sidecar> {
-  return testSidecar({ identity, server: broker.url, gatewayUrl: g.url, hooksToken, gatewayToken: g.gatewayToken, ...(jobs ? {} : { jobs: false as const }) });
+  return m.sidecar(identity, { gatewayUrl: g.url, hooksToken, gatewayToken: g.gatewayToken, ...(jobs ? {} : { jobs: false as const }) });
 }
 
 beforeAll(async () => {
@@ -47,9 +47,8 @@ beforeAll(async () => {
     const pings = [...r.allUser.matchAll(/PING-([a-z0-9]+)/g)];
     return pings.length ? `PONG-${pings[pings.length - 1]![1]}` : "ok";
   };
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
+  m = await startMesh();
+  ({ broker, nc } = m);
   const [p1, p2] = await gatewayPorts();
   const started = Date.now();
   [gw.nova, gw.clawd] = await Promise.all([
@@ -63,11 +62,10 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const s of Object.values(sidecars)) await s.stop("test done").catch(() => undefined);
+  await m?.stopSidecars().catch(() => undefined);
   await Promise.all(Object.values(gw).map((g) => g.stop()));
   await model?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("sidecar ↔ real OpenClaw gateway", () => {

@@ -6,30 +6,26 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
-import { connectMesh } from "../../src/bus/connection.js";
-import { provision } from "../../broker/provision.js";
 import { listPeers } from "../../src/features/presence/presence.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { TestBroker } from "../support/broker.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { spawnSidecarProcess } from "../support/processes.js";
 import { freePort } from "../support/ports.js";
 import { until } from "../support/sidecar.js";
 
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let hooks: HooksEndpoint;
 
 beforeAll(async () => {
-  broker = await startBroker();
-  nc = await connectMesh({ server: broker.url });
-  await provision(nc);
-  hooks = await startHooksEndpoint();
+  m = await startMesh();
+  ({ broker, nc, gateway: hooks } = m);
 });
 
 afterAll(async () => {
-  await hooks?.close();
-  await nc?.close();
-  await broker?.stop();
+  await m?.stop();
 });
 
 describe("no half-start", () => {

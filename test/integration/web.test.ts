@@ -13,29 +13,27 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectMesh } from "../../src/bus/connection.js";
 import { sendMessage } from "../../src/bus/publish.js";
-import { provision } from "../../broker/provision.js";
 import { submitJob, waitForJob } from "../../src/features/jobs/client.js";
 import { encodeEnvelope, eventSubject, newEnvelope } from "../../subjects/mod.js";
-import type { Sidecar } from "../../src/sidecar/sidecar.js";
-import { startBroker, type TestBroker } from "../support/broker.js";
+import type { TestBroker } from "../support/broker.js";
 import { mesh, MESH_BIN } from "../support/cli.js";
-import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
+import type { HooksEndpoint } from "../support/hooks-endpoint.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
 import { freePort } from "../support/ports.js";
 import { pngStats } from "../support/png.js";
 import { childEnv, launchChromium } from "../support/browser.js";
-import { testSidecar, until } from "../support/sidecar.js";
+import { until } from "../support/sidecar.js";
 
 const OUT = fileURLToPath(new URL("../output/web/", import.meta.url));
 const HOOKS_SECRET = `hooks-SECRET-${Math.random().toString(36).slice(2)}`;
 const GATEWAY_SECRET = `gateway-SECRET-${Math.random().toString(36).slice(2)}`;
 
+let m: TestMesh;
 let broker: TestBroker;
 let nc: NatsConnection;
 let browser: Browser;
 let page: Page;
-let clawd: Sidecar;
 let nova: ChildProcess;
 let hooksA: HooksEndpoint;
 let hooksB: HooksEndpoint;
@@ -117,33 +115,23 @@ beforeAll(async () => {
   browser = await launchChromium();
   cleanup.push(() => browser.close());
   mkdirSync(OUT, { recursive: true });
-  broker = await startBroker({ fixedPort: true });
-  cleanup.push(() => broker.stop());
-  nc = await connectMesh({ server: broker.url, persistent: true });
-  cleanup.push(() => nc.close());
-  // lyra has an inbox but never starts a sidecar: its message waits.
-  await provision(nc, { identities: ["clawd", "nova", "lyra"] });
+  // lyra has an inbox but never starts a sidecar: its message waits. hooksA (the stand-in) is clawd's gateway.
+  m = await startMesh({ broker: { fixedPort: true }, persistent: true, provision: { identities: ["clawd", "nova", "lyra"] }, hooksToken: HOOKS_SECRET });
+  cleanup.push(() => m.stop());
+  ({ broker, nc, gateway: hooksA } = m);
   lyraSentAt = Date.now();
   await sendMessage(nc, { from: "clawd", to: "lyra", body: "waiting for lyra" });
   home = mkdtempSync(join(tmpdir(), "mesh-web-"));
 
-  hooksA = await startHooksEndpoint({ token: HOOKS_SECRET });
-  cleanup.push(() => hooksA.close());
   // Jobs on queue "fails" are refused by clawd's gateway (a 400 is final): the job fails with that reason.
   hooksA.respond = (h) => (h.body.message?.includes("(queue fails)") ? { status: 400, body: { ok: false, error: "bad agent" } } : undefined);
-  clawd = await testSidecar({
-    identity: "clawd",
-    server: broker.url,
-    gatewayUrl: hooksA.url,
-    hooksToken: hooksA.token,
+  await m.sidecar("clawd", {
     capabilities: ["build"],
     jobs: { queues: ["fails"] },
     presenceIntervalMs: 500,
   });
-  cleanup.push(() => clawd.stop("test done"));
 
-  hooksB = await startHooksEndpoint();
-  cleanup.push(() => hooksB.close());
+  hooksB = await m.extraGateway();
   const novaCfg = join(home, "nova.json");
   writeFileSync(
     novaCfg,
