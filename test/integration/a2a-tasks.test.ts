@@ -95,7 +95,7 @@ describe("A2A tasks on the bus", () => {
   it("sealed: with clawd's sealing key, a saved task is stored sealed for clawd alone (the admin's bytes hold neither its question nor its answer, and the admin's store cannot open it); clawd's store opened later loads it whole, and a clear task saved before still loads; a sealed task's answer is cut at 128 KiB, with a note", async () => {
     // A connection of its own, with sealing started as the sidecar starts it.
     const sealing = await m.as("clawd");
-    const log = createLogger({ level: "silent" });
+    const log = createLogger({ name: "test", level: "silent" });
     expect(await startSealing(sealing, "clawd", join(mkdtempSync(join(tmpdir(), "mesh-a2a-keys-")), "xkeys.json"), await MeshVerifier.open(sealing, log), log)).toBeDefined();
     const store = (await A2ATaskBucket.open(sealing, "clawd"))!.forPeer("nova");
     await store.save(task("t-sealed", "ctx-s", TaskState.TASK_STATE_COMPLETED, "2026-12-02T11:00:00.000Z", "THE-SEALED-ANSWER"), as("laptop"));
