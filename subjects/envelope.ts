@@ -25,18 +25,23 @@ const identityField = z
 
 const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/);
 const curveKey = z.string().regex(/^X[A-Z2-7]{55}$/, { message: "must be a curve public key (X…)" });
-/** A sealed body (sealed.ts): in an envelope instead of `body`, or in a record an identity keeps for itself. */
-export const sealedBodySchema = z
-  .object({
-    v: z.literal(SEALED_VERSION),
-    x: curveKey,
-    iv: b64url(32),
-    ct: b64url(1024 * 1024),
-    k: z
-      .record(identityField, z.object({ to: curveKey, key: b64url(256) }).strict())
-      .refine((k) => Object.keys(k).length >= 1 && Object.keys(k).length <= MAX_SEALED_READERS, { message: `1-${MAX_SEALED_READERS} readers` }),
-  })
-  .strict();
+/** A sealed body (sealed.ts) with at most `maxReaders` readers. */
+export function sealedBodySchemaFor(maxReaders: number) {
+  return z
+    .object({
+      v: z.literal(SEALED_VERSION),
+      x: curveKey,
+      iv: b64url(32),
+      ct: b64url(1024 * 1024),
+      k: z
+        .record(identityField, z.object({ to: curveKey, key: b64url(256) }).strict())
+        .refine((k) => Object.keys(k).length >= 1 && Object.keys(k).length <= maxReaders, { message: `1-${maxReaders} readers` }),
+    })
+    .strict();
+}
+
+/** A sealed body in an envelope (instead of `body`: its recipient and sender), or in a record an identity keeps for itself. */
+export const sealedBodySchema = sealedBodySchemaFor(MAX_SEALED_READERS);
 
 export const envelopeSchema = z
   .object({

@@ -151,6 +151,7 @@ export function jobOutcome({ subs, cancels, runs }: JobVersions, ctx: RuleContex
   const record: JobRecord = {
     id: job.id,
     task: job.task,
+    ...(job.sealedTask ? { sealedTask: job.sealedTask } : {}),
     queue: job.queue,
     needs: job.needs,
     state: "queued",
@@ -172,6 +173,7 @@ export function jobOutcome({ subs, cancels, runs }: JobVersions, ctx: RuleContex
     startedAt: run.startedAt,
     ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
     ...(run.result !== undefined ? { result: run.result } : {}),
+    ...(run.sealedResult ? { sealedResult: run.sealedResult } : {}),
     ...(run.error !== undefined ? { error: run.error } : {}),
   });
   switch (run.state) {

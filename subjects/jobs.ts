@@ -1,6 +1,24 @@
 import { z } from "zod";
 import { isIdentity } from "./identity.js";
 import { SHA_RE } from "./repos.js";
+import { sealedBodySchemaFor } from "./envelope.js";
+
+/**
+ * Sealed jobs (README "Sealed bodies"): on a secure mesh a job's task is sealed for its submitter
+ * and every worker granted its queue and needs, and its result for the submitter and the worker
+ * that ran it. The sealed form travels beside an empty clear field (`task: ""` + `sealedTask`,
+ * `result: ""` + `sealedResult`), bound to the job (`job.<id>.task`, `job.<id>.result`).
+ */
+export const MAX_JOB_READERS = 64;
+/** The longest task that is sealed (base64 makes it a third larger, and the submission record must still fit). */
+export const SEALED_TASK_MAX = 160 * 1024;
+/** A result is cut to this before it is sealed (so the sealed run record still fits). */
+export const SEALED_RESULT_MAX = 192 * 1024;
+const sealedJobSchema = sealedBodySchemaFor(MAX_JOB_READERS);
+/** What a job's sealed task or result is bound to (the AES-GCM additional data). */
+export function sealedJobPart(id: string, part: "task" | "result"): string {
+  return `job.${id}.${part}`;
+}
 
 /** The repo a job is pinned to: the submitter's name for it and its remote (credentials stripped); never a path. */
 export const pinnedRepoSchema = z
@@ -19,7 +37,9 @@ export const MAX_CAPABILITIES = 6;
 /** What a job envelope (kind "job", type = queue) carries as its body. */
 export const jobBodySchema = z
   .object({
-    task: z.string().min(1).max(256 * 1024),
+    /** The task; "" when it is sealed. */
+    task: z.string().max(256 * 1024),
+    sealedTask: sealedJobSchema.optional(),
     queue: z.string().refine(isIdentity, { message: "must be a queue name" }),
     needs: z.array(z.string().refine(isIdentity, { message: "must be a capability name" })).max(8),
     /** Give up on a run after this long (the worker reports a timeout failure). */
@@ -31,7 +51,8 @@ export const jobBodySchema = z
     at: commitShaSchema.optional(),
   })
   .strict()
-  .refine((b) => (b.repo === undefined) === (b.at === undefined), { message: "repo and at go together" });
+  .refine((b) => (b.repo === undefined) === (b.at === undefined), { message: "repo and at go together" })
+  .refine((b) => (b.task.length > 0) !== (b.sealedTask !== undefined), { message: "a job has a task, in clear or sealed (not both)", path: ["task"] });
 export type JobBody = z.infer<typeof jobBodySchema>;
 
 export const jobStates = ["queued", "running", "done", "failed", "cancelled"] as const;
@@ -45,6 +66,7 @@ export const jobRecordSchema = z
   .object({
     id: z.string(),
     task: z.string(),
+    sealedTask: sealedJobSchema.optional(),
     queue: z.string(),
     needs: z.array(z.string()),
     state: z.enum(jobStates),
@@ -57,6 +79,7 @@ export const jobRecordSchema = z
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
     result: z.string().optional(),
+    sealedResult: sealedJobSchema.optional(),
     error: z.string().optional(),
     cancelRequested: z.boolean().optional(),
     /** The commit the job ran at (a pinned job: `mesh job submit --repo --at`). */
@@ -87,6 +110,7 @@ export const jobSubmissionSchema = z
     kind: z.literal("submission"),
     id: z.string(),
     task: z.string(),
+    sealedTask: sealedJobSchema.optional(),
     queue: z.string(),
     needs: z.array(z.string()),
     submittedBy: z.string(),
@@ -126,6 +150,7 @@ export const jobRunSchema = z
     startedAt: z.string(),
     finishedAt: z.string().optional(),
     result: z.string().optional(),
+    sealedResult: sealedJobSchema.optional(),
     error: z.string().optional(),
     ...versioned,
   })

@@ -29,6 +29,7 @@ export {
   MAX_TEXT_BYTES,
   envelopeSchema,
   sealedBodySchema,
+  sealedBodySchemaFor,
   envelopeKinds,
   parseEnvelope,
   encodeEnvelope,
@@ -41,7 +42,7 @@ export {
 export type { Envelope, EnvelopeKind, NewEnvelope } from "./envelope.js";
 export { sidecarEventKinds, eventBodies, checkEvent, deadLetterBody, presenceSchema } from "./events.js";
 export type { EventKind, EventBody, EventCheck, DeadLetterBody, Presence } from "./events.js";
-export { pinnedRepoSchema, commitShaSchema, jobBodySchema, jobRecordSchema, jobStates, jobSubmissionSchema, jobCancelSchema, jobRunSchema, jobVersionSchema, runStates, MAX_CAPABILITIES } from "./jobs.js";
+export { pinnedRepoSchema, commitShaSchema, jobBodySchema, jobRecordSchema, jobStates, jobSubmissionSchema, jobCancelSchema, jobRunSchema, jobVersionSchema, runStates, MAX_CAPABILITIES, MAX_JOB_READERS, SEALED_TASK_MAX, SEALED_RESULT_MAX, sealedJobPart } from "./jobs.js";
 export type { JobBody, JobRecord, JobState, JobSubmission, JobCancel, JobRun, JobVersion, RunState } from "./jobs.js";
 export { jobOutcome, jobKey, grantRefusal, JOB_KEY_KINDS } from "./job-rules.js";
 export type { StoredVersion, Refusal, JobGrants, RuleContext, JobOutcome, JobKeyKind, JobVersions } from "./job-rules.js";

@@ -78,7 +78,8 @@ async function submit(task: string | undefined, opts: SubmitOpts): Promise<numbe
   if ((opts.repo === undefined) !== (opts.at === undefined)) throw new MeshError("--repo and --at go together (mesh job submit --repo cackles --at main …)", 2);
   const pin = opts.repo !== undefined && opts.at !== undefined ? await resolvePin(r.config.repos ?? [], opts.repo, opts.at) : undefined;
   return withConnection(r, async (nc) => {
-    const job = await submitJob(nc, { from, task: text, queue: opts.queue, needs, timeoutMs, maxAttempts: opts.attempts, ...(pin ? { pin } : {}) });
+    const { note, ...job } = await submitJob(nc, { from, task: text, queue: opts.queue, needs, timeoutMs, maxAttempts: opts.attempts, ...(pin ? { pin } : {}) });
+    if (note) process.stderr.write(`${note}\n`);
     if (!opts.wait) {
       if (opts.json) printJson(job);
       else process.stdout.write(`${job.id}\n`);
@@ -93,7 +94,7 @@ async function submit(task: string | undefined, opts: SubmitOpts): Promise<numbe
       throw new MeshError(`job ${job.id} ${done.state}: ${done.error ?? "no reason given"}`, 4);
     }
     return 0;
-  }, { needsHub: JOBS_NEED_HUB });
+  }, { needsHub: JOBS_NEED_HUB, seal: true });
 }
 
 function line(j: JobView): string {
@@ -107,7 +108,7 @@ function line(j: JobView): string {
 async function status(id: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
   const { jobStatus } = await import("../../src/features/jobs/client.js");
   const r = await configFor(opts);
-  const j = await withConnection(r, (nc) => jobStatus(nc, id), { needsHub: JOBS_NEED_HUB });
+  const j = await withConnection(r, (nc) => jobStatus(nc, id), { needsHub: JOBS_NEED_HUB, seal: true });
   if (opts.json) return printJson(j);
   const out = [line(j), `  submitted by ${j.submittedBy} at ${j.submittedAt}; attempts ${j.attempts}`];
   if (j.repo && j.sha) out.push(`  at ${j.repo.name}@${j.sha} (${j.repo.remote})`);
@@ -120,7 +121,7 @@ async function status(id: string, opts: GlobalOptions & { json?: boolean }): Pro
 async function list(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<void> {
   const { listJobs } = await import("../../src/features/jobs/client.js");
   const r = await configFor(opts);
-  let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity), { needsHub: JOBS_NEED_HUB });
+  let jobs = await withConnection(r, (nc) => listJobs(nc, r.identity), { needsHub: JOBS_NEED_HUB, seal: true });
   if (opts.state) jobs = jobs.filter((j) => j.state === opts.state);
   if (opts.json) return printJson(jobs);
   if (jobs.length === 0) return void process.stdout.write("no jobs\n");

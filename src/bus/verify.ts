@@ -87,6 +87,22 @@ export class MeshVerifier {
     return "grants" in e ? e.grants : undefined;
   }
 
+  /**
+   * Every registered identity the admin granted `queue` and all of `needs` (the workers that may
+   * run such a job); empty on an open mesh. Throws when the registry cannot be listed.
+   */
+  async grantedFor(queue: string, needs: readonly string[]): Promise<string[]> {
+    if (!this.kv || !this.secure) return [];
+    const ids: string[] = [];
+    for await (const id of await this.kv.keys()) ids.push(id);
+    const out: string[] = [];
+    for (const id of ids.sort()) {
+      const g = await this.grantsOf(id);
+      if (g && g.queues.includes(queue) && needs.every((n) => g.capabilities.includes(n))) out.push(id);
+    }
+    return out;
+  }
+
   private async keyOf(id: string): Promise<string | undefined | Verdict> {
     const e = await this.entryOf(id);
     return "ok" in e ? e : e.key;

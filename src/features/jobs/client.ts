@@ -4,6 +4,7 @@ import { MeshError } from "../../base/errors.js";
 import { publishEnvelope } from "../../bus/publish.js";
 import { listPeers } from "../presence/presence.js";
 import { JobStore, type SubmissionDraft } from "./store.js";
+import { sealTask } from "./sealing.js";
 
 export interface SubmitOptions {
   from: string;
@@ -20,26 +21,44 @@ export interface SubmitOptions {
  * `mesh job submit`: records the submission in this identity's own job bucket (once), then offers
  * the job on jobs.<queue>.<needs>. The returned record's seq is the job's message on JOBS.
  */
-export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<JobRecord> {
+export async function submitJob(nc: NatsConnection, o: SubmitOptions): Promise<JobRecord & { note?: string }> {
   const queue = token(o.queue ?? "default", "queue");
   const needs = [...new Set((o.needs ?? []).map((n) => token(n, "capability")))].sort();
-  const body = jobBodySchema.safeParse({
+  const job = {
     task: o.task,
     queue,
     needs,
     timeoutMs: o.timeoutMs ?? 30 * 60_000,
     maxAttempts: o.maxAttempts ?? 3,
     ...(o.pin ? { repo: o.pin.repo, at: o.pin.sha } : {}),
-  });
-  if (!body.success) throw new MeshError(`invalid job: ${zodLine(body.error)}`);
+  };
+  if (!o.task) throw new MeshError("invalid job: task: empty (say what the job is)");
+  const clear = jobBodySchema.safeParse(job);
+  if (!clear.success) throw new MeshError(`invalid job: ${zodLine(clear.error)}`);
   const id = newId();
   const store = await JobStore.open(nc, o.from);
+  // Sealed (a secure mesh) for this identity and every worker granted the queue and needs.
+  const form = await sealTask(nc, store.registry, { id, queue, needs, task: o.task });
+  const sealed = form.sealedTask ? { task: "", sealedTask: form.sealedTask } : { task: o.task };
+  const body = jobBodySchema.parse({ ...job, ...sealed });
   const pin = o.pin ? { repo: o.pin.repo, sha: o.pin.sha } : {};
-  const submission: SubmissionDraft = { kind: "submission", id, task: o.task, queue, needs, submittedBy: o.from, submittedAt: new Date().toISOString(), ...pin };
+  const submission: SubmissionDraft = { kind: "submission", id, ...sealed, queue, needs, submittedBy: o.from, submittedAt: new Date().toISOString(), ...pin };
   await store.submit(submission);
-  const env = newEnvelope({ id, from: o.from, to: "*", kind: "job", type: queue, body: body.data });
+  const env = newEnvelope({ id, from: o.from, to: "*", kind: "job", type: queue, body });
   const pub = await publishEnvelope(nc, jobSubject(queue, needs), env);
-  return { id, task: o.task, queue, needs, state: "queued", submittedBy: o.from, submittedAt: submission.submittedAt, ...pin, ...(pub.seq !== undefined ? { seq: pub.seq } : {}), attempts: 0 };
+  return {
+    id,
+    task: o.task,
+    queue,
+    needs,
+    state: "queued",
+    submittedBy: o.from,
+    submittedAt: submission.submittedAt,
+    ...pin,
+    ...(pub.seq !== undefined ? { seq: pub.seq } : {}),
+    attempts: 0,
+    ...(form.note ? { note: form.note } : {}),
+  };
 }
 
 export interface JobView extends JobRecord {

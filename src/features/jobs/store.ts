@@ -22,6 +22,7 @@ import {
 } from "../../../subjects/mod.js";
 import type { Signer } from "../../../subjects/signing.js";
 import { ApiCodes, apiCode, isNoResponders, isNotFound, isWrongLastSequence } from "../../base/nats-errors.js";
+import { openRecord } from "./sealing.js";
 import { MeshError } from "../../base/errors.js";
 import { createLogger } from "../../base/log.js";
 import { signerOf } from "../../bus/connection.js";
@@ -64,6 +65,11 @@ export class JobStore {
   static async open(nc: NatsConnection, self?: string): Promise<JobStore> {
     const verifier = await MeshVerifier.open(nc, createLogger({ name: "jobs", level: "silent" }));
     return new JobStore(nc, await hubJetStreamManager(nc), signerOf(nc), verifier, self);
+  }
+
+  /** The identity registry this store checks records with (keys and job grants). */
+  get registry(): MeshVerifier {
+    return this.verifier;
   }
 
   /** A secure mesh: records are signed and checked, and runs need the worker's grants. */
@@ -128,7 +134,9 @@ export class JobStore {
     const runs = of("run");
     const grants = new Map<string, JobGrants | undefined>();
     if (this.verifier.secure) for (const r of runs) if (!grants.has(r.owner)) grants.set(r.owner, await this.verifier.grantsOf(r.owner));
-    return jobOutcome({ subs: of("submission"), cancels: of("cancel"), runs }, { secure: this.verifier.secure, grantsOf: (w) => grants.get(w) });
+    const outcome = jobOutcome({ subs: of("submission"), cancels: of("cancel"), runs }, { secure: this.verifier.secure, grantsOf: (w) => grants.get(w) });
+    // A sealed task and result as this connection reads them (opened, or "[sealed for …]").
+    return outcome.record ? { ...outcome, record: openRecord(this.nc, outcome.record) } : outcome;
   }
 
   /** The submitter's cancel of a job, if it made one (a running worker watches for it). */

@@ -17,6 +17,7 @@ import type { EventPublisher } from "../../bus/events.js";
 import type { AgentPort, DeliveryResult, JobTurn, ReplyTicket } from "../../agent/port.js";
 import { JobStore, type RunDraft } from "./store.js";
 import { cut, eligibleNeeds, offerRefusal } from "./offer.js";
+import { openTask, sealResult } from "./sealing.js";
 import { CheckoutError, checkoutForJob, type Checkout } from "../repos/checkout.js";
 import type { RepoConfig } from "../repos/config.js";
 
@@ -143,8 +144,20 @@ export class JobWorker {
     const env = r.env;
     const body = jobBodySchema.parse(env.body); // passed the checks above; parsed again for its type
     const id = env.id;
-    // Before it runs, the job's record by the rules every reader applies: a job never runs twice.
     const attempt = m.info.deliveryCount;
+    // A sealed task (sealing.ts) is opened with this identity's keys; a worker it was not sealed for
+    // leaves it to one it was (until its attempts run out).
+    const opened = openTask(this.opts.nc, id, body);
+    if (!opened.ok) {
+      const reason = `its sealed task cannot be opened here: ${opened.reason}`;
+      if (attempt < body.maxAttempts) {
+        log.warn({ id, from: env.from, reason }, "job left for a worker that can read it");
+        safeNak(m, 2000);
+      } else await this.refuseJob(m, reason, { env, sender: env.from });
+      return;
+    }
+    const task = opened.task;
+    // Before it runs, the job's record by the rules every reader applies: a job never runs twice.
     let rec: JobRecord | undefined;
     try {
       rec = (await this.store.read(id, [env.from])).record;
@@ -153,7 +166,7 @@ export class JobWorker {
       safeNak(m, 5000);
       return;
     }
-    const refusal = offerRefusal(rec, env, body, m.seq);
+    const refusal = offerRefusal(rec, env, { ...body, task }, m.seq);
     if (refusal === "drop") {
       log.info({ id, state: rec?.state }, "job already finished; dropping the offer");
       await m.ackAck().catch(() => undefined);
@@ -203,7 +216,7 @@ export class JobWorker {
         id,
         from: env.from,
         queue: body.queue,
-        task: body.task,
+        task,
         attempt,
         ...(checkout ? { checkout: { repo: checkout.repo, sha: checkout.sha, dir: checkout.dir } } : {}),
       });
@@ -230,7 +243,9 @@ export class JobWorker {
         return;
       }
       if (reply.status !== "ok") throw new Error(reply.error ?? `run ${reply.status}`);
-      await this.recordOutcome(m, id, () => run("done", { result: cut(reply.text ?? ""), finishedAt: new Date().toISOString() }));
+      // Sealed for the submitter and this worker when the task came sealed.
+      const result = await sealResult(this.opts.nc, id, env.from, cut(reply.text ?? ""), body.sealedTask !== undefined);
+      await this.recordOutcome(m, id, () => run("done", { ...result, finishedAt: new Date().toISOString() }));
       await m.ackAck().catch((err: Error) => log.warn({ id, err: err.message }, "job ack not confirmed"));
       this.stats.completed++;
       this.opts.events.emit("job.completed", { jobId: id, queue: body.queue, latencyMs: Date.now() - started });
