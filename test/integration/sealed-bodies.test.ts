@@ -15,7 +15,7 @@ import { newEnvelope, parseEnvelope, type Envelope } from "../../subjects/mod.js
 import { CurveKey, sealBody } from "../../subjects/sealed.js";
 import { mesh } from "../support/cli.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { deniedPublish, startSecureMesh, violation, type SecureMesh } from "../support/secure-mesh.js";
+import { deniedPublish, startSecureMesh, violation, type SecureMesh, storedBytes } from "../support/secure-mesh.js";
 import { storedEnvelopes, stubReplies, testSidecar, until } from "../support/sidecar.js";
 
 let m: SecureMesh;
@@ -51,18 +51,6 @@ function tapInbox(): { envelope(id: string): Envelope; text(): string; stop(): v
     text: () => seen.join("\n"),
     stop: () => sub.unsubscribe(),
   };
-}
-
-/** Every message still stored on a stream, as the raw bytes the broker keeps (admin credential). */
-async function storedBytes(stream: string): Promise<string> {
-  const jsm = await jetstreamManager(m.admin);
-  const info = await jsm.streams.info(stream);
-  const out: string[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg) out.push(new TextDecoder().decode(msg.data));
-  }
-  return out.join("\n");
 }
 
 beforeAll(async () => {
@@ -115,7 +103,7 @@ describe("sealed bodies (secure mesh, real nats-server)", () => {
     expect(wire.length).toBeGreaterThan(2);
     expect(seen).not.toContain("SEALED-two");
     expect(seen).not.toContain(res.reply);
-    expect(await storedBytes("REPLIES-nova").catch(() => "")).not.toContain(res.reply);
+    expect(await storedBytes(m.admin, "REPLIES-nova").catch(() => "")).not.toContain(res.reply);
   });
 
   it("lyra cannot publish a sealing key for clawd: the server refuses the put on $KV.mesh-xkeys.clawd", async () => {

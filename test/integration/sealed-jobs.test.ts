@@ -9,7 +9,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createLogger } from "../../src/base/log.js";
 import { startSealing } from "../../src/bus/sealing.js";
@@ -17,7 +16,7 @@ import { MeshVerifier } from "../../src/bus/verify.js";
 import { jobStatus, submitJob, waitForJob } from "../../src/features/jobs/client.js";
 import { parseEnvelope } from "../../subjects/mod.js";
 import { startHooksEndpoint, type HooksEndpoint } from "../support/hooks-endpoint.js";
-import { startSecureMesh, type SecureMesh } from "../support/secure-mesh.js";
+import { startSecureMesh, type SecureMesh, storedBytes } from "../support/secure-mesh.js";
 import { storedEnvelopes, stubReplies, testSidecar, until } from "../support/sidecar.js";
 
 let m: SecureMesh;
@@ -32,18 +31,6 @@ async function sealing(id: string): Promise<NatsConnection> {
   const started = await startSealing(nc, id, join(mkdtempSync(join(tmpdir(), `mesh-keys-${id}-`)), "xkeys.json"), await MeshVerifier.open(nc, log), log);
   if (!started) throw new Error(`sealing did not start for ${id}`);
   return nc;
-}
-
-/** Every message a stream still stores, as the raw bytes the broker keeps (admin credential). */
-async function storedBytes(stream: string): Promise<string> {
-  const jsm = await jetstreamManager(m.admin);
-  const info = await jsm.streams.info(stream);
-  const out: string[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg) out.push(new TextDecoder().decode(msg.data));
-  }
-  return out.join("\n");
 }
 
 const worker = (id: string, capabilities: string[] = []) =>
@@ -80,7 +67,7 @@ describe("sealed jobs (secure mesh, real nats-server)", () => {
       const offered = wire.map((t) => parseEnvelope(t)).find((e) => e.id === job.id);
       expect(offered?.body).toMatchObject({ task: "", sealedTask: { v: 1 } });
       expect(Object.keys((offered?.body as { sealedTask: { k: object } }).sealedTask.k).sort()).toEqual(["clawd", "lyra"]);
-      const stored = [wire.join("\n"), await storedBytes("KV_mesh-jobs-clawd"), await storedBytes("KV_mesh-jobs-lyra")].join("\n");
+      const stored = [wire.join("\n"), await storedBytes(m.admin, "KV_mesh-jobs-clawd"), await storedBytes(m.admin, "KV_mesh-jobs-lyra")].join("\n");
       expect(stored).toContain(job.id);
       expect(stored).not.toContain("SEALED-JOB-TASK");
       expect(stored).not.toContain("result for ");

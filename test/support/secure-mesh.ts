@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connectMesh } from "../../src/bus/connection.js";
 import { parseCredential } from "../../broker/credentials.js";
 import { signerFromSeed, type Signer } from "../../subjects/mod.js";
@@ -92,3 +93,15 @@ export async function violation(nc: NatsConnection, action: () => unknown): Prom
 /** The server's Permissions Violation text for a publish (a JetStream API call is a publish to its subject). */
 export const deniedPublish = (subject: string): RegExp =>
   new RegExp(`^Permissions Violation for Publish to "${subject.replace(/[.$*+?^(){}|[\]\\]/g, "\\$&")}"`);
+
+/** Every message a stream still stores, as the raw bytes the broker keeps (read with `admin`, as whoever runs or backs up the broker's Mac can). */
+export async function storedBytes(admin: NatsConnection, stream: string): Promise<string> {
+  const jsm = await jetstreamManager(admin);
+  const info = await jsm.streams.info(stream);
+  const out: string[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (msg) out.push(new TextDecoder().decode(msg.data));
+  }
+  return out.join("\n");
+}
