@@ -195,6 +195,12 @@ export async function provision(
   return report;
 }
 
+/** {@link provisionIdentity} for each identity, on one connection (`broker up`: the registry's identities). */
+export async function provisionIdentities(nc: NatsConnection, identities: ReadonlyArray<{ id: string; hooks?: boolean }>): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const i of identities) await provisionIdentity(jsm, i.id, { hooks: i.hooks !== false });
+}
+
 /**
  * One identity's streams (inbox, dead letters, hook events, job records, A2A tasks, replies) and its
  * inbox consumer. The admin runs it at `add-identity`; on an open mesh a sidecar runs it for itself

@@ -156,15 +156,15 @@ async function up(opts: UpOptions): Promise<void> {
       if (auth) {
         // Identities added while no broker ran (broker init, add-identity, then broker up): their
         // streams and their registry entries (what every reader verifies signatures against).
-        const [{ jetstreamManager }, { provisionIdentity }, { readRegistry, syncIdentityRegistry }] = await Promise.all([
-          import("@nats-io/jetstream"),
-          import("../../broker/provision.js"),
-          import("../../broker/auth.js"),
-        ]);
+        const [{ provisionIdentities }, { readRegistry, syncIdentityRegistry }] = await Promise.all([import("../../broker/provision.js"), import("../../broker/auth.js")]);
         const reg = readRegistry(stateDir);
         const hosted = new Set(Object.values(macs).flat());
-        const jsm = await jetstreamManager(nc);
-        for (const [id, e] of Object.entries(reg.identities)) if (!hosted.has(id)) await provisionIdentity(jsm, id, { hooks: e.hooks !== false });
+        await provisionIdentities(
+          nc,
+          Object.entries(reg.identities)
+            .filter(([id]) => !hosted.has(id))
+            .map(([id, e]) => ({ id, hooks: e.hooks !== false })),
+        );
         const synced = await syncIdentityRegistry(nc, stateDir);
         if (synced.put.length || synced.removed.length) process.stdout.write(`identity registry: ${synced.put.length} written, ${synced.removed.length} removed\n`);
       }

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { natsConfigDir, writeNatsContext } from "../config/nats-context.js";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { meshProgram } from "../base/package-root.js";
 import { identity as checkIdentity } from "../../subjects/mod.js";
 import { configSchema, type MeshConfig } from "../config/config-file.js";
 import { DEFAULT_A2A_PORT } from "../config/ports.js";
@@ -226,7 +226,7 @@ export async function init(o: InitOptions): Promise<Step[]> {
   }
 
   // 7. The service (and, in leaf mode, the leaf server's, written above).
-  const main = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+  const main = meshProgram();
   const spec = {
     argv: [process.execPath, ...SIDECAR_NODE_FLAGS, main, "sidecar"],
     env: { MESH_CONFIG: o.configPath, PATH: process.env.PATH ?? "/usr/bin:/bin" },

@@ -19,7 +19,7 @@ export const LEAF_SERVICE_LABEL = "ai.openclaw.mesh.leaf";
 export const LEAF_SYSTEMD_UNIT = "openclaw-mesh-leaf.service";
 
 export interface ServiceSpec {
-  /** Absolute program and arguments, e.g. [node, /…/dist/cli/main.js, "sidecar"]. */
+  /** Absolute program and arguments, e.g. [node, /…/dist/bin/mesh.js, "sidecar"]. */
   argv: string[];
   env: Record<string, string>;
   logDir: string;

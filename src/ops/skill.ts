@@ -1,10 +1,10 @@
 import { copyFileSync, mkdirSync, readFileSync, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageRoot } from "../base/package-root.js";
 
 /** The SKILL.md shipped with this package. */
-export const SKILL_SOURCE = fileURLToPath(new URL("../../../skill/mesh/SKILL.md", import.meta.url));
+export const SKILL_SOURCE = join(packageRoot(), "skill", "mesh", "SKILL.md");
 
 export function defaultWorkspace(): string {
   return join(process.env.OPENCLAW_HOME ?? join(homedir(), ".openclaw"), "workspace");

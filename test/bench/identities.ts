@@ -5,7 +5,7 @@
  *   signature) in this one bench process: how many start, the per-message latency (one signed
  *   message to one identity after another, publish → hooks POST), and the broker's own memory
  *   (nats-server /varz `mem`) before vs after registering, provisioning and starting the N;
- * - separate processes: a few `mesh sidecar` processes (the command users run, dist/cli/main.js)
+ * - separate processes: a few `mesh sidecar` processes (the command users run, dist/bin/mesh.js)
  *   for resident memory per sidecar against a bare nats.js process (same credential kind, one
  *   connection, nothing else) measured at the same moment.
  * N sidecars in one node process share its one thread: at 1,000 the latency includes that process's

@@ -178,7 +178,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
         "",
         markdownTable(inproc.rows as never),
         "",
-        "Memory: separate `mesh sidecar` processes (dist/cli/main.js, hooks bridge to the stand-in, jobs off, each with its credential), after",
+        "Memory: separate `mesh sidecar` processes (dist/bin/mesh.js, hooks bridge to the stand-in, jobs off, each with its credential), after",
         "each delivered its share and settled 1 s, against a bare nats.js process authenticated with an nkey, measured at the same moment.",
         "",
         markdownTable(procs.rows as never),

@@ -261,7 +261,7 @@ export async function cliColdStart(ctx: BenchContext): Promise<Array<{ command: 
   const creds = ctx.broker.creds(from);
   if (!creds) throw new Error("the CLI scenario runs on the secure broker");
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  const main = join(root, "dist", "cli", "main.js");
+  const main = join(root, "dist", "bin", "mesh.js");
   const dir = mkdtempSync(join(tmpdir(), "mesh-bench-cli-"));
   // Resolved by node itself (the bench may run under vite-node, which has no import.meta.resolve).
   const resolveModule = (spec: string): string =>

@@ -102,7 +102,7 @@ describe("mesh init", () => {
       expect(hasAnalyze, "systemd-analyze is not installed: cannot verify the systemd unit `mesh init` writes (apt-get install systemd; .ci/run installs it)").toBe(true);
       const v = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
       expect(v.status, v.stderr).toBe(0);
-      expect(readFileSync(unit, "utf8")).toMatch(/^ExecStart=\/\S+ --max-semi-space-size=1 \S+\/cli\/main\.js sidecar$/m);
+      expect(readFileSync(unit, "utf8")).toMatch(/^ExecStart=\/\S+ --max-semi-space-size=1 \S+\/bin\/mesh\.js sidecar$/m);
     }
     const files = [cfgPath, cfg.gateway!.hooksTokenFile!, join(m.home, ".openclaw", "openclaw.json")];
     const before = files.map((f) => [readFileSync(f, "utf8"), statSync(f).mtimeMs]);

@@ -1,6 +1,6 @@
 /**
  * README (CLI): `mesh ask` exits 3 when no answer comes in time and 4 when the agent could not
- * answer; `mesh broker status` exits 2 when something is missing. The real CLI (dist/cli/main.js)
+ * answer; `mesh broker status` exits 2 when something is missing. The real CLI (dist/bin/mesh.js)
  * against a real nats-server and a real sidecar.
  */
 import { spawn, type ChildProcess } from "node:child_process";

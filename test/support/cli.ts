@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const MESH_BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const MESH_BIN = fileURLToPath(new URL("../../dist/bin/mesh.js", import.meta.url));
 
 export interface CliResult {
   code: number;

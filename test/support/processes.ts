@@ -1,5 +1,5 @@
 /**
- * Separate processes (the bench's scale scenario, presence tests): real `mesh sidecar` processes (dist/cli/main.js, the
+ * Separate processes (the bench's scale scenario, presence tests): real `mesh sidecar` processes (dist/bin/mesh.js, the
  * command users run, configured by a 0600 config file) and, as the baseline, a bare nats.js process
  * that only connects. Memory is each process's resident set size, read from /proc/<pid>/status
  * (VmRSS) on Linux, `ps -o rss=` elsewhere.
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { HooksEndpoint } from "./hooks-endpoint.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const main = join(root, "dist", "cli", "main.js");
+const main = join(root, "dist", "bin", "mesh.js");
 
 export interface Proc {
   pid: number;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageRoot } from "../../base/package-root.js";
 import type { Logger } from "../../base/log.js";
 import type { MeshModel } from "./model.js";
 
@@ -55,12 +55,10 @@ const SECURITY_HEADERS = {
 /** An SSE client this far behind is dropped; its page reconnects and gets a fresh snapshot. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
-/** The page's files: web/ at the package root, from src/ops/web (tests) or dist/src/ops/web. */
+/** The page's files: web/ at the package root. */
 export function staticDirectory(): string {
-  for (const rel of ["../../../web/", "../../../../web/"]) {
-    const dir = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(join(dir, "index.html"))) return dir;
-  }
+  const dir = join(packageRoot(), "web");
+  if (existsSync(join(dir, "index.html"))) return `${dir}/`;
   throw new Error("the web view's files (web/index.html) are missing from the package");
 }
 
