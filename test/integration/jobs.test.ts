@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { cancelJob, jobStatus, listJobs, submitJob, waitForJob } from "../../src/features/jobs/client.js";
 import type { TestBroker } from "../support/broker.js";
 import { mesh } from "../support/cli.js";
@@ -81,6 +83,24 @@ describe("jobs", () => {
     expect(overlaps).toEqual([]);
     const started = await storedEnvelopes(nc, "EVENTS", "events.*.job.started");
     expect(started.filter((e) => ids.includes((e.body as { jobId: string }).jobId))).toHaveLength(30);
+  });
+
+  it("a worker whose own job records are full cannot record its run: it keeps running, the job goes back to the queue (not run, not lost), and once there is room it runs to done, once", async () => {
+    const { s, hooks } = await worker("w9", { durationMs: 10, queues: ["full"] });
+    const jsm = await jetstreamManager(nc);
+    const bucket = await new Kvm(nc).open("mesh-jobs-w9");
+    await bucket.put("sub.junk", "x");
+    const si = await jsm.streams.info("KV_mesh-jobs-w9");
+    await jsm.streams.update("KV_mesh-jobs-w9", { ...si.config, max_msgs: si.state.messages });
+    const job = await submitJob(nc, { from: "clawd", task: "needs a record", queue: "full", maxAttempts: 10 });
+    // Taken twice: the first run could not be recorded, the job came back, and the worker is still pulling.
+    await until("w9's second try", () => s.jobs!.stats.started >= 2, 30_000);
+    expect(jobPosts(hooks, "full")).toHaveLength(0);
+    expect((await jobStatus(nc, job.id)).state).toBe("queued");
+    await jsm.streams.update("KV_mesh-jobs-w9", { ...si.config, max_msgs: -1 });
+    const done = await waitForJob(nc, job.id, 30_000);
+    expect([done.state, done.worker]).toEqual(["done", "w9"]);
+    expect(jobPosts(hooks, "full")).toHaveLength(1);
   });
 
   it("a worker that dies mid-job: the job goes to another worker after the ack deadline", async () => {

@@ -108,10 +108,23 @@ export class JobWorker {
           log: this.opts.log,
           label: `jobs ${consumer}`,
           slots: this.slots,
-          onMessage: (m) => this.slots.run(this.handle(m)),
+          onMessage: (m) => this.slots.run(this.handleSafely(m)),
         }),
       ),
     ).then(() => undefined);
+  }
+
+  /**
+   * A job whose handling throws (its record cannot be written: the worker's job records are full,
+   * the hub went away) goes back to the queue after a pause, and the worker keeps running.
+   */
+  private async handleSafely(m: JsMsg): Promise<void> {
+    try {
+      await this.handle(m);
+    } catch (err) {
+      this.opts.log.error({ seq: m.seq, err: firstLine(err) }, "job not handled; it goes back to the queue");
+      safeNak(m, 5000);
+    }
   }
 
   private async handle(m: JsMsg): Promise<void> {
