@@ -30,10 +30,11 @@ import {
 
 /**
  * Streams, consumers and KV buckets of the mesh, as code. `provision()` applies them idempotently.
- * The README ("Broker design") explains each choice.
+ * The README ("Broker design") explains each choice. Over 300 lines on purpose: every limit of the
+ * broker (sizes, shares, ages, counts) is in this one file, next to the stream it bounds, so that
+ * the bounds an identity can reach are read in one place.
  */
 const DAY = 24 * 60 * 60 * 1000;
-
 
 /** The peer-alert lease expires this long after its holder stops renewing it. */
 export const LEADER_TTL_MS = 15_000;

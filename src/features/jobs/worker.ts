@@ -22,10 +22,10 @@ import { CheckoutError, checkoutForJob, type Checkout } from "../repos/checkout.
 import type { RepoConfig } from "../repos/config.js";
 
 /*
- * About 300 lines, one class on purpose: a job's run (its claim, keep-alive, cancel watch, checkout,
+ * About 350 lines, one class on purpose: a job's run (its claim, keep-alive, cancel watch, checkout,
  * reply wait and outcome) shares one state across its steps. What is not the run lives elsewhere:
  * the received-message pipeline in bus/received.ts, what an offer is refused for in offer.ts, the
- * records in store.ts.
+ * records in store.ts, sealed tasks and results in sealing.ts.
  */
 
 export interface JobWorkerOptions {
