@@ -262,7 +262,7 @@ describe("fail closed: a registry that cannot be read (threat 10, for hook rules
     const ping = event("nova", "ping", { n: 1 });
     await publishEnvelope(await as("nova"), eventSubject("nova", "ping"), ping);
     const waits = await until("two verification attempts, each waiting", () => {
-      const lines = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as LogLine).filter((l) => l.msg === "cannot verify the event now; it waits");
+      const lines = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as LogLine).filter((l) => l.msg === "cannot verify the sender now; the message waits");
       return lines.length >= 2 && lines;
     }, 20_000);
     expect(new Set(waits.map((l) => l.reason))).toEqual(new Set(["identity registry unreadable (closed connection): cannot check nova's key"]));

@@ -37,7 +37,7 @@ const worker = (id: string, capabilities: string[] = []) =>
   testSidecar({ identity: id, server: m.server, creds: m.creds(id), gatewayUrl: hooks.url, hooksToken: TOKEN, replies: stubReplies(hooks, 20), capabilities });
 
 beforeAll(async () => {
-  m = await startSecureMesh(["nova", "clawd", { id: "lyra", args: ["--capabilities", "gpu"] }, "orion"]);
+  m = await startSecureMesh(["nova", "clawd", { id: "lyra", args: ["--capabilities", "gpu"] }, "orion", "vega"]);
   hooks = await startHooksEndpoint({ token: TOKEN });
   clawd = await sealing("clawd");
 }, 60_000);
@@ -80,13 +80,13 @@ describe("sealed jobs (secure mesh, real nats-server)", () => {
     }
   });
 
-  it("a default-queue job while orion has published no sealing key: sealed for clawd, nova and lyra with a note naming orion; orion's worker, started later, cannot open it and dead-letters it at its last attempt with the reason; the record stays queued", async () => {
-    // nova and lyra publish their keys (as their sidecars do); orion's sidecar has not run yet.
+  it("a default-queue job while orion and vega have published no sealing key: sealed for clawd, nova and lyra with a note naming them; orion's worker, started later, cannot open it and dead-letters it at its last attempt with the reason; the record stays queued", async () => {
+    // nova and lyra publish their keys (as their sidecars do); orion's and vega's sidecars have not run yet.
     await (await sealing("nova")).close();
     await (await sealing("lyra")).close();
     const task = "SEALED-JOB-TASK-2 summarise the plan";
     const job = await submitJob(clawd, { from: "clawd", task, maxAttempts: 1 });
-    expect(job.note).toBe("sealed for clawd, lyra, nova; orion (granted queue default) published no sealing key and cannot run it");
+    expect(job.note).toBe("sealed for clawd, lyra, nova; orion, vega (granted queue default) published no sealing key and cannot run it");
     const orion = await worker("orion");
     try {
       const [dead] = await until("orion's dead letter of the job", async () => {
@@ -99,5 +99,18 @@ describe("sealed jobs (secure mesh, real nats-server)", () => {
     } finally {
       await orion.stop("test");
     }
+  });
+
+  it("vega has published no sealing key (no sidecar of vega's ever ran): a job it submits from a CLI without a keyring goes clear, and submit says why; a gpu job clawd submits is still sealed for lyra and clawd", async () => {
+    const vega = await m.as("vega");
+    // As `mesh job submit` on a Mac without vega's sidecar: a one-off key, nothing published.
+    const cli = await startSealing(vega, "vega", join(mkdtempSync(join(tmpdir(), "mesh-keys-vega-")), "none.json"), await MeshVerifier.open(vega, log), log, { publish: false, create: false });
+    expect(cli?.selfReads).toBe(false);
+    const job = await submitJob(vega, { from: "vega", task: "CLEAR-BY-NEED tidy", needs: ["gpu"] });
+    expect(job.note).toBe("vega has published no sealing key (its sidecar has not run since sealed bodies came in), so the result could not be sealed for it: this job went in clear");
+    expect((await jobStatus(m.admin, job.id)).task).toBe("CLEAR-BY-NEED tidy");
+    const sealed = await submitJob(clawd, { from: "clawd", task: "still sealed", needs: ["gpu"] });
+    expect((await jobStatus(m.admin, sealed.id)).task).toBe("[sealed for clawd, lyra]");
+    await vega.close();
   });
 });

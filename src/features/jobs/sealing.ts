@@ -31,7 +31,13 @@ export async function sealTask(nc: NatsConnection, verifier: MeshVerifier, job: 
   } catch (err) {
     throw new SealingError(`cannot list the workers granted queue ${job.queue} to seal the job for (${firstLine(err)}); not sent in clear`);
   }
-  const readers: Record<string, string> = s.selfReads ? { [s.self]: s.keyring.publicKey } : {};
+  // The submitter reads its job with the key its sidecar published (a CLI on a Mac without that
+  // keyring seals for it too); with none, the result could not be sealed for it, so the job goes clear.
+  const own = s.selfReads ? s.keyring.publicKey : await s.keyOf(s.self);
+  if (!own) {
+    return { task: job.task, note: `${s.self} has published no sealing key (its sidecar has not run since sealed bodies came in), so the result could not be sealed for it: this job went in clear` };
+  }
+  const readers: Record<string, string> = { [s.self]: own };
   const unreadableBy: string[] = [];
   for (const w of workers) {
     const key = await s.keyOf(w);
