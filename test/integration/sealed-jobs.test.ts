@@ -80,7 +80,7 @@ describe("sealed jobs (secure mesh, real nats-server)", () => {
     }
   });
 
-  it("a default-queue job while orion and vega have published no sealing key: sealed for clawd, nova and lyra with a note naming them; orion's worker, started later, cannot open it and dead-letters it at its last attempt with the reason; the record stays queued", async () => {
+  it("a default-queue job while orion and vega have published no sealing key: sealed for clawd, nova and lyra with a note naming them; orion's worker, started later, cannot open it: at its last attempt it records the job failed and dead-letters it, with the reason", async () => {
     // nova and lyra publish their keys (as their sidecars do); orion's and vega's sidecars have not run yet.
     await (await sealing("nova")).close();
     await (await sealing("lyra")).close();
@@ -95,7 +95,8 @@ describe("sealed jobs (secure mesh, real nats-server)", () => {
       });
       expect(dead?.body).toMatchObject({ originalId: job.id, reason: "its sealed task cannot be opened here: sealed for clawd, lyra, nova, not for orion" });
       expect(hooks.received.some((h) => (h.body.message ?? "").includes("SEALED-JOB-TASK-2"))).toBe(false);
-      expect((await jobStatus(clawd, job.id)).state).toBe("queued");
+      const seen = await jobStatus(clawd, job.id);
+      expect([seen.state, seen.worker, seen.error]).toEqual(["failed", "orion", "its sealed task cannot be opened here: sealed for clawd, lyra, nova, not for orion"]);
     } finally {
       await orion.stop("test");
     }

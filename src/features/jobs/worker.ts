@@ -158,18 +158,8 @@ export class JobWorker {
     const body = jobBodySchema.parse(env.body); // passed the checks above; parsed again for its type
     const id = env.id;
     const attempt = m.info.deliveryCount;
-    // A sealed task (sealing.ts) is opened with this identity's keys; a worker it was not sealed for
-    // leaves it to one it was (until its attempts run out).
+    // A sealed task (sealing.ts) is opened with this identity's keys.
     const opened = openTask(this.opts.nc, id, body);
-    if (!opened.ok) {
-      const reason = `its sealed task cannot be opened here: ${opened.reason}`;
-      if (attempt < body.maxAttempts) {
-        log.warn({ id, from: env.from, reason }, "job left for a worker that can read it");
-        safeNak(m, 2000);
-      } else await this.refuseJob(m, reason, { env, sender: env.from });
-      return;
-    }
-    const task = opened.task;
     // Before it runs, the job's record by the rules every reader applies: a job never runs twice.
     let rec: JobRecord | undefined;
     try {
@@ -179,7 +169,8 @@ export class JobWorker {
       safeNak(m, 5000);
       return;
     }
-    const refusal = offerRefusal(rec, env, { ...body, task }, m.seq);
+    // A task this worker cannot open is compared as the record shows it here (sealed too).
+    const refusal = offerRefusal(rec, env, { ...body, task: opened.ok ? opened.task : (rec?.task ?? "") }, m.seq);
     if (refusal === "drop") {
       log.info({ id, state: rec?.state }, "job already finished; dropping the offer");
       await m.ackAck().catch(() => undefined);
@@ -194,6 +185,16 @@ export class JobWorker {
     const startedAt = new Date().toISOString();
     const run = (state: RunDraft["state"], extra: Partial<RunDraft> = {}): Promise<unknown> =>
       this.store.writeRun(id, () => ({ kind: "run", id, submittedBy: env.from, worker: self, claim, state, startedAt, ...extra }));
+    if (!opened.ok) {
+      // Not sealed for this worker: left to one it was sealed for, and failed here at the last attempt.
+      const reason = `its sealed task cannot be opened here: ${opened.reason}`;
+      if (attempt < body.maxAttempts) {
+        log.warn({ id, from: env.from, reason }, "job left for a worker that can read it");
+        safeNak(m, 2000);
+      } else await this.fail(m, env, body, reason, true, run);
+      return;
+    }
+    const task = opened.task;
     if (attempt > body.maxAttempts) {
       await this.fail(m, env, body, `gave up after ${body.maxAttempts} attempts`, true, run);
       return;
