@@ -95,12 +95,13 @@ export class MeshVerifier {
     if (!this.kv || !this.secure) return [];
     const ids: string[] = [];
     for await (const id of await this.kv.keys()) ids.push(id);
-    const out: string[] = [];
-    for (const id of ids.sort()) {
-      const g = await this.grantsOf(id);
-      if (g && g.queues.includes(queue) && needs.every((n) => g.capabilities.includes(n))) out.push(id);
-    }
-    return out;
+    ids.sort();
+    // Looked up side by side: at 1 000 identities one by one would be 1 000 round trips in a row.
+    const grants = await Promise.all(ids.map((id) => this.grantsOf(id)));
+    return ids.filter((_, i) => {
+      const g = grants[i];
+      return g !== undefined && g.queues.includes(queue) && needs.every((n) => g.capabilities.includes(n));
+    });
   }
 
   private async keyOf(id: string): Promise<string | undefined | Verdict> {

@@ -39,11 +39,12 @@ export async function sealTask(nc: NatsConnection, verifier: MeshVerifier, job: 
   }
   const readers: Record<string, string> = { [s.self]: own };
   const unreadableBy: string[] = [];
-  for (const w of workers) {
-    const key = await s.keyOf(w);
+  const keys = await Promise.all(workers.map((w) => s.keyOf(w)));
+  workers.forEach((w, i) => {
+    const key = keys[i];
     if (key) readers[w] = key;
     else unreadableBy.push(w);
-  }
+  });
   const names = Object.keys(readers);
   if (names.length > MAX_JOB_READERS) throw new MeshError(`a sealed job has at most ${MAX_JOB_READERS} readers; ${names.length} identities are granted queue ${job.queue} with ${job.needs.join(" + ") || "no needs"}`);
   const granted = `queue ${job.queue}${job.needs.length ? ` with ${job.needs.join(" + ")}` : ""}`;
