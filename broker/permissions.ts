@@ -134,11 +134,9 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
               `$JS.API.CONSUMER.MSG.NEXT.${hooks}.*`,
               `$JS.ACK.${hooks}.>`,
             ]),
-        // events: read by everyone (replay with ephemeral ordered consumers, single messages)
-        `$JS.API.CONSUMER.CREATE.${STREAMS.events}`,
-        `$JS.API.CONSUMER.CREATE.${STREAMS.events}.>`,
-        `$JS.API.CONSUMER.INFO.${STREAMS.events}.*`,
-        `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.events}.*`,
+        // events: read by everyone, by direct get and single messages only (src/bus/replay.ts). No
+        // consumer: a consumer is a slot of the shared stream, and on nats-server 2.9 its inactivity
+        // threshold is the client's to set, so one identity could hold every slot, for good.
         `$JS.API.DIRECT.GET.${STREAMS.events}`,
         `$JS.API.STREAM.MSG.GET.${STREAMS.events}`,
         // jobs: the consumers of the queues and capabilities the admin granted. Job records: its

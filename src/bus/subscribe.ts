@@ -1,9 +1,11 @@
 import { storedAt } from "./stored-at.js";
 import { DeliverPolicy, jetstreamManager, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import { ALL_EVENTS, parseEnvelope, type Envelope } from "../../subjects/mod.js";
 import { MeshError } from "../base/errors.js";
 import { firstLine, permissionDenied } from "../base/nats-errors.js";
+import { replayDirect } from "./replay.js";
+import { overlaps } from "./subject-match.js";
 
 export interface SeenMessage {
   subject: string;
@@ -32,18 +34,21 @@ function decode(m: Omit<SeenMessage, "envelope">): SeenMessage {
   }
 }
 
-/** Does subject pattern `a` overlap pattern `b` (both may contain * and >)? */
-export function overlaps(a: string, b: string): boolean {
-  const x = a.split(".");
-  const y = b.split(".");
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const p = x[i];
-    const q = y[i];
-    if (p === ">" || q === ">") return true;
-    if (p === undefined || q === undefined) return false;
-    if (p !== "*" && q !== "*" && p !== q) return false;
-  }
-  return true;
+export { overlaps } from "./subject-match.js";
+
+/**
+ * While a direct replay follows new messages: a live subscription on the pattern wakes it at once
+ * when the pattern is within events.> (which every identity may subscribe to); elsewhere it polls.
+ */
+function wakeOn(nc: NatsConnection, pattern: string, closers: Array<() => void>): (() => Promise<void>) | undefined {
+  if (!overlaps(pattern, ALL_EVENTS) || !pattern.startsWith("events.")) return undefined;
+  const sub = nc.subscribe(pattern);
+  closers.push(() => sub.unsubscribe());
+  let waiting: (() => void) | undefined;
+  void (async () => {
+    for await (const _ of sub) waiting?.();
+  })().catch(() => undefined);
+  return () => new Promise<void>((resolve) => (waiting = resolve));
 }
 
 /** Live + replay: with last/since, ordered consumers on every stream the pattern touches. */
@@ -69,6 +74,7 @@ export async function subscribe(
     if (opts.count !== undefined && seen >= opts.count) finish();
   };
   opts.signal?.addEventListener("abort", () => finish());
+  const stopSignal = new AbortController();
 
   if (!replay) {
     const sub: Subscription = nc.subscribe(pattern);
@@ -95,6 +101,19 @@ export async function subscribe(
     for (const stream of streams) {
       if (stream === "JOBS" || stream.startsWith("KV_")) continue;
       const info = await jsm.streams.info(stream, { subjects_filter: pattern });
+      if (info.config.allow_direct) {
+        // By direct get, holding no consumer: the only way an identity may read a shared stream
+        // (src/bus/replay.ts says why).
+        const wake = wakeOn(nc, pattern, closers);
+        void replayDirect(
+          nc,
+          stream,
+          { pattern, last: opts.last, sinceMs: opts.sinceMs, follow: true, signal: stopSignal.signal, wake },
+          (m) => deliver(decode({ subject: m.subject, data: m.data, stream, seq: m.seq, time: m.time })),
+        ).catch(fail);
+        continue;
+      }
+      // A stream without direct gets (an identity's own dead letters): an ordered consumer.
       const matching = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
       const skip = opts.last !== undefined ? Math.max(0, matching - opts.last) : 0;
       const consumer = await js.consumers.get(stream, {
@@ -120,5 +139,6 @@ export async function subscribe(
     }
   }
   await done;
+  stopSignal.abort();
   for (const close of closers) close();
 }

@@ -244,6 +244,50 @@ describe("attacker with nova's credential", () => {
     }
   });
 
+  it("6b. consumer slots: nova can create no consumer on the shared EVENTS stream (durable, named, ephemeral or ordered: the server refuses each), so EVENTS' consumer count stays what the broker made; clawd's `mesh sub --since` and `--last` replay lyra's events by direct get, in order, then follow a new one, and leave the count unchanged", async () => {
+    const admin = await jetstreamManager(m.admin);
+    const consumersBefore = (await admin.streams.info("EVENTS")).state.consumer_count;
+    const nova = await m.as("nova");
+    const jsm = await jetstreamManager(nova);
+    await expect(jsm.consumers.add("EVENTS", { durable_name: "hold-1", filter_subject: "events.>", ack_policy: "explicit" as never })).rejects.toThrow(
+      deniedPublish("$JS.API.CONSUMER.CREATE.EVENTS.hold-1.events.>"),
+    );
+    await expect(jsm.consumers.add("EVENTS", { name: "hold-2", ack_policy: "none" as never, inactive_threshold: 10 ** 18 })).rejects.toThrow(
+      deniedPublish("$JS.API.CONSUMER.CREATE.EVENTS.hold-2"),
+    );
+    await expect(jsm.consumers.add("EVENTS", { ack_policy: "none" as never })).rejects.toThrow(deniedPublish("$JS.API.CONSUMER.CREATE.EVENTS"));
+    await expect((async () => (await jetstream(nova).consumers.get("EVENTS", { filter_subjects: "events.>" })).info())()).rejects.toThrow(
+      /^Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.CREATE\.EVENTS\.[A-Za-z0-9]+_1\.events\.>"$/,
+    );
+    await expect(jsm.consumers.info("EVENTS", "anything")).rejects.toThrow(deniedPublish("$JS.API.CONSUMER.INFO.EVENTS.anything"));
+    expect((await admin.streams.info("EVENTS")).state.consumer_count).toBe(consumersBefore);
+
+    // Lyra's three events among nova's: clawd replays the last two of lyra's, in order, and the ones of the last minute.
+    const lyra = jetstream(await m.as("lyra"));
+    const novaJs = jetstream(nova);
+    const ev = (from: string, n: number) => encodeEnvelope(m.signer(from).sign(newEnvelope({ from, to: "*", kind: "event", type: "slot.test", body: { n } })));
+    for (let n = 1; n <= 3; n++) {
+      await lyra.publish("events.lyra.slot.test", ev("lyra", n));
+      await novaJs.publish("events.nova.slot.test", ev("nova", n));
+    }
+    const env = { ...m.env, MESH_IDENTITY: "clawd", MESH_CREDS: m.creds("clawd") };
+    const last = await mesh(["sub", "events.lyra.slot.>", "--last", "2", "--count", "2", "--json", "--creds", m.creds("clawd")], { env });
+    expect(last.code, last.stderr).toBe(0);
+    expect(last.stderr).toBe("");
+    expect(last.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { envelope: { from: string; body: { n: number } } }).envelope)).toMatchObject([
+      { from: "lyra", body: { n: 2 } },
+      { from: "lyra", body: { n: 3 } },
+    ]);
+    // --since: the three stored ones, then a fourth published while it follows.
+    const following = mesh(["sub", "events.lyra.slot.>", "--since", "1m", "--count", "4", "--json", "--creds", m.creds("clawd")], { env, timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await lyra.publish("events.lyra.slot.test", ev("lyra", 4));
+    const since = await following;
+    expect(since.code, since.stderr).toBe(0);
+    expect(since.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { envelope: { body: { n: number } } }).envelope.body.n)).toEqual([1, 2, 3, 4]);
+    expect((await admin.streams.info("EVENTS")).state.consumer_count).toBe(consumersBefore);
+  });
+
   it("7. alerts: nova (not granted --alerts) cannot write a transition or take the alert lease; lyra (granted) can", async () => {
     const nova = await m.as("nova");
     const alerts = await new Kvm(nova).open("mesh-alerts");

@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { BUCKETS, STREAMS, dlqStreamName, inboxConsumerName, inboxStreamName, jobBucketName, kvSubject, streamOwner } from "../../../subjects/names.js";
@@ -9,6 +9,7 @@ import type { MeshModel } from "./model.js";
 import { inboxOwners } from "../../../broker/status.js";
 import { JOB_KEY_KINDS } from "../../../subjects/job-rules.js";
 import { JobStore } from "../../features/jobs/store.js";
+import { replayDirect } from "../../bus/replay.js";
 import { linkLine, linkState } from "../leaf-link.js";
 
 /**
@@ -183,24 +184,12 @@ export class MeshSource {
     const replayMs = this.opts.replayMs ?? 3_600_000;
     if (replayMs <= 0) return;
     try {
-      const js = jetstream(this.opts.nc);
-      // EVENTS stores only events.> (no filter: nats-server 2.9 has no filter_subjects).
-      const c = await js.consumers.get(STREAMS.events, {
-        deliver_policy: DeliverPolicy.StartTime,
-        opt_start_time: new Date(Date.now() - replayMs).toISOString(),
-      });
-      let left = Math.min((await c.info(true)).num_pending, REPLAY_MAX);
-      while (left > 0 && !this.stopped) {
-        const batch = await c.fetch({ max_messages: Math.min(left, 500), expires: 2000 });
-        let got = 0;
-        for await (const m of batch) {
-          this.opts.model.event(m.subject, m.data, m.time);
-          got++;
-          if (--left === 0) break;
-        }
-        if (got === 0) break;
-      }
-      await c.delete().catch(() => undefined);
+      // By direct get: an identity holds no consumer on the shared EVENTS stream (src/bus/replay.ts).
+      const stop = new AbortController();
+      this.stops.push(() => stop.abort());
+      await replayDirect(this.opts.nc, STREAMS.events, { pattern: ALL_EVENTS, sinceMs: replayMs, max: REPLAY_MAX, signal: stop.signal }, (m) =>
+        this.opts.model.event(m.subject, m.data, m.time),
+      );
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, "could not replay the last hour of events");
     }
