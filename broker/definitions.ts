@@ -15,6 +15,8 @@ import {
   dlqOf,
   dlqStreamName,
   hooksStreamName,
+  historyStreamName,
+  eventsOf,
   inboxStreamName,
   a2aBucketName,
   repliesStreamName,
@@ -94,6 +96,8 @@ export const DEAD_LETTER_MAX_BYTES = 128 * 1024;
 export const HOOKS_MAX_MSGS = 50_000;
 /** Events per subject in an identity's hook-rule copy: one subject's flood rolls over only that subject. */
 export const HOOKS_MAX_PER_SUBJECT = 1000;
+/** An identity's own events its history keeps (HISTORY-<id>, a week at most); counted, not reserved. */
+export const HISTORY_MAX_MSGS = 20_000;
 
 /** The streams everyone shares: EVENTS (read by all, written per identity) and the JOBS work queue. */
 export function streamDefinitions(replicas = 1): StreamDefinition[] {
@@ -102,6 +106,10 @@ export function streamDefinitions(replicas = 1): StreamDefinition[] {
       // Replayable monitoring: everything any sidecar reports, kept for a week (or 1 GiB).
       // Old events are dropped first when full: monitoring must never block a publisher. At most
       // 10 000 per subject, so one identity's flood of one kind rolls over only its own history.
+      // A flood of many kinds does push others' events out of this shared history: each identity's
+      // own events are also kept in its HISTORY-<id>, which only its own events fill. Identities
+      // create no consumer here (they read it by direct get); the consumers are the broker's
+      // sources (one per HISTORY-<id> and HOOKS-<id>), so their number grows with the identities.
       name: STREAMS.events,
       description: "openclaw-mesh lifecycle events (events.<identity>.<kind>)",
       subjects: [ALL_EVENTS],
@@ -112,7 +120,7 @@ export function streamDefinitions(replicas = 1): StreamDefinition[] {
       max_bytes: 1024 ** 3,
       max_msg_size: 1024 * 1024,
       max_msgs_per_subject: 10_000,
-      max_consumers: 512,
+      max_consumers: -1,
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: true,
@@ -187,6 +195,26 @@ export function identityStreamDefinitions(id: string, replicas = 1, limits: Iden
       duplicate_window: nanos(2 * 60_000),
       num_replicas: replicas,
       allow_direct: false,
+    },
+    {
+      // Its own events (events.<id>.>), copied from EVENTS by the server, kept a week: replaying
+      // its own history (`mesh sub 'events.<id>.>' --since 1d`) reads this, where no other
+      // identity's flood reaches. Only its own events fill it: 10 000 per subject, HISTORY_MAX_MSGS
+      // in all (counted, not reserved), oldest first.
+      name: historyStreamName(id),
+      description: `openclaw-mesh history of ${id}'s own events (${eventsOf(id)}, from EVENTS)`,
+      sources: [{ name: STREAMS.events, filter_subject: eventsOf(id) }],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(7 * DAY),
+      max_bytes: -1,
+      max_msgs: HISTORY_MAX_MSGS,
+      max_msgs_per_subject: 10_000,
+      max_msg_size: 1024 * 1024,
+      max_consumers: 8,
+      num_replicas: replicas,
+      allow_direct: true,
     },
     {
       // Its own copy of EVENTS (a source, filled by the server): its hook-rule consumers live

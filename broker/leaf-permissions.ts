@@ -1,5 +1,5 @@
 import { LEAF_DENIED, linkDownSubject, linkUpSubject } from "../subjects/subjects.js";
-import { HUB_DOMAIN, STREAMS, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
+import { BUCKETS, HUB_DOMAIN, STREAMS, inboxStreamName, jsApiPrefix, leafDomain, macEventsStreamName, outboxStreamName } from "../subjects/names.js";
 import { identityPermissions, type Grants, type Permissions } from "./permissions.js";
 
 /**
@@ -37,7 +37,10 @@ export function leafPermissions(mac: string, ids: readonly string[], grantsOf: (
       // how much of this Mac's mail each recipient's hub inbox holds undelivered (the outbox trim,
       // src/features/inbox/leaf-outbox.ts): counts and config, never a message
       ...peers.filter((p) => !ids.includes(p)).map((p) => `${hubApi}.STREAM.INFO.${inboxStreamName(p)}`),
-      ...[STREAMS.events, ...ids.map(inboxStreamName)].flatMap((s) => [
+      // the consumers of the Mac's sources and mirrors: EVENTS (its HOOKS-<id> copies), its
+      // identities' inboxes, and the registry and sealing keys it mirrors (identities themselves may
+      // make no consumer on a shared bucket: broker/permissions.ts)
+      ...[STREAMS.events, ...ids.map(inboxStreamName), `KV_${BUCKETS.identities}`, `KV_${BUCKETS.xkeys}`].flatMap((s) => [
         `${hubApi}.CONSUMER.CREATE.${s}`,
         `${hubApi}.CONSUMER.CREATE.${s}.>`,
         `${hubApi}.CONSUMER.DELETE.${s}.*`,

@@ -6,6 +6,7 @@ import {
   clientInboxPrefix,
   dlqStreamName,
   hooksStreamName,
+  historyStreamName,
   inboxConsumerName,
   inboxStreamName,
   jobBucketName,
@@ -25,16 +26,27 @@ export interface Permissions {
   subscribe: { allow: string[] };
 }
 
-const kvRead = (bucket: string): string[] => [
+/**
+ * Reading a KV bucket: its info, its values by key and by sequence (direct get). Consumers (nats.js
+ * lists keys and watches with them) only on the identity's own buckets: on a shared bucket a
+ * consumer's name and expiry would be the client's to choose on nats-server 2.9, so an identity
+ * reads those by direct get (src/bus/kv-read.ts) and holds nothing there.
+ */
+const kvRead = (bucket: string, o: { consumers: boolean } = { consumers: false }): string[] => [
   `$JS.API.STREAM.INFO.KV_${bucket}`,
+  `$JS.API.DIRECT.GET.KV_${bucket}`,
   `$JS.API.DIRECT.GET.KV_${bucket}.>`,
   `$JS.API.STREAM.MSG.GET.KV_${bucket}`,
-  // watch / keys: an ephemeral ordered consumer
-  `$JS.API.CONSUMER.CREATE.KV_${bucket}.>`,
-  `$JS.API.CONSUMER.CREATE.KV_${bucket}`,
-  `$JS.API.CONSUMER.DELETE.KV_${bucket}.*`,
-  `$JS.API.CONSUMER.INFO.KV_${bucket}.*`,
-  `$JS.API.CONSUMER.MSG.NEXT.KV_${bucket}.*`,
+  ...(o.consumers
+    ? [
+        // watch / keys: an ephemeral ordered consumer
+        `$JS.API.CONSUMER.CREATE.KV_${bucket}.>`,
+        `$JS.API.CONSUMER.CREATE.KV_${bucket}`,
+        `$JS.API.CONSUMER.DELETE.KV_${bucket}.*`,
+        `$JS.API.CONSUMER.INFO.KV_${bucket}.*`,
+        `$JS.API.CONSUMER.MSG.NEXT.KV_${bucket}.*`,
+      ]
+    : []),
 ];
 
 
@@ -138,13 +150,16 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         // consumer: a consumer is a slot of the shared stream, and on nats-server 2.9 its inactivity
         // threshold is the client's to set, so one identity could hold every slot, for good.
         `$JS.API.DIRECT.GET.${STREAMS.events}`,
+        // its own events' history (HISTORY-<id>, where no other identity's flood reaches): info and direct get
+        `$JS.API.STREAM.INFO.${historyStreamName(id)}`,
+        `$JS.API.DIRECT.GET.${historyStreamName(id)}`,
         `$JS.API.STREAM.MSG.GET.${STREAMS.events}`,
         // jobs: the consumers of the queues and capabilities the admin granted. Job records: its
         // own bucket only (what it submitted, the runs it made); anyone's records by key, with a
         // direct get whose subject names a job record key (sub.<job>, cancel.<job>, run.<job>): nothing else
         ...jobWorker(grants),
         `$KV.${jobBucketName(id)}.>`,
-        ...kvRead(jobBucketName(id)),
+        ...kvRead(jobBucketName(id), { consumers: true }),
         ...JOB_KEY_KINDS.map((k) => `$JS.API.DIRECT.GET.*.$KV.*.${k}.*`),
         // the answers to its asks, kept (REPLIES-<id>): read by subject, its own only
         `$JS.API.STREAM.INFO.${repliesStreamName(id)}`,
@@ -152,7 +167,7 @@ export function identityPermissions(rawId: string, grants: Grants = {}): Permiss
         `$JS.API.DIRECT.GET.${repliesStreamName(id)}.>`,
         // A2A tasks: its own bucket only, to write and to read (nobody else's)
         `$KV.${a2aBucketName(id)}.>`,
-        ...kvRead(a2aBucketName(id)),
+        ...kvRead(a2aBucketName(id), { consumers: true }),
         // presence: its own key only; read everyone's
         kvSubject(BUCKETS.presence, id),
         ...kvRead(BUCKETS.presence),

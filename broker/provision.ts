@@ -33,8 +33,9 @@ export async function ensureStream(jsm: JetStreamManager, def: StreamDefinition)
   try {
     const info = await jsm.streams.info(def.name);
     const have = info.config as unknown as Record<string, unknown>;
-    // Replica count and retention cannot always change in place; report but keep them.
-    const { retention: _r, num_replicas: _n, ...mutable } = def;
+    // Replica count and retention cannot always change in place, nor the consumer limit on
+    // nats-server 2.9 ("can not change MaxConsumers"); keep them.
+    const { retention: _r, num_replicas: _n, max_consumers: _c, ...mutable } = def;
     if (!differs(mutable as Record<string, unknown>, have)) return "unchanged";
     await jsm.streams.update(def.name, { ...(info.config as StreamConfig), ...mutable });
     return "updated";

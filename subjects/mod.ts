@@ -48,7 +48,7 @@ export { jobOutcome, jobKey, grantRefusal, JOB_KEY_KINDS } from "./job-rules.js"
 export type { StoredVersion, Refusal, JobGrants, RuleContext, JobOutcome, JobKeyKind, JobVersions } from "./job-rules.js";
 export { signerFromSeed, verifyEnvelope, signingBytes } from "./signing.js";
 export type { Signer, Verdict } from "./signing.js";
-export { STREAMS, BUCKETS, inboxConsumerName, inboxStreamName, dlqStreamName, hooksStreamName, repliesStreamName, streamOwner, inboxConsumerOwner, hookConsumerName, jobConsumerName, jobBucketName, jobBucketOwner, a2aBucketName, a2aBucketOwner, clientInboxPrefix, kvSubject } from "./names.js";
+export { STREAMS, BUCKETS, inboxConsumerName, inboxStreamName, dlqStreamName, hooksStreamName, historyStreamName, repliesStreamName, streamOwner, inboxConsumerOwner, hookConsumerName, jobConsumerName, jobBucketName, jobBucketOwner, a2aBucketName, a2aBucketOwner, clientInboxPrefix, kvSubject } from "./names.js";
 export {
   SESSION_PREFIX,
   PEER_ALERTS_SESSION_KEY,

@@ -9,6 +9,7 @@ import { identity, isIdentity, token } from "./identity.js";
  *   stream  INBOX-<id>    agent.<id>.inbox     consumer inbox-<id>            (one stream per identity)
  *   stream  DLQ-<id>      dlq.<id>.>                                          (one stream per identity)
  *   stream  HOOKS-<id>    sources EVENTS       consumer hook-<id>-<rule>      (one stream per identity)
+ *   stream  HISTORY-<id>  sources EVENTS (events.<id>.>)                      (one stream per identity)
  *   bucket  mesh-jobs-<id>  keys sub.<job> (jobs it submitted), run.<job> (jobs it ran)  (one bucket per identity)
  *   request replies on _INBOX_<id>.>    (the only client inbox an identity may subscribe to)
  *
@@ -36,14 +37,22 @@ export function hooksStreamName(id: string): string {
   return `HOOKS-${identity(id)}`;
 }
 
+/**
+ * One identity's own events, copied from EVENTS (events.<id>.>) and bounded per identity: another
+ * identity's flood of EVENTS cannot push them out. Read by its owner (and the admin).
+ */
+export function historyStreamName(id: string): string {
+  return `HISTORY-${identity(id)}`;
+}
+
 /** The answers to one identity's asks (reply.<id>.>), kept so an answer waits for an asker that was away. */
 export function repliesStreamName(id: string): string {
   return `REPLIES-${identity(id)}`;
 }
 
-/** The identity whose per-identity stream this is (INBOX-<id>, DLQ-<id>, HOOKS-<id>, REPLIES-<id>), if any. */
+/** The identity whose per-identity stream this is (INBOX-<id>, DLQ-<id>, HOOKS-<id>, HISTORY-<id>, REPLIES-<id>), if any. */
 export function streamOwner(name: string): string | undefined {
-  const m = /^(?:INBOX|DLQ|HOOKS|REPLIES)-(.+)$/.exec(name);
+  const m = /^(?:INBOX|DLQ|HOOKS|HISTORY|REPLIES)-(.+)$/.exec(name);
   return m && isIdentity(m[1]) ? m[1] : undefined;
 }
 

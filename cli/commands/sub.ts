@@ -97,6 +97,7 @@ async function sub(typed: string, opts: SubOptions): Promise<void> {
       nc,
       pattern,
       {
+        ...(r.identity ? { self: r.identity } : {}),
         ...(opts.last !== undefined ? { last: opts.last } : {}),
         ...(sinceMs !== undefined ? { sinceMs } : {}),
         ...(opts.count !== undefined ? { count: opts.count } : {}),

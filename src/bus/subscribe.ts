@@ -1,9 +1,9 @@
 import { storedAt } from "./stored-at.js";
-import { DeliverPolicy, jetstreamManager, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstreamManager, jetstream, type ConsumerMessages, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { ALL_EVENTS, parseEnvelope, type Envelope } from "../../subjects/mod.js";
+import { ALL_EVENTS, historyStreamName, isIdentity, parseEnvelope, type Envelope } from "../../subjects/mod.js";
 import { MeshError } from "../base/errors.js";
-import { firstLine, permissionDenied } from "../base/nats-errors.js";
+import { firstLine, isNotFound, permissionDenied } from "../base/nats-errors.js";
 import { replayDirect } from "./replay.js";
 import { overlaps } from "./subject-match.js";
 
@@ -18,6 +18,12 @@ export interface SeenMessage {
 }
 
 export interface SubscribeOptions {
+  /**
+   * This connection's identity, if known: its own events (`events.<self>.…`) are replayed from its
+   * history (HISTORY-<self>), which no other identity's flood reaches. Without it, any identity
+   * named in the pattern is tried (the admin reads every history; others fall back to EVENTS).
+   */
+  self?: string;
   last?: number;
   sinceMs?: number;
   /** Stop after this many messages. */
@@ -49,6 +55,24 @@ function wakeOn(nc: NatsConnection, pattern: string, closers: Array<() => void>)
     for await (const _ of sub) waiting?.();
   })().catch(() => undefined);
   return () => new Promise<void>((resolve) => (waiting = resolve));
+}
+
+/**
+ * The history stream to replay a pattern of one identity's events from (`events.<id>.…`, <id>
+ * literal): HISTORY-<id> when this connection may read it, else undefined (EVENTS is read).
+ */
+async function historyOf(jsm: JetStreamManager, pattern: string, self: string | undefined): Promise<string | undefined> {
+  const [root, who] = pattern.split(".");
+  if (root !== "events" || !who || who === "*" || who === ">" || !isIdentity(who)) return undefined;
+  if (self !== undefined && self !== who) return undefined;
+  const name = historyStreamName(who);
+  try {
+    await jsm.streams.info(name);
+    return name;
+  } catch (err) {
+    if (isNotFound(err) || permissionDenied(err)) return undefined;
+    throw err;
+  }
 }
 
 /** Live + replay: with last/since, ordered consumers on every stream the pattern touches. */
@@ -92,9 +116,11 @@ export async function subscribe(
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     const streams: string[] = [];
+    const history = await historyOf(jsm, pattern, opts.self);
+    if (history) streams.push(history);
     // Stream names by subject (the server matches the pattern): STREAM.NAMES, which every
     // identity may call, where STREAM.LIST would show other identities' streams' state.
-    for await (const name of jsm.streams.names(pattern)) streams.push(name);
+    else for await (const name of jsm.streams.names(pattern)) streams.push(name);
     if (streams.length === 0) {
       throw new MeshError(`no stream stores ${pattern}, so there is nothing to replay (drop --last/--since for live messages)`);
     }

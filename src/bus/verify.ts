@@ -9,6 +9,7 @@ import { checkBinding, checkFreshness, verifyEnvelope, verifyRecord, type Bindin
 import type { Logger } from "../base/log.js";
 import { firstLine } from "../base/nats-errors.js";
 import { signerOf } from "./connection.js";
+import { liveKeys, storesAny } from "./kv-read.js";
 
 export type { Verdict } from "../../subjects/signing.js";
 
@@ -46,10 +47,7 @@ export class MeshVerifier {
       // With a key the mesh is secure whatever the registry holds: no need to list it (a consumer's
       // round trips on every CLI command that verifies).
       if (!withKey) {
-        for await (const _ of await kv.keys()) {
-          any = true;
-          break;
-        }
+        any = await storesAny(kv);
       }
     } catch (err) {
       openError = firstLine(err);
@@ -94,7 +92,7 @@ export class MeshVerifier {
   async grantedFor(queue: string, needs: readonly string[]): Promise<string[]> {
     if (!this.kv || !this.secure) return [];
     const ids: string[] = [];
-    for await (const id of await this.kv.keys()) ids.push(id);
+    ids.push(...(await liveKeys(this.kv)));
     ids.sort();
     // Looked up side by side: at 1 000 identities one by one would be 1 000 round trips in a row.
     const grants = await Promise.all(ids.map((id) => this.grantsOf(id)));

@@ -288,6 +288,31 @@ describe("attacker with nova's credential", () => {
     expect((await admin.streams.info("EVENTS")).state.consumer_count).toBe(consumersBefore);
   });
 
+  it("6c. consumer slots on the shared buckets: nova can create no consumer on mesh-presence, mesh-identities or mesh-alerts (a watch, a key listing, a durable: the server refuses each); with clawd's sidecar up, `mesh peers` as nova lists clawd online (presence read by direct get)", async () => {
+    const clawd = await testSidecar({ identity: "clawd", server: m.server, creds: m.creds("clawd"), gatewayUrl: hooks.url, hooksToken: TOKEN, jobs: false });
+    try {
+      const nova = await m.as("nova");
+      const kvm = new Kvm(nova);
+      const presence = await kvm.open("mesh-presence");
+      await expect(presence.watch()).rejects.toThrow(/^Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.CREATE\.KV_mesh-presence\.[A-Za-z0-9_]+_1\.\$KV\.mesh-presence\.>"$/);
+      const registry = await kvm.open("mesh-identities");
+      await expect((async () => {
+        for await (const _ of await registry.keys()) break;
+      })()).rejects.toThrow(/^Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.CREATE\.KV_mesh-identities\./);
+      const jsm = await jetstreamManager(nova);
+      await expect(jsm.consumers.add("KV_mesh-alerts", { durable_name: "hold", ack_policy: "none" as never })).rejects.toThrow(deniedPublish("$JS.API.CONSUMER.CREATE.KV_mesh-alerts.hold"));
+      const env = { ...m.env, MESH_IDENTITY: "nova", MESH_CREDS: m.creds("nova") };
+      await until("clawd's presence", async () => {
+        const peers = await mesh(["peers", "--json", "--creds", m.creds("nova")], { env });
+        expect(peers.code, peers.stderr).toBe(0);
+        expect(peers.stderr).toBe("");
+        return (JSON.parse(peers.stdout) as Array<{ identity: string; state: string }>).find((p) => p.identity === "clawd" && p.state === "online");
+      });
+    } finally {
+      await clawd.stop("test");
+    }
+  });
+
   it("7. alerts: nova (not granted --alerts) cannot write a transition or take the alert lease; lyra (granted) can", async () => {
     const nova = await m.as("nova");
     const alerts = await new Kvm(nova).open("mesh-alerts");
@@ -363,6 +388,36 @@ describe("attacker with nova's credential", () => {
     const list = await mesh(["job", "list", "--creds", m.creds("nova")], { env });
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(/queued +default +"tidy the notes"/);
+  });
+
+  it("9. history flush: nova's flood of ~0.9 MB events on eight subjects pushes clawd's event out of the shared EVENTS (shrunk to 4 MiB for the test) but not out of HISTORY-clawd, from which clawd's `mesh sub 'events.clawd.>' --last 1` replays it; the flood fills HISTORY-nova, and nova cannot read, purge or trim clawd's history (the server refuses each)", async () => {
+    const admin = await jetstreamManager(m.admin);
+    const original = (await admin.streams.info("EVENTS")).config;
+    await admin.streams.update("EVENTS", { ...original, max_bytes: 4 * 1024 * 1024 });
+    try {
+      const event = (from: string, type: string, body: unknown) => encodeEnvelope(m.signer(from).sign(newEnvelope({ from, to: "*", kind: "event", type, body })));
+      await jetstream(await m.as("clawd")).publish("events.clawd.build.done", event("clawd", "build.done", { status: "green", marker: "kept" }));
+      await until("clawd's event copied into HISTORY-clawd", async () => (await admin.direct.getMessage("HISTORY-clawd", { last_by_subj: "events.clawd.build.done" })) !== null);
+      const nova = await m.as("nova");
+      const big = "x".repeat(900 * 1024);
+      for (let i = 0; i < 8; i++) await jetstream(nova).publish(`events.nova.flood.k${i}`, event("nova", `flood.k${i}`, { big }));
+      expect(await admin.direct.getMessage("EVENTS", { last_by_subj: "events.clawd.build.done" })).toBeNull();
+      await until("the flood copied into HISTORY-nova", async () => Object.keys((await admin.streams.info("HISTORY-nova", { subjects_filter: "events.nova.flood.>" })).state.subjects ?? {}).length === 8);
+
+      const env = { ...m.env, MESH_IDENTITY: "clawd", MESH_CREDS: m.creds("clawd") };
+      const replay = await mesh(["sub", "events.clawd.build.>", "--last", "1", "--count", "1", "--json", "--creds", m.creds("clawd")], { env });
+      expect(replay.code, replay.stderr).toBe(0);
+      expect(replay.stderr).toBe("");
+      expect(JSON.parse(replay.stdout.trim())).toMatchObject({ stream: "HISTORY-clawd", envelope: { from: "clawd", body: { marker: "kept" } } });
+
+      const jsm = await jetstreamManager(nova);
+      await expect(jsm.streams.purge("HISTORY-clawd")).rejects.toThrow(deniedPublish("$JS.API.STREAM.PURGE.HISTORY-clawd"));
+      await expect(jsm.streams.deleteMessage("HISTORY-clawd", 1)).rejects.toThrow(deniedPublish("$JS.API.STREAM.MSG.DELETE.HISTORY-clawd"));
+      await expect(jsm.direct.getMessage("HISTORY-clawd", { seq: 1 })).rejects.toThrow(deniedPublish("$JS.API.DIRECT.GET.HISTORY-clawd"));
+      await expect(jsm.streams.info("HISTORY-clawd")).rejects.toThrow(deniedPublish("$JS.API.STREAM.INFO.HISTORY-clawd"));
+    } finally {
+      await admin.streams.update("EVENTS", original);
+    }
   });
 
   it("10. fail closed: with an nkey but no readable registry, the verifier refuses (to retry later), never waves a message through", async () => {

@@ -74,6 +74,8 @@ describe(`CLI against a real nats-server`, () => {
       "INBOX-clawd": "unchanged",
       "DLQ-clawd": "unchanged",
       "HOOKS-clawd": "unchanged",
+      "HISTORY-nova": "created",
+      "HISTORY-clawd": "unchanged",
       "KV_mesh-jobs-nova": "created",
       "KV_mesh-jobs-clawd": "unchanged",
       "REPLIES-nova": "created",
@@ -83,7 +85,7 @@ describe(`CLI against a real nats-server`, () => {
     });
     expect(first.consumers).toEqual({ "INBOX-nova/inbox-nova": "created", "INBOX-clawd/inbox-clawd": "unchanged" });
     const third = JSON.parse((await mesh(["broker", "provision", "--for", "nova,clawd", "--json"], { env })).stdout);
-    expect(Object.values(third.streams)).toEqual(Array(14).fill("unchanged"));
+    expect(Object.values(third.streams)).toEqual(Array(16).fill("unchanged"));
     expect(third.consumers).toEqual({ "INBOX-nova/inbox-nova": "unchanged", "INBOX-clawd/inbox-clawd": "unchanged" });
     expect(Object.values(third.buckets)).toEqual(Array(5).fill("unchanged"));
 
@@ -95,6 +97,8 @@ describe(`CLI against a real nats-server`, () => {
       "DLQ-clawd",
       "DLQ-nova",
       "EVENTS",
+      "HISTORY-clawd",
+      "HISTORY-nova",
       "HOOKS-clawd",
       "HOOKS-nova",
       "INBOX-clawd",

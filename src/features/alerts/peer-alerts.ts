@@ -12,6 +12,7 @@ import { formatDuration } from "../../base/duration.js";
 import { firstLine, permissionDenied } from "../../base/nats-errors.js";
 import { signerOf } from "../../bus/connection.js";
 import type { MeshVerifier } from "../../bus/verify.js";
+import { liveEntries, liveKeys } from "../../bus/kv-read.js";
 
 export interface PeerAlertConfig {
   channel: string;
@@ -122,18 +123,15 @@ export class PeerAlerter {
   private async check(): Promise<void> {
     const now = Date.now();
     const present = new Set<string>();
-    const keys = await this.presence!.keys();
-    for await (const k of keys) {
-      const e = await this.presence!.get(k);
-      if (!e || e.operation !== "PUT") continue;
+    for (const e of await liveEntries(this.presence!)) {
+      const k = e.key;
       const p = presenceSchema.safeParse(JSON.parse(e.string()));
       if (!p.success) continue;
       present.add(k);
       this.lastSeen.set(k, Date.parse(p.data.lastSeen));
     }
     const known = new Set<string>([...present, ...this.lastSeen.keys()]);
-    const stateKeys = await this.alerts!.keys();
-    for await (const k of stateKeys) known.add(k);
+    for (const k of await liveKeys(this.alerts!)) known.add(k);
     for (const peer of known) {
       const e = await this.alerts!.get(peer);
       const raw = e && e.operation === "PUT" ? (safeJson(e.string()) as AlertRecord | undefined) : undefined;

@@ -4,6 +4,7 @@ import { BUCKETS } from "../../../subjects/names.js";
 import { isIdentity, jobPeerName, parseJobPeer, presenceSchema, type Presence } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
 import type { A2APeerTable } from "../../agent/openclaw-a2a/peers.js";
+import { liveEntries, liveKeys } from "../../bus/kv-read.js";
 
 /**
  * Keeps the gateway's A2A peers equal to the mesh's identities, so every identity is addressable
@@ -49,9 +50,7 @@ export class PeerSync {
   /** The job peers the workers in presence can serve. */
   private async jobPeers(): Promise<string[]> {
     const out = new Set<string>();
-    for await (const k of await this.presence!.keys()) {
-      const e = await this.presence!.get(k).catch(() => null);
-      if (!e || e.operation !== "PUT") continue;
+    for (const e of await liveEntries(this.presence!)) {
       let p: Presence;
       try {
         p = presenceSchema.parse(e.json());
@@ -64,9 +63,7 @@ export class PeerSync {
   }
 
   private async keys(kv: KV): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await kv.keys()) if (isIdentity(k)) out.push(k);
-    return out;
+    return (await liveKeys(kv)).filter((k) => isIdentity(k));
   }
 
   private run(extra: string[] = []): Promise<void> {

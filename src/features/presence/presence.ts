@@ -10,6 +10,7 @@ import { inboxOwners } from "../../../broker/status.js";
 import { isAbsentOrDenied } from "../../base/nats-errors.js";
 import { presenceSchema, type Presence } from "../../../subjects/mod.js";
 import type { Logger } from "../../base/log.js";
+import { liveEntries } from "../../bus/kv-read.js";
 
 export const HEARTBEAT_MS = 5_000;
 /** A peer whose last heartbeat is older than this is shown as stale (its entry expires at the bucket TTL). */
@@ -99,10 +100,8 @@ export interface Peer {
 export async function listPeers(nc: NatsConnection, now = Date.now()): Promise<Peer[]> {
   const peers = new Map<string, Peer>();
   const kv = await hubKvm(nc).open(BUCKETS.presence);
-  const keys = await kv.keys();
-  for await (const key of keys) {
-    const e = await kv.get(key);
-    if (!e || e.operation !== "PUT") continue;
+  for (const e of await liveEntries(kv)) {
+    const key = e.key;
     const parsed = presenceSchema.safeParse(safeJson(e.string()));
     if (!parsed.success) continue;
     const ageMs = now - Date.parse(parsed.data.lastSeen);

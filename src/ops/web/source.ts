@@ -10,6 +10,7 @@ import { inboxOwners } from "../../../broker/status.js";
 import { JOB_KEY_KINDS } from "../../../subjects/job-rules.js";
 import { JobStore } from "../../features/jobs/store.js";
 import { replayDirect } from "../../bus/replay.js";
+import { followKv } from "../../bus/kv-read.js";
 import { linkLine, linkState } from "../leaf-link.js";
 
 /**
@@ -168,11 +169,13 @@ export class MeshSource {
   private async watchKv(bucket: string, onChange: (key: string, value: string | undefined) => void): Promise<void> {
     try {
       const kv = await new Kvm(this.opts.nc).open(bucket);
-      const iter = await kv.watch();
-      this.stops.push(() => iter.stop());
-      void (async () => {
-        for await (const e of iter) onChange(e.key, e.operation === "PUT" ? e.string() : undefined);
-      })().catch((err: Error) => this.opts.log.warn({ bucket, err: err.message }, "watch ended"));
+      // By direct get, holding no consumer on the shared bucket (src/bus/kv-read.ts).
+      const stop = new AbortController();
+      this.stops.push(() => stop.abort());
+      void followKv(kv, (e) => onChange(e.key, e.operation === "PUT" ? e.string() : undefined), stop.signal).catch((err: Error) => {
+        if (isAbsentOrDenied(err)) this.opts.log.warn({ bucket, err: err.message }, "bucket not readable");
+        else this.opts.log.warn({ bucket, err: err.message }, "watch ended");
+      });
     } catch (err) {
       if (!isAbsentOrDenied(err)) throw err;
       this.opts.log.warn({ bucket, err: (err as Error).message }, "bucket not readable");
