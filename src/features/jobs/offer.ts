@@ -40,7 +40,7 @@ export function offerRefusal(rec: JobRecord | undefined, env: Envelope, body: Jo
 }
 
 /** A result that would not fit its record is cut, and says so. */
-export function cut(text: string): string {
-  if (Buffer.byteLength(text) <= JOB_RESULT_MAX) return text;
-  return `${Buffer.from(text).subarray(0, JOB_RESULT_MAX - 100).toString("utf8")}\n[… cut to ${JOB_RESULT_MAX} bytes by openclaw-mesh]`;
+export function cut(text: string, max = JOB_RESULT_MAX): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  return `${Buffer.from(text).subarray(0, max - 100).toString("utf8")}\n[… cut to ${max} bytes by openclaw-mesh]`;
 }

@@ -5,6 +5,7 @@ import { MeshError } from "../../base/errors.js";
 import { firstLine } from "../../base/nats-errors.js";
 import { SealingError, openWith, sealerOf } from "../../bus/sealer.js";
 import type { MeshVerifier } from "../../bus/verify.js";
+import { cut } from "./offer.js";
 
 /**
  * Sealed jobs (subjects/jobs.ts): the task sealed for its submitter and every worker granted its
@@ -75,7 +76,7 @@ export async function sealResult(nc: NatsConnection, id: string, submitter: stri
   if (!s || !taskWasSealed) return { result };
   const theirs = await s.keyOf(submitter);
   if (!theirs) throw new SealingError(`${submitter} has no published sealing key to seal the result of job ${id} for; not stored in clear`);
-  const text = Buffer.byteLength(result) > SEALED_RESULT_MAX ? `${Buffer.from(result).subarray(0, SEALED_RESULT_MAX).toString("utf8")}\n[result cut to ${SEALED_RESULT_MAX} bytes]` : result;
+  const text = cut(result, SEALED_RESULT_MAX);
   const readers = { [submitter]: theirs, ...(s.selfReads ? { [s.self]: s.keyring.publicKey } : {}) };
   return { result: "", sealedResult: sealBody(sealedJobPart(id, "result"), text, s.keyring.current, readers) };
 }
