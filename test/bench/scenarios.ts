@@ -12,6 +12,8 @@ import { submitJob, waitForJob } from "../../src/features/jobs/client.js";
 import { createLogger } from "../../src/base/log.js";
 import { publishEnvelope } from "../../src/bus/publish.js";
 import { EventPublisher } from "../../src/bus/events.js";
+import { replayDirect } from "../../src/bus/replay.js";
+import { historyStreamName } from "../../subjects/names.js";
 import { Sidecar } from "../../src/sidecar/sidecar.js";
 import { startSealing } from "../../src/bus/sealing.js";
 import { MeshVerifier } from "../../src/bus/verify.js";
@@ -199,7 +201,7 @@ export interface EventRow {
  * Every publish is counted: acknowledged, failed (rejected PubAck, timeout, no stream) and, for the
  * EventPublisher, still unsettled when its flush gave up. Throughput counts acknowledged publishes only.
  */
-export async function eventThroughput(ctx: BenchContext): Promise<{ rows: EventRow[]; failures: string[] }> {
+export async function eventThroughput(ctx: BenchContext): Promise<{ rows: EventRow[]; replay: ReplayRow[]; failures: string[] }> {
   const n = ctx.quick ? 500 : 20000;
   const flushMs = 60_000;
   // Both paths publish as the same identity, on its own authenticated connection (events.<id>.>).
@@ -243,11 +245,69 @@ export async function eventThroughput(ctx: BenchContext): Promise<{ rows: EventR
     const secs = (performance.now() - t0) / 1000;
     rows.push({ path, n, published, failed, unsettled_after_flush: unsettled, msgs_per_s: Math.round(published / secs) });
   }
+  const replay = await eventReplay(ctx, nc, who);
   const failures = rows.flatMap((r) => [
     ...(r.failed > 0 ? [`events (${r.path}): ${r.failed} of ${r.n} publishes failed`] : []),
     ...(r.unsettled_after_flush > 0 ? [`events (${r.path}): ${r.unsettled_after_flush} of ${r.n} publishes unsettled after a ${flushMs / 1000} s flush`] : []),
   ]);
-  return { rows, failures };
+  failures.push(...replay.filter((r) => r.read !== r.n).map((r) => `events replay (${r.path}): read ${r.read} of ${r.n}`));
+  return { rows, replay, failures };
+}
+
+export interface ReplayRow {
+  path: string;
+  n: number;
+  read: number;
+  ms: number;
+  msgs_per_s: number;
+}
+
+/**
+ * Replaying those events (`mesh sub 'events.<who>.>' --since 1h`), three ways: an ordered consumer
+ * on EVENTS with the admin's credential (raw nats.js: what replay was before identities lost their
+ * consumers there), and by direct get with the identity's own credential, from EVENTS and from its
+ * HISTORY-<who> (src/bus/replay.ts; what `mesh sub` does now).
+ */
+async function eventReplay(ctx: BenchContext, nc: NatsConnection, who: string): Promise<ReplayRow[]> {
+  const pattern = `events.${who}.>`;
+  // What EVENTS keeps of them (10 000 per subject), which HISTORY-<who> keeps too.
+  const jsm = await jetstreamManager(ctx.broker.admin);
+  const n = Object.values((await jsm.streams.info("EVENTS", { subjects_filter: pattern })).state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  const rows: ReplayRow[] = [];
+  const row = (path: string, read: number, t0: number): void => {
+    const ms = performance.now() - t0;
+    rows.push({ path, n, read, ms: Math.round(ms), msgs_per_s: Math.round(read / (ms / 1000)) });
+  };
+  {
+    const t0 = performance.now();
+    const c = await jetstream(ctx.broker.admin).consumers.get("EVENTS", { filter_subjects: pattern });
+    let read = 0;
+    while (read < n) {
+      const batch = await c.fetch({ max_messages: Math.min(1000, n - read), expires: 5000 });
+      let got = 0;
+      for await (const _ of batch) got++;
+      if (got === 0) break;
+      read += got;
+    }
+    await c.delete().catch(() => undefined);
+    row("raw nats.js: ordered consumer on EVENTS (admin)", read, t0);
+  }
+  await until(async () => (await jsm.streams.info(historyStreamName(who))).state.messages >= n);
+  for (const stream of ["EVENTS", historyStreamName(who)]) {
+    const t0 = performance.now();
+    let read = 0;
+    await replayDirect(nc, stream, { pattern, sinceMs: 3_600_000, max: n }, () => read++);
+    row(`mesh: direct get from ${stream === "EVENTS" ? "EVENTS" : "HISTORY-<id>"} (the identity)`, read, t0);
+  }
+  return rows;
+}
+
+async function until(f: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** 3. CLI cold start: `mesh send` vs a bare node script that connects and publishes with nats.js. */
