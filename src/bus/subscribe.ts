@@ -75,7 +75,11 @@ async function historyOf(jsm: JetStreamManager, pattern: string, self: string | 
   }
 }
 
-/** Live + replay: with last/since, ordered consumers on every stream the pattern touches. */
+/**
+ * Live + replay. With last/since: every stream the pattern touches (or the identity's own
+ * HISTORY-<id>), by direct get where the stream allows it, and with an ordered consumer only on
+ * one that does not (an identity's own dead letters).
+ */
 export async function subscribe(
   nc: NatsConnection,
   pattern: string,
