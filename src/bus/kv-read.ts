@@ -1,4 +1,5 @@
 import { Bucket, type KV, type KvEntry } from "@nats-io/kv";
+import { sleep } from "../base/backoff.js";
 
 /**
  * Reading a shared KV bucket (presence, registry, alerts, leases, sealing keys) without a consumer.
@@ -56,16 +57,6 @@ export async function followKv(kv: KV, onEntry: (e: KvEntry) => void, signal: Ab
       cursor = m.seq + 1;
       continue;
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, pollMs);
-      signal.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    await sleep(pollMs, signal);
   }
 }

@@ -1,5 +1,6 @@
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { sleep } from "../base/backoff.js";
 import { overlaps } from "./subject-match.js";
 
 /**
@@ -34,11 +35,6 @@ export interface DirectReplayOptions {
 /** How many sequence numbers a `--last` scan asks for at once (single gets, side by side). */
 const SCAN_WINDOW = 64;
 
-/** Does a literal subject match a pattern? */
-function matches(subject: string, pattern: string): boolean {
-  return overlaps(subject, pattern);
-}
-
 async function next(jsm: JetStreamManager, stream: string, seq: number, pattern: string): Promise<StoredMsg | null> {
   return jsm.direct.getMessage(stream, { seq, next_by_subj: pattern });
 }
@@ -65,7 +61,7 @@ async function lastN(jsm: JetStreamManager, stream: string, pattern: string, fro
     for (let s = hi; s > hi - SCAN_WINDOW && s >= from; s--) seqs.push(s);
     const got = await Promise.all(seqs.map((seq) => jsm.direct.getMessage(stream, { seq })));
     for (const m of got) {
-      if (m && matches(m.subject, pattern) && ++found === n) return m.seq;
+      if (m && overlaps(m.subject, pattern) && ++found === n) return m.seq;
     }
   }
   return from;
@@ -104,7 +100,7 @@ export async function replayDirect(
       for (let s = cursor; s < cursor + SCAN_WINDOW && s <= lastSeq; s++) seqs.push(s);
       const got = await Promise.all(seqs.map((seq) => jsm.direct.getMessage(stream, { seq })));
       let full = false;
-      for (const m of got) if (m && matches(m.subject, opts.pattern) && (full = give(m))) break;
+      for (const m of got) if (m && overlaps(m.subject, opts.pattern) && (full = give(m))) break;
       if (full) return;
       cursor = Math.max(cursor, seqs[seqs.length - 1]! + 1);
       continue;
@@ -115,14 +111,7 @@ export async function replayDirect(
       continue;
     }
     if (!opts.follow) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, opts.pollMs ?? 1000);
-      const done = (): void => {
-        clearTimeout(t);
-        resolve();
-      };
-      opts.signal?.addEventListener("abort", done, { once: true });
-      void opts.wake?.().then(done, done);
-    });
+    // Woken by a live message, or after pollMs (base/backoff.ts sleep: its abort listener is removed each time).
+    await Promise.race([sleep(opts.pollMs ?? 1000, opts.signal), ...(opts.wake ? [opts.wake()] : [])]);
   }
 }

@@ -1,5 +1,5 @@
 import { safeJson } from "../base/json.js";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { z } from "zod";
 import type { JobGrants } from "../../subjects/job-rules.js";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -9,7 +9,7 @@ import { checkBinding, checkFreshness, verifyEnvelope, verifyRecord, type Bindin
 import type { Logger } from "../base/log.js";
 import { firstLine } from "../base/nats-errors.js";
 import { signerOf } from "./connection.js";
-import { liveKeys, storesAny } from "./kv-read.js";
+import { liveEntries, storesAny } from "./kv-read.js";
 
 export type { Verdict } from "../../subjects/signing.js";
 
@@ -91,15 +91,13 @@ export class MeshVerifier {
    */
   async grantedFor(queue: string, needs: readonly string[]): Promise<string[]> {
     if (!this.kv || !this.secure) return [];
-    const ids: string[] = [];
-    ids.push(...(await liveKeys(this.kv)));
-    ids.sort();
-    // Looked up side by side: at 1 000 identities one by one would be 1 000 round trips in a row.
-    const grants = await Promise.all(ids.map((id) => this.grantsOf(id)));
-    return ids.filter((_, i) => {
-      const g = grants[i];
-      return g !== undefined && g.queues.includes(queue) && needs.every((n) => g.capabilities.includes(n));
-    });
+    // One listing reads every entry (side by side); each is remembered as entryOf would read it.
+    const entries = await liveEntries(this.kv);
+    return entries
+      .map((e) => [e.key, this.remember(e.key, e).grants] as const)
+      .filter(([, g]) => g !== undefined && g.queues.includes(queue) && needs.every((n) => g.capabilities.includes(n)))
+      .map(([id]) => id)
+      .sort();
   }
 
   private async keyOf(id: string): Promise<string | undefined | Verdict> {
@@ -111,18 +109,24 @@ export class MeshVerifier {
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at <= CACHE_MS) return hit.entry;
     if (!this.kv) return { ok: false, reason: `identity registry unreadable (${this.openError ?? "not opened"}): cannot check ${id}'s key`, retry: true };
-    let entry: RegistryEntry = { key: undefined };
+    let e: KvEntry | null;
     try {
-      const e = await this.kv.get(id);
-      if (e && e.operation === "PUT") {
-        const v = registryValueSchema.safeParse(safeJson(e.string()));
-        if (v.success) {
-          entry = { key: v.data.publicKey, ...(v.data.queues && v.data.capabilities ? { grants: { queues: v.data.queues, capabilities: v.data.capabilities } } : {}) };
-        }
-      }
+      e = await this.kv.get(id);
     } catch (err) {
       // A missing key reads as null; anything thrown (bucket gone, denied, broker away) is "cannot tell now".
       return { ok: false, reason: `identity registry unreadable (${firstLine(err)}): cannot check ${id}'s key`, retry: true };
+    }
+    return this.remember(id, e);
+  }
+
+  /** A registry entry as read (absent, deleted or malformed: no key), cached for CACHE_MS. */
+  private remember(id: string, e: KvEntry | null): RegistryEntry {
+    let entry: RegistryEntry = { key: undefined };
+    if (e && e.operation === "PUT") {
+      const v = registryValueSchema.safeParse(safeJson(e.string()));
+      if (v.success) {
+        entry = { key: v.data.publicKey, ...(v.data.queues && v.data.capabilities ? { grants: { queues: v.data.queues, capabilities: v.data.capabilities } } : {}) };
+      }
     }
     this.cache.set(id, { entry, at: Date.now() });
     return entry;

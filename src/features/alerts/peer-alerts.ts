@@ -12,7 +12,7 @@ import { formatDuration } from "../../base/duration.js";
 import { firstLine, permissionDenied } from "../../base/nats-errors.js";
 import { signerOf } from "../../bus/connection.js";
 import type { MeshVerifier } from "../../bus/verify.js";
-import { liveEntries, liveKeys } from "../../bus/kv-read.js";
+import { liveEntries } from "../../bus/kv-read.js";
 
 export interface PeerAlertConfig {
   channel: string;
@@ -131,9 +131,11 @@ export class PeerAlerter {
       this.lastSeen.set(k, Date.parse(p.data.lastSeen));
     }
     const known = new Set<string>([...present, ...this.lastSeen.keys()]);
-    for (const k of await liveKeys(this.alerts!)) known.add(k);
+    // Every stored transition in one listing (read once, not again per peer).
+    const stored = new Map((await liveEntries(this.alerts!)).map((e) => [e.key, e] as const));
+    for (const k of stored.keys()) known.add(k);
     for (const peer of known) {
-      const e = await this.alerts!.get(peer);
+      const e = stored.get(peer);
       const raw = e && e.operation === "PUT" ? (safeJson(e.string()) as AlertRecord | undefined) : undefined;
       const refused = raw ? await this.refusal(raw) : undefined;
       const rec = refused ? undefined : raw;
